@@ -1,0 +1,6 @@
+"""trackside: a self-hosted server-side conversion tracking gateway."""
+
+__version__ = "0.1.0"
+
+#: Sent to Meta as ``partner_agent`` (spec/meta-capi.md §1.4: < 23 chars, ≥ 2 letters).
+PARTNER_AGENT = f"trackside-{__version__}"

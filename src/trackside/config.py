@@ -1,0 +1,255 @@
+"""One typed settings object, read from ``TRACKSIDE_*`` variables and an optional TOML file.
+
+Order of precedence: built-in default < ``trackside.toml`` (named by ``TRACKSIDE_CONFIG``) <
+environment. A secret may also come from ``TRACKSIDE_<NAME>_FILE`` (Docker/Kubernetes secrets).
+Secrets are ``SecretStr`` values: they print as ``**********`` and are only unwrapped at the one
+place that sends them to a vendor.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_PREFIX = "TRACKSIDE_"
+
+#: Keys whose values are secrets: masked everywhere, readable from ``*_FILE``.
+SECRET_KEYS = frozenset(
+    {
+        "meta_access_token",
+        "ga4_api_secret",
+        "api_keys",
+        "admin_password",
+        "signing_key",
+        "prestashop_api_key",
+    }
+)
+
+#: Keys given as comma-separated lists in the environment.
+LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies"})
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the reason."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Storage
+    database_url: str = "sqlite:///trackside.db"
+
+    # Meta Conversions API (spec/meta-capi.md §1)
+    meta_pixel_id: str | None = None
+    meta_access_token: SecretStr | None = None
+    meta_test_event_code: str | None = None
+    meta_api_version: str = "v26.0"
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_timeout_s: float = Field(default=10.0, gt=0)
+    meta_ldu: Literal["off", "geo", "always-california"] = "off"
+
+    # GA4 Measurement Protocol (spec/integrations.md §1)
+    ga4_measurement_id: str | None = None
+    ga4_api_secret: SecretStr | None = None
+    ga4_url: str = "https://www.google-analytics.com"
+    ga4_without_client_id: Literal["synthesize", "skip"] = "synthesize"
+
+    # HTTP service
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    admin_password: SecretStr | None = None
+    allowed_origins: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    cookie_domain: str | None = None
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    # Pipeline
+    join_window_s: float = Field(default=60.0, ge=0)
+    default_country: str | None = None
+    date_day_first: bool = True
+    hash_external_id: bool = True
+    event_id_prefix: str = ""
+    signing_key: SecretStr | None = None
+    trust_browser_purchases: bool = False
+
+    # Consent and privacy (spec/integrations.md §2)
+    consent_mode: Literal["eea", "required", "off"] = "eea"
+    server_event_consent: Literal["deny", "grant"] = "deny"
+    retention_days: int = Field(default=30, ge=1)
+
+    # PrestaShop connector (spec/integrations.md §3)
+    prestashop_db_url: SecretStr | None = None
+    prestashop_db_prefix: str = "ps_"
+    prestashop_url: str | None = None
+    prestashop_api_key: SecretStr | None = None
+    prestashop_poll_s: float = Field(default=60.0, gt=0)
+    prestashop_tax_included: bool = True
+
+    @field_validator("meta_api_version")
+    @classmethod
+    def _version_shape(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"v\d+\.\d+", value):
+            raise ValueError("must look like v26.0 (Meta refuses unversioned calls)")
+        return value
+
+    @field_validator("meta_graph_url", "ga4_url", "prestashop_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("default_country")
+    @classmethod
+    def _country_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be an ISO 3166-1 alpha-2 code such as FR or US")
+        return value.lower()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    # -- what the rest of the program asks --------------------------------------------------
+
+    @property
+    def meta_configured(self) -> bool:
+        return bool(self.meta_pixel_id and self.meta_access_token)
+
+    @property
+    def ga4_configured(self) -> bool:
+        return bool(self.ga4_measurement_id and self.ga4_api_secret)
+
+    def api_key_matches(self, candidate: str) -> bool:
+        import hmac
+
+        return any(
+            hmac.compare_digest(candidate.encode(), key.get_secret_value().encode())
+            for key in self.api_keys
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every secret's clear value, for scrubbing (logs, error messages)."""
+        values: list[str] = []
+        for key in SECRET_KEYS:
+            value = getattr(self, key)
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None and item.get_secret_value():
+                    values.append(item.get_secret_value())
+        return values
+
+    def effective(self) -> dict[str, str]:
+        """The configuration as ``TRACKSIDE_*`` names and printable values, secrets masked."""
+        shown: dict[str, str] = {}
+        for key in type(self).model_fields:
+            value = getattr(self, key)
+            if key in SECRET_KEYS:
+                present = bool(value) if isinstance(value, list) else value is not None
+                shown[env_name(key)] = "**********" if present else "(not set)"
+            elif isinstance(value, list):
+                shown[env_name(key)] = ",".join(value) if value else "(not set)"
+            elif value is None:
+                shown[env_name(key)] = "(not set)"
+            else:
+                shown[env_name(key)] = str(value)
+        return shown
+
+
+def env_name(key: str) -> str:
+    return ENV_PREFIX + key.upper()
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"TRACKSIDE_CONFIG: file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"TRACKSIDE_CONFIG: {path} is not valid TOML ({exc})") from None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.lower()
+        if name.startswith(ENV_PREFIX.lower()):
+            name = name[len(ENV_PREFIX) :]
+        values[name] = value
+    return values
+
+
+def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    known = set(Settings.model_fields)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "TRACKSIDE_CONFIG":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key.endswith("_file") and key[: -len("_file")] in SECRET_KEYS:
+            secret_key = key[: -len("_file")]
+            try:
+                values[secret_key] = Path(value).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}: cannot read {value} ({exc.strerror})") from None
+            continue
+        if key in known:
+            values[key] = value
+        # Unknown TRACKSIDE_* variables are ignored on purpose: tools such as the test
+        # suite set their own. `trackside doctor` lists them as a hint.
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the environment (and ``TRACKSIDE_CONFIG``), or raise ConfigError."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_path = environ.get("TRACKSIDE_CONFIG")
+    if config_path:
+        values.update(_read_toml(Path(config_path)))
+    values.update(_read_environ(environ))
+    values.update(overrides)
+    for key in LIST_KEYS & values.keys():
+        values[key] = _split_list(values[key])
+    for key in ("meta_pixel_id", "meta_test_event_code", "ga4_measurement_id"):
+        if values.get(key) == "":
+            values[key] = None
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else "?"
+        reason = error["msg"]
+        if error["type"] == "extra_forbidden":
+            reason = "is not a known setting"
+        lines.append(f"{env_name(key)}: {reason}")
+    return "; ".join(lines)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """TRACKSIDE_* variables that no setting reads: usually a typo."""
+    environ = os.environ if environ is None else environ
+    known = {env_name(key) for key in Settings.model_fields}
+    known |= {env_name(key) + "_FILE" for key in SECRET_KEYS}
+    known.add("TRACKSIDE_CONFIG")
+    return sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)

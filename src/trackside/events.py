@@ -1,0 +1,369 @@
+"""The canonical event: what every source hands to ``pipeline.accept()``.
+
+Two shapes are accepted at the edge and end up in one model:
+
+- trackside's own (``user``, ``order``, ``consent``; see DESIGN.md "Public interface"), and
+- Meta's native CAPI shape (``user_data`` with ``em``, ``ph``…, raw or already hashed, and
+  ``custom_data``), so an existing CAPI integration can post what it already builds.
+
+``NormalizedEvent`` is what the store keeps after identity normalization: personal data hashed
+(Meta's short keys), IP and user agent in clear, the order, consent and the warnings collected
+on the way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ActionSource = Literal[
+    "website",
+    "email",
+    "app",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+]
+ConsentValue = Literal["granted", "denied"]
+
+#: Values that may be one string or a list of strings (spec/meta-capi.md §3.1).
+StrOrList = str | list[str]
+
+#: event_time above this is taken as milliseconds (year 5138 in seconds).
+_MILLISECONDS_THRESHOLD = 100_000_000_000
+
+# Meta's user_data keys → trackside's user fields.
+META_USER_KEYS = {
+    "em": "email",
+    "ph": "phone",
+    "fn": "first_name",
+    "ln": "last_name",
+    "db": "date_of_birth",
+    "ge": "gender",
+    "ct": "city",
+    "st": "state",
+    "zp": "zip",
+    "country": "country",
+    "external_id": "external_id",
+    "client_ip_address": "ip",
+    "client_user_agent": "user_agent",
+    "fbc": "fbc",
+    "fbp": "fbp",
+    "lead_id": "lead_id",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class User(_Model):
+    email: StrOrList | None = None
+    phone: StrOrList | None = None
+    first_name: StrOrList | None = None
+    last_name: StrOrList | None = None
+    date_of_birth: StrOrList | None = None
+    gender: StrOrList | None = None
+    city: StrOrList | None = None
+    state: StrOrList | None = None
+    zip: StrOrList | None = None
+    country: StrOrList | None = None
+    external_id: StrOrList | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    fbp: str | None = None
+    fbc: str | None = None
+    fbclid: str | None = None
+    ga_client_id: str | None = None
+    ga_session_id: str | None = None
+    lead_id: str | None = None
+
+    @field_validator("external_id", "lead_id", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+
+class Item(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    price: float | None = None
+    quantity: int = Field(default=1, ge=0)
+    category: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("price")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class Order(_Model):
+    reference: str | None = Field(default=None, min_length=1, max_length=200)
+    value: float | None = None
+    currency: str | None = None
+    items: list[Item] = Field(default_factory=list)
+    shipping: float | None = None
+    tax: float | None = None
+    coupon: str | None = None
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("value", "shipping", "tax")
+    @classmethod
+    def _finite_amount(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 3 or not value.isascii() or not value.isalpha():
+            raise ValueError("must be a 3-letter ISO 4217 code such as EUR")
+        return value.upper()
+
+
+class Consent(_Model):
+    ad_storage: ConsentValue | None = None
+    analytics_storage: ConsentValue | None = None
+    ad_user_data: ConsentValue | None = None
+    ad_personalization: ConsentValue | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _lowercase(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "granted" if value else "denied"
+        return value.lower() if isinstance(value, str) else value
+
+
+def parse_event_time(value: Any, now: float | None = None) -> int:
+    """Unix seconds from seconds, milliseconds, a numeric string or ISO 8601; None → now."""
+    if value is None:
+        return int(now if now is not None else time.time())
+    if isinstance(value, bool):
+        raise ValueError("must be unix seconds, unix milliseconds or an ISO 8601 date-time")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            value = int(text)
+        else:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    "must be unix seconds, unix milliseconds or an ISO 8601 date-time"
+                ) from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            return int(parsed.timestamp())
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be unix seconds, unix milliseconds or an ISO 8601 date-time")
+    if value < 0:
+        raise ValueError("must not be negative")
+    if value > _MILLISECONDS_THRESHOLD:
+        value //= 1000
+    if value > _MILLISECONDS_THRESHOLD:
+        raise ValueError("is too far in the future")
+    return value
+
+
+class Event(_Model):
+    """One conversion event as a source sends it (raw personal data allowed)."""
+
+    event_name: str = Field(min_length=1, max_length=100)
+    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+    event_time: int = Field(default_factory=lambda: int(time.time()))
+    action_source: ActionSource = "website"
+    event_source_url: str | None = None
+    referrer_url: str | None = None
+    user: User = Field(default_factory=User)
+    order: Order | None = None
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+    consent: Consent | None = None
+    opt_out: bool = False
+    cart_id: str | None = None
+    customer_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_meta_shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "user_data" not in data and "custom_data" not in data:
+            return data
+        return from_meta_shape(data)
+
+    @field_validator("event_id", "cart_id", "customer_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("event_time", mode="before")
+    @classmethod
+    def _event_time(cls, value: Any) -> int:
+        return parse_event_time(value)
+
+    @field_validator("event_source_url", "referrer_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+
+_ORDER_KEYS_FROM_CUSTOM_DATA = ("value", "currency")
+
+
+def from_meta_shape(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn a Meta CAPI event (``user_data``/``custom_data``) into trackside's shape."""
+    out = {k: v for k, v in data.items() if k not in ("user_data", "custom_data")}
+    user_data = data.get("user_data")
+    if user_data is not None:
+        if not isinstance(user_data, dict):
+            # Let the model report it at the right path.
+            out["user"] = user_data
+        else:
+            user: dict[str, Any] = dict(out.get("user") or {})
+            for key, value in user_data.items():
+                user[META_USER_KEYS.get(key, key)] = value
+            out["user"] = user
+    custom = data.get("custom_data")
+    if custom is not None:
+        if not isinstance(custom, dict):
+            out["custom_data"] = custom
+            return out
+        custom = dict(custom)
+        order: dict[str, Any] = dict(out.get("order") or {})
+        for key in _ORDER_KEYS_FROM_CUSTOM_DATA:
+            if key in custom:
+                order[key] = custom.pop(key)
+        if "order_id" in custom:
+            order["reference"] = custom.pop("order_id")
+        contents = custom.pop("contents", None)
+        if isinstance(contents, list):
+            order["items"] = [
+                {
+                    "id": c.get("id"),
+                    "quantity": c.get("quantity", 1),
+                    "price": c.get("item_price"),
+                    "name": c.get("title"),
+                    "category": c.get("category"),
+                }
+                if isinstance(c, dict)
+                else c
+                for c in contents
+            ]
+        elif contents is not None:
+            order["items"] = contents
+        if order:
+            out["order"] = order
+        out["custom_data"] = custom
+    return out
+
+
+class FieldError(BaseModel):
+    """One problem with one field of one event, as the API reports it."""
+
+    field: str
+    reason: str
+
+
+def validation_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    errors = []
+    for error in exc.errors():
+        path = prefix
+        for part in error["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            else:
+                path += f".{part}" if path else str(part)
+        reason = error["msg"]
+        if error["type"] == "extra_forbidden":
+            reason = "is not a known field"
+        if reason.startswith("Value error, "):
+            reason = reason[len("Value error, ") :]
+        errors.append(FieldError(field=path or "(event)", reason=reason))
+    return errors
+
+
+def parse_event(raw: Any, prefix: str = "") -> Event | list[FieldError]:
+    """Validate one raw event; a list of field errors when it cannot be accepted."""
+    try:
+        return Event.model_validate(raw)
+    except ValidationError as exc:
+        return validation_errors(exc, prefix)
+
+
+class NormalizedEvent(BaseModel):
+    """What the store keeps: personal data hashed, ready for any destination."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_name: str
+    event_id: str
+    event_time: int
+    action_source: ActionSource
+    event_source_url: str | None = None
+    referrer_url: str | None = None
+    opt_out: bool = False
+    #: Meta's keys. Hashed keys (em, ph, fn, ln, db, ge, ct, st, zp, country, external_id)
+    #: hold lists of SHA-256 hex; client_ip_address, client_user_agent, fbc, fbp, lead_id
+    #: hold clear strings.
+    user_data: dict[str, Any] = Field(default_factory=dict)
+    ga_client_id: str | None = None
+    ga_session_id: str | None = None
+    order: Order | None = None
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+    consent: Consent | None = None
+    cart_id: str | None = None
+    customer_id: str | None = None
+    #: Country code (lowercase alpha-2) in clear, for the consent policy; never sent.
+    country_hint: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    #: Machine-readable markers, e.g. ``no_customer_information`` (spec rule 29).
+    flags: list[str] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Fake vendor servers: real HTTP servers on loopback, as strict as the real ones per spec/."""
