@@ -163,9 +163,22 @@ class Settings(BaseModel):
                 shown[env_name(key)] = ",".join(value) if value else "(not set)"
             elif value is None:
                 shown[env_name(key)] = "(not set)"
+            elif key == "database_url":
+                shown[env_name(key)] = mask_url_password(value)
             else:
                 shown[env_name(key)] = str(value)
         return shown
+
+
+def mask_url_password(url: str) -> str:
+    """postgresql://user:pw@host/db → postgresql://user:**********@host/db."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":**********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def env_name(key: str) -> str:

@@ -1,0 +1,419 @@
+"""The command line: serve, worker, doctor, status, events, replay, send-test, …
+
+Every command reads the same settings (TRACKSIDE_* and TRACKSIDE_CONFIG). A bad setting stops
+the command with the key and the reason, exit code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from trackside import __version__, logs
+from trackside.config import ConfigError, Settings, load_settings, unknown_variables
+from trackside.runtime import Runtime
+
+app = typer.Typer(
+    help="trackside: server-side conversion tracking gateway (Meta CAPI, GA4).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or _settings()
+    try:
+        return Runtime.from_settings(settings)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # the store cannot be opened: say which and why
+        err.print(f"[red]cannot open the store[/red] (TRACKSIDE_DATABASE_URL): "
+                  f"{type(exc).__name__}: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _parse_when(value: str | None, option: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date such as 2026-11-20 or 2026-11-20T10:00",
+                                 param_hint=option) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+# -- serve and worker -------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Only accept events; let `trackside worker` deliver.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the HTTP service and, unless --no-worker, the delivery worker."""
+    import uvicorn
+
+    from trackside.web.app import create_app
+
+    runtime = _runtime()
+    logs.configure(runtime.redactor, log_level)
+    application = create_app(runtime, run_worker=not no_worker)
+    uvicorn.run(application, host=host, port=port, log_config=None, log_level=log_level,
+                access_log=False, timeout_graceful_shutdown=10)
+
+
+@app.command()
+def worker(
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit once nothing is due instead of running forever.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Deliver queued events (no HTTP service). Stops cleanly on SIGTERM or Ctrl-C."""
+    runtime = _runtime()
+    logs.configure(runtime.redactor, log_level)
+
+    async def main() -> None:
+        delivery = runtime.worker()
+        try:
+            if drain:
+                handled = await delivery.drain(timeout_s=3600)
+                out.print(f"handled {handled} outbox rows")
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await delivery.run(stop)
+        finally:
+            await delivery.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        runtime.close()
+
+
+# -- doctor -------------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor() -> None:
+    """Print the effective configuration (secrets masked) and what is missing to deliver."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    table = Table(title=f"trackside {__version__}: effective configuration", show_lines=False)
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    for key, value in settings.effective().items():
+        table.add_row(key, value)
+    out.print(table)
+
+    problems: list[str] = []
+    notes: list[str] = []
+    for name in unknown_variables():
+        notes.append(f"{name} is set but no setting reads it (a typo?)")
+
+    try:
+        runtime = Runtime.from_settings(settings)
+    except Exception as exc:
+        problems.append(f"store: cannot open {settings.database_url.split('://')[0]} store: {exc}")
+        runtime = None
+
+    if settings.meta_configured:
+        notes.append(f"Meta: ready, pixel {settings.meta_pixel_id}, API {settings.meta_api_version}")
+        if settings.meta_test_event_code:
+            notes.append("Meta: TRACKSIDE_META_TEST_EVENT_CODE is set: events show in Test Events "
+                         "and are still used for measurement; remove it in production")
+    elif settings.meta_pixel_id or settings.meta_access_token:
+        missing = "TRACKSIDE_META_ACCESS_TOKEN" if settings.meta_pixel_id else "TRACKSIDE_META_PIXEL_ID"
+        problems.append(f"Meta: {missing} is missing, so nothing reaches Meta")
+    else:
+        notes.append("Meta: dry-run (no credentials): payloads are validated and recorded, not "
+                     "sent. Set TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN to send.")
+
+    if settings.ga4_configured:
+        notes.append(f"GA4: ready, measurement id {settings.ga4_measurement_id}")
+    elif settings.ga4_measurement_id or settings.ga4_api_secret:
+        missing = "TRACKSIDE_GA4_API_SECRET" if settings.ga4_measurement_id else "TRACKSIDE_GA4_MEASUREMENT_ID"
+        problems.append(f"GA4: {missing} is missing, so nothing reaches GA4")
+    else:
+        notes.append("GA4: off (set TRACKSIDE_GA4_MEASUREMENT_ID and TRACKSIDE_GA4_API_SECRET)")
+
+    if not settings.api_keys:
+        notes.append("API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the Graph-compatible "
+                     "endpoint refuse every request until you set at least one key")
+
+    if runtime is not None:
+        for state in runtime.store.destination_states():
+            if state.paused_until is None:
+                problems.append(f"{state.destination}: paused until you act: {state.reason}")
+            elif state.paused_until > time.time():
+                notes.append(f"{state.destination}: paused until {_when(state.paused_until)}: "
+                             f"{state.reason}")
+        runtime.close()
+
+    for note in notes:
+        out.print(f"[green]ok[/green]   {note}", highlight=False)
+    for problem in problems:
+        out.print(f"[red]fix[/red]  {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+# -- status, events, replay ---------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Counts per destination and outcome, oldest pending age, paused destinations."""
+    runtime = _runtime()
+    now = time.time()
+    counts = runtime.store.counts()
+    states = runtime.store.destination_states()
+    runtime.close()
+    if as_json:
+        out.print_json(data={
+            "destinations": [
+                {"destination": c.destination, "counts": c.counts,
+                 "oldest_pending_age_s": None if c.oldest_pending_accepted_at is None
+                 else round(now - c.oldest_pending_accepted_at, 1)}
+                for c in counts
+            ],
+            "paused": [
+                {"destination": s.destination, "until": s.paused_until, "reason": s.reason,
+                 "code": s.code}
+                for s in states if s.paused_until is None or s.paused_until > now
+            ],
+        })
+        return
+    table = Table(title="Outbox by destination")
+    columns = ("pending", "delivered", "dead", "expired", "suppressed", "not_applicable")
+    table.add_column("destination")
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_column("oldest pending", justify="right")
+    for entry in counts:
+        oldest = entry.oldest_pending_accepted_at
+        table.add_row(entry.destination, *(str(entry.counts.get(c, 0)) for c in columns),
+                      "-" if oldest is None else _age(now - oldest))
+    out.print(table)
+    if not counts:
+        out.print("No events yet.")
+    for state in states:
+        if state.paused_until is None:
+            out.print(f"[red]{state.destination} is PAUSED until you act:[/red] {state.reason}",
+                      highlight=False)
+        elif state.paused_until > now:
+            out.print(f"[yellow]{state.destination} is paused until {_when(state.paused_until)}:"
+                      f"[/yellow] {state.reason}", highlight=False)
+
+
+@events_app.command("show")
+def events_show(
+    event_id: Annotated[str, typer.Argument(help="The event id (for a purchase: the order reference).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The event's timeline: accepted from where, payload sent, responses, outcome."""
+    runtime = _runtime()
+    views = runtime.store.event_view(event_id)
+    runtime.close()
+    if not views:
+        err.print(f"no event with id {event_id!r}")
+        raise typer.Exit(1)
+    if as_json:
+        out.print_json(data=[_view_dict(v) for v in views])
+        return
+    for view in views:
+        out.print(f"[bold]{view.event_name}[/bold] {view.event_id}", highlight=False)
+        out.print(f"  {_when(view.accepted_at)}  accepted from {view.source}; event_time "
+                  f"{_when(view.event.event_time)}", highlight=False)
+        for warning in view.event.warnings:
+            out.print(f"  warning: {warning}", highlight=False)
+        for flag in view.event.flags:
+            out.print(f"  flag: {flag}", highlight=False)
+        timeline: list[tuple[float, str]] = []
+        for note in view.notes:
+            where = f" [{note['destination']}]" if note["destination"] else ""
+            timeline.append((note["at"], f"{note['kind']}{where}: {note['detail']}"))
+        for attempt in view.attempts:
+            timeline.append((attempt["at"], _attempt_line(attempt)))
+        for row in view.outbox:
+            if row["finished_at"] is not None:
+                timeline.append((row["finished_at"], _outcome_line(row)))
+        for at, line in sorted(timeline, key=lambda item: item[0]):
+            out.print(f"  {_when(at)}  {line}", highlight=False)
+        for row in view.outbox:
+            if row["status"] == "pending":
+                out.print(f"  pending [{row['destination']}]: next attempt "
+                          f"{_when(row['next_attempt_at'])} (attempts so far: {row['attempts']})",
+                          highlight=False)
+        for row in view.outbox:
+            if row["sent"] is not None:
+                out.print(f"  payload [{row['destination']}]:", highlight=False)
+                out.print_json(data=row["sent"])
+
+
+def _attempt_line(attempt: dict[str, Any]) -> str:
+    parts = [f"attempt [{attempt['destination']}]: {attempt['verdict']}"]
+    if attempt["http_status"]:
+        parts.append(f"HTTP {attempt['http_status']}")
+    if attempt["code"] is not None:
+        parts.append(f"code {attempt['code']}" + (f"/{attempt['subcode']}" if attempt["subcode"] else ""))
+    if attempt["message"]:
+        parts.append(attempt["message"])
+    return ", ".join(parts)
+
+
+def _outcome_line(row: dict[str, Any]) -> str:
+    line = f"{row['status']} [{row['destination']}]"
+    if row["code"] is not None:
+        line += f" code {row['code']}" + (f"/{row['subcode']}" if row["subcode"] else "")
+    if row["message"]:
+        line += f": {row['message']}"
+    return line
+
+
+def _view_dict(view: Any) -> dict[str, Any]:
+    return {
+        "event_name": view.event_name,
+        "event_id": view.event_id,
+        "source": view.source,
+        "accepted_at": view.accepted_at,
+        "event": view.event.model_dump(exclude_defaults=True),
+        "destinations": view.outbox,
+        "attempts": view.attempts,
+        "notes": view.notes,
+    }
+
+
+@app.command()
+def replay(
+    destination: Annotated[str | None, typer.Option(help="Only this destination (meta, ga4, …).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only events that happened at or after this date.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only events that happened at or before this date.")] = None,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event id.")] = None,
+) -> None:
+    """Put dead-lettered or expired events back in the queue."""
+    runtime = _runtime()
+    now = time.time()
+    windows = {d.name: now - d.max_event_age_s for d in runtime.destinations}
+    result = runtime.store.replay(
+        destination=destination, since=_parse_when(since, "--since"),
+        until=_parse_when(until, "--until"), event_id=event_id, min_event_time=windows, now=now,
+    )
+    runtime.close()
+    out.print(f"replayed {result.replayed} outbox rows")
+    for refused_id, reason in result.refused:
+        err.print(f"refused {refused_id}: {reason}; the destination would reject it", highlight=False)
+    if result.refused and not result.replayed:
+        raise typer.Exit(1)
+
+
+@app.command("send-test")
+def send_test(
+    email: Annotated[str, typer.Option(help="Customer email on the test event (hashed before it is sent).")] = "test@example.com",
+    force: Annotated[bool, typer.Option("--force", help="Send even without TRACKSIDE_META_TEST_EVENT_CODE.")] = False,
+) -> None:
+    """Send one test PageView now and print what the destinations answered."""
+    settings = _settings()
+    if settings.meta_configured and not settings.meta_test_event_code and not force:
+        err.print("TRACKSIDE_META_TEST_EVENT_CODE is not set: the test event would count as a real "
+                  "one. Set it (Events Manager > Test Events) or pass --force.")
+        raise typer.Exit(2)
+    runtime = _runtime(settings)
+    event_id = f"trackside-test-{int(time.time())}"
+    results = runtime.pipeline.accept(
+        [{
+            "event_name": "PageView",
+            "event_id": event_id,
+            "action_source": "website",
+            "event_source_url": "https://trackside.test/send-test",
+            "user": {"email": email, "ip": "127.0.0.1", "user_agent": f"trackside/{__version__} send-test",
+                     "external_id": "trackside-send-test"},
+        }],
+        source="send-test",
+    )
+    if results[0].status == "rejected":
+        err.print(f"could not build the test event: {results[0].errors}")
+        raise typer.Exit(1)
+
+    async def deliver() -> None:
+        delivery = runtime.worker()
+        try:
+            await delivery.drain(timeout_s=60)
+        finally:
+            await delivery.aclose()
+
+    asyncio.run(deliver())
+    failed = False
+    for view in runtime.store.event_view(event_id):
+        for row in view.outbox:
+            line = _outcome_line(row) if row["status"] != "pending" else (
+                f"pending [{row['destination']}]: {row['message'] or 'not sent yet'}")
+            out.print(line, highlight=False)
+            failed |= row["status"] not in ("delivered",)
+    runtime.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""accept(): the one path every source goes through.
+
+parse → validate → event id → normalize and hash → outbox plan per destination → commit.
+Dedup on (event_name, event_id) happens inside the store's transaction, so two sources racing
+with the same order still store it once. "Accepted" means committed: the result is returned
+only after the store's transaction is durable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from trackside.config import Settings
+from trackside.events import Event, FieldError, NormalizedEvent, parse_event
+from trackside.identity import normalize_user
+from trackside.identity.event_id import resolve_event_id
+from trackside.quality import has_sufficient_customer_information
+from trackside.store import NewEvent, OutboxPlan, Store
+
+#: Events that a destination has no counterpart for (recorded as not_applicable).
+NOT_APPLICABLE = {
+    "meta": frozenset({"Refund"}),
+    "dryrun": frozenset({"Refund"}),
+}
+
+#: Sources whose events were produced by the shop's own backend (not a browser).
+BROWSER_SOURCES = frozenset({"browser"})
+
+
+@dataclass
+class AcceptResult:
+    index: int
+    status: Literal["queued", "duplicate", "rejected"]
+    event_id: str | None = None
+    event_name: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.event_id is not None:
+            out["event_id"] = self.event_id
+            out["event_name"] = self.event_name
+        if self.errors:
+            out["errors"] = [e.model_dump() for e in self.errors]
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, store: Store, destinations: Sequence[str]) -> None:
+        self.settings = settings
+        self.store = store
+        self.destinations = list(destinations)
+
+    def normalize(self, event: Event, source: str, now: float) -> NormalizedEvent:
+        user = normalize_user(
+            event.user,
+            default_country=self.settings.default_country,
+            day_first=self.settings.date_day_first,
+            hash_external_id=self.settings.hash_external_id,
+            now_ms=int(now * 1000),
+        )
+        flags: list[str] = []
+        if not has_sufficient_customer_information(user.user_data):
+            # spec/meta-capi.md §13 rule 29: Meta would refuse it with 2804050.
+            flags.append("no_customer_information")
+        return NormalizedEvent(
+            event_name=event.event_name,
+            event_id=resolve_event_id(event, self.settings.event_id_prefix),
+            event_time=event.event_time,
+            action_source=event.action_source,
+            event_source_url=event.event_source_url,
+            referrer_url=event.referrer_url,
+            opt_out=event.opt_out,
+            user_data=user.user_data,
+            ga_client_id=user.ga_client_id,
+            ga_session_id=user.ga_session_id,
+            order=event.order,
+            custom_data=event.custom_data,
+            consent=event.consent,
+            cart_id=event.cart_id,
+            customer_id=event.customer_id,
+            country_hint=user.country,
+            warnings=user.warnings,
+            flags=flags,
+        )
+
+    def plan(self, event: NormalizedEvent, source: str, now: float) -> list[OutboxPlan]:
+        plans = []
+        for destination in self.destinations:
+            if event.event_name in NOT_APPLICABLE.get(destination, ()):
+                plans.append(
+                    OutboxPlan(destination, "not_applicable",
+                               reason=f"{destination} has no {event.event_name} event")
+                )
+                continue
+            plans.append(OutboxPlan(destination, next_attempt_at=self._first_attempt(event, source, now)))
+        return plans
+
+    def _first_attempt(self, event: NormalizedEvent, source: str, now: float) -> float:
+        # A server Purchase waits for the confirmation page's browser context (same event
+        # id) for the join window, unless it already carries it (DESIGN.md "Joining").
+        if (
+            source not in BROWSER_SOURCES
+            and event.event_name == "Purchase"
+            and "fbp" not in event.user_data
+            and "client_ip_address" not in event.user_data
+        ):
+            return now + self.settings.join_window_s
+        return now
+
+    def accept(
+        self, raw_events: Sequence[Any], source: str, now: float | None = None
+    ) -> list[AcceptResult]:
+        now = time.time() if now is None else now
+        results: list[AcceptResult] = []
+        records: list[NewEvent] = []
+        positions: list[int] = []
+        for index, raw in enumerate(raw_events):
+            parsed = raw if isinstance(raw, Event) else parse_event(raw, prefix=f"events[{index}]")
+            if isinstance(parsed, list):
+                results.append(AcceptResult(index, "rejected", errors=parsed))
+                continue
+            event = self.normalize(parsed, source, now)
+            records.append(NewEvent(event, source, self.plan(event, source, now)))
+            positions.append(len(results))
+            results.append(
+                AcceptResult(index, "queued", event.event_id, event.event_name,
+                             warnings=event.warnings)
+            )
+        if records:
+            for position, inserted in zip(positions, self.store.insert_events(records, now)):
+                results[position].status = inserted.status
+        return results

@@ -1,0 +1,195 @@
+"""The Store protocol: durable events, dedup keys, the outbox, attempts and notes.
+
+Callers (pipeline, worker, CLI, web) only see this protocol and the records below, so a
+PostgreSQL implementation can sit beside ``sqlite.py`` without changing them. Methods are
+synchronous; async callers run them in a thread.
+
+Outbox statuses: ``pending`` (waiting for its ``next_attempt_at``), and the final ones
+``delivered``, ``dead`` (the destination, or our local check of its rules, refused it),
+``expired`` (too old for the destination's window), ``suppressed`` (consent or policy) and
+``not_applicable`` (the destination has no such event, e.g. a refund for Meta).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from trackside.events import NormalizedEvent
+
+FINAL_STATUSES = ("delivered", "dead", "expired", "suppressed", "not_applicable")
+STATUSES = ("pending", *FINAL_STATUSES)
+
+
+@dataclass
+class OutboxPlan:
+    """The outbox row to create for one destination when an event is accepted."""
+
+    destination: str
+    status: str = "pending"
+    next_attempt_at: float | None = None
+    #: Why a row starts final (e.g. "consent: ad_storage denied").
+    reason: str | None = None
+
+
+@dataclass
+class NewEvent:
+    event: NormalizedEvent
+    source: str
+    outbox: list[OutboxPlan]
+
+
+@dataclass
+class InsertResult:
+    event_name: str
+    event_id: str
+    status: Literal["queued", "duplicate"]
+    #: Context keys a duplicate added to the stored event (e.g. ["fbc", "client_ip_address"]).
+    added: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Claimed:
+    outbox_id: int
+    destination: str
+    attempts: int
+    event: NormalizedEvent
+    accepted_at: float
+
+
+@dataclass
+class Finished:
+    """A final outcome for one outbox row."""
+
+    outbox_id: int
+    status: str
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    #: What was (or would have been) sent for this event, as JSON text.
+    sent: str | None = None
+
+
+@dataclass
+class AttemptRecord:
+    verdict: str
+    http_status: int | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    batch_size: int | None = None
+
+
+@dataclass
+class DestinationState:
+    destination: str
+    #: None means paused until an operator acts (e.g. an invalid token).
+    paused_until: float | None
+    reason: str
+    code: int | None
+    updated_at: float
+
+
+@dataclass
+class DestinationCounts:
+    destination: str
+    counts: dict[str, int]
+    oldest_pending_accepted_at: float | None
+
+
+@dataclass
+class EventView:
+    """Everything known about one stored event, for `events show` and the API."""
+
+    event_name: str
+    event_id: str
+    source: str
+    accepted_at: float
+    event: NormalizedEvent
+    outbox: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+
+
+@dataclass
+class ReplayResult:
+    replayed: int
+    refused: list[tuple[str, str]]  # (event_id, reason)
+
+
+class Store(Protocol):
+    def migrate(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]: ...
+
+    def claim(
+        self, destination: str, limit: int, owner: str, lease_s: float, now: float
+    ) -> list[Claimed]: ...
+
+    def finish(self, results: Sequence[Finished], now: float) -> None: ...
+
+    def reschedule(
+        self, outbox_ids: Sequence[int], next_attempt_at: float, attempt: AttemptRecord, now: float
+    ) -> None: ...
+
+    def release(self, outbox_ids: Sequence[int]) -> None: ...
+
+    def add_note(
+        self, event_name: str, event_id: str, kind: str, detail: str, now: float,
+        destination: str | None = None,
+    ) -> None: ...
+
+    def add_notes(self, notes: Sequence[tuple[int, str, str, str]], now: float) -> None:
+        """Notes keyed by outbox id: (outbox_id, kind, destination, detail)."""
+        ...
+
+    def pause_destination(
+        self, destination: str, until: float | None, reason: str, code: int | None, now: float
+    ) -> None: ...
+
+    def resume_destination(self, destination: str) -> None: ...
+
+    def destination_states(self) -> list[DestinationState]: ...
+
+    def counts(self) -> list[DestinationCounts]: ...
+
+    def next_due(self, destination: str) -> float | None: ...
+
+    def event_view(self, event_id: str) -> list[EventView]: ...
+
+    def replay(
+        self,
+        *,
+        destination: str | None,
+        since: float | None,
+        until: float | None,
+        event_id: str | None,
+        min_event_time: dict[str, float],
+        now: float,
+    ) -> ReplayResult: ...
+
+    def get_cursor(self, name: str) -> str | None: ...
+
+    def set_cursor(self, name: str, value: str, now: float) -> None: ...
+
+    def ping(self) -> None: ...
+
+
+def open_store(database_url: str) -> Store:
+    """The store for ``TRACKSIDE_DATABASE_URL``, migrated."""
+    if database_url.startswith("sqlite://"):
+        from trackside.store.sqlite import SQLiteStore
+
+        store: Store = SQLiteStore.from_url(database_url)
+    else:
+        from trackside.config import ConfigError
+
+        raise ConfigError(
+            "TRACKSIDE_DATABASE_URL: PostgreSQL is not supported yet in this version; "
+            "use sqlite:///path/to/trackside.db"
+        )
+    store.migrate()
+    return store
