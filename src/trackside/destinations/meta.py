@@ -1,0 +1,340 @@
+"""Meta Conversions API destination: payload building and response classification.
+
+No I/O here (DESIGN.md "Components"): the worker asks for a prepared payload per event, a
+request per batch, and a verdict per response. The request shape follows spec/meta-capi.md §1,
+the event shape §2-§4, the verdicts §6.2/§6.3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from trackside import PARTNER_AGENT
+from trackside.config import Settings
+from trackside.destinations import Classification, Prepared, Skip, Verdict, chunk
+from trackside.destinations import meta_rules
+from trackside.destinations.meta_rules import RulesConfig
+from trackside.events import NormalizedEvent
+
+__all__ = ["MetaDestination", "classify_response", "event_payload"]
+
+#: An event this close to Meta's 7-day limit would be refused in flight (§2.2, 2804003) and
+#: take its whole batch down with it: give up on it before it is batched.
+EXPIRY_MARGIN_S = 60
+#: Throttled without a hint from Meta (§6.2 "long backoff").
+DEFAULT_THROTTLE_S = 60.0
+
+_SEPARATORS = (",", ":")
+#: Keys ``custom_data`` may not override: trackside fills them from the order (§4).
+_STANDARD_CUSTOM_KEYS = (
+    "value",
+    "currency",
+    "contents",
+    "content_ids",
+    "content_type",
+    "order_id",
+    "num_items",
+)
+_CLEAR_USER_KEYS = frozenset(meta_rules.USER_DATA_KEYS) - set(meta_rules.HASHED_KEYS)
+
+# §6.2: the retry class of each code, by number only (the text is localized, §0.7).
+_RETRY_CODES = frozenset({1, 2, 341, 5000})
+_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+#: 2635 (deprecated version), 2500 (unknown path) and 104 (no token) are configuration too.
+_DISABLED_CODES = frozenset({10, 102, 104, 190, 368, 2500, 2635, *range(200, 300)})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=_SEPARATORS, ensure_ascii=False)
+
+
+def _one_or_list(values: Any) -> Any:
+    """Hashed keys go as a list, or as a plain string when there is one value (§3.1)."""
+    if isinstance(values, list):
+        values = [v for v in values if v not in (None, "")]
+        if len(values) == 1:
+            return values[0]
+        return values or None
+    return values if values not in (None, "") else None
+
+
+def _user_data(event: NormalizedEvent) -> dict[str, Any]:
+    user: dict[str, Any] = {}
+    for key, raw in event.user_data.items():
+        if key in meta_rules.HASHED_KEYS or key == "external_id":
+            value = _one_or_list(raw)
+        elif key in _CLEAR_USER_KEYS:
+            value = raw if raw not in (None, "", []) else None
+            # Meta types these as integers (§3.1); the store keeps text.
+            if key in ("lead_id", "fb_login_id") and isinstance(value, str) and value.isdigit():
+                value = int(value)
+        else:
+            continue  # not a Meta key: never invent fields Meta would refuse (rule 21)
+        if value is not None:
+            user[key] = value
+    return user
+
+
+def _number(value: float) -> int | float:
+    """1.0 → 1, so the JSON matches what a shop owner typed."""
+    return int(value) if math.isfinite(value) and value == int(value) else value
+
+
+def _custom_data(event: NormalizedEvent) -> dict[str, Any]:
+    custom: dict[str, Any] = {}
+    order = event.order
+    if order is not None:
+        if order.value is not None:
+            custom["value"] = _number(order.value)
+        if order.currency:
+            custom["currency"] = order.currency
+        if order.items:
+            contents = []
+            for item in order.items:
+                content: dict[str, Any] = {"id": item.id, "quantity": item.quantity}
+                if item.price is not None:
+                    content["item_price"] = _number(item.price)
+                contents.append(content)
+            custom["contents"] = contents
+            custom["content_ids"] = [item.id for item in order.items]
+            custom["content_type"] = "product"
+            custom["num_items"] = sum(item.quantity for item in order.items)
+        if order.reference:
+            custom["order_id"] = order.reference
+    for key, value in event.custom_data.items():
+        # Passthrough, but the order is the source of truth for the standard keys.
+        if key in custom or (key in _STANDARD_CUSTOM_KEYS and order is not None):
+            continue
+        custom[key] = value
+    return custom
+
+
+def event_payload(event: NormalizedEvent, ldu: str = "off") -> dict[str, Any]:
+    """The CAPI event dict for one stored event (§2-§4), Limited Data Use per ``ldu``."""
+    payload: dict[str, Any] = {
+        "event_name": event.event_name,
+        "event_time": event.event_time,
+        "event_id": event.event_id,
+        "action_source": event.action_source,
+    }
+    if event.event_source_url:
+        payload["event_source_url"] = event.event_source_url
+    if event.referrer_url:
+        payload["referrer_url"] = event.referrer_url
+    if event.opt_out:
+        payload["opt_out"] = True
+    # §2.1 / rule 20: "geo" lets Meta geolocate (0/0); "always-california" pins USA/CA.
+    if ldu == "geo":
+        payload["data_processing_options"] = ["LDU"]
+        payload["data_processing_options_country"] = 0
+        payload["data_processing_options_state"] = 0
+    elif ldu == "always-california":
+        payload["data_processing_options"] = ["LDU"]
+        payload["data_processing_options_country"] = 1
+        payload["data_processing_options_state"] = 1000
+    payload["user_data"] = _user_data(event)
+    custom = _custom_data(event)
+    if custom:
+        payload["custom_data"] = custom
+    return payload
+
+
+class MetaDestination:
+    """Meta CAPI for one pixel: ``MetaDestination(settings)``."""
+
+    name = "meta"
+    max_batch_size = 1000  # §1.4
+    max_event_age_s = 7 * 86400  # §2.2
+    #: The worker sends this destination's requests (the dry run sets it to True).
+    offline = False
+
+    def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
+        if not settings.meta_configured:
+            raise ValueError("Meta needs TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN")
+        self._settings = settings
+        # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
+        # server Purchase without a browser user agent is still sent.
+        self.rules = rules or RulesConfig(mode="compat", versions=(settings.meta_api_version,))
+        self.url = (
+            f"{settings.meta_graph_url}/{settings.meta_api_version}/{settings.meta_pixel_id}/events"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(pixel_id={self._settings.meta_pixel_id!r})"
+
+    # -- per event ------------------------------------------------------------------------------
+
+    def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip:
+        age = now - event.event_time
+        if age > self.max_event_age_s - EXPIRY_MARGIN_S:
+            return Skip(
+                outcome="expired",
+                reason=f"event_time is {age / 86400:.1f} days old; Meta refuses events older "
+                "than 7 days (100/2804003)",
+            )
+        payload = event_payload(event, self._settings.meta_ldu)
+        notes: list[str] = []
+        # One refused event refuses the whole batch (§0.1): find it now, alone.
+        error = meta_rules.check_event(payload, self.rules, now, warnings=notes)
+        if error is not None:
+            return Skip(outcome="dead", reason=self._scrub(error.describe()))
+        return Prepared(outbox_id=outbox_id, event=event, payload=payload, notes=notes)
+
+    def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
+        return chunk(prepared, self.max_batch_size)
+
+    # -- per batch ------------------------------------------------------------------------------
+
+    def request_params(self, batch: Sequence[Prepared]) -> dict[str, str]:
+        """The form fields of the call (§1.4). Holds the token: never log it."""
+        token = self._settings.meta_access_token
+        assert token is not None  # checked in __init__
+        params = {
+            "data": _json([item.payload for item in batch]),
+            # A form field, not the query string: URLs end up in proxy and access logs.
+            "access_token": token.get_secret_value(),
+            "partner_agent": PARTNER_AGENT,
+        }
+        if self._settings.meta_test_event_code:
+            params["test_event_code"] = self._settings.meta_test_event_code
+        return params
+
+    def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self.url,
+            data=self.request_params(batch),
+            headers={"accept": "application/json", "user-agent": PARTNER_AGENT},
+        )
+
+    def classify(
+        self, response: httpx.Response | None, error: Exception | None, batch_size: int
+    ) -> Classification:
+        result = classify_response(response, error, batch_size)
+        if result.message:
+            scrubbed = self._scrub(result.message)
+            if scrubbed != result.message:
+                result = Classification(**{**result.__dict__, "message": scrubbed})
+        return result
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._settings.secret_values():
+            text = text.replace(secret, "**********")
+        return text
+
+
+def _regain_seconds(error: Mapping[str, Any], headers: httpx.Headers) -> float | None:
+    """Meta's hints for a throttle: ``estimated_time_to_regain_access`` is in minutes."""
+    minutes: list[float] = []
+    data = error.get("error_data")
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = None
+    if isinstance(data, dict):
+        value = data.get("estimated_time_to_regain_access")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            minutes.append(float(value))
+    usage = headers.get("x-business-use-case-usage")
+    if usage:
+        try:
+            parsed = json.loads(usage)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            for entries in parsed.values():
+                for entry in entries if isinstance(entries, list) else []:
+                    value = entry.get("estimated_time_to_regain_access") if isinstance(
+                        entry, dict
+                    ) else None
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        minutes.append(float(value))
+    seconds = [m * 60 for m in minutes if m > 0]
+    retry_after = headers.get("retry-after", "")
+    if retry_after.isdigit():
+        seconds.append(float(retry_after))
+    return max(seconds) if seconds else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def classify_response(
+    response: httpx.Response | None, error: Exception | None, batch_size: int
+) -> Classification:
+    """§6.2/§6.3, by numeric code only: Meta localizes its text (§0.7, rule 38)."""
+    if response is None:
+        # Network error or timeout: Meta may or may not have the batch; the same event ids
+        # make a resend safe (§6.3).
+        what = type(error).__name__ if error is not None else "no response"
+        return Classification(Verdict.RETRY, message=f"{what}: {error}" if error else what)
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        kind = "empty body" if not response.content else "non-JSON body"
+        return Classification(
+            Verdict.RETRY,
+            http_status=status,
+            message=f"HTTP {status} with a {kind} ({response.headers.get('content-type', '?')})",
+        )
+    trace = body.get("fbtrace_id") if isinstance(body.get("fbtrace_id"), str) else None
+    if 200 <= status < 300 and "events_received" in body:
+        received = body.get("events_received")
+        message = None
+        if received != batch_size:
+            message = f"Meta counted {received} of {batch_size} events"
+        return Classification(Verdict.DELIVERED, http_status=status, message=message, trace_id=trace)
+    err = body.get("error")
+    if not isinstance(err, dict):
+        return Classification(
+            Verdict.RETRY, http_status=status, message=f"HTTP {status} without an error object"
+        )
+    code = _int(err.get("code"))
+    subcode = _int(err.get("error_subcode"))
+    trace = err.get("fbtrace_id") if isinstance(err.get("fbtrace_id"), str) else trace
+    message = str(err.get("message") or "")
+    title, user_msg = err.get("error_user_title"), err.get("error_user_msg")
+    if title or user_msg:
+        message = f"{message} [{title or ''}: {user_msg or ''}]" if message else f"{title}: {user_msg}"
+
+    def verdict(kind: Verdict, retry_after_s: float | None = None) -> Classification:
+        return Classification(
+            kind,
+            http_status=status,
+            code=code,
+            subcode=subcode,
+            message=message,
+            retry_after_s=retry_after_s,
+            trace_id=trace,
+        )
+
+    if code in _RETRY_CODES:
+        return verdict(Verdict.RETRY)
+    if code in _THROTTLE_CODES:
+        return verdict(
+            Verdict.THROTTLED, _regain_seconds(err, response.headers) or DEFAULT_THROTTLE_S
+        )
+    if code in _DISABLED_CODES or (code == 100 and subcode == 33):
+        return verdict(Verdict.DISABLED)
+    if err.get("is_transient") is True or status >= 500:
+        return verdict(Verdict.RETRY)
+    if code == 100:  # every other 100: the content (2804xxx and friends) — §6.3 "do not retry"
+        return verdict(Verdict.REJECTED)
+    # An unmapped code: retrying until the event ages out beats dead-lettering on a guess.
+    return verdict(Verdict.RETRY)
