@@ -1,0 +1,181 @@
+"""One normalizer per customer-information field: clear value in, normalized clear value out.
+
+Each returns the string Meta wants hashed (spec/meta-capi.md §3.1), or None when the value
+cannot be normalized. None of them raise on any ``str``; ``normalize_user`` turns a None into a
+warning that names the field. Deliberate departures from Meta's SDK are listed in
+tests/unit/test_normalize_oracle.py.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+
+from trackside.identity.geo import country_code, gender_code, lookup_key, state_code
+from trackside.identity.phone import normalize_phone
+
+__all__ = [
+    "normalize_city",
+    "normalize_country",
+    "normalize_date_of_birth",
+    "normalize_email",
+    "normalize_external_id",
+    "normalize_gender",
+    "normalize_name",
+    "normalize_phone",
+    "normalize_state",
+    "normalize_zip",
+]
+
+# One "@", no whitespace, a dot in the domain: what Meta's SDK checks (.+@.+\..+, §9.2) made
+# stricter so that "a@b@c.d" or "john smith@x.com" are refused rather than hashed.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.][^@\s]*\.[^@\s.]+")
+# ASCII fast paths: most names and cities are plain ASCII, where str.translate beats a per-
+# character Unicode category test by an order of magnitude.
+_ASCII_PUNCTUATION = "!\"#$%&'()*+,./:;<=>?@[\\]^_`{|}~-"
+_NAME_ASCII_DROP = str.maketrans("", "", _ASCII_PUNCTUATION)
+_WHITESPACE = re.compile(r"\s+")
+_NOT_ASCII_LOWER = re.compile(r"[^a-z]+")
+_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]+")
+_DOB_YMD = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?:[T ].*)?", re.DOTALL)
+_DOB_XXY = re.compile(r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})")
+_DOB_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
+_US_ZIP = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
+_ZIP_PLUS_4 = re.compile(r"([0-9]{5})-[0-9]{4}")
+
+
+def normalize_email(value: str) -> str | None:
+    """Trimmed, lowercased address; None if it is not shaped like an address (spec §3.1 em)."""
+    text = value.strip().lower()
+    return text if _EMAIL.fullmatch(text) else None
+
+
+def _unicode_keep(text: str, keep: str) -> str:
+    """Keep characters whose Unicode category starts with one of ``keep`` (L, M, N, Z)."""
+    category = unicodedata.category
+    return "".join(c for c in text if category(c)[0] in keep)
+
+
+def _lower_nfc(text: str) -> str:
+    # lower() first: it can decompose (İ → i + U+0307); NFC afterwards recomposes, so Meta's
+    # "valéry" example hashes the same whether the input was composed or not (spec §3.1).
+    return unicodedata.normalize("NFC", text.lower())
+
+
+def normalize_name(value: str) -> str | None:
+    """First or last name: NFC, lowercase, punctuation and symbols removed, accents kept.
+
+    ``O'Brien`` → ``obrien``, ``Jean-Luc`` → ``jeanluc``, ``Valéry`` → ``valéry``, ``정`` kept
+    (spec §3.1 fn/ln: "lowercase, no punctuation; non-Latin kept, UTF-8"). Inner whitespace is
+    kept as one space: Meta's rule removes punctuation, not spaces ("mary ann").
+    """
+    if value.isascii():
+        text = value.lower().translate(_NAME_ASCII_DROP)
+    else:
+        text = _unicode_keep(_lower_nfc(value), "LMNZ")
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text or None
+
+
+def normalize_city(value: str) -> str | None:
+    """Lowercase letters only: no spaces, punctuation or digits (spec §3.1 ct: ``newyork``)."""
+    if value.isascii():
+        text = _NOT_ASCII_LOWER.sub("", value.lower())
+    else:
+        text = _unicode_keep(_lower_nfc(value), "LM")
+    return text or None
+
+
+def normalize_state(value: str) -> str | None:
+    """US state / Canadian province → 2-letter code; else lowercase, no punctuation or spaces.
+
+    spec §3.1 st: "US: 2-letter ANSI/FIPS code lowercase; elsewhere lowercase, no
+    punctuation/specials/spaces". Full names are mapped (``California`` → ``ca``,
+    ``Québec`` → ``qc``); two-letter input is taken as a code.
+    """
+    code = state_code(lookup_key(value))
+    if code is not None:
+        return code
+    if value.isascii():
+        text = _NOT_ASCII_ALNUM.sub("", value.lower())
+    else:
+        text = _unicode_keep(_lower_nfc(value), "LMN")
+    return text or None
+
+
+def normalize_zip(value: str, country: str | None = None) -> str | None:
+    """Lowercase, no spaces or dashes; US ZIP+4 → its first 5 digits (spec §3.1 zp).
+
+    US rule applies when the country is ``us`` or the shape is unmistakably ZIP+4
+    (``94035-1234``). UK postcodes keep the whole code (``m11ae``).
+    """
+    text = value.strip()
+    if country == "us":
+        match = _US_ZIP.fullmatch(text)
+        if match:
+            return match.group(1)
+    else:
+        match = _ZIP_PLUS_4.fullmatch(text)
+        if match:
+            return match.group(1)
+    if text.isascii():
+        text = _NOT_ASCII_ALNUM.sub("", text.lower())
+    else:
+        text = _unicode_keep(_lower_nfc(text), "LN")
+    return text or None
+
+
+def normalize_country(value: str) -> str | None:
+    """Lowercase ISO 3166-1 alpha-2 from a code, alpha-3 code or (multilingual) name."""
+    return country_code(value.strip())
+
+
+def normalize_gender(value: str) -> str | None:
+    """``f`` or ``m`` (spec §3.1 ge) from words and titles (``Mme``, ``Herr``, ``female``…)."""
+    return gender_code(value.strip())
+
+
+def _valid_date(year: int, month: int, day: int, today: date) -> str | None:
+    # spec §3.1 db: year 1900..current year; and it must be a real date not in the future.
+    if year < 1900 or year > today.year:
+        return None
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return None
+    if born > today:
+        return None
+    return f"{year:04d}{month:02d}{day:02d}"
+
+
+def normalize_date_of_birth(
+    value: str | date, *, day_first: bool = True, today: date | None = None
+) -> str | None:
+    """``YYYYMMDD`` from ISO, compact, day-first or month-first dates, or a date object.
+
+    ``31/01/1990`` and ``01/31/1990`` are read in the configured order (``day_first``); when
+    that reading is not a real date but the other one is (``2/16/1997`` with day_first), the
+    other one is used: the input cannot mean anything else.
+    """
+    today = today or date.today()
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return _valid_date(value.year, value.month, value.day, today)
+    text = value.strip()
+    match = _DOB_COMPACT.fullmatch(text) or _DOB_YMD.fullmatch(text)
+    if match:
+        return _valid_date(int(match[1]), int(match[2]), int(match[3]), today)
+    match = _DOB_XXY.fullmatch(text)
+    if match:
+        first, second, year = int(match[1]), int(match[2]), int(match[3])
+        day, month = (first, second) if day_first else (second, first)
+        return _valid_date(year, month, day, today) or _valid_date(year, day, month, today)
+    return None
+
+
+def normalize_external_id(value: str) -> str | None:
+    """Trimmed; the id is an opaque advertiser key, so case and inner content are kept."""
+    text = value.strip()
+    return text or None

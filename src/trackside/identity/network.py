@@ -1,0 +1,58 @@
+"""Client IP addresses for ``client_ip_address`` (spec/meta-capi.md §3.1, §13 rule 25).
+
+Meta wants a valid IPv4 or IPv6 address in clear: no port, no brackets, no spaces, never
+hashed. A port glued to the address is a recurring cause of rejected or useless IPs (spec §11
+problem 7), so it is removed here rather than sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+
+__all__ = ["normalize_ip"]
+
+# Parameter Builder appendix after an IP (spec §3.1: "IP 168.212.226.204.ABcDEFGh").
+_APPENDIX = re.compile(r"(.+)\.([A-Za-z0-9_-]{8})", re.DOTALL)
+_BRACKETED = re.compile(r"\[([^\]]+)\](?::[0-9]{1,5})?")
+_IPV4_PORT = re.compile(r"([0-9.]+):[0-9]{1,5}")
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    bracketed = _BRACKETED.fullmatch(text)
+    if bracketed:
+        text = bracketed.group(1)
+    else:
+        with_port = _IPV4_PORT.fullmatch(text)
+        if with_port:
+            text = with_port.group(1)
+    # A zone id ("fe80::1%eth0") only means something on the sender's host.
+    text = text.split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:1.2.3.4 is an IPv4 client seen through a dual-stack socket.
+        return address.ipv4_mapped
+    return address
+
+
+@lru_cache(maxsize=4096)
+def normalize_ip(value: str) -> tuple[str | None, bool]:
+    """(canonical address or None, is_public). Keeps a Parameter Builder appendix verbatim."""
+    text = value.strip()
+    if not text:
+        return None, False
+    address = _address(text)
+    appendix = ""
+    if address is None:
+        match = _APPENDIX.fullmatch(text)
+        if match is None or match.group(2).isdigit():
+            return None, False
+        address = _address(match.group(1))
+        if address is None:
+            return None, False
+        appendix = "." + match.group(2)
+    return str(address) + appendix, address.is_global

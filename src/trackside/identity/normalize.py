@@ -1,0 +1,297 @@
+"""``normalize_user``: a raw ``trackside.events.User`` → Meta ``user_data`` + GA ids.
+
+Every contact key is normalized per spec/meta-capi.md §3.1 (see ``fields.py``) and SHA-256
+hashed (``hashing.py``); IP, user agent, fbc, fbp and lead_id stay in clear and are validated so
+that one bad value never makes Meta reject a whole batch (spec §0 fact 1, §13 rules 25-27).
+A value that cannot be used is dropped with a warning naming the field and the reason — never
+the value, which is personal data. Nothing here raises on any ``User`` content.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from trackside.identity import cookies
+from trackside.identity.fields import (
+    normalize_city,
+    normalize_country,
+    normalize_date_of_birth,
+    normalize_email,
+    normalize_external_id,
+    normalize_gender,
+    normalize_name,
+    normalize_state,
+    normalize_zip,
+)
+from trackside.identity.hashing import passthrough_hash, sha256_hex
+from trackside.identity.network import normalize_ip
+from trackside.identity.phone import normalize_phone
+
+__all__ = ["HASHED_KEYS", "NormalizedUser", "normalize_user"]
+
+#: user_data keys whose values are SHA-256 hex lists (spec/meta-capi.md §3.1).
+HASHED_KEYS = ("em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id")
+
+_LEAD_ID = re.compile(r"[0-9]{15,17}")  # spec §8 / §13 rule 18: 15-17 digits, else 2804036
+_GA_CLIENT_ID = re.compile(r"[0-9]+\.[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
+
+_REASONS = {
+    "email": "not an email address",
+    "phone": "not a valid phone number",
+    "first_name": "no letters left after normalization",
+    "last_name": "no letters left after normalization",
+    "date_of_birth": "not a valid date of birth (year 1900..now, YYYY-MM-DD, DD/MM/YYYY, "
+    "YYYYMMDD)",
+    "gender": "not a recognized gender (f/m)",
+    "city": "no letters left after normalization",
+    "state": "nothing left after normalization",
+    "zip": "nothing left after normalization",
+    "country": "not a known country (ISO 3166-1 code or name)",
+    "external_id": "empty",
+}
+
+
+@dataclass
+class NormalizedUser:
+    """Meta ``user_data`` (hashed keys as sorted lists of SHA-256 hex) plus GA ids."""
+
+    user_data: dict[str, Any] = field(default_factory=dict)
+    ga_client_id: str | None = None
+    ga_session_id: str | None = None
+    #: Lowercase alpha-2 in clear, for the consent policy only; None if unknown.
+    country: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _nothing(_name: str) -> None:
+    return None
+
+
+def _items(raw: Any, name: str) -> list[tuple[str, Any]]:
+    """(label, value) for a field that may be one value or a list (spec §3.1 string or list)."""
+    if raw is None:
+        return []
+    if isinstance(raw, list | tuple):
+        return [(f"user.{name}[{i}]", v) for i, v in enumerate(raw)]
+    return [(f"user.{name}", raw)]
+
+
+def _text(value: Any, label: str, warnings: list[str]) -> str | None:
+    """The value as stripped text; None (with a warning if it was not text) otherwise."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    warnings.append(f"{label}: not text, dropped")
+    return None
+
+
+def _hashed(
+    raw: Any,
+    name: str,
+    normalizer: Callable[[str], str | None],
+    warnings: list[str],
+    *,
+    hash_values: bool = True,
+) -> list[str]:
+    out: set[str] = set()
+    for label, value in _items(raw, name):
+        if name == "date_of_birth" and isinstance(value, date):
+            clear = normalizer(value)  # type: ignore[arg-type]
+        else:
+            text = _text(value, label, warnings)
+            if text is None:
+                continue
+            # spec §3.1: a value already hashed (64 hex, or with a Parameter Builder appendix)
+            # is passed through, never hashed twice (spec §11 problem 6).
+            already = passthrough_hash(text)
+            if already is not None:
+                out.add(already)
+                continue
+            if name == "date_of_birth" and text.strip("0-/. ") == "":
+                # PrestaShop stores an unknown birthday as 0000-00-00.
+                warnings.append(f"{label}: empty date placeholder, dropped")
+                continue
+            clear = normalizer(text)
+        if clear is None:
+            warnings.append(f"{label}: {_REASONS[name]}, dropped")
+            continue
+        out.add(sha256_hex(clear) if hash_values else clear)
+    return sorted(out)
+
+
+def _clear_country(raw: Any) -> str | None:
+    """The first country in clear (not hashed) that maps to an ISO code."""
+    for value in raw if isinstance(raw, list | tuple) else (raw,):
+        if isinstance(value, str):
+            code = normalize_country(value)
+            if code is not None:
+                return code
+    return None
+
+
+def normalize_user(
+    user: Any,
+    *,
+    default_country: str | None = None,
+    day_first: bool = True,
+    hash_external_id: bool = True,
+    now_ms: int | None = None,
+) -> NormalizedUser:
+    """Normalize and hash one ``trackside.events.User``; never raises (see module docstring).
+
+    ``default_country`` (lowercase alpha-2, the shop's country) is only the region for
+    national phone numbers when the user has no country; it is not sent as the user's country.
+    """
+    warnings: list[str] = []
+    data: dict[str, Any] = {}
+    # Pydantic keeps field values in __dict__ (also for model_construct); a plain mapping is
+    # accepted too, which is what the Graph-compatible endpoint and tests find handy.
+    if isinstance(user, Mapping):
+        get = user.get
+    elif hasattr(user, "__dict__"):
+        get = user.__dict__.get
+    else:
+        get = _nothing
+
+    country = None
+    try:
+        country = _clear_country(get("country"))
+    except Exception:  # noqa: BLE001 - never raise on odd content (model_construct)
+        pass
+    region = country or (default_country.lower() if default_country else None)
+    today = (
+        datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+        if now_ms is not None
+        else date.today()
+    )
+
+    fields: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
+        ("em", "email", normalize_email),
+        ("ph", "phone", lambda v: normalize_phone(v, region)),
+        ("fn", "first_name", normalize_name),
+        ("ln", "last_name", normalize_name),
+        ("db", "date_of_birth", lambda v: normalize_date_of_birth(v, day_first=day_first,
+                                                                   today=today)),
+        ("ge", "gender", normalize_gender),
+        ("ct", "city", normalize_city),
+        ("st", "state", normalize_state),
+        ("zp", "zip", lambda v: normalize_zip(v, country)),
+        ("country", "country", normalize_country),
+    )  # fmt: skip
+    for key, name, normalizer in fields:
+        raw = get(name)
+        if raw is None:
+            continue
+        try:
+            values = _hashed(raw, name, normalizer, warnings)
+        except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
+            warnings.append(f"user.{name}: could not be normalized, dropped")
+            continue
+        if values:
+            data[key] = values
+    raw = get("external_id")
+    if raw is not None:
+        try:
+            values = _hashed(
+                raw, "external_id", normalize_external_id, warnings, hash_values=hash_external_id
+            )
+        except Exception:  # noqa: BLE001
+            warnings.append("user.external_id: could not be normalized, dropped")
+            values = []
+        if values:
+            data["external_id"] = values
+
+    _clear_keys(get, data, warnings, now_ms)
+    result = NormalizedUser(user_data=data, country=country, warnings=warnings)
+    _ga_ids(get, result)
+    return result
+
+
+def _clear_text(get: Callable[[str], Any], name: str, warnings: list[str]) -> str | None:
+    value = get(name)
+    if value is None:
+        return None
+    return _text(value, f"user.{name}", warnings)
+
+
+def _clear_keys(
+    get: Callable[[str], Any], data: dict[str, Any], warnings: list[str], now_ms: int | None
+) -> None:
+    """client_ip_address, client_user_agent, fbc, fbp, lead_id: clear, validated."""
+    ip = _clear_text(get, "ip", warnings)
+    if ip is not None:
+        address, public = normalize_ip(ip)
+        if address is None:
+            reason = (
+                "looks hashed; Meta requires the IP in clear"
+                if passthrough_hash(ip) is not None
+                else "not a valid IPv4 or IPv6 address"
+            )
+            warnings.append(f"user.ip: {reason}, dropped")
+        else:
+            data["client_ip_address"] = address
+            if not public:
+                # Often the proxy's address instead of the shopper's (spec §11 problem 7).
+                warnings.append("user.ip: not a public address (a proxy's?), sent anyway")
+    agent = _clear_text(get, "user_agent", warnings)
+    if agent is not None:
+        data["client_user_agent"] = agent
+
+    fbc_text = _clear_text(get, "fbc", warnings)
+    fbc = cookies.parse_fbc(fbc_text) if fbc_text is not None else None
+    if fbc_text is not None and fbc is None:
+        # spec §13 rule 26: a malformed fbc rejects the whole batch with 2804001.
+        warnings.append("user.fbc: not a valid _fbc value (fb.<n>.<ms>.<fbclid>), dropped")
+    fbclid = _clear_text(get, "fbclid", warnings)
+    if fbclid is not None:
+        if not cookies.is_valid_fbclid(fbclid):
+            warnings.append("user.fbclid: not a valid fbclid (letters, digits, - and _), dropped")
+        elif fbc is None or cookies.fbclid_of(fbc) != fbclid:
+            # No cookie yet, or a newer click than the cookie's: Meta says a different fbclid
+            # replaces the _fbc value (spec/meta-capi.md §3.2).
+            ms = now_ms if now_ms is not None else int(time.time() * 1000)
+            fbc = cookies.build_fbc(fbclid, ms)
+    if fbc is not None:
+        data["fbc"] = fbc
+    fbp_text = _clear_text(get, "fbp", warnings)
+    if fbp_text is not None:
+        fbp = cookies.parse_fbp(fbp_text)
+        if fbp is None:
+            warnings.append("user.fbp: not a valid _fbp value (fb.<n>.<ms>.<digits>), dropped")
+        else:
+            data["fbp"] = fbp
+
+    lead_id = _clear_text(get, "lead_id", warnings)
+    if lead_id is not None:
+        if _LEAD_ID.fullmatch(lead_id):
+            data["lead_id"] = lead_id
+        else:
+            warnings.append("user.lead_id: not a Lead Ads id (15-17 digits), dropped")
+
+
+def _ga_ids(get: Callable[[str], Any], result: NormalizedUser) -> None:
+    """GA4 client and session ids from raw cookies or already-extracted values."""
+    warnings = result.warnings
+    client = _clear_text(get, "ga_client_id", warnings)
+    if client is not None:
+        if client.upper().startswith("GA"):
+            result.ga_client_id = cookies.ga_client_id(client)
+        elif _GA_CLIENT_ID.fullmatch(client):
+            result.ga_client_id = client
+        if result.ga_client_id is None:
+            warnings.append("user.ga_client_id: not a _ga cookie or client id, dropped")
+    session = _clear_text(get, "ga_session_id", warnings)
+    if session is not None:
+        if _DIGITS.fullmatch(session):
+            result.ga_session_id = session
+        else:
+            result.ga_session_id = cookies.ga_session_id(session)
+        if result.ga_session_id is None:
+            warnings.append("user.ga_session_id: not a _ga_<stream> cookie or session id, dropped")

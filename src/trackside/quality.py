@@ -1,0 +1,121 @@
+"""Which customer-information keys an event carries, and a rough match-quality estimate.
+
+Two different things live here:
+
+- ``has_sufficient_customer_information`` is a hard rule: Meta rejects an event whose keys are
+  empty or a subset of one of four "too broad" sets, subcode 2804050 (spec/meta-capi.md §3.1
+  "Baseline matching rule", §13 rule 29). One such event fails the whole batch, so the
+  pipeline must catch it before sending.
+- ``match_keys_report`` is an *estimate* on a 0-10 scale in the spirit of Meta's Event Match
+  Quality. Meta publishes no weights (spec §7); ours only encode Meta's qualitative guidance
+  (em, IP, fn/ln, ph are "high quality"; fbc/fbp/external_id + IP + UA are the levers). It is
+  for the dashboard's "what to improve" hints, never compared with Meta's own score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CUSTOMER_INFORMATION_KEYS",
+    "customer_information_keys",
+    "has_sufficient_customer_information",
+    "match_keys_report",
+]
+
+#: Every user_data key Meta counts as customer information (spec/meta-capi.md §3.1 table).
+CUSTOMER_INFORMATION_KEYS = frozenset(
+    {
+        "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id",
+        "client_ip_address", "client_user_agent", "fbc", "fbp", "subscription_id",
+        "fb_login_id", "lead_id", "anon_id", "madid", "page_id", "page_scoped_user_id",
+        "ctwa_clid", "ig_account_id", "ig_sid", "whatsapp_business_account_id",
+    }
+)  # fmt: skip
+
+#: spec/meta-capi.md §3.1 baseline rule / §13 rule 29: keys that alone are too broad.
+_TOO_BROAD = (
+    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
+    frozenset({"db", "client_user_agent"}),
+    frozenset({"fn", "ge"}),
+    frozenset({"ln", "ge"}),
+)
+
+# Estimate weights (sum of all = 10). Not Meta's: see the module docstring. Direct
+# identifiers weigh most (email, phone, click id, lead id), then browser/device ids, then
+# demographic keys that only help in combination.
+_WEIGHTS: dict[str, float] = {
+    "em": 2.5,
+    "ph": 1.5,
+    "fbc": 1.25,
+    "external_id": 0.75,
+    "client_ip_address": 0.75,
+    "client_user_agent": 0.5,
+    "fbp": 0.75,
+    "fn": 0.35,
+    "ln": 0.35,
+    "ct": 0.25,
+    "st": 0.15,
+    "zp": 0.25,
+    "country": 0.25,
+    "db": 0.25,
+    "ge": 0.15,
+}
+#: Keys that identify one Meta account on their own (spec §7 CRM priority: lead id = click
+#: id = hashed email). Any of them lifts the estimate to at least this floor.
+_DIRECT_IDS = {"lead_id": 6.0, "fb_login_id": 6.0, "page_scoped_user_id": 6.0, "ig_sid": 6.0}
+
+#: What the report suggests adding, in order of usefulness (spec §7 "Practical levers").
+_RECOMMENDED = (
+    "em", "ph", "client_ip_address", "client_user_agent", "fbc", "fbp", "external_id",
+    "fn", "ln", "ct", "zp", "country",
+)  # fmt: skip
+
+
+def _present(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str | list | tuple | dict):
+        return len(value) > 0
+    return True
+
+
+def customer_information_keys(user_data: dict) -> set[str]:
+    """The recognized customer-information keys that hold a non-empty value."""
+    return {
+        key
+        for key, value in user_data.items()
+        if key in CUSTOMER_INFORMATION_KEYS and _present(value)
+    }
+
+
+def has_sufficient_customer_information(user_data: dict) -> bool:
+    """False when Meta would reject the event with 2804050 (spec §13 rule 29)."""
+    keys = customer_information_keys(user_data)
+    if not keys:
+        return False
+    return not any(keys <= broad for broad in _TOO_BROAD)
+
+
+def match_keys_report(user_data: dict) -> dict:
+    """Keys present and missing, plus a 0-10 *estimate* (Meta publishes no weights, spec §7).
+
+    Returns ``{"present": [...], "missing": [...], "score": float, "sufficient": bool,
+    "estimate": True, "note": str}``; ``missing`` lists the recommended keys not sent, most
+    useful first.
+    """
+    keys = customer_information_keys(user_data)
+    score = sum(_WEIGHTS.get(key, 0.0) for key in keys)
+    for key, floor in _DIRECT_IDS.items():
+        if key in keys:
+            score = max(score, floor)
+    score = round(min(score, 10.0), 1)
+    return {
+        "present": sorted(keys),
+        "missing": [key for key in _RECOMMENDED if key not in keys],
+        "score": score,
+        "sufficient": has_sufficient_customer_information(user_data),
+        "estimate": True,
+        "note": "trackside's estimate from the keys present; Meta publishes no weights and "
+        "computes Event Match Quality itself in Events Manager",
+    }
