@@ -236,9 +236,10 @@ class SQLiteStore:
             )
             conn.executemany(
                 "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
-                " batch_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(oid, now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
-                  attempt.message, attempt.batch_size) for oid in outbox_ids],
+                " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox"
+                " WHERE id = ? AND status = 'pending'",
+                [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
+                  attempt.message, attempt.batch_size, oid) for oid in outbox_ids],
             )
 
     def release(self, outbox_ids: Sequence[int]) -> None:

@@ -1,0 +1,176 @@
+"""One contract suite over every Store implementation (SQLite today; PostgreSQL next)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trackside.events import NormalizedEvent
+from trackside.store import AttemptRecord, Finished, NewEvent, OutboxPlan, Store
+from trackside.store.sqlite import SQLiteStore
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    implementation = SQLiteStore(str(tmp_path / "contract.db"))
+    implementation.migrate()
+    yield implementation
+    implementation.close()
+
+
+def make_event(event_id: str = "R1", name: str = "Purchase", **user: object) -> NormalizedEvent:
+    return NormalizedEvent(
+        event_name=name, event_id=event_id, event_time=int(NOW) - 60, action_source="website",
+        event_source_url="https://shop.example/thanks",
+        user_data={"em": ["a" * 64], **user},
+    )
+
+
+def accept(store: Store, *events: NormalizedEvent, destinations: tuple[str, ...] = ("meta", "ga4"),
+           source: str = "api", now: float = NOW) -> list[str]:
+    records = [NewEvent(e, source, [OutboxPlan(d) for d in destinations]) for e in events]
+    return [r.status for r in store.insert_events(records, now)]
+
+
+def test_migrate_is_idempotent(store: Store) -> None:
+    store.migrate()
+    store.migrate()
+    store.ping()
+
+
+def test_insert_creates_one_outbox_row_per_destination(store: Store) -> None:
+    assert accept(store, make_event("R1"), make_event("R2")) == ["queued", "queued"]
+    counts = {c.destination: c.counts for c in store.counts()}
+    assert counts == {"meta": {"pending": 2}, "ga4": {"pending": 2}}
+
+
+def test_duplicates_are_stored_once_and_add_only_missing_context(store: Store) -> None:
+    accept(store, make_event("R1"))
+    browser_copy = make_event("R1", fbc="fb.1.1700000000000.abc", em=["b" * 64])
+    assert accept(store, browser_copy, source="browser") == ["duplicate"]
+    [view] = store.event_view("R1")
+    assert view.event.user_data["fbc"] == "fb.1.1700000000000.abc"
+    assert view.event.user_data["em"] == ["a" * 64]  # the first value wins
+    assert any("duplicate from browser; added fbc" in n["detail"] for n in view.notes)
+    assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1}
+
+
+def test_same_id_with_another_event_name_is_another_event(store: Store) -> None:
+    assert accept(store, make_event("R1"), make_event("R1", name="Refund")) == ["queued", "queued"]
+    assert len(store.event_view("R1")) == 2
+
+
+def test_duplicate_after_delivery_changes_nothing(store: Store) -> None:
+    accept(store, make_event("R1"), destinations=("meta",))
+    [row] = store.claim("meta", 10, "w1", 60, NOW)
+    store.finish([Finished(row.outbox_id, "delivered", sent="{}")], NOW)
+    accept(store, make_event("R1", fbc="fb.1.1700000000000.abc"), destinations=("meta",))
+    [view] = store.event_view("R1")
+    assert "fbc" not in view.event.user_data
+
+
+def test_claim_respects_due_time_lease_and_limit(store: Store) -> None:
+    accept(store, *(make_event(f"R{i}") for i in range(5)), destinations=("meta",))
+    first = store.claim("meta", 3, "w1", 60, NOW)
+    assert len(first) == 3
+    second = store.claim("meta", 10, "w2", 60, NOW)
+    assert len(second) == 2
+    assert store.claim("meta", 10, "w3", 60, NOW) == []
+    # A dead worker's lease expires and its rows are due again.
+    assert len(store.claim("meta", 10, "w3", 60, NOW + 61)) == 5
+
+
+def test_release_makes_rows_claimable_again(store: Store) -> None:
+    accept(store, make_event("R1"), destinations=("meta",))
+    [row] = store.claim("meta", 10, "w1", 60, NOW)
+    store.release([row.outbox_id])
+    assert len(store.claim("meta", 10, "w2", 60, NOW)) == 1
+
+
+def test_not_due_rows_wait(store: Store) -> None:
+    records = [NewEvent(make_event("R1"), "api", [OutboxPlan("meta", next_attempt_at=NOW + 60)])]
+    store.insert_events(records, NOW)
+    assert store.claim("meta", 10, "w1", 60, NOW) == []
+    assert store.next_due("meta") == NOW + 60
+    assert len(store.claim("meta", 10, "w1", 60, NOW + 60)) == 1
+
+
+def test_browser_context_releases_a_waiting_purchase(store: Store) -> None:
+    records = [NewEvent(make_event("R1"), "prestashop", [OutboxPlan("meta", next_attempt_at=NOW + 60)])]
+    store.insert_events(records, NOW)
+    accept(store, make_event("R1", client_ip_address="1.2.3.4"), destinations=("meta",),
+           source="browser", now=NOW + 5)
+    assert len(store.claim("meta", 10, "w1", 60, NOW + 5)) == 1
+
+
+def test_reschedule_records_attempt_and_finish_is_final(store: Store) -> None:
+    accept(store, make_event("R1"), destinations=("meta",))
+    [row] = store.claim("meta", 10, "w1", 60, NOW)
+    store.reschedule([row.outbox_id], NOW + 5,
+                     AttemptRecord("retry", 500, 2, None, "Service temporarily unavailable", 1), NOW)
+    assert store.claim("meta", 10, "w1", 60, NOW + 1) == []
+    [again] = store.claim("meta", 10, "w1", 60, NOW + 5)
+    assert again.attempts == 1
+    store.finish([Finished(again.outbox_id, "dead", 100, 2804016, "User Parameter Not Hashed", "{\"x\":1}")], NOW + 6)
+    # A finished row cannot be finished or rescheduled again.
+    store.finish([Finished(again.outbox_id, "delivered")], NOW + 7)
+    store.reschedule([again.outbox_id], NOW + 8, AttemptRecord("retry"), NOW + 7)
+    [view] = store.event_view("R1")
+    [outbox] = view.outbox
+    assert (outbox["status"], outbox["code"], outbox["subcode"]) == ("dead", 100, 2804016)
+    assert outbox["sent"] == {"x": 1}
+    assert outbox["attempts"] == 2
+    assert [a["verdict"] for a in view.attempts] == ["retry"]
+
+
+def test_initially_final_rows(store: Store) -> None:
+    records = [NewEvent(make_event("R1", name="Refund"), "api",
+                        [OutboxPlan("meta", "not_applicable", reason="meta has no Refund event"),
+                         OutboxPlan("ga4")])]
+    store.insert_events(records, NOW)
+    counts = {c.destination: c.counts for c in store.counts()}
+    assert counts == {"meta": {"not_applicable": 1}, "ga4": {"pending": 1}}
+    assert store.claim("meta", 10, "w", 60, NOW) == []
+
+
+def test_pause_and_resume(store: Store) -> None:
+    store.pause_destination("meta", None, "invalid token", 190, NOW)
+    store.pause_destination("ga4", NOW + 60, "throttled", 429, NOW)
+    states = {s.destination: s for s in store.destination_states()}
+    assert states["meta"].paused_until is None and states["meta"].code == 190
+    assert states["ga4"].paused_until == NOW + 60
+    store.resume_destination("meta")
+    assert [s.destination for s in store.destination_states()] == ["ga4"]
+
+
+def test_replay_refuses_events_outside_the_window(store: Store) -> None:
+    old = make_event("OLD")
+    old = old.model_copy(update={"event_time": int(NOW) - 8 * 86400})
+    accept(store, make_event("R1"), old, destinations=("meta",))
+    rows = store.claim("meta", 10, "w", 60, NOW)
+    store.finish([Finished(r.outbox_id, "dead" if r.event.event_id == "R1" else "expired") for r in rows], NOW)
+    result = store.replay(destination="meta", since=None, until=None, event_id=None,
+                          min_event_time={"meta": NOW - 7 * 86400}, now=NOW)
+    assert result.replayed == 1
+    assert [event_id for event_id, _ in result.refused] == ["OLD"]
+    assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1, "expired": 1}
+    [view] = store.event_view("R1")
+    assert any(n["kind"] == "replay" for n in view.notes)
+
+
+def test_cursors(store: Store) -> None:
+    assert store.get_cursor("prestashop") is None
+    store.set_cursor("prestashop", "41", NOW)
+    store.set_cursor("prestashop", "42", NOW)
+    assert store.get_cursor("prestashop") == "42"
+
+
+def test_oldest_pending_age(store: Store) -> None:
+    accept(store, make_event("R1"), destinations=("meta",), now=NOW)
+    accept(store, make_event("R2"), destinations=("meta",), now=NOW + 30)
+    [counts] = store.counts()
+    assert counts.oldest_pending_accepted_at == NOW
