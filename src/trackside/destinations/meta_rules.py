@@ -41,6 +41,8 @@ __all__ = [
     "decode_body",
     "decode_data",
     "parse_request",
+    "invalid_parameter",
+    "version_key",
     "request_events",
     "appsecret_proof",
     "success_body",
@@ -224,7 +226,7 @@ class MetaError:
         return f"{codes}: {self.user_msg or self.title or self.message}{where}"
 
 
-def _invalid(
+def invalid_parameter(
     subcode: int | None,
     title: str,
     user_msg: str,
@@ -467,7 +469,7 @@ def parse_request(
 # -- request-level rules -----------------------------------------------------------------------
 
 
-def _version_key(version: str) -> tuple[int, int]:
+def version_key(version: str) -> tuple[int, int]:
     major, minor = version[1:].split(".")
     return int(major), int(minor)
 
@@ -481,8 +483,8 @@ def check_transport(request: GraphRequest, config: RulesConfig) -> MetaError | N
     if version is None or not _VERSION.fullmatch(version):
         return deprecated_version()
     if version not in config.versions:
-        oldest = min(config.versions, key=_version_key)
-        if _version_key(version) < _version_key(oldest):
+        oldest = min(config.versions, key=version_key)
+        if version_key(version) < version_key(oldest):
             return deprecated_version()
         return unknown_version(version)
     if not request.access_token:
@@ -675,7 +677,7 @@ def check_event(
 
     name = event.get("event_name")  # rule 10
     if not isinstance(name, str) or not name.strip():
-        return _invalid(
+        return invalid_parameter(
             None,
             "Missing Event Name",
             "Each event needs an event_name.",
@@ -690,7 +692,7 @@ def check_event(
 
     source = event.get("action_source")  # rule 14 (case-sensitive, assumed)
     if source not in ACTION_SOURCES:
-        return _invalid(
+        return invalid_parameter(
             None,
             "Invalid Action Source",
             "action_source is required and must be one of: " + ", ".join(sorted(ACTION_SOURCES)),
@@ -707,7 +709,7 @@ def check_event(
 
     user_data = event.get("user_data")  # rule 22
     if not isinstance(user_data, dict):
-        return _invalid(
+        return invalid_parameter(
             None,
             "Missing User Data",
             "user_data is required and must be an object.",
@@ -735,7 +737,7 @@ def _check_event_time(
     elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
         value = int(raw.strip())  # Meta's GTM tag sends numeric strings (§2.1)
     if value is None or value < 0 or value > MILLISECONDS_THRESHOLD:
-        return _invalid(
+        return invalid_parameter(
             None,
             "Invalid Event Time",
             "event_time must be a Unix timestamp in seconds.",
@@ -746,7 +748,7 @@ def _check_event_time(
     if config.allow_physical_store_62d and event.get("action_source") == "physical_store":
         max_age = PHYSICAL_STORE_MAX_AGE_S
     if value < now - max_age:  # rule 12 [Doc/Obs]
-        return _invalid(
+        return invalid_parameter(
             2804003,
             "Event Timestamp Too Old",
             "The timestamp for this event is too far in the past. Events need to be sent from "
@@ -761,7 +763,7 @@ def _check_event_time(
             ),
         )
     if value > now + config.max_future_skew_s:  # rule 13 (assumed)
-        return _invalid(
+        return invalid_parameter(
             None,
             "Event Timestamp In The Future",
             "The timestamp for this event is in the future.",
@@ -782,7 +784,7 @@ def _check_source_requirements(
     if source == "website":  # rule 15
         url = event.get("event_source_url")
         if not _absolute_url(url):
-            return _invalid(
+            return invalid_parameter(
                 None,
                 "Missing Event Source URL",
                 "Website events need event_source_url, an absolute http(s) URL.",
@@ -792,7 +794,7 @@ def _check_source_requirements(
         if not user_data.get("client_user_agent"):
             # [Doc] says required; Graph v26.0 was observed accepting it without [Obs].
             if config.strict:
-                return _invalid(
+                return invalid_parameter(
                     None,
                     "Missing Client User Agent",
                     "Website events need user_data.client_user_agent.",
@@ -803,7 +805,7 @@ def _check_source_requirements(
     elif source == "business_messaging":  # rule 16
         channel = event.get("messaging_channel")
         if channel not in ("messenger", "whatsapp", "instagram"):
-            return _invalid(
+            return invalid_parameter(
                 None,
                 "Missing Messaging Channel Parameter",
                 "messaging_channel must be one of messenger, whatsapp, instagram.",
@@ -813,7 +815,7 @@ def _check_source_requirements(
         if channel == "whatsapp" and not (
             user_data.get("page_id") or user_data.get("whatsapp_business_account_id")
         ):
-            return _invalid(
+            return invalid_parameter(
                 2804116,
                 "Missing Page ID",
                 "WhatsApp events need page_id or whatsapp_business_account_id.",
@@ -827,7 +829,7 @@ def _check_source_requirements(
         }[channel]
         missing = [key for key in needs if not user_data.get(key)]
         if missing and config.strict:  # enforcement assumed
-            return _invalid(
+            return invalid_parameter(
                 None,
                 "Missing Messaging Parameter",
                 f"{channel} events need user_data.{missing[0]}.",
@@ -838,7 +840,7 @@ def _check_source_requirements(
         app_data = event.get("app_data")
         extinfo = app_data.get("extinfo") if isinstance(app_data, dict) else None
         if not isinstance(extinfo, list) or len(extinfo) != 16 or extinfo[0] not in ("a2", "i2"):
-            return _invalid(
+            return invalid_parameter(
                 None,
                 "Invalid App Data",
                 "App events need app_data.extinfo: 16 values, the first a2 or i2.",
@@ -847,7 +849,7 @@ def _check_source_requirements(
             )
         for key in ("advertiser_tracking_enabled", "application_tracking_enabled"):
             if key in app_data and not isinstance(app_data[key], bool):
-                return _invalid(
+                return invalid_parameter(
                     None, "Invalid App Data", f"{key} must be a boolean.", rule=17,
                     blame=f"{at}.app_data.{key}",
                 )
@@ -856,7 +858,7 @@ def _check_source_requirements(
         if isinstance(custom, dict) and custom.get("event_source") == "crm":
             lead_source = custom.get("lead_event_source")
             if not isinstance(lead_source, str) or not lead_source:
-                return _invalid(
+                return invalid_parameter(
                     None,
                     "Missing Lead Event Source",
                     "CRM events need custom_data.lead_event_source.",
@@ -867,7 +869,7 @@ def _check_source_requirements(
             if lead_id is not None and not (
                 _is_digits(lead_id) and 15 <= len(str(lead_id)) <= 17
             ):
-                return _invalid(
+                return invalid_parameter(
                     2804036,
                     "Invalid Lead ID",
                     "lead_id must be the 15-17 digit id of a Meta lead.",
@@ -916,7 +918,7 @@ def _check_ldu(
         return None
     title = "Invalid Data Processing Options"
     if not isinstance(options, list) or any(option != "LDU" for option in options):
-        return _invalid(
+        return invalid_parameter(
             None, title, 'data_processing_options must be [] or ["LDU"].', rule=20,
             blame=f"{at}.data_processing_options",
         )
@@ -925,18 +927,18 @@ def _check_ldu(
     country = event.get("data_processing_options_country")
     state = event.get("data_processing_options_state")
     if country is not None and (not _is_int(country) or country not in (0, 1)):
-        return _invalid(
+        return invalid_parameter(
             None, title, "data_processing_options_country must be 0 or 1.", rule=20,
             blame=f"{at}.data_processing_options_country",
         )
     if state is not None and (not _is_int(state) or state not in LDU_STATES):
-        return _invalid(
+        return invalid_parameter(
             None, title, "data_processing_options_state must be 0 or 1000-1013.", rule=20,
             blame=f"{at}.data_processing_options_state",
         )
     # "If you set a country, you must also set a state"; without an IP Meta cannot geolocate.
     if state is None and (country is not None or not user_data.get("client_ip_address")):
-        return _invalid(
+        return invalid_parameter(
             None, title, "data_processing_options_state is required with LDU here.", rule=20,
             blame=f"{at}.data_processing_options_state",
         )
@@ -944,7 +946,7 @@ def _check_ldu(
 
 
 def _not_hashed(key: str, at: str) -> MetaError:
-    return _invalid(
+    return invalid_parameter(
         2804016,
         "User Parameter Not Hashed",
         f"The {key} parameter isn’t hashed. Hash all user parameters as SHA256, except for "
@@ -982,7 +984,7 @@ def _check_user_data(
     ip = user_data.get("client_ip_address")  # rule 25
     if ip is not None:
         if isinstance(ip, str) and _HEX64.fullmatch(ip):
-            return _invalid(
+            return invalid_parameter(
                 None,
                 "Client IP Address Hashed",
                 "client_ip_address must not be hashed.",
@@ -990,7 +992,7 @@ def _check_user_data(
                 blame=f"{at}.user_data.client_ip_address",
             )
         if not isinstance(ip, str) or not _valid_ip(ip):
-            return _invalid(
+            return invalid_parameter(
                 None,
                 "Invalid Client IP Address",
                 "client_ip_address must be a valid IPv4 or IPv6 address, without a port.",
@@ -1001,7 +1003,7 @@ def _check_user_data(
     fbc = user_data.get("fbc")  # rule 26 [Obs]
     if fbc is not None:
         if not isinstance(fbc, str) or not _FBC.fullmatch(fbc):
-            return _invalid(
+            return invalid_parameter(
                 2804001,
                 "Click ID Incorrectly Formatted",
                 "The fbc parameter must be formatted as fb.subdomainIndex.creationTime.fbclid.",
@@ -1017,7 +1019,7 @@ def _check_user_data(
 
     fbp = user_data.get("fbp")  # rule 27 (assumed regex)
     if fbp is not None and (not isinstance(fbp, str) or not _FBP.fullmatch(fbp)):
-        return _invalid(
+        return invalid_parameter(
             None,
             "Browser ID Incorrectly Formatted",
             "The fbp parameter must be formatted as fb.subdomainIndex.creationTime.random.",
@@ -1040,7 +1042,7 @@ def _check_user_data(
 
     present = {key for key, value in user_data.items() if key in USER_DATA_KEYS and value}
     if not present or any(present <= broad for broad in TOO_BROAD_SETS):  # rule 29
-        return _invalid(
+        return invalid_parameter(
             2804050,
             "Insufficient Customer Information",
             "This event has no customer information parameters or a combination so broad that "
@@ -1067,7 +1069,7 @@ def _check_custom_data(
 
     for key in ("value", "predicted_ltv", "net_revenue"):  # rule 31
         if key in custom and not _is_number(custom[key]):
-            return _invalid(
+            return invalid_parameter(
                 None, "Invalid Value", f"{key} must be a number.", rule=31, blame=f"{where}.{key}"
             )
 
@@ -1075,7 +1077,7 @@ def _check_custom_data(
     if currency is not None and (
         not isinstance(currency, str) or currency.upper() not in CURRENCIES
     ):
-        return _invalid(
+        return invalid_parameter(
             None,
             "Invalid Currency Code",
             "currency must be a 3-letter ISO 4217 code.",
@@ -1086,7 +1088,7 @@ def _check_custom_data(
     if event.get("event_name") == "Purchase" and (  # rule 33 (2804019 is a placeholder)
         custom.get("value") in (None, "") or not currency
     ):
-        return _invalid(
+        return invalid_parameter(
             2804019,
             "Missing Value Or Currency",
             "Purchase events need custom_data.value and custom_data.currency.",
@@ -1106,50 +1108,50 @@ def _check_contents(
         not isinstance(ids, list)
         or not all(isinstance(i, str) or (not config.strict and _is_number(i)) for i in ids)
     ):
-        return _invalid(
+        return invalid_parameter(
             None, "Invalid Content IDs", "content_ids must be an array of strings.", rule=34,
             blame=f"{where}.content_ids",
         )
     contents = custom.get("contents")
     if contents is not None:
         if not isinstance(contents, list):
-            return _invalid(
+            return invalid_parameter(
                 None, "Invalid Contents", "contents must be an array of objects.", rule=34,
                 blame=f"{where}.contents",
             )
         for position, item in enumerate(contents):
             blame = f"{where}.contents[{position}]"
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                return _invalid(
+                return invalid_parameter(
                     None, "Invalid Contents", "each content needs a string id.", rule=34,
                     blame=blame,
                 )
             for key in ("quantity", "item_price"):
                 if key in item and (isinstance(item[key], str) or not _is_number(item[key])):
-                    return _invalid(
+                    return invalid_parameter(
                         None, "Invalid Contents", f"{key} must be a number.", rule=34,
                         blame=f"{blame}.{key}",
                     )
             category = item.get("delivery_category")
             if category is not None and category not in ("in_store", "curbside", "home_delivery"):
-                return _invalid(
+                return invalid_parameter(
                     None, "Invalid Delivery Category", "delivery_category is not valid.",
                     rule=34, blame=f"{blame}.delivery_category",
                 )
     content_type = custom.get("content_type")
     if content_type is not None and content_type not in ("product", "product_group"):
-        return _invalid(
+        return invalid_parameter(
             None, "Invalid Content Type", "content_type must be product or product_group.",
             rule=34, blame=f"{where}.content_type",
         )
     category = custom.get("delivery_category")
     if category is not None and category not in ("in_store", "curbside", "home_delivery"):
-        return _invalid(
+        return invalid_parameter(
             None, "Invalid Delivery Category", "delivery_category is not valid.", rule=34,
             blame=f"{where}.delivery_category",
         )
     if "num_items" in custom and not _is_int(custom["num_items"]):
-        return _invalid(
+        return invalid_parameter(
             None, "Invalid Number Of Items", "num_items must be an integer.", rule=34,
             blame=f"{where}.num_items",
         )

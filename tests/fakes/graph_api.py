@@ -1,0 +1,427 @@
+"""A strict fake Meta Graph API for ``POST /{version}/{pixel_id}/events`` (spec/meta-capi.md §13).
+
+Real HTTP (served by tests/fakes/server.py): trackside, httpx or Meta's own SDK talk to it as
+they would talk to graph.facebook.com. The request rules live in
+``trackside.destinations.meta_rules`` (shared with the dry run); this module adds what only a
+server has: a registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's
+48-hour dedup (rule 36), recorded requests and events (rule 35), fault injection (rule 37) and
+French ``error_user_*`` text on ``Accept-Language: fr`` (rule 38).
+
+The test holds the :class:`FakeGraphAPI` object and steers it from Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from trackside.config import Settings
+from trackside.destinations import meta_rules
+from trackside.destinations.meta_rules import MetaError, RulesConfig, TokenGrant
+
+DEDUP_WINDOW_S = 48 * 3600  # §5.1
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def fbtrace_id() -> str:
+    """An opaque 23-character base64url id, like Meta's (rule 35)."""
+    return secrets.token_urlsafe(17)[:23]
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+_FAULT_ERRORS: dict[int, tuple[str, int | None]] = {
+    # code: (message, subcode) — §6.2 catalogue
+    1: ("An unknown error occurred", 99),
+    2: ("An unexpected error has occurred. Please retry your request later.", None),
+    4: ("(#4) Application request limit reached", 1504022),
+    17: ("(#17) User request limit reached", 2446079),
+    32: ("(#32) Page request limit reached", None),
+    613: ("(#613) Calls to this api have exceeded the rate limit.", None),
+    80004: ("(#80004) There have been too many calls to this ad-account.", None),
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One canned answer that replaces the fake's normal processing for a whole request."""
+
+    kind: str
+    status: int = 500
+    error: MetaError | None = None
+    #: For ``timeout``: how long to hold the request before answering (past the client timeout).
+    sleep_s: float = 0.0
+    #: For throttles: sent in ``X-Business-Use-Case-Usage`` as ``estimated_time_to_regain_access``.
+    regain_minutes: float | None = None
+    body: bytes = b""
+    content_type: str = "application/json"
+
+    @classmethod
+    def transient(cls, code: int = 1) -> Fault:
+        """Codes 1 or 2 with HTTP 500 (rule 37)."""
+        message, subcode = _FAULT_ERRORS[code]
+        error = MetaError(500, code, message, subcode=subcode, is_transient=True)
+        return cls("transient", status=500, error=error)
+
+    @classmethod
+    def throttle(
+        cls, code: int = 4, is_transient: bool = True, regain_minutes: float | None = None
+    ) -> Fault:
+        """4 / 17 / 32 / 613 / 80004 with HTTP 400 (rule 37)."""
+        message, subcode = _FAULT_ERRORS[code]
+        error = MetaError(400, code, message, subcode=subcode, is_transient=is_transient)
+        return cls("throttle", status=400, error=error, regain_minutes=regain_minutes)
+
+    @classmethod
+    def server_error(cls, status: int = 503) -> Fault:
+        return cls(
+            "server_error", status=status, body=b"Service Unavailable", content_type="text/plain"
+        )
+
+    @classmethod
+    def timeout(cls, seconds: float = 3.0) -> Fault:
+        return cls("timeout", status=500, sleep_s=seconds, error=_FAULT_TIMEOUT)
+
+    @classmethod
+    def html(cls, status: int = 502) -> Fault:
+        body = b"<!DOCTYPE html><html><head><title>Error</title></head><body>Sorry, something "
+        body += b"went wrong.</body></html>"
+        return cls("html", status=status, body=body, content_type="text/html; charset=utf-8")
+
+    @classmethod
+    def empty(cls, status: int = 200) -> Fault:
+        return cls("empty", status=status, body=b"", content_type="application/json")
+
+    @classmethod
+    def invalid_token(cls) -> Fault:
+        """190, HTTP 401 (rule 3 [Obs])."""
+        return cls("invalid_token", status=401, error=meta_rules.invalid_token())
+
+    @classmethod
+    def unknown_object(cls, object_id: str = "0") -> Fault:
+        """100 / 33 (rule 5)."""
+        return cls("unknown_object", status=400, error=meta_rules.unknown_object(object_id))
+
+    @classmethod
+    def meta_error(cls, error: MetaError) -> Fault:
+        """Any other Meta error, e.g. ``MetaError(400, 368, "...")``."""
+        return cls("meta_error", status=error.http_status, error=error)
+
+
+_FAULT_TIMEOUT = MetaError(500, 2, _FAULT_ERRORS[2][0], is_transient=True)
+
+
+# -- records -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReceivedRequest:
+    """One HTTP request that reached the fake, whatever it answered."""
+
+    method: str
+    path: str
+    version: str | None
+    pixel_id: str
+    content_type: str
+    #: Where the token came from: "query", "body", "bearer" or None. The token itself is not kept.
+    token_location: str | None
+    params: dict[str, Any]
+    status: int = 0
+    error_code: int | None = None
+    error_subcode: int | None = None
+    fault: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 200 and self.fault is None
+
+    @property
+    def test_event_code(self) -> str | None:
+        value = self.params.get("test_event_code")
+        return value if isinstance(value, str) else None
+
+
+@dataclass
+class ReceivedEvent:
+    """One event of an accepted request; ``event["event_id"]`` reads the payload."""
+
+    pixel_id: str
+    payload: dict[str, Any]
+    test_event_code: str | None
+    received_at: float
+    #: A later copy of (pixel, event_name, event_id) within 48 h: Meta would drop it (§5).
+    deduplicated: bool = False
+
+    def __getitem__(self, key: str) -> Any:
+        return self.payload[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.payload.get(key, default)
+
+
+# -- the fake ----------------------------------------------------------------------------------
+
+
+class FakeGraphAPI:
+    """The fake server's state and its Starlette ``app``; steer it from the test."""
+
+    def __init__(
+        self,
+        pixel_id: str | None = None,
+        token: str | None = None,
+        app_secret: str | None = None,
+        rules: RulesConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pixel_id = pixel_id or str(10**14 + secrets.randbelow(9 * 10**14))
+        self.token = token or "EAAT" + secrets.token_urlsafe(24)
+        self.app_secret = app_secret or secrets.token_hex(16)
+        self.rules = rules or RulesConfig()
+        self.clock = clock
+        self.url = ""  # set by whoever serves the app
+        self.tokens: dict[str, TokenGrant] = {}
+        self.add_token(self.token, [self.pixel_id], app_secret=self.app_secret)
+        self.requests: list[ReceivedRequest] = []
+        self.events: list[ReceivedEvent] = []
+        self._first_seen: dict[tuple[str, str, str], float] = {}
+        self._faults: deque[Fault] = deque()
+        self._sticky_fault: Fault | None = None
+        self._rejected_ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        routes = [
+            Route("/{version}/{object_id}/events", self._handle, methods=_METHODS),
+            Route("/{object_id}/events", self._handle, methods=_METHODS),
+        ]
+        self.app = Starlette(routes=routes)
+
+    def __repr__(self) -> str:
+        return f"FakeGraphAPI(url={self.url!r}, pixel_id={self.pixel_id!r})"
+
+    # -- control API ----------------------------------------------------------------------------
+
+    def add_token(
+        self,
+        token: str,
+        pixels: Iterable[str],
+        app_secret: str | None = None,
+        expired: bool = False,
+        require_proof: bool = False,
+    ) -> None:
+        self.tokens[token] = TokenGrant(
+            pixels=frozenset(pixels),
+            app_secret=app_secret,
+            expired=expired,
+            require_proof=require_proof,
+        )
+
+    def fail_next(self, fault: Fault, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``fault``, then behave normally."""
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def fail_until_cleared(self, fault: Fault) -> None:
+        with self._lock:
+            self._sticky_fault = fault
+
+    def reject_event_id(self, event_id: str, subcode: int = 2804048) -> None:
+        """Refuse, like Meta, every whole batch that contains this event id (100/subcode)."""
+        with self._lock:
+            self._rejected_ids[event_id] = subcode
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._sticky_fault = None
+            self._rejected_ids.clear()
+
+    def reset(self) -> None:
+        """Forget requests, events and dedup state (not tokens or rules)."""
+        self.clear_faults()
+        with self._lock:
+            self.requests.clear()
+            self.events.clear()
+            self._first_seen.clear()
+
+    def close(self) -> None:
+        """Release requests held by a ``timeout`` fault so the server can stop."""
+        self._closing.set()
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings that point trackside's Meta destination at this fake."""
+        values: dict[str, Any] = {
+            "meta_pixel_id": self.pixel_id,
+            "meta_access_token": self.token,
+            "meta_graph_url": self.url,
+            "meta_api_version": max(self.rules.versions, key=meta_rules.version_key),
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    # -- what the test asserts on ---------------------------------------------------------------
+
+    @property
+    def accepted_requests(self) -> list[ReceivedRequest]:
+        return [r for r in self.requests if r.accepted]
+
+    @property
+    def unique_events(self) -> list[ReceivedEvent]:
+        """What Meta would count: accepted events minus dedup'd copies."""
+        return [e for e in self.events if not e.deduplicated]
+
+    @property
+    def deduplicated(self) -> int:
+        return sum(1 for e in self.events if e.deduplicated)
+
+    def event_ids(self) -> list[str]:
+        return [str(e.get("event_id")) for e in self.events]
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+            return self._sticky_fault
+
+    async def _handle(self, request: Request) -> Response:
+        body = await request.body()
+        version = request.path_params.get("version")
+        object_id = request.path_params["object_id"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        language = headers.get("accept-language", "en")
+        parsed = meta_rules.parse_request(
+            request.method, version, object_id, dict(request.query_params), headers, body
+        )
+        location = None
+        if "access_token" in request.query_params:
+            location = "query"
+        elif headers.get("authorization", "")[:7].lower() == "bearer ":
+            location = "bearer"
+        elif isinstance(parsed, meta_rules.GraphRequest) and parsed.access_token:
+            location = "body"
+        record = ReceivedRequest(
+            method=request.method,
+            path=request.url.path,
+            version=version,
+            pixel_id=object_id,
+            content_type=headers.get("content-type", ""),
+            token_location=location,
+            params=dict(parsed.params) if isinstance(parsed, meta_rules.GraphRequest) else {},
+        )
+        with self._lock:
+            self.requests.append(record)
+
+        fault = self._next_fault()
+        if fault is not None:
+            return await self._fault_response(fault, record, language)
+        if isinstance(parsed, MetaError):
+            return self._error(parsed, record, language)
+
+        error = meta_rules.check_transport(parsed, self.rules) or meta_rules.check_auth(
+            parsed, self.tokens
+        )
+        if error is not None:
+            return self._error(error, record, language)
+        outcome = meta_rules.check_payload(parsed, self.rules, self.clock())
+        record.events = outcome.events
+        record.warnings = outcome.warnings
+        if outcome.error is not None:
+            return self._error(outcome.error, record, language)
+        with self._lock:
+            rejected = [
+                (e.get("event_id"), self._rejected_ids[str(e.get("event_id"))])
+                for e in outcome.events
+                if str(e.get("event_id")) in self._rejected_ids
+            ]
+        if rejected:
+            event_id, subcode = rejected[0]
+            return self._error(
+                meta_rules.invalid_parameter(
+                    subcode,
+                    "Invalid Event",
+                    f"The event {event_id} was rejected by the test.",
+                    rule=37,
+                    blame="data",
+                ),
+                record,
+                language,
+            )
+        self._record_events(parsed.object_id, outcome.events, record.test_event_code)
+        answer = meta_rules.success_body(len(outcome.events), fbtrace_id())
+        record.status, record.body = 200, answer
+        return JSONResponse(answer)
+
+    def _record_events(
+        self, pixel_id: str, events: list[dict[str, Any]], test_event_code: str | None
+    ) -> None:
+        now = self.clock()
+        with self._lock:
+            for payload in events:
+                duplicate = False
+                event_id = payload.get("event_id")
+                if event_id is not None:
+                    key = (pixel_id, str(payload.get("event_name")), str(event_id))
+                    first = self._first_seen.get(key)
+                    if first is not None and now - first <= DEDUP_WINDOW_S:
+                        duplicate = True
+                    else:
+                        self._first_seen[key] = now
+                self.events.append(
+                    ReceivedEvent(pixel_id, payload, test_event_code, now, deduplicated=duplicate)
+                )
+
+    def _error(self, error: MetaError, record: ReceivedRequest, language: str) -> Response:
+        body = error.body(fbtrace_id(), language)
+        record.status, record.error_code, record.error_subcode = (
+            error.http_status,
+            error.code,
+            error.subcode,
+        )
+        record.body = body
+        return JSONResponse(body, status_code=error.http_status)
+
+    async def _fault_response(
+        self, fault: Fault, record: ReceivedRequest, language: str
+    ) -> Response:
+        record.fault = fault.kind
+        if fault.sleep_s:
+            deadline = time.monotonic() + fault.sleep_s
+            # Small steps so close() can release the request when the test ends.
+            while time.monotonic() < deadline and not self._closing.is_set():
+                await asyncio.sleep(0.05)
+        if fault.error is None:
+            record.status = fault.status
+            return Response(fault.body, status_code=fault.status, media_type=fault.content_type)
+        response = self._error(fault.error, record, language)
+        record.status = fault.status
+        response.status_code = fault.status
+        if fault.regain_minutes is not None:
+            usage = {
+                self.pixel_id: [
+                    {
+                        "type": "ads_management",
+                        "call_count": 100,
+                        "total_cputime": 100,
+                        "total_time": 100,
+                        "estimated_time_to_regain_access": fault.regain_minutes,
+                    }
+                ]
+            }
+            response.headers["x-business-use-case-usage"] = json.dumps(usage)
+        return response
