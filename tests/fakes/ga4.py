@@ -249,6 +249,8 @@ class FakeGA4:
     #: What /debug/mp/collect would have answered for payloads sent to /mp/collect.
     violations: list[dict[str, str]] = field(default_factory=list)
     auth_problems: list[str] = field(default_factory=list)
+    #: Added to the fake's clock, to play a GA4 whose time differs from the sender's.
+    clock_offset_s: float = 0.0
     #: Canned answers for the next /mp/collect requests: (status, headers).
     _canned: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -269,7 +271,7 @@ class FakeGA4:
     async def _handle(self, request: Request) -> Response:
         raw = await request.body()
         debug = request.url.path.startswith("/debug/")
-        messages = validation_messages(raw)
+        messages = validation_messages(raw, time.time() + self.clock_offset_s)
         try:
             parsed = json.loads(raw)
         except ValueError:

@@ -25,6 +25,7 @@ from trackside.config import Settings
 from trackside.destinations import Classification, Prepared, Skip, Verdict, chunk
 from trackside.destinations import ga4_rules
 from trackside.events import NormalizedEvent
+from trackside.identity import cookies
 
 __all__ = [
     "GA4_EVENT_NAMES",
@@ -58,49 +59,31 @@ _ENGAGEMENT_TIME_MSEC = 1
 #: Labels that only describe (shown in reports), truncated rather than losing the whole event.
 _LABEL_ITEM_FIELDS = ("item_name", "item_category")
 _REFUND_ID_PREFIX = "Refund:"
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"[0-9]+")
+_CLIENT_ID = re.compile(r"[0-9]+\.[0-9]+")
 _SECRET_IN_QUERY = re.compile(r"(api_secret=)[^&\s'\"]*")
 
 
 def client_id_from_cookie(value: str | None) -> str | None:
     """GA client id from a ``_ga`` cookie (``GA1.1.<rand>.<ts>``) or an already-parsed id.
 
-    §1.3: the client id is everything after the first two dot fields; the random part's length
-    is not fixed, so the cookie is not parsed by position from the end.
+    The pipeline normally stores the parsed id already (identity/normalize.py); this accepts
+    both so an event stored with the raw cookie still keeps its attribution (§1.3).
     """
     if not value:
         return None
     text = value.strip()
-    parts = text.split(".")
-    if len(parts) >= 4 and re.fullmatch(r"GA\d+", parts[0]):
-        text = ".".join(parts[2:])
-    if not text or len(text) > ga4_rules.MAX_PARAM_VALUE_CHARS or any(c.isspace() for c in text):
-        return None
-    return text
+    if text.upper().startswith("GA"):
+        return cookies.ga_client_id(text)
+    return text if _CLIENT_ID.fullmatch(text) else None
 
 
 def session_id_from_cookie(value: str | None) -> str | None:
-    """GA session id from a ``_ga_<stream>`` cookie (GS1 or GS2 format) or a bare id.
-
-    §1.3: GS1 is positional (``GS1.1.<session_id>.<n>…``); GS2 (since 2025) holds ``$``-joined
-    tokens in no fixed order, the session id being the one that starts with ``s``.
-    """
+    """GA session id from a ``_ga_<stream>`` cookie (GS1 or GS2 format, §1.3) or a bare id."""
     if not value:
         return None
     text = value.strip()
-    if _DIGITS.fullmatch(text):
-        return text
-    parts = text.split(".", 2)
-    if len(parts) < 3:
-        return None
-    if parts[0] == "GS1":
-        candidate = parts[2].split(".")[0]
-        return candidate if _DIGITS.fullmatch(candidate) else None
-    if parts[0].startswith("GS"):
-        for token in parts[2].split("$"):
-            if token.startswith("s") and _DIGITS.fullmatch(token[1:]):
-                return token[1:]
-    return None
+    return text if _DIGITS.fullmatch(text) else cookies.ga_session_id(text)
 
 
 def synthesize_client_id(seed: str) -> str:
@@ -512,9 +495,9 @@ def debug_validate(settings: Settings, client: httpx.Client) -> list[dict[str, A
     except httpx.TimeoutException:
         return f"cannot reach GA4 at {settings.ga4_url}: the request timed out"
     except httpx.HTTPError as exc:
-        return destination._scrub(
-            f"cannot reach GA4 at {settings.ga4_url}: {exc or type(exc).__name__}"
-        )
+        # "[Errno 111] Connection refused" → "Connection refused": the words, not the number.
+        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or type(exc).__name__
+        return destination._scrub(f"cannot reach GA4 at {settings.ga4_url}: {reason}")
     if response.status_code != 200:
         return destination._scrub(
             f"GA4's debug endpoint at {settings.ga4_url} answered HTTP {response.status_code}"
