@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -62,6 +62,7 @@ class Worker:
         owner: str | None = None,
         lease_s: float = LEASE_S,
         timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.destinations = list(destinations)
@@ -70,6 +71,7 @@ class Worker:
         self.redact = redactor or Redactor(())
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self.lease_s = lease_s
+        self.clock = clock
         self.wake = asyncio.Event()
         self.last_cycle_at = 0.0
 
@@ -106,7 +108,7 @@ class Worker:
             except Exception:
                 log.exception("delivery to %s failed unexpectedly; retrying", destination.name)
                 handled = 0
-            self.last_cycle_at = time.time()
+            self.last_cycle_at = self.clock()
             if handled:
                 continue
             delay = await asyncio.to_thread(self._idle_delay, destination)
@@ -119,7 +121,7 @@ class Worker:
             wake_wait.cancel()
 
     def _idle_delay(self, destination: Destination) -> float:
-        now = time.time()
+        now = self.clock()
         paused = self._paused_until(destination.name, now)
         if paused is not None:
             return max(0.05, min(paused - now, IDLE_POLL_S * 10))
@@ -155,7 +157,7 @@ class Worker:
     # -- one claim -----------------------------------------------------------------------------
 
     async def run_once(self, destination: Destination) -> int:
-        now = time.time()
+        now = self.clock()
         if await asyncio.to_thread(self._paused_until, destination.name, now) is not None:
             return 0
         claimed = await asyncio.to_thread(
@@ -171,7 +173,7 @@ class Worker:
         return len(claimed)
 
     def _write_back(self, destination: Destination, claimed: list[Claimed], batch: _Batch) -> None:
-        now = time.time()
+        now = self.clock()
         self.store.finish(batch.finished, now)
         if batch.notes:
             self.store.add_notes(batch.notes, now)
@@ -239,7 +241,7 @@ class Worker:
             self._finish(batch, item.outbox_id, "dead", code=verdict.code, subcode=verdict.subcode,
                          message=verdict.message, sent=json.dumps(item.payload))
             return
-        now = time.time()
+        now = self.clock()
         record = AttemptRecord(
             verdict=verdict.verdict.value,
             http_status=verdict.http_status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from trackside.config import Settings
 from trackside.delivery import Worker
@@ -33,14 +34,10 @@ class Runtime:
             redactor=Redactor(settings.secret_values()),
         )
 
-    def worker(self, **kwargs: object) -> Worker:
-        return Worker(
-            self.store,
-            self.destinations,
-            redactor=self.redactor,
-            timeout_s=self.settings.meta_timeout_s,
-            **kwargs,  # type: ignore[arg-type]
-        )
+    def worker(self, **kwargs: Any) -> Worker:
+        kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)
+        kwargs.setdefault("redactor", self.redactor)
+        return Worker(self.store, self.destinations, **kwargs)
 
     def destination(self, name: str) -> Destination | None:
         return next((d for d in self.destinations if d.name == name), None)
