@@ -355,3 +355,15 @@ def test_debug_validate_reports_a_wrong_url(fake_ga4: FakeGA4Handle, client: htt
 def test_debug_validate_without_configuration(client: httpx.Client) -> None:
     answer = debug_validate(Settings(), client)
     assert isinstance(answer, str) and "TRACKSIDE_GA4_MEASUREMENT_ID" in answer
+
+
+async def test_the_worker_s_async_client_sends_the_request(fake_ga4: FakeGA4Handle) -> None:
+    dest = GA4Destination(fake_ga4.settings())
+    now = time.time()
+    prepared = [dest.prepare(i, e, now) for i, e in enumerate(_varied_events(now)[:5])]
+    batches = dest.batches([p for p in prepared if isinstance(p, Prepared)])
+    async with httpx.AsyncClient(timeout=5) as async_client:
+        for batch in batches:
+            response = await async_client.send(dest.build_request(batch))
+            assert dest.classify(response, None, len(batch)).verdict is Verdict.DELIVERED
+    assert len(fake_ga4.events) == 5 and fake_ga4.violations == []

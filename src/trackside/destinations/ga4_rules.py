@@ -56,7 +56,8 @@ RESERVED_EVENT_NAMES = frozenset(
         "app_upgrade", "click", "dynamic_link_app_open", "dynamic_link_app_update",
         "dynamic_link_first_open", "error", "firebase_campaign",
         "firebase_in_app_message_action", "firebase_in_app_message_dismiss",
-        "firebase_in_app_message_impression", "first_open", "first_visit", "in_app_purchase", "notification_dismiss", "notification_foreground",
+        "firebase_in_app_message_impression", "first_open", "first_visit", "in_app_purchase",
+        "notification_dismiss", "notification_foreground",
         "notification_open", "notification_receive", "notification_send", "os_update",
         "page_view", "screen_view", "scroll", "session_start", "user_engagement",
     }
@@ -228,7 +229,9 @@ def _user_property_problems(properties: object) -> list[str]:
 
 def request_problems(body: Mapping[str, Any], now: float) -> list[str]:
     """Every reason GA4 would drop or mangle this request body; empty when it is valid."""
-    problems = [f"{key}: is not a Measurement Protocol field" for key in body if key not in _REQUEST_KEYS]
+    problems = [
+        f"{key}: is not a Measurement Protocol field" for key in body if key not in _REQUEST_KEYS
+    ]
     client_id = body.get("client_id")
     if not isinstance(client_id, str) or not client_id.strip():
         problems.append("client_id: is required (a non-empty string)")
