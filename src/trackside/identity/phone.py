@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata
+from phonenumbers import NumberParseException
 
 __all__ = ["normalize_phone"]
 
@@ -23,9 +23,9 @@ _SEPARATORS = re.compile(r"[ ()./\-\u00a0]+")
 
 
 @lru_cache(maxsize=512)
-def _national_prefix(region: str) -> str | None:
-    metadata = PhoneMetadata.metadata_for_region(region)
-    return metadata.national_prefix if metadata is not None else None
+def _calling_code(region: str) -> str:
+    code = phonenumbers.country_code_for_region(region)
+    return str(code) if code else "+"  # "+" never starts a digits-only string
 
 
 def _e164_digits(text: str, region: str | None) -> str | None:
@@ -42,13 +42,16 @@ def _e164_digits(text: str, region: str | None) -> str | None:
 def normalize_phone(value: str, region: str | None = None) -> str | None:
     """E.164 digits without ``+`` (``33612345678``), or None when not a valid number.
 
-    ``region`` is the event's lowercase alpha-2 country (or the configured default). Rules:
-    ``+…`` and ``00…`` are international; a number that starts with its region's trunk prefix
-    (``0`` in most of Europe) is national; other digit strings may be either, so both readings
-    are tried — the international one first when the region has a trunk prefix (a French
-    customer who omits the ``0`` wrote a country code), the national one first otherwise
-    (US/ES/IT numbers have no trunk prefix). The first *valid* reading wins, which also makes
-    the function idempotent on its own output.
+    ``region`` is the event's lowercase alpha-2 country (or the configured default). ``+…``
+    and ``00…`` are international. Other digit strings are read as a national number of the
+    region first (the shopper typed it for their own country: ``(650) 555-1212``, ``06 12…``),
+    then as an international number without its ``+`` (``33612345678``); the first *valid*
+    reading wins. Digits that start with the region's own calling code are read as
+    international first (``4915123456789`` in Germany). Without a region only the international reading exists.
+
+    Idempotent on its own output without a region or with the number's own region. E.164
+    digits of a *foreign* number without ``+`` are ambiguous under another region and may read
+    as a national number there; that is why the output is only ever hashed, never re-parsed.
     """
     return _normalize_phone(value.strip(), region.upper() if region else None)
 
@@ -67,11 +70,13 @@ def _normalize_phone(text: str, region: str | None) -> str | None:
             return _e164_digits("+" + digits[2:], None)
         if region is None:
             return _e164_digits("+" + digits, None)
-        prefix = _national_prefix(region)
-        if prefix and digits.startswith(prefix):
-            return _e164_digits(digits, region)
-        if prefix:
-            return _e164_digits("+" + digits, None) or _e164_digits(digits, region)
+        if digits.startswith(_calling_code(region)):
+            # "49 151 23456789" typed in Germany: the region's own calling code without "+".
+            # Loose national plans (DE, ID) would also accept it as a long national number,
+            # but nobody dials their own country code domestically.
+            own = _e164_digits("+" + digits, None)
+            if own is not None:
+                return own
         return _e164_digits(digits, region) or _e164_digits("+" + digits, None)
     # Letters, extensions ("ext. 12"), vanity numbers: the library's full parser decides.
     return _e164_digits(text, region)

@@ -1,0 +1,212 @@
+"""Property tests: normalizers never raise, are idempotent, and hashes are 64 lowercase hex."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trackside.events import User
+from trackside.identity import (
+    normalize_city,
+    normalize_country,
+    normalize_date_of_birth,
+    normalize_email,
+    normalize_external_id,
+    normalize_gender,
+    normalize_ip,
+    normalize_name,
+    normalize_phone,
+    normalize_state,
+    normalize_user,
+    normalize_zip,
+)
+from trackside.identity.normalize import HASHED_KEYS
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+TODAY = date(2026, 11, 22)
+REGIONS = st.sampled_from([None, "fr", "de", "gb", "es", "it", "us", "be", "ch", "nl"])
+
+# Arbitrary Unicode plus text shaped like the field, so both garbage and near-misses are hit.
+any_text = st.text(max_size=40)
+phone_like = st.from_regex(r"\A(\+|00)?[0-9 ()./-]{0,16}\Z")
+date_like = st.from_regex(r"\A[0-9]{1,4}[-/. ]?[0-9]{1,2}[-/. ]?[0-9]{1,4}\Z")
+email_like = st.from_regex(r"\A[^@]{0,8}@[^@]{0,8}\.[a-zA-Z]{0,4}\Z")
+ip_like = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: f"{a}:{443}"),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]:8080"),
+)
+
+SIMPLE_NORMALIZERS = [
+    normalize_email,
+    normalize_name,
+    normalize_city,
+    normalize_state,
+    normalize_country,
+    normalize_gender,
+    normalize_external_id,
+]
+
+
+@given(any_text)
+def test_simple_normalizers_never_raise_and_are_idempotent(text: str) -> None:
+    for normalizer in SIMPLE_NORMALIZERS:
+        once = normalizer(text)
+        if once is not None:
+            assert normalizer(once) == once, normalizer.__name__
+
+
+@given(st.one_of(any_text, email_like))
+def test_email(text: str) -> None:
+    once = normalize_email(text)
+    if once is not None:
+        assert normalize_email(once) == once
+        assert once == once.strip().lower()
+
+
+@given(st.one_of(any_text, phone_like), REGIONS)
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_phone_never_raises_and_is_idempotent(text: str, region: str | None) -> None:
+    once = normalize_phone(text, region)
+    if once is not None:
+        assert once.isascii() and once.isdigit() and not once.startswith("0")
+        # E.164 digits read back as themselves without a region and with the number's own
+        # region (under a foreign region they are ambiguous: see normalize_phone).
+        assert normalize_phone(once, None) == once
+        assert normalize_phone(once, _region_of(once)) == once
+
+
+def _region_of(e164: str) -> str | None:
+    import phonenumbers
+
+    region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + e164))
+    return region.lower() if region and region != "001" else None
+
+
+@given(st.one_of(any_text, date_like), st.booleans())
+def test_date_of_birth_never_raises_and_is_idempotent(text: str, day_first: bool) -> None:
+    once = normalize_date_of_birth(text, day_first=day_first, today=TODAY)
+    if once is not None:
+        assert re.fullmatch(r"(19|20)[0-9]{6}", once)
+        assert normalize_date_of_birth(once, day_first=day_first, today=TODAY) == once
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=TODAY))
+def test_every_real_date_round_trips(born: date) -> None:
+    expected = born.strftime("%Y%m%d")
+    assert normalize_date_of_birth(born.isoformat(), today=TODAY) == expected
+    assert normalize_date_of_birth(born.strftime("%d/%m/%Y"), today=TODAY) == expected
+    assert normalize_date_of_birth(born.strftime("%m/%d/%Y"), day_first=False, today=TODAY) == (
+        expected
+    )
+
+
+@given(st.one_of(any_text, st.from_regex(r"\A[0-9]{5}(-[0-9]{4})?\Z")), st.sampled_from(
+    [None, "us", "gb", "fr"]))  # fmt: skip
+def test_zip_never_raises_and_is_idempotent(text: str, country: str | None) -> None:
+    once = normalize_zip(text, country)
+    if once is not None:
+        assert normalize_zip(once, country) == once
+        assert " " not in once and "-" not in once
+
+
+@given(st.one_of(any_text, ip_like))
+def test_ip_never_raises_and_is_idempotent(text: str) -> None:
+    once, _public = normalize_ip(text)
+    if once is not None:
+        assert normalize_ip(once)[0] == once
+
+
+def _field_values() -> st.SearchStrategy:
+    scalar = st.one_of(st.none(), any_text, phone_like, date_like, email_like)
+    return st.one_of(scalar, st.lists(any_text, max_size=3))
+
+
+user_strategy = st.builds(
+    User,
+    email=_field_values(),
+    phone=_field_values(),
+    first_name=_field_values(),
+    last_name=_field_values(),
+    date_of_birth=_field_values(),
+    gender=_field_values(),
+    city=_field_values(),
+    state=_field_values(),
+    zip=_field_values(),
+    country=st.one_of(st.none(), any_text, st.sampled_from(["France", "US", "DEU", "uk"])),
+    external_id=_field_values(),
+    ip=st.one_of(st.none(), any_text, ip_like),
+    user_agent=st.one_of(st.none(), any_text),
+    fbp=st.one_of(st.none(), any_text),
+    fbc=st.one_of(st.none(), any_text),
+    fbclid=st.one_of(st.none(), any_text),
+    ga_client_id=st.one_of(st.none(), any_text),
+    ga_session_id=st.one_of(st.none(), any_text),
+    lead_id=st.one_of(st.none(), any_text, st.from_regex(r"\A[0-9]{14,18}\Z")),
+)
+
+
+@given(user_strategy, REGIONS, st.booleans(), st.booleans())
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+def test_normalize_user_never_raises_and_hashes_are_hex(
+    user: User, default_country: str | None, day_first: bool, hash_external_id: bool
+) -> None:
+    result = normalize_user(
+        user,
+        default_country=default_country,
+        day_first=day_first,
+        hash_external_id=hash_external_id,
+        now_ms=1_795_000_000_000,
+    )
+    for key in HASHED_KEYS:
+        values = result.user_data.get(key)
+        if values is None:
+            continue
+        assert values == sorted(set(values)) and values
+        if key == "external_id" and not hash_external_id:
+            continue
+        for value in values:
+            assert HEX64.fullmatch(value), (key, value)
+    for key in ("client_ip_address", "client_user_agent", "fbc", "fbp", "lead_id"):
+        if key in result.user_data:
+            assert isinstance(result.user_data[key], str) and result.user_data[key]
+    for warning in result.warnings:
+        assert warning.startswith("user.")
+
+
+def _example_numbers() -> list[tuple[str, str, str, str]]:
+    """(region, national format, international format, E.164 digits) for every region."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    cases = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None or not phonenumbers.is_valid_number(number):
+                continue
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+            cases.append((
+                region.lower(),
+                phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL),
+                phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL),
+                e164,
+            ))  # fmt: skip
+    return cases
+
+
+EXAMPLES = _example_numbers()
+
+
+def test_every_regions_example_numbers_normalize_to_e164() -> None:
+    assert len(EXAMPLES) > 400
+    failures = []
+    for region, national, international, e164 in EXAMPLES:
+        for text, used_region in ((national, region), (international, None),
+                                  (international, "us"), (e164, region), (e164, None)):  # fmt: skip
+            if normalize_phone(text, used_region) != e164:
+                failures.append((region, text, used_region))
+    assert failures == []
