@@ -81,7 +81,7 @@ class DryRunDestination:
             object_id,
             dict(request.url.params),
             {key.lower(): value for key, value in request.headers.items()},
-            request.content,
+            request.read(),  # multipart bodies are streams until read
         )
         if isinstance(parsed, meta_rules.MetaError):
             return _verdict(parsed)
