@@ -8,6 +8,7 @@ event, to cut the prepared payloads into ``batches``, to ``build_request`` for a
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,6 +63,13 @@ class Prepared:
     #: Events with different group keys never share a request (GA4: one client id each).
     group_key: str = ""
     notes: list[str] = field(default_factory=list)
+    _encoded: str | None = field(default=None, repr=False)
+
+    def payload_json(self) -> str:
+        """The payload as compact JSON, encoded once for the request and the outbox record."""
+        if self._encoded is None:
+            self._encoded = json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False)
+        return self._encoded
 
 
 class Destination(Protocol):

@@ -195,7 +195,7 @@ class MetaDestination:
         token = self._settings.meta_access_token
         assert token is not None  # checked in __init__
         params = {
-            "data": _json([item.payload for item in batch]),
+            "data": "[" + ",".join(item.payload_json() for item in batch) + "]",
             # A form field, not the query string: URLs end up in proxy and access logs.
             "access_token": token.get_secret_value(),
             "partner_agent": PARTNER_AGENT,
@@ -205,10 +205,14 @@ class MetaDestination:
         return params
 
     def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
+        # multipart/form-data, Meta's own curl example (spec §1.3): unlike form-urlencoding,
+        # it needs no percent-encoding of a 1,000-event JSON array, which cost more CPU than
+        # everything else the worker does per batch.
+        fields = {name: (None, value) for name, value in self.request_params(batch).items()}
         return httpx.Request(
             "POST",
             self.url,
-            data=self.request_params(batch),
+            files=fields,
             headers={"accept": "application/json", "user-agent": PARTNER_AGENT},
         )
 

@@ -630,8 +630,11 @@ def _is_digits(value: Any) -> bool:
     return _is_int(value) or (isinstance(value, str) and value.isdigit())
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _absolute_url(value: Any) -> bool:
-    if not isinstance(value, str) or any(c.isspace() for c in value):
+    if not isinstance(value, str) or _WHITESPACE.search(value):
         return False
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
