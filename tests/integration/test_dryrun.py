@@ -37,8 +37,12 @@ def stored(event_id: str = "R1", **overrides: Any) -> NormalizedEvent:
         "action_source": "website",
         "event_source_url": "https://shop.example/thanks",
         "user_data": {"em": [sha("a@example.com")], "client_user_agent": "Mozilla/5.0"},
-        "order": Order(reference=event_id, value=30, currency="EUR",
-                       items=[Item(id="SKU", price=15, quantity=2)]),
+        "order": Order(
+            reference=event_id,
+            value=30,
+            currency="EUR",
+            items=[Item(id="SKU", price=15, quantity=2)],
+        ),
     }
     values.update(overrides)
     return NormalizedEvent(**values)
@@ -65,7 +69,9 @@ def test_simulate_delivers_a_good_batch() -> None:
     assert result.verdict is Verdict.DELIVERED and result.http_status == 200
     # The stored "what would have been sent" is Meta's payload, LDU included.
     assert batch[0].payload["data_processing_options"] == ["LDU"]
-    assert batch[0].payload["custom_data"]["contents"] == [{"id": "SKU", "quantity": 2, "item_price": 15}]
+    assert batch[0].payload["custom_data"]["contents"] == [
+        {"id": "SKU", "quantity": 2, "item_price": 15}
+    ]
 
 
 def test_same_payload_as_the_meta_destination(fake_graph: FakeGraphAPI) -> None:
@@ -147,8 +153,9 @@ def test_never_uses_a_configured_secret() -> None:
 
 
 def test_strict_mode_is_available() -> None:
-    destination = DryRunDestination(Settings(), rules=mr.RulesConfig(mode="strict",
-                                                                    versions=("v26.0",)))
+    destination = DryRunDestination(
+        Settings(), rules=mr.RulesConfig(mode="strict", versions=("v26.0",))
+    )
     no_agent = stored(user_data={"em": [sha("a@example.com")]})
     skip = destination.prepare(1, no_agent, time.time())
     assert isinstance(skip, Skip) and "client_user_agent" in skip.reason

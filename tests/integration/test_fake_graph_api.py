@@ -32,8 +32,11 @@ def capi_event(event_id: str = "R1", **overrides: Any) -> dict[str, Any]:
         "event_id": event_id,
         "action_source": "website",
         "event_source_url": "https://shop.example/thanks",
-        "user_data": {"em": sha("a@example.com"), "client_user_agent": "Mozilla/5.0",
-                      "client_ip_address": "203.0.113.9"},
+        "user_data": {
+            "em": sha("a@example.com"),
+            "client_user_agent": "Mozilla/5.0",
+            "client_ip_address": "203.0.113.9",
+        },
         "custom_data": {"value": 12.5, "currency": "EUR"},
     }
     event.update(overrides)
@@ -64,8 +67,9 @@ def endpoint(fake: FakeGraphAPI, version: str = "v26.0", pixel: str | None = Non
     return f"{fake.url}/{version}/{pixel or fake.pixel_id}/events"
 
 
-def send_batch(fake: FakeGraphAPI, client: httpx.Client, ids: list[str],
-               **settings: Any) -> tuple[httpx.Response | None, Classification]:
+def send_batch(
+    fake: FakeGraphAPI, client: httpx.Client, ids: list[str], **settings: Any
+) -> tuple[httpx.Response | None, Classification]:
     """What the worker does: prepare, build the request, send, classify."""
     destination = MetaDestination(fake.settings(**settings))
     batch = []
@@ -100,20 +104,27 @@ def test_form_urlencoded_json_array_string(fake_graph: FakeGraphAPI, client: htt
     response = client.post(endpoint(fake_graph), data=form)
     assert response.status_code == 200, response.text
     assert fake_graph.requests[-1].content_type == "application/x-www-form-urlencoded"
-    assert fake_graph.events[0].payload == capi_event() | {"event_time": fake_graph.events[0]["event_time"]}
+    assert fake_graph.events[0].payload == capi_event() | {
+        "event_time": fake_graph.events[0]["event_time"]
+    }
 
 
 def test_form_with_elements_as_json_strings(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
-    form = {"data": json.dumps([json.dumps(capi_event("S1")), json.dumps(capi_event("S2"))]),
-            "access_token": fake_graph.token}
+    form = {
+        "data": json.dumps([json.dumps(capi_event("S1")), json.dumps(capi_event("S2"))]),
+        "access_token": fake_graph.token,
+    }
     response = client.post(endpoint(fake_graph), data=form)
     assert response.status_code == 200, response.text
     assert fake_graph.event_ids() == ["S1", "S2"]
 
 
 def test_multipart(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
-    files = {"data": (None, json.dumps([capi_event("M1")])), "access_token": (None, fake_graph.token),
-             "test_event_code": (None, "TEST1")}
+    files = {
+        "data": (None, json.dumps([capi_event("M1")])),
+        "access_token": (None, fake_graph.token),
+        "test_event_code": (None, "TEST1"),
+    }
     response = client.post(endpoint(fake_graph), files=files)
     assert response.status_code == 200, response.text
     assert fake_graph.requests[-1].content_type.startswith("multipart/form-data")
@@ -121,7 +132,9 @@ def test_multipart(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("where", ["query", "bearer", "body"])
-def test_json_body_with_token_anywhere(fake_graph: FakeGraphAPI, client: httpx.Client, where: str) -> None:
+def test_json_body_with_token_anywhere(
+    fake_graph: FakeGraphAPI, client: httpx.Client, where: str
+) -> None:
     body: dict[str, Any] = {"data": [capi_event("J1")]}
     params, headers = {}, {}
     if where == "query":  # Meta's GTM server tag
@@ -152,9 +165,12 @@ def sdk_api(fake_graph: FakeGraphAPI) -> Iterator[Any]:
     api_module = pytest.importorskip("facebook_business.api")
     from facebook_business.session import FacebookSession
 
-    session = FacebookSession(access_token=fake_graph.token, app_secret=fake_graph.app_secret,
-                              timeout=5)
-    session.GRAPH = fake_graph.url  # instance attribute: FacebookAdsApi.call reads self._session.GRAPH
+    session = FacebookSession(
+        access_token=fake_graph.token, app_secret=fake_graph.app_secret, timeout=5
+    )
+    session.GRAPH = (
+        fake_graph.url
+    )  # instance attribute: FacebookAdsApi.call reads self._session.GRAPH
     api = api_module.FacebookAdsApi(session, api_version="v26.0")
     previous = api_module.FacebookAdsApi.get_default_api()
     api_module.FacebookAdsApi.set_default_api(api)  # EventRequest.execute uses the default API
@@ -177,17 +193,26 @@ def sdk_request(fake: FakeGraphAPI, event_time: int, email: str = "John_Smith@gm
         event_id="SDK-1",
         action_source=ActionSource.WEBSITE,
         event_source_url="https://shop.example/thanks",
-        user_data=UserData(email=email, client_user_agent="Mozilla/5.0",
-                           client_ip_address="203.0.113.9", fbp="fb.1.1596403881668.1116446470"),
+        user_data=UserData(
+            email=email,
+            client_user_agent="Mozilla/5.0",
+            client_ip_address="203.0.113.9",
+            fbp="fb.1.1596403881668.1116446470",
+        ),
         custom_data=CustomData(value=142.52, currency="eur"),
     )
-    return EventRequest(pixel_id=fake.pixel_id, events=[event], test_event_code="TEST77",
-                        partner_agent="sdk-test")
+    return EventRequest(
+        pixel_id=fake.pixel_id, events=[event], test_event_code="TEST77", partner_agent="sdk-test"
+    )
 
 
 def test_meta_sdk_posts_to_the_fake(fake_graph: FakeGraphAPI, sdk_api: Any) -> None:
-    fake_graph.add_token(fake_graph.token, [fake_graph.pixel_id], app_secret=fake_graph.app_secret,
-                         require_proof=True)  # the SDK signs with appsecret_proof (rule 4)
+    fake_graph.add_token(
+        fake_graph.token,
+        [fake_graph.pixel_id],
+        app_secret=fake_graph.app_secret,
+        require_proof=True,
+    )  # the SDK signs with appsecret_proof (rule 4)
     response = sdk_request(fake_graph, int(time.time())).execute()
     assert response.events_received == 1
     [request] = fake_graph.accepted_requests
@@ -207,7 +232,11 @@ def test_meta_sdk_sees_meta_shaped_errors(fake_graph: FakeGraphAPI, sdk_api: Any
     with pytest.raises(FacebookRequestError) as excinfo:
         sdk_request(fake_graph, int(time.time()) - 8 * 86400).execute()
     error = excinfo.value
-    assert (error.http_status(), error.api_error_code(), error.api_error_subcode()) == (400, 100, 2804003)
+    assert (error.http_status(), error.api_error_code(), error.api_error_subcode()) == (
+        400,
+        100,
+        2804003,
+    )
     assert error.api_error_type() == "OAuthException"
     assert fake_graph.events == []
 
@@ -222,17 +251,43 @@ def test_rules_1_to_5_over_http(fake_graph: FakeGraphAPI, client: httpx.Client) 
         error = response.json()["error"]
         return response.status_code, error["code"], error.get("error_subcode")
 
-    assert answer(client.get(endpoint(fake_graph), params={"access_token": fake_graph.token})) == (400, 100, None)
-    assert answer(client.post(f"{fake_graph.url}/{fake_graph.pixel_id}/events", data=form)) == (400, 2635, None)
+    assert answer(client.get(endpoint(fake_graph), params={"access_token": fake_graph.token})) == (
+        400,
+        100,
+        None,
+    )
+    assert answer(client.post(f"{fake_graph.url}/{fake_graph.pixel_id}/events", data=form)) == (
+        400,
+        2635,
+        None,
+    )
     assert answer(client.post(endpoint(fake_graph, "v16.0"), data=form)) == (400, 2635, None)
-    assert answer(client.post(endpoint(fake_graph), data={"data": form["data"]})) == (400, 104, None)
-    assert answer(client.post(endpoint(fake_graph), data=form | {"access_token": "nope"})) == (401, 190, None)
-    assert answer(client.post(endpoint(fake_graph), data=form | {"appsecret_proof": "00"})) == (400, 100, None)
+    assert answer(client.post(endpoint(fake_graph), data={"data": form["data"]})) == (
+        400,
+        104,
+        None,
+    )
+    assert answer(client.post(endpoint(fake_graph), data=form | {"access_token": "nope"})) == (
+        401,
+        190,
+        None,
+    )
+    assert answer(client.post(endpoint(fake_graph), data=form | {"appsecret_proof": "00"})) == (
+        400,
+        100,
+        None,
+    )
     assert answer(client.post(endpoint(fake_graph, pixel="42"), data=form)) == (400, 100, 33)
     fake_graph.add_token("old", [fake_graph.pixel_id], expired=True)
-    assert answer(client.post(endpoint(fake_graph), data=form | {"access_token": "old"})) == (401, 190, 463)
+    assert answer(client.post(endpoint(fake_graph), data=form | {"access_token": "old"})) == (
+        401,
+        190,
+        463,
+    )
     proof = mr.appsecret_proof(fake_graph.app_secret, fake_graph.token)
-    assert client.post(endpoint(fake_graph), data=form | {"appsecret_proof": proof}).status_code == 200
+    assert (
+        client.post(endpoint(fake_graph), data=form | {"appsecret_proof": proof}).status_code == 200
+    )
     assert len(fake_graph.accepted_requests) == 1 and len(fake_graph.requests) == 9
 
 
@@ -241,8 +296,10 @@ def test_validation_error_is_recorded_and_nothing_is_processed(
 ) -> None:
     good, bad = capi_event("G1"), capi_event("B1")
     bad["user_data"]["em"] = "clear@example.com"
-    response = client.post(endpoint(fake_graph), data={"data": json.dumps([good, bad]),
-                                                       "access_token": fake_graph.token})
+    response = client.post(
+        endpoint(fake_graph),
+        data={"data": json.dumps([good, bad]), "access_token": fake_graph.token},
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["code"], error["error_subcode"]) == (100, 2804016)
@@ -252,23 +309,33 @@ def test_validation_error_is_recorded_and_nothing_is_processed(
     assert fake_graph.requests[-1].error_subcode == 2804016
 
 
-def test_rule38_french_text_same_codes_same_verdict(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_rule38_french_text_same_codes_same_verdict(
+    fake_graph: FakeGraphAPI, client: httpx.Client
+) -> None:
     bad = capi_event()
     bad["user_data"]["ct"] = "paris"
     form = {"data": json.dumps([bad]), "access_token": fake_graph.token}
     english = client.post(endpoint(fake_graph), data=form)
-    french = client.post(endpoint(fake_graph), data=form, headers={"accept-language": "fr-FR,fr;q=0.9"})
+    french = client.post(
+        endpoint(fake_graph), data=form, headers={"accept-language": "fr-FR,fr;q=0.9"}
+    )
     assert french.json()["error"]["error_user_title"] == "Paramètre utilisateur non haché"
     assert english.json()["error"]["error_user_title"] == "User Parameter Not Hashed"
     destination = MetaDestination(fake_graph.settings())
     a, b = destination.classify(english, None, 1), destination.classify(french, None, 1)
-    assert (a.verdict, a.code, a.subcode) == (b.verdict, b.code, b.subcode) == (Verdict.REJECTED, 100, 2804016)
+    assert (
+        (a.verdict, a.code, a.subcode)
+        == (b.verdict, b.code, b.subcode)
+        == (Verdict.REJECTED, 100, 2804016)
+    )
 
 
 # -- dedup (rule 36) ---------------------------------------------------------------------------
 
 
-def test_dedup_counts_copies_within_48_hours(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_dedup_counts_copies_within_48_hours(
+    fake_graph: FakeGraphAPI, client: httpx.Client
+) -> None:
     clock = [time.time()]
     fake_graph.clock = lambda: clock[0]
     for _ in range(2):
@@ -277,8 +344,10 @@ def test_dedup_counts_copies_within_48_hours(fake_graph: FakeGraphAPI, client: h
     assert len(fake_graph.events) == 4 and fake_graph.deduplicated == 2
     assert [e["event_id"] for e in fake_graph.unique_events] == ["D1", "D2"]
     clock[0] += 49 * 3600  # outside the window: Meta counts it again
-    form = {"data": json.dumps([capi_event("D1", event_time=int(clock[0]))]),
-            "access_token": fake_graph.token}
+    form = {
+        "data": json.dumps([capi_event("D1", event_time=int(clock[0]))]),
+        "access_token": fake_graph.token,
+    }
     assert client.post(endpoint(fake_graph), data=form).status_code == 200
     assert fake_graph.deduplicated == 2 and len(fake_graph.unique_events) == 3
 
@@ -296,7 +365,9 @@ FAULTS = [
     pytest.param(Fault.transient(1), 500, Verdict.RETRY, id="code1_http500"),
     pytest.param(Fault.transient(2), 500, Verdict.RETRY, id="code2_http500"),
     pytest.param(Fault.throttle(4), 400, Verdict.THROTTLED, id="code4"),
-    pytest.param(Fault.throttle(17, is_transient=False), 400, Verdict.THROTTLED, id="code17_not_transient"),
+    pytest.param(
+        Fault.throttle(17, is_transient=False), 400, Verdict.THROTTLED, id="code17_not_transient"
+    ),
     pytest.param(Fault.throttle(613), 400, Verdict.THROTTLED, id="code613"),
     pytest.param(Fault.server_error(503), 503, Verdict.RETRY, id="http503_text"),
     pytest.param(Fault.html(502), 502, Verdict.RETRY, id="html_502"),
@@ -305,14 +376,19 @@ FAULTS = [
     pytest.param(Fault.empty(500), 500, Verdict.RETRY, id="empty_500"),
     pytest.param(Fault.invalid_token(), 401, Verdict.DISABLED, id="code190_http401"),
     pytest.param(Fault.unknown_object("1"), 400, Verdict.DISABLED, id="code100_33"),
-    pytest.param(Fault.meta_error(mr.MetaError(400, 368, "(#368) blocked")), 400, Verdict.DISABLED,
-                 id="code368"),
+    pytest.param(
+        Fault.meta_error(mr.MetaError(400, 368, "(#368) blocked")),
+        400,
+        Verdict.DISABLED,
+        id="code368",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("fault", "status", "verdict"), FAULTS)
-def test_fault_then_recovery(fake_graph: FakeGraphAPI, client: httpx.Client, fault: Fault,
-                             status: int, verdict: Verdict) -> None:
+def test_fault_then_recovery(
+    fake_graph: FakeGraphAPI, client: httpx.Client, fault: Fault, status: int, verdict: Verdict
+) -> None:
     fake_graph.fail_next(fault)
     response, result = send_batch(fake_graph, client, ["F1"])
     assert response is not None and response.status_code == status
@@ -354,7 +430,9 @@ def test_fail_next_times_and_until_cleared(fake_graph: FakeGraphAPI, client: htt
     assert send_batch(fake_graph, client, ["B"])[1].verdict is Verdict.DELIVERED
 
 
-def test_reject_any_batch_containing_an_event_id(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_reject_any_batch_containing_an_event_id(
+    fake_graph: FakeGraphAPI, client: httpx.Client
+) -> None:
     fake_graph.reject_event_id("POISON", subcode=2804048)
     response, result = send_batch(fake_graph, client, ["OK1", "POISON", "OK2"])
     assert response is not None and response.status_code == 400
@@ -366,7 +444,9 @@ def test_reject_any_batch_containing_an_event_id(fake_graph: FakeGraphAPI, clien
     assert send_batch(fake_graph, client, ["POISON"])[1].verdict is Verdict.DELIVERED
 
 
-def test_reset_forgets_everything_but_tokens(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_reset_forgets_everything_but_tokens(
+    fake_graph: FakeGraphAPI, client: httpx.Client
+) -> None:
     send_batch(fake_graph, client, ["Z"])
     fake_graph.reset()
     assert fake_graph.requests == [] and fake_graph.events == []

@@ -145,8 +145,11 @@ def test_ldu_modes_pass_rule_20(mode: str, expected: tuple[list[str], int, int] 
     # With and without an IP (rule 20 needs a state when Meta cannot geolocate).
     for user_data in (purchase().user_data, {"em": [sha("a")], "client_user_agent": "UA"}):
         payload = prepared(destination, purchase(user_data=user_data)).payload
-        keys = ("data_processing_options", "data_processing_options_country",
-                "data_processing_options_state")
+        keys = (
+            "data_processing_options",
+            "data_processing_options_country",
+            "data_processing_options_state",
+        )
         if expected is None:
             assert not set(keys) & set(payload)
         else:
@@ -166,25 +169,40 @@ def test_hashed_user_data_passes_rule_23_in_strict_mode() -> None:
 # -- prepare: local checks so one event never poisons a batch ----------------------------------
 
 SKIPS = [
-    pytest.param(purchase(event_time=int(NOW) - 7 * 86400 - 5), "expired", "2804003", id="older_than_7d"),
-    pytest.param(purchase(event_time=int(NOW) - 7 * 86400 + 10), "expired", "2804003", id="inside_margin"),
-    pytest.param(purchase(user_data={"client_user_agent": "UA"}), "dead", "100/2804050", id="rule29"),
     pytest.param(
-        purchase(user_data={"ct": [sha("paris")], "country": [sha("fr")]}), "dead", "100/2804050",
+        purchase(event_time=int(NOW) - 7 * 86400 - 5), "expired", "2804003", id="older_than_7d"
+    ),
+    pytest.param(
+        purchase(event_time=int(NOW) - 7 * 86400 + 10), "expired", "2804003", id="inside_margin"
+    ),
+    pytest.param(
+        purchase(user_data={"client_user_agent": "UA"}), "dead", "100/2804050", id="rule29"
+    ),
+    pytest.param(
+        purchase(user_data={"ct": [sha("paris")], "country": [sha("fr")]}),
+        "dead",
+        "100/2804050",
         id="rule29_too_broad",
     ),
-    pytest.param(purchase(order=Order(reference="R")), "dead", "100/2804019", id="purchase_without_value"),
+    pytest.param(
+        purchase(order=Order(reference="R")), "dead", "100/2804019", id="purchase_without_value"
+    ),
     pytest.param(purchase(event_source_url=None), "dead", "100: ", id="website_without_url"),
     pytest.param(purchase(user_data={"em": ["not-a-hash"]}), "dead", "100/2804016", id="unhashed"),
     pytest.param(
-        purchase(user_data={"em": [sha("a")], "fbc": "fb.1.123"}), "dead", "100/2804001", id="bad_fbc"
+        purchase(user_data={"em": [sha("a")], "fbc": "fb.1.123"}),
+        "dead",
+        "100/2804001",
+        id="bad_fbc",
     ),
     pytest.param(purchase(event_time=int(NOW) + 3600), "dead", "100: ", id="future"),
 ]
 
 
 @pytest.mark.parametrize(("event", "outcome", "reason"), SKIPS)
-def test_prepare_skips_what_meta_would_refuse(event: NormalizedEvent, outcome: str, reason: str) -> None:
+def test_prepare_skips_what_meta_would_refuse(
+    event: NormalizedEvent, outcome: str, reason: str
+) -> None:
     result = MetaDestination(settings()).prepare(1, event, NOW)
     assert isinstance(result, Skip)
     assert result.outcome == outcome
@@ -257,10 +275,17 @@ def test_repr_and_constructor_never_show_the_token() -> None:
 # -- classification (§6.2 table, every row) ----------------------------------------------------
 
 
-def graph_error(status: int, code: int, subcode: int | None = None, transient: bool = False,
-                **extra: Any) -> httpx.Response:
-    error: dict[str, Any] = {"message": "msg", "type": "OAuthException", "code": code,
-                             "is_transient": transient, "fbtrace_id": "TRACE", **extra}
+def graph_error(
+    status: int, code: int, subcode: int | None = None, transient: bool = False, **extra: Any
+) -> httpx.Response:
+    error: dict[str, Any] = {
+        "message": "msg",
+        "type": "OAuthException",
+        "code": code,
+        "is_transient": transient,
+        "fbtrace_id": "TRACE",
+        **extra,
+    }
     if subcode is not None:
         error["error_subcode"] = subcode
     return httpx.Response(status, json={"error": error})
@@ -270,7 +295,9 @@ CLASSIFY = [
     pytest.param(graph_error(500, 1, 99, True), Verdict.RETRY, id="1_unknown_error"),
     pytest.param(graph_error(500, 2, None, True), Verdict.RETRY, id="2_service_unavailable"),
     pytest.param(graph_error(400, 4, 1504022, True), Verdict.THROTTLED, id="4_app_limit"),
-    pytest.param(graph_error(400, 4, 1504039, False), Verdict.THROTTLED, id="4_app_limit_not_transient"),
+    pytest.param(
+        graph_error(400, 4, 1504039, False), Verdict.THROTTLED, id="4_app_limit_not_transient"
+    ),
     pytest.param(graph_error(400, 17, 2446079, True), Verdict.THROTTLED, id="17_user_limit"),
     pytest.param(graph_error(400, 32), Verdict.THROTTLED, id="32_page_limit"),
     pytest.param(graph_error(400, 341), Verdict.RETRY, id="341_app_limit_reached"),
@@ -310,10 +337,14 @@ CLASSIFY = [
     pytest.param(graph_error(400, 12345, None, True), Verdict.RETRY, id="unknown_code_transient"),
     pytest.param(graph_error(400, 12345), Verdict.RETRY, id="unknown_code_retries_until_expiry"),
     pytest.param(graph_error(503, 12345), Verdict.RETRY, id="unknown_code_5xx"),
-    pytest.param(httpx.Response(502, text="<html>Bad gateway</html>"), Verdict.RETRY, id="html_5xx"),
+    pytest.param(
+        httpx.Response(502, text="<html>Bad gateway</html>"), Verdict.RETRY, id="html_5xx"
+    ),
     pytest.param(httpx.Response(200, text="<html>hi</html>"), Verdict.RETRY, id="html_200"),
     pytest.param(httpx.Response(200, content=b""), Verdict.RETRY, id="empty_200"),
-    pytest.param(httpx.Response(200, json={"ok": True}), Verdict.RETRY, id="200_without_events_received"),
+    pytest.param(
+        httpx.Response(200, json={"ok": True}), Verdict.RETRY, id="200_without_events_received"
+    ),
     pytest.param(httpx.Response(400, json=[1]), Verdict.RETRY, id="json_not_object"),
     pytest.param(httpx.Response(500, json={}), Verdict.RETRY, id="5xx_without_error"),
 ]
@@ -326,7 +357,10 @@ def test_classification_by_code(response: httpx.Response, verdict: Verdict) -> N
     assert result.http_status == response.status_code
     body = response.json() if response.content.startswith(b"{") else {}
     if "error" in body:
-        assert (result.code, result.subcode) == (body["error"]["code"], body["error"].get("error_subcode"))
+        assert (result.code, result.subcode) == (
+            body["error"]["code"],
+            body["error"].get("error_subcode"),
+        )
         assert result.trace_id == "TRACE"
     if verdict is Verdict.THROTTLED:
         assert result.retry_after_s == 60.0
@@ -336,9 +370,12 @@ def test_delivered() -> None:
     response = httpx.Response(200, json={"events_received": 3, "messages": [], "fbtrace_id": "T"})
     result = classify_response(response, None, 3)
     assert (result.verdict, result.trace_id, result.message) == (Verdict.DELIVERED, "T", None)
-    assert "2 of 3" in (classify_response(
-        httpx.Response(200, json={"events_received": 2, "messages": []}), None, 3
-    ).message or "")
+    assert "2 of 3" in (
+        classify_response(
+            httpx.Response(200, json={"events_received": 2, "messages": []}), None, 3
+        ).message
+        or ""
+    )
 
 
 def test_network_errors_retry() -> None:
@@ -354,8 +391,11 @@ def test_throttle_honours_estimated_time_to_regain_access() -> None:
     header = httpx.Response(
         400,
         json={"error": {"code": 4, "is_transient": True}},
-        headers={"x-business-use-case-usage": json.dumps(
-            {"123": [{"type": "ads_management", "estimated_time_to_regain_access": 3}]})},
+        headers={
+            "x-business-use-case-usage": json.dumps(
+                {"123": [{"type": "ads_management", "estimated_time_to_regain_access": 3}]}
+            )
+        },
     )
     assert classify_response(header, None, 1).retry_after_s == 180
     retry_after = httpx.Response(400, json={"error": {"code": 17}}, headers={"retry-after": "90"})

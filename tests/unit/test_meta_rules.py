@@ -80,7 +80,9 @@ def run(req: GraphRequest, config: RulesConfig = STRICT) -> mr.Outcome:
     return mr.validate(req, config, NOW, tokens=TOKENS)
 
 
-def expect(outcome: mr.Outcome, status: int, code: int, subcode: int | None, rule: int) -> MetaError:
+def expect(
+    outcome: mr.Outcome, status: int, code: int, subcode: int | None, rule: int
+) -> MetaError:
     assert outcome.error is not None, "Meta would refuse this request"
     error = outcome.error
     assert (error.http_status, error.code, error.subcode) == (status, code, subcode), error
@@ -118,14 +120,18 @@ TRANSPORT_CASES = [
 
 
 @pytest.mark.parametrize(("req", "status", "code", "subcode", "rule"), TRANSPORT_CASES)
-def test_transport_and_auth(req: GraphRequest, status: int, code: int, subcode: int | None, rule: int) -> None:
+def test_transport_and_auth(
+    req: GraphRequest, status: int, code: int, subcode: int | None, rule: int
+) -> None:
     expect(run(req), status, code, subcode, rule)
 
 
 def test_rule4_correct_appsecret_proof_passes_s1_2() -> None:
     proof = mr.appsecret_proof(SECRET, TOKEN)
     assert run(request(appsecret_proof=proof)).ok
-    assert run(request(token="needs-proof", appsecret_proof=mr.appsecret_proof(SECRET, "needs-proof"))).ok
+    assert run(
+        request(token="needs-proof", appsecret_proof=mr.appsecret_proof(SECRET, "needs-proof"))
+    ).ok
 
 
 def test_rule5_unknown_pixel_is_graph_method_exception_without_user_text_s13() -> None:
@@ -222,8 +228,8 @@ def test_decode_form_urlencoded() -> None:
 
 def test_decode_multipart() -> None:
     body = (
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n[{\"a\":\"\xc3\xa9\"}]\r\n"
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"access_token\"\r\n\r\nT\r\n--XyZ--\r\n"
+        b'--XyZ\r\nContent-Disposition: form-data; name="data"\r\n\r\n[{"a":"\xc3\xa9"}]\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="access_token"\r\n\r\nT\r\n--XyZ--\r\n'
     )
     params = mr.decode_body(body, "multipart/form-data; boundary=XyZ")
     assert params == {"data": '[{"a":"é"}]', "access_token": "T"}
@@ -255,7 +261,9 @@ def test_parse_request_finds_the_token_everywhere_s1_2() -> None:
 
 
 def test_parse_request_bad_json_body_is_rule_6() -> None:
-    parsed = mr.parse_request("POST", "v26.0", PIXEL, {}, {"content-type": "application/json"}, b"{")
+    parsed = mr.parse_request(
+        "POST", "v26.0", PIXEL, {}, {"content-type": "application/json"}, b"{"
+    )
     assert isinstance(parsed, MetaError) and parsed.rule == 6 and parsed.code == 100
 
 
@@ -383,25 +391,53 @@ REJECT_CASES = [
     ),
     pytest.param(drop("user_data"), None, 22, id="rule22_no_user_data__100_s3"),
     pytest.param(put("user_data", "x"), None, 22, id="rule22_user_data_not_object__100_s3"),
-    pytest.param(put("user_data.em", "john@x.com"), 2804016, 23, id="rule23_clear_em__2804016_s3.1"),
+    pytest.param(
+        put("user_data.em", "john@x.com"), 2804016, 23, id="rule23_clear_em__2804016_s3.1"
+    ),
     pytest.param(put("user_data.ct", "paris"), 2804016, 23, id="rule23_clear_ct__2804016_s3.1"),
     pytest.param(put("user_data.ph", []), 2804016, 23, id="rule23_empty_list__2804016_s3.1"),
     pytest.param(
-        put("user_data.country", [sha("us"), "us"]), 2804016, 23, id="rule23_one_clear_in_list__2804016"
+        put("user_data.country", [sha("us"), "us"]),
+        2804016,
+        23,
+        id="rule23_one_clear_in_list__2804016",
     ),
     pytest.param(
-        put("user_data.em", hashlib.md5(b"x").hexdigest()), 2804016, 23, id="rule23_md5__2804016_s3.1"
+        put("user_data.em", hashlib.md5(b"x").hexdigest()),
+        2804016,
+        23,
+        id="rule23_md5__2804016_s3.1",
     ),
-    pytest.param(put("user_data.external_id", {"a": 1}), None, 24, id="rule24_external_id_object__100"),
     pytest.param(
-        put("user_data.client_ip_address", "1.2.3.4:5678"), None, 25, id="rule25_ip_with_port__100_s11"
+        put("user_data.external_id", {"a": 1}), None, 24, id="rule24_external_id_object__100"
     ),
     pytest.param(
-        put("user_data.client_ip_address", sha("1.2.3.4")), None, 25, id="rule25_hashed_ip__100_s3.1"
+        put("user_data.client_ip_address", "1.2.3.4:5678"),
+        None,
+        25,
+        id="rule25_ip_with_port__100_s11",
     ),
-    pytest.param(put("user_data.fbc", "fb.1.1554763741205"), 2804001, 26, id="rule26_fbc_no_fbclid__2804001_s3.2"),
-    pytest.param(put("user_data.fbc", "FB.1.1554763741205.abc"), 2804001, 26, id="rule26_fbc_prefix__2804001"),
-    pytest.param(put("user_data.fbp", "fb.1.1596403881668.abc"), None, 27, id="rule27_fbp_random_not_digits__100"),
+    pytest.param(
+        put("user_data.client_ip_address", sha("1.2.3.4")),
+        None,
+        25,
+        id="rule25_hashed_ip__100_s3.1",
+    ),
+    pytest.param(
+        put("user_data.fbc", "fb.1.1554763741205"),
+        2804001,
+        26,
+        id="rule26_fbc_no_fbclid__2804001_s3.2",
+    ),
+    pytest.param(
+        put("user_data.fbc", "FB.1.1554763741205.abc"), 2804001, 26, id="rule26_fbc_prefix__2804001"
+    ),
+    pytest.param(
+        put("user_data.fbp", "fb.1.1596403881668.abc"),
+        None,
+        27,
+        id="rule27_fbp_random_not_digits__100",
+    ),
     pytest.param(put("user_data.client_user_agent", 5), None, 28, id="rule28_ua_not_string__100"),
     pytest.param(put("user_data.lead_id", "abc"), None, 28, id="rule28_lead_id_not_integer__100"),
     pytest.param(user_only(), 2804050, 29, id="rule29_no_customer_info__2804050_s3.1"),
@@ -411,31 +447,54 @@ REJECT_CASES = [
         29,
         id="rule29_location_and_ua_only__2804050_s3.1",
     ),
-    pytest.param(user_only(db=sha("19970216"), client_user_agent="UA"), 2804050, 29, id="rule29_db_ua__2804050"),
+    pytest.param(
+        user_only(db=sha("19970216"), client_user_agent="UA"),
+        2804050,
+        29,
+        id="rule29_db_ua__2804050",
+    ),
     pytest.param(user_only(fn=sha("mary"), ge=sha("f")), 2804050, 29, id="rule29_fn_ge__2804050"),
     pytest.param(user_only(ln=sha("smith")), 2804050, 29, id="rule29_ln_subset__2804050"),
     pytest.param(put("custom_data", []), None, 30, id="rule30_custom_data_not_object__100_s4"),
     pytest.param(put("custom_data.value", "12,5"), None, 31, id="rule31_value_not_numeric__100_s4"),
     pytest.param(put("custom_data.predicted_ltv", True), None, 31, id="rule31_ltv_bool__100_s4"),
-    pytest.param(put("custom_data.currency", "EURO"), None, 32, id="rule32_currency_4_letters__100_s4"),
+    pytest.param(
+        put("custom_data.currency", "EURO"), None, 32, id="rule32_currency_4_letters__100_s4"
+    ),
     pytest.param(put("custom_data.currency", "XYZ"), None, 32, id="rule32_not_iso4217__100_s4"),
     pytest.param(drop("custom_data.value"), 2804019, 33, id="rule33_purchase_no_value__2804019_s4"),
-    pytest.param(drop("custom_data.currency"), 2804019, 33, id="rule33_purchase_no_currency__2804019_s4"),
-    pytest.param(put("custom_data.content_ids", "A1"), None, 34, id="rule34_content_ids_string__100_s4"),
-    pytest.param(put("custom_data.contents", [{"quantity": 1}]), None, 34, id="rule34_content_no_id__100_s4"),
     pytest.param(
-        put("custom_data.contents", [{"id": "A", "quantity": "2"}]), None, 34, id="rule34_quantity_string__100"
+        drop("custom_data.currency"), 2804019, 33, id="rule33_purchase_no_currency__2804019_s4"
     ),
-    pytest.param(put("custom_data.content_type", "sku"), None, 34, id="rule34_content_type__100_s4"),
+    pytest.param(
+        put("custom_data.content_ids", "A1"), None, 34, id="rule34_content_ids_string__100_s4"
+    ),
+    pytest.param(
+        put("custom_data.contents", [{"quantity": 1}]), None, 34, id="rule34_content_no_id__100_s4"
+    ),
+    pytest.param(
+        put("custom_data.contents", [{"id": "A", "quantity": "2"}]),
+        None,
+        34,
+        id="rule34_quantity_string__100",
+    ),
+    pytest.param(
+        put("custom_data.content_type", "sku"), None, 34, id="rule34_content_type__100_s4"
+    ),
     pytest.param(put("custom_data.num_items", "3"), None, 34, id="rule34_num_items_string__100_s4"),
     pytest.param(
-        put("custom_data.delivery_category", "drone"), None, 34, id="rule34_delivery_category__100_s4"
+        put("custom_data.delivery_category", "drone"),
+        None,
+        34,
+        id="rule34_delivery_category__100_s4",
     ),
 ]
 
 
 @pytest.mark.parametrize(("mutate", "subcode", "rule"), REJECT_CASES)
-def test_event_rules_reject_the_whole_request(mutate: Mutator, subcode: int | None, rule: int) -> None:
+def test_event_rules_reject_the_whole_request(
+    mutate: Mutator, subcode: int | None, rule: int
+) -> None:
     bad = good_event(event_id="BAD")
     mutate(bad)
     # The bad event sits behind a good one: the whole request is refused, blamed on data[1].
@@ -453,8 +512,11 @@ STRICT_ONLY_CASES = [
     pytest.param(put("user_data.external_id", [123]), 24, id="rule24_numeric_external_id"),
     pytest.param(put("custom_data.content_ids", [1, 2]), 34, id="rule34_numeric_content_ids"),
     pytest.param(
-        both(put("action_source", "business_messaging"), put("messaging_channel", "messenger"),
-             put("user_data.page_id", "1")),
+        both(
+            put("action_source", "business_messaging"),
+            put("messaging_channel", "messenger"),
+            put("user_data.page_id", "1"),
+        ),
         16,
         id="rule16_messenger_without_psid",
     ),
@@ -482,11 +544,20 @@ ACCEPT_CASES = [
     pytest.param(put("event_time", str(int(NOW))), id="rule11_numeric_string_s2.1"),
     pytest.param(put("event_time", int(NOW) + 600), id="rule13_within_skew"),
     pytest.param(put("event_time", int(NOW) - 7 * 86400 + 1), id="rule12_just_inside_7d"),
-    pytest.param(both(put("action_source", "email"), drop("event_source_url")), id="rule15_email_needs_no_url"),
-    pytest.param(put("event_source_url", "https://shop.example/p.AQICAQMC"), id="rule15_url_appendix_s0.9"),
     pytest.param(
-        both(put("action_source", "business_messaging"), put("messaging_channel", "whatsapp"),
-             put("user_data.whatsapp_business_account_id", 123), put("user_data.ctwa_clid", "c")),
+        both(put("action_source", "email"), drop("event_source_url")),
+        id="rule15_email_needs_no_url",
+    ),
+    pytest.param(
+        put("event_source_url", "https://shop.example/p.AQICAQMC"), id="rule15_url_appendix_s0.9"
+    ),
+    pytest.param(
+        both(
+            put("action_source", "business_messaging"),
+            put("messaging_channel", "whatsapp"),
+            put("user_data.whatsapp_business_account_id", 123),
+            put("user_data.ctwa_clid", "c"),
+        ),
         id="rule16_whatsapp_complete",
     ),
     pytest.param(
@@ -495,13 +566,19 @@ ACCEPT_CASES = [
     ),
     pytest.param(put("data_processing_options", []), id="rule20_explicitly_not_ldu"),
     pytest.param(
-        both(put("data_processing_options", LDU), put("data_processing_options_country", 0),
-             put("data_processing_options_state", 0)),
+        both(
+            put("data_processing_options", LDU),
+            put("data_processing_options_country", 0),
+            put("data_processing_options_state", 0),
+        ),
         id="rule20_ldu_geolocate",
     ),
     pytest.param(
-        both(put("data_processing_options", LDU), put("data_processing_options_country", 1),
-             put("data_processing_options_state", 1013)),
+        both(
+            put("data_processing_options", LDU),
+            put("data_processing_options_country", 1),
+            put("data_processing_options_state", 1013),
+        ),
         id="rule20_ldu_rhode_island",
     ),
     pytest.param(put("data_processing_options", LDU), id="rule20_ldu_with_ip_needs_no_state"),
@@ -509,24 +586,41 @@ ACCEPT_CASES = [
     pytest.param(put("user_data.em", sha("x") + ".AQ"), id="rule23_hash_legacy_appendix"),
     pytest.param(put("user_data.em", [sha("a"), sha("b")]), id="rule23_list_s0.5"),
     pytest.param(put("user_data.external_id", ["crm-1", "crm-2"]), id="rule24_clear_list"),
-    pytest.param(put("user_data.client_ip_address", "2001:db8:85a3::8a2e:370:7334"), id="rule25_ipv6"),
-    pytest.param(put("user_data.client_ip_address", "168.212.226.204.ABcDEFGh"), id="rule25_ip_appendix"),
-    pytest.param(put("user_data.fbc", "fb.1.1554763741205.IwZXh0bgNhZW0CMTAAAR-uK_5w"), id="rule26_fbclid_dash_underscore_s3.2"),
-    pytest.param(put("user_data.fbc", "fb.1.1554763741205.AbCd.AQICAQMC"), id="rule26_fbc_appendix_s3.2"),
-    pytest.param(put("user_data.fbp", "fb.1.1596403881668.1116446470.AQIAAQMC"), id="rule27_fbp_appendix"),
+    pytest.param(
+        put("user_data.client_ip_address", "2001:db8:85a3::8a2e:370:7334"), id="rule25_ipv6"
+    ),
+    pytest.param(
+        put("user_data.client_ip_address", "168.212.226.204.ABcDEFGh"), id="rule25_ip_appendix"
+    ),
+    pytest.param(
+        put("user_data.fbc", "fb.1.1554763741205.IwZXh0bgNhZW0CMTAAAR-uK_5w"),
+        id="rule26_fbclid_dash_underscore_s3.2",
+    ),
+    pytest.param(
+        put("user_data.fbc", "fb.1.1554763741205.AbCd.AQICAQMC"), id="rule26_fbc_appendix_s3.2"
+    ),
+    pytest.param(
+        put("user_data.fbp", "fb.1.1596403881668.1116446470.AQIAAQMC"), id="rule27_fbp_appendix"
+    ),
     pytest.param(put("user_data.lead_id", 123456789012345), id="rule28_lead_id_integer"),
     pytest.param(user_only(external_id="crm-1"), id="rule29_external_id_alone_is_enough"),
     pytest.param(user_only(fbp="fb.1.1596403881668.1116446470"), id="rule29_fbp_alone"),
     pytest.param(user_only(fn=sha("mary"), ln=sha("smith"), ge=sha("f")), id="rule29_fn_ln_ge"),
     pytest.param(put("custom_data.value", "142.52"), id="rule31_numeric_string_s4"),
     pytest.param(put("custom_data.currency", "usd"), id="rule32_lowercase_s4"),
-    pytest.param(both(put("event_name", "Lead"), put("custom_data", {})), id="rule33_only_purchase"),
     pytest.param(
-        put("custom_data.contents", [{"id": "A", "quantity": 2, "item_price": 9.5,
-                                      "delivery_category": "home_delivery"}]),
+        both(put("event_name", "Lead"), put("custom_data", {})), id="rule33_only_purchase"
+    ),
+    pytest.param(
+        put(
+            "custom_data.contents",
+            [{"id": "A", "quantity": 2, "item_price": 9.5, "delivery_category": "home_delivery"}],
+        ),
         id="rule34_contents_complete",
     ),
-    pytest.param(put("custom_data.shipping_method", {"any": "thing"}), id="rule30_custom_keys_allowed"),
+    pytest.param(
+        put("custom_data.shipping_method", {"any": "thing"}), id="rule30_custom_keys_allowed"
+    ),
     pytest.param(put("event_id", 12345), id="rule19_numeric_event_id"),
 ]
 
@@ -568,7 +662,9 @@ def test_error_envelope_matches_the_recorded_2804003_body_s1_5() -> None:
     assert error["type"] == "OAuthException"
     assert (error["code"], error["error_subcode"], error["is_transient"]) == (100, 2804003, False)
     assert error["error_user_title"] == "Event Timestamp Too Old"
-    assert error["error_user_msg"].startswith("The timestamp for this event is too far in the past.")
+    assert error["error_user_msg"].startswith(
+        "The timestamp for this event is too far in the past."
+    )
     assert error["fbtrace_id"] == "A6UyEgg_HdoiRX9duxcBOjb"
     assert error["error_data"] == {"blame_field_specs": [["data[0].event_time"]]}
 

@@ -19,8 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from trackside.config import Settings
-from trackside.destinations import Classification, Prepared, Skip, Verdict
-from trackside.destinations import meta_rules
+from trackside.destinations import Classification, Prepared, Skip, Verdict, meta_rules
 from trackside.destinations.meta import MetaDestination, classify_response
 from trackside.destinations.meta_rules import RulesConfig, TokenGrant
 from trackside.events import NormalizedEvent

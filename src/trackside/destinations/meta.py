@@ -16,8 +16,14 @@ import httpx
 
 from trackside import PARTNER_AGENT
 from trackside.config import Settings
-from trackside.destinations import Classification, Prepared, Skip, Verdict, chunk
-from trackside.destinations import meta_rules
+from trackside.destinations import (
+    Classification,
+    Prepared,
+    Skip,
+    Verdict,
+    chunk,
+    meta_rules,
+)
 from trackside.destinations.meta_rules import RulesConfig
 from trackside.events import NormalizedEvent
 
@@ -29,7 +35,6 @@ EXPIRY_MARGIN_S = 60
 #: Throttled without a hint from Meta (§6.2 "long backoff").
 DEFAULT_THROTTLE_S = 60.0
 
-_SEPARATORS = (",", ":")
 #: Keys ``custom_data`` may not override: trackside fills them from the order (§4).
 _STANDARD_CUSTOM_KEYS = (
     "value",
@@ -47,10 +52,6 @@ _RETRY_CODES = frozenset({1, 2, 341, 5000})
 _THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 #: 2635 (deprecated version), 2500 (unknown path) and 104 (no token) are configuration too.
 _DISABLED_CODES = frozenset({10, 102, 104, 190, 368, 2500, 2635, *range(200, 300)})
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=_SEPARATORS, ensure_ascii=False)
 
 
 def _one_or_list(values: Any) -> Any:
@@ -254,9 +255,11 @@ def _regain_seconds(error: Mapping[str, Any], headers: httpx.Headers) -> float |
         if isinstance(parsed, dict):
             for entries in parsed.values():
                 for entry in entries if isinstance(entries, list) else []:
-                    value = entry.get("estimated_time_to_regain_access") if isinstance(
-                        entry, dict
-                    ) else None
+                    value = (
+                        entry.get("estimated_time_to_regain_access")
+                        if isinstance(entry, dict)
+                        else None
+                    )
                     if isinstance(value, int | float) and not isinstance(value, bool):
                         minutes.append(float(value))
     seconds = [m * 60 for m in minutes if m > 0]
@@ -303,7 +306,9 @@ def classify_response(
         message = None
         if received != batch_size:
             message = f"Meta counted {received} of {batch_size} events"
-        return Classification(Verdict.DELIVERED, http_status=status, message=message, trace_id=trace)
+        return Classification(
+            Verdict.DELIVERED, http_status=status, message=message, trace_id=trace
+        )
     err = body.get("error")
     if not isinstance(err, dict):
         return Classification(
@@ -315,7 +320,9 @@ def classify_response(
     message = str(err.get("message") or "")
     title, user_msg = err.get("error_user_title"), err.get("error_user_msg")
     if title or user_msg:
-        message = f"{message} [{title or ''}: {user_msg or ''}]" if message else f"{title}: {user_msg}"
+        message = (
+            f"{message} [{title or ''}: {user_msg or ''}]" if message else f"{title}: {user_msg}"
+        )
 
     def verdict(kind: Verdict, retry_after_s: float | None = None) -> Classification:
         return Classification(

@@ -176,7 +176,9 @@ _FBP = re.compile(r"fb\.\d+\.\d{10,13}\.\d+" + _APPENDIX)
 _VERSION = re.compile(r"v\d+\.\d+")
 _IP_APPENDIX = re.compile(r"\.[A-Za-z0-9_-]{8}$")
 
-GRAPH_DOCS = "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+GRAPH_DOCS = (
+    "Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+)
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -243,7 +245,9 @@ def invalid_parameter(
         title=title,
         user_msg=user_msg,
         title_fr=fr[0] if fr else "Paramètre non valide",
-        user_msg_fr=fr[1] if fr else f"Un paramètre de l’événement n’est pas valide : {blame or title}.",
+        user_msg_fr=fr[1]
+        if fr
+        else f"Un paramètre de l’événement n’est pas valide : {blame or title}.",
         rule=rule,
         blame=blame,
     )
@@ -324,8 +328,7 @@ def unknown_object(object_id: str) -> MetaError:  # rule 5 [Doc; rudder-transfor
         subcode=33,
         type="GraphMethodException",
         message=f"Unsupported post request. Object with ID '{object_id}' does not exist, cannot "
-        "be loaded due to missing permissions, or does not support this operation. "
-        + GRAPH_DOCS,
+        "be loaded due to missing permissions, or does not support this operation. " + GRAPH_DOCS,
         rule=5,
     )
 
@@ -853,7 +856,10 @@ def _check_source_requirements(
         for key in ("advertiser_tracking_enabled", "application_tracking_enabled"):
             if key in app_data and not isinstance(app_data[key], bool):
                 return invalid_parameter(
-                    None, "Invalid App Data", f"{key} must be a boolean.", rule=17,
+                    None,
+                    "Invalid App Data",
+                    f"{key} must be a boolean.",
+                    rule=17,
                     blame=f"{at}.app_data.{key}",
                 )
     elif source == "system_generated":  # rule 18 (CRM)
@@ -869,9 +875,7 @@ def _check_source_requirements(
                     blame=f"{at}.custom_data.lead_event_source",
                 )
             lead_id = user_data.get("lead_id")
-            if lead_id is not None and not (
-                _is_digits(lead_id) and 15 <= len(str(lead_id)) <= 17
-            ):
+            if lead_id is not None and not (_is_digits(lead_id) and 15 <= len(str(lead_id)) <= 17):
                 return invalid_parameter(
                     2804036,
                     "Invalid Lead ID",
@@ -912,9 +916,7 @@ def _check_event_fields(event: Mapping[str, Any], at: str) -> MetaError | None:
     return None
 
 
-def _check_ldu(
-    event: Mapping[str, Any], user_data: Mapping[str, Any], at: str
-) -> MetaError | None:
+def _check_ldu(event: Mapping[str, Any], user_data: Mapping[str, Any], at: str) -> MetaError | None:
     """Rule 20: Limited Data Use (§2.1)."""
     options = event.get("data_processing_options")
     if options is None:
@@ -922,7 +924,10 @@ def _check_ldu(
     title = "Invalid Data Processing Options"
     if not isinstance(options, list) or any(option != "LDU" for option in options):
         return invalid_parameter(
-            None, title, 'data_processing_options must be [] or ["LDU"].', rule=20,
+            None,
+            title,
+            'data_processing_options must be [] or ["LDU"].',
+            rule=20,
             blame=f"{at}.data_processing_options",
         )
     if "LDU" not in options:
@@ -931,18 +936,27 @@ def _check_ldu(
     state = event.get("data_processing_options_state")
     if country is not None and (not _is_int(country) or country not in (0, 1)):
         return invalid_parameter(
-            None, title, "data_processing_options_country must be 0 or 1.", rule=20,
+            None,
+            title,
+            "data_processing_options_country must be 0 or 1.",
+            rule=20,
             blame=f"{at}.data_processing_options_country",
         )
     if state is not None and (not _is_int(state) or state not in LDU_STATES):
         return invalid_parameter(
-            None, title, "data_processing_options_state must be 0 or 1000-1013.", rule=20,
+            None,
+            title,
+            "data_processing_options_state must be 0 or 1000-1013.",
+            rule=20,
             blame=f"{at}.data_processing_options_state",
         )
     # "If you set a country, you must also set a state"; without an IP Meta cannot geolocate.
     if state is None and (country is not None or not user_data.get("client_ip_address")):
         return invalid_parameter(
-            None, title, "data_processing_options_state is required with LDU here.", rule=20,
+            None,
+            title,
+            "data_processing_options_state is required with LDU here.",
+            rule=20,
             blame=f"{at}.data_processing_options_state",
         )
     return None
@@ -1061,9 +1075,7 @@ def _check_user_data(
     return None
 
 
-def _check_custom_data(
-    event: Mapping[str, Any], config: RulesConfig, at: str
-) -> MetaError | None:
+def _check_custom_data(event: Mapping[str, Any], config: RulesConfig, at: str) -> MetaError | None:
     custom = event.get("custom_data")
     where = f"{at}.custom_data"
     if custom is not None and not isinstance(custom, dict):  # rule 30
@@ -1102,9 +1114,7 @@ def _check_custom_data(
     return _check_contents(custom, config, where)
 
 
-def _check_contents(
-    custom: Mapping[str, Any], config: RulesConfig, where: str
-) -> MetaError | None:
+def _check_contents(custom: Mapping[str, Any], config: RulesConfig, where: str) -> MetaError | None:
     """Rule 34: content_ids, contents, content_type, delivery_category, num_items."""
     ids = custom.get("content_ids")
     if ids is not None and (
@@ -1112,50 +1122,74 @@ def _check_contents(
         or not all(isinstance(i, str) or (not config.strict and _is_number(i)) for i in ids)
     ):
         return invalid_parameter(
-            None, "Invalid Content IDs", "content_ids must be an array of strings.", rule=34,
+            None,
+            "Invalid Content IDs",
+            "content_ids must be an array of strings.",
+            rule=34,
             blame=f"{where}.content_ids",
         )
     contents = custom.get("contents")
     if contents is not None:
         if not isinstance(contents, list):
             return invalid_parameter(
-                None, "Invalid Contents", "contents must be an array of objects.", rule=34,
+                None,
+                "Invalid Contents",
+                "contents must be an array of objects.",
+                rule=34,
                 blame=f"{where}.contents",
             )
         for position, item in enumerate(contents):
             blame = f"{where}.contents[{position}]"
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 return invalid_parameter(
-                    None, "Invalid Contents", "each content needs a string id.", rule=34,
+                    None,
+                    "Invalid Contents",
+                    "each content needs a string id.",
+                    rule=34,
                     blame=blame,
                 )
             for key in ("quantity", "item_price"):
                 if key in item and (isinstance(item[key], str) or not _is_number(item[key])):
                     return invalid_parameter(
-                        None, "Invalid Contents", f"{key} must be a number.", rule=34,
+                        None,
+                        "Invalid Contents",
+                        f"{key} must be a number.",
+                        rule=34,
                         blame=f"{blame}.{key}",
                     )
             category = item.get("delivery_category")
             if category is not None and category not in ("in_store", "curbside", "home_delivery"):
                 return invalid_parameter(
-                    None, "Invalid Delivery Category", "delivery_category is not valid.",
-                    rule=34, blame=f"{blame}.delivery_category",
+                    None,
+                    "Invalid Delivery Category",
+                    "delivery_category is not valid.",
+                    rule=34,
+                    blame=f"{blame}.delivery_category",
                 )
     content_type = custom.get("content_type")
     if content_type is not None and content_type not in ("product", "product_group"):
         return invalid_parameter(
-            None, "Invalid Content Type", "content_type must be product or product_group.",
-            rule=34, blame=f"{where}.content_type",
+            None,
+            "Invalid Content Type",
+            "content_type must be product or product_group.",
+            rule=34,
+            blame=f"{where}.content_type",
         )
     category = custom.get("delivery_category")
     if category is not None and category not in ("in_store", "curbside", "home_delivery"):
         return invalid_parameter(
-            None, "Invalid Delivery Category", "delivery_category is not valid.", rule=34,
+            None,
+            "Invalid Delivery Category",
+            "delivery_category is not valid.",
+            rule=34,
             blame=f"{where}.delivery_category",
         )
     if "num_items" in custom and not _is_int(custom["num_items"]):
         return invalid_parameter(
-            None, "Invalid Number Of Items", "num_items must be an integer.", rule=34,
+            None,
+            "Invalid Number Of Items",
+            "num_items must be an integer.",
+            rule=34,
             blame=f"{where}.num_items",
         )
     return None
