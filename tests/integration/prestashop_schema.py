@@ -238,3 +238,55 @@ def drop_tables(conn: pymysql.connections.Connection[Any], prefix: str) -> None:
 
 def minutes_ago(now: float, minutes: float) -> float:
     return now - timedelta(minutes=minutes).total_seconds()
+
+
+class Fixtures:
+    """The orders of the spec'd scenarios, in one shop."""
+
+    def __init__(self, shop: Shop, now: float) -> None:
+        self.shop = shop
+        self.now = now
+        fr = shop.country("FR", 33)
+        de = shop.country("DE", 49)
+        eur, self.chf = shop.currency("EUR"), shop.currency("CHF")
+        # A normal paid order: registered customer, mobile and landline, Mrs.
+        c1 = shop.customer("Anne.Martin@Example.com", "Anne", "Martin", birthday="1985-03-09",
+                           id_gender=2)
+        a1 = shop.address(c1, fr, firstname="Anne", lastname="Martin", city="Lyon",
+                          postcode="69002", phone="+33 4 72 00 00 00", phone_mobile="+33 6 12 34 56 78")
+        self.normal = new_reference()
+        self.normal_id = shop.order(self.normal, c1, eur, a1, state=PAYMENT_ACCEPTED, at=now - 3000,
+                                    lines=[(7, 0, "Mug", 2, 12.0, 10.0)], shipping=(6.0, 5.0))
+        # A split checkout: two orders, one reference, one cart.
+        c2 = shop.customer("bob@example.com", "Bob", "Durand", id_gender=1)
+        a2 = shop.address(c2, fr, firstname="Bob", lastname="Durand", city="Paris",
+                          postcode="75011", phone_mobile="+33 7 00 00 00 01")
+        self.split = new_reference()
+        self.split_ids = [
+            shop.order(self.split, c2, eur, a2, state=PAYMENT_ACCEPTED, at=now - 2900, id_cart=501,
+                       lines=[(1, 3, "Shirt M", 1, 24.0, 20.0)], shipping=(0.0, 0.0)),
+            shop.order(self.split, c2, eur, a2, state=PAYMENT_ACCEPTED, at=now - 2900, id_cart=501,
+                       lines=[(2, 0, "Book", 1, 10.55, 10.0)], shipping=(4.8, 4.0)),
+        ]
+        # A guest checkout with a national-format phone (French number without +33).
+        c3 = shop.customer("guest@example.org", "Camille", "Petit", is_guest=1)
+        a3 = shop.address(c3, fr, firstname="Camille", lastname="Petit", city="Nantes",
+                          postcode="44000", phone="06 11 22 33 44")
+        self.guest = new_reference()
+        self.guest_id = shop.order(self.guest, c3, eur, a3, state=PAYMENT_ACCEPTED, at=now - 2800,
+                                   lines=[(3, 0, "Tea", 3, 5.0, 4.5)], shipping=(0.0, 0.0))
+        # Bank wire awaiting payment, paid later.
+        c4 = shop.customer("wire@example.com", "Jürgen", "Müller", id_gender=1)
+        a4 = shop.address(c4, de, firstname="Jürgen", lastname="Müller", city="München",
+                          postcode="80331")  # no phone at all
+        self.wire = new_reference()
+        self.wire_id = shop.order(self.wire, c4, eur, a4, state=BANK_WIRE, at=now - 2700,
+                                  lines=[(4, 0, "Lamp", 1, 59.9, 49.92)], shipping=(0.0, 0.0))
+        # A paid order in CHF (second currency), cancelled later; non-ASCII names.
+        c5 = shop.customer("zoe@example.ch", "Zoë", "Ĺubomírová", id_gender=2)
+        a5 = shop.address(c5, fr, firstname="Zoë", lastname="Ĺubomírová", city="Genève",
+                          postcode="1201", phone_mobile="0612345679")
+        self.chf_ref = new_reference()
+        self.chf_id = shop.order(self.chf_ref, c5, self.chf, a5, state=PAYMENT_ACCEPTED,
+                                 at=now - 2600, lines=[(5, 0, "Watch", 1, 120.0, 111.0)],
+                                 shipping=(0.0, 0.0))
