@@ -80,6 +80,7 @@ class Settings(BaseModel):
     consent_mode: Literal["eea", "required", "off"] = "eea"
     server_event_consent: Literal["deny", "grant"] = "deny"
     retention_days: int = Field(default=30, ge=1)
+    meta_opt_out: Literal["suppress", "send"] = "suppress"
 
     # PrestaShop connector (spec/integrations.md §3)
     prestashop_db_url: SecretStr | None = None

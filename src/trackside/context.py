@@ -47,6 +47,8 @@ def merge_context(stored: NormalizedEvent, incoming: NormalizedEvent) -> tuple[N
         if getattr(stored, name) is None and getattr(incoming, name) is not None:
             updates[name] = getattr(incoming, name)
             added.append(name)
+    if "consent" in added:
+        updates["consent_source"] = incoming.consent_source
     if not added:
         return stored, []
     flags = list(stored.flags)

@@ -21,6 +21,7 @@ import httpx
 
 from trackside import metrics
 from trackside.destinations import Classification, Destination, Prepared, Skip, Verdict
+from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
 from trackside.store import AttemptRecord, Claimed, Finished, Store
 
@@ -66,6 +67,7 @@ class Worker:
         timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
         concurrency: int = CONCURRENCY,
+        policy: Callable[[NormalizedEvent, str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.destinations = list(destinations)
@@ -76,6 +78,7 @@ class Worker:
         self.lease_s = lease_s
         self.clock = clock
         self.concurrency = max(1, concurrency)
+        self.policy = policy
         self.wake = asyncio.Event()
         self.last_cycle_at = 0.0
 
@@ -212,6 +215,11 @@ class Worker:
                 self._finish(batch, row.outbox_id, "expired",
                              message=f"event_time is older than {destination.name}'s window")
                 continue
+            if self.policy is not None:
+                refused = self.policy(row.event, destination.name)
+                if refused:
+                    self._finish(batch, row.outbox_id, "suppressed", message=refused)
+                    continue
             result = destination.prepare(row.outbox_id, row.event, now)
             if isinstance(result, Skip):
                 self._finish(batch, row.outbox_id, result.outcome, message=result.reason)

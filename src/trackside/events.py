@@ -364,6 +364,11 @@ class NormalizedEvent(BaseModel):
     customer_id: str | None = None
     #: Country code (lowercase alpha-2) in clear, for the consent policy; never sent.
     country_hint: str | None = None
+    #: Where the event came from ("api", "browser", "prestashop", …).
+    source: str | None = None
+    #: Where ``consent`` came from: "event" (the source said it) or "browser" (the browser's
+    #: beacon said it, possibly joined to a server event).
+    consent_source: str | None = None
     warnings: list[str] = Field(default_factory=list)
     #: Machine-readable markers, e.g. ``no_customer_information`` (spec rule 29).
     flags: list[str] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from trackside import consent
 from trackside.config import Settings
 from trackside.events import Event, FieldError, NormalizedEvent, parse_event
 from trackside.identity import normalize_user
@@ -26,8 +27,7 @@ NOT_APPLICABLE = {
     "dryrun": frozenset({"Refund"}),
 }
 
-#: Sources whose events were produced by the shop's own backend (not a browser).
-BROWSER_SOURCES = frozenset({"browser"})
+BROWSER_SOURCES = consent.BROWSER_SOURCES
 
 
 @dataclass
@@ -69,6 +69,9 @@ class Pipeline:
         if not has_sufficient_customer_information(user.user_data):
             # spec/meta-capi.md §13 rule 29: Meta would refuse it with 2804050.
             flags.append("no_customer_information")
+        ad_personalization_denied = (
+            event.consent is not None and event.consent.ad_personalization == "denied"
+        )
         return NormalizedEvent(
             event_name=event.event_name,
             event_id=resolve_event_id(event, self.settings.event_id_prefix),
@@ -76,7 +79,8 @@ class Pipeline:
             action_source=event.action_source,
             event_source_url=event.event_source_url,
             referrer_url=event.referrer_url,
-            opt_out=event.opt_out,
+            # Meta's opt_out: attribution only, no optimisation (spec §2.1).
+            opt_out=event.opt_out or ad_personalization_denied,
             user_data=user.user_data,
             ga_client_id=user.ga_client_id,
             ga_session_id=user.ga_session_id,
@@ -88,6 +92,9 @@ class Pipeline:
             country_hint=user.country,
             warnings=user.warnings,
             flags=flags,
+            source=source,
+            consent_source=None if event.consent is None
+            else ("browser" if source in BROWSER_SOURCES else "event"),
         )
 
     def plan(self, event: NormalizedEvent, source: str, now: float) -> list[OutboxPlan]:
@@ -99,7 +106,13 @@ class Pipeline:
                                reason=f"{destination} has no {event.event_name} event")
                 )
                 continue
-            plans.append(OutboxPlan(destination, next_attempt_at=self._first_attempt(event, source, now)))
+            first_attempt = self._first_attempt(event, source, now)
+            refused = consent.decide(event, destination, self.settings)
+            if refused and not (first_attempt > now and consent.is_deferrable(event)):
+                plans.append(OutboxPlan(destination, "suppressed", reason=refused))
+                continue
+            # Undecided server events waiting for the browser are decided again at send time.
+            plans.append(OutboxPlan(destination, next_attempt_at=first_attempt))
         return plans
 
     def _first_attempt(self, event: NormalizedEvent, source: str, now: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from trackside import consent
 from trackside.config import Settings
 from trackside.delivery import Worker
 from trackside.destinations import Destination
@@ -37,6 +38,7 @@ class Runtime:
     def worker(self, **kwargs: Any) -> Worker:
         kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)
         kwargs.setdefault("redactor", self.redactor)
+        kwargs.setdefault("policy", consent.policy(self.settings))
         return Worker(self.store, self.destinations, **kwargs)
 
     def destination(self, name: str) -> Destination | None:

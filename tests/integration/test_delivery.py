@@ -20,6 +20,8 @@ from trackside.delivery import Worker
 from trackside.runtime import Runtime
 
 DAY = 86400
+GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
+           "ad_personalization": "granted"}
 
 
 class Clock:
@@ -50,6 +52,7 @@ def purchase(reference: str, event_time: float | None = None, **user: Any) -> di
                  "user_agent": "Mozilla/5.0", **user},
         "order": {"reference": reference, "value": 19.9, "currency": "EUR",
                   "items": [{"id": "SKU-1", "quantity": 1, "price": 19.9}]},
+        "consent": GRANTED,
     }
 
 
@@ -273,3 +276,25 @@ def test_worker_writes_nothing_it_did_not_claim(runtime: Runtime) -> None:
     worker = Worker(runtime.store, runtime.destinations)
     assert asyncio.run(worker.drain()) == 0
     asyncio.run(worker.aclose())
+
+
+def test_consent_is_decided_again_when_the_join_window_ends(
+    fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
+) -> None:
+    settings = fake_graph.settings(database_url=f"sqlite:///{tmp_path}/c.db", join_window_s=30)
+    runtime = Runtime.from_settings(settings)
+    clock = Clock()
+    order = purchase("R1")
+    del order["consent"]
+    order["user"] = {"email": "a@example.com", "country": "fr"}
+    runtime.pipeline.accept([order, {**order, "order": {**order["order"], "reference": "R2"}}],
+                            "prestashop", now=clock.now)
+    # The shopper's browser grants consent for R1 during the window; R2's browser never shows up.
+    beacon = purchase("R1")
+    runtime.pipeline.accept([beacon], "browser", now=clock.now + 1)
+    clock.advance(31)
+    drain(runtime, clock)
+    assert fake_graph.event_ids() == ["R1"]
+    r2 = outbox(runtime, "R2")
+    assert r2["status"] == "suppressed" and "TRACKSIDE_SERVER_EVENT_CONSENT=deny" in r2["message"]
+    runtime.close()

@@ -32,6 +32,7 @@ PURCHASE = {
     "user": {"email": "Jane@Example.com", "phone": "06 12 34 56 78", "country": "France",
              "ip": "2001:db8::1", "user_agent": "Mozilla/5.0"},
     "order": {"reference": "XKBKNABJK", "value": 42.5, "currency": "EUR"},
+    "consent": {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted"},
 }
 
 
@@ -104,7 +105,7 @@ def test_event_without_customer_information_is_flagged(store: SQLiteStore) -> No
 def test_refund_is_not_applicable_for_meta(store: SQLiteStore) -> None:
     refund = {"event_name": "Refund", "event_time": int(NOW), "action_source": "system_generated",
               "order": {"reference": "XKBKNABJK", "value": 10, "currency": "EUR"},
-              "user": {"external_id": "7"}}
+              "user": {"external_id": "7"}, "consent": PURCHASE["consent"]}
     [result] = pipeline(store).accept([refund], "api", now=NOW)
     assert result.event_id == "Refund:XKBKNABJK"
     assert {c.destination: c.counts for c in store.counts()} == {
