@@ -411,6 +411,20 @@ def send_test(
         raise typer.Exit(1)
 
 
+@app.command()
+def purge(
+    days: Annotated[int | None, typer.Option(help="Retention in days (default: TRACKSIDE_RETENTION_DAYS).")] = None,
+    include_dead: Annotated[bool, typer.Option("--include-dead", help="Also purge dead-lettered events (they can then no longer be replayed with their IP and cookies).")] = False,
+) -> None:
+    """Clear IPs, user agents and browser identifiers of final events past the retention period."""
+    runtime = _runtime()
+    retention = days if days is not None else runtime.settings.retention_days
+    now = time.time()
+    count = runtime.store.purge_personal_data(now - retention * 86400, now, include_dead=include_dead)
+    runtime.close()
+    out.print(f"purged browser context of {count} events older than {retention} days")
+
+
 def main() -> None:
     app()
 

@@ -8,6 +8,8 @@ later copy (anyone can post to /collect) must not rewrite an order's identity.
 
 from __future__ import annotations
 
+import json
+
 from trackside.events import NormalizedEvent
 
 #: user_data keys a later copy may add.
@@ -31,6 +33,26 @@ JOINABLE_USER_KEYS = (
 
 #: Keys whose arrival means "the browser was seen": a waiting server event may go now.
 BROWSER_KEYS = frozenset({"client_ip_address", "client_user_agent", "fbp", "fbc"})
+
+
+#: What the retention purge clears (DESIGN.md: only IP and user agent are stored in clear).
+PURGED_USER_KEYS = ("client_ip_address", "client_user_agent", "fbp", "fbc")
+
+
+def strip_browser_context(event: NormalizedEvent) -> NormalizedEvent:
+    user_data = {k: v for k, v in event.user_data.items() if k not in PURGED_USER_KEYS}
+    return event.model_copy(update={"user_data": user_data, "ga_client_id": None,
+                                    "ga_session_id": None})
+
+
+def strip_sent_payload(sent: str) -> str:
+    """A delivered payload keeps only hashed data after the retention period."""
+    payload = json.loads(sent)
+    user = payload.get("user_data")
+    if isinstance(user, dict):
+        payload["user_data"] = {k: v for k, v in user.items() if k not in PURGED_USER_KEYS}
+    payload.pop("client_id", None)  # GA4: the browser's _ga client id
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def merge_context(stored: NormalizedEvent, incoming: NormalizedEvent) -> tuple[NormalizedEvent, list[str]]:

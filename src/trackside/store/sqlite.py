@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trackside.context import BROWSER_KEYS, merge_context
+from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
 from trackside.store import (
     FINAL_STATUSES,
@@ -57,6 +57,8 @@ class SQLiteStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        # Overwrite freed space, so purged IPs and user agents do not linger in the file.
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._lock = threading.RLock()
 
     @classmethod
@@ -417,6 +419,38 @@ class SQLiteStore:
                 [(row["event_pk"], now, row["destination"]) for row in replayed],
             )
         return ReplayResult(len(replayed), refused)
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def purge_personal_data(self, older_than: float, now: float, include_dead: bool = False) -> int:
+        """Clear IP, user agent and browser identifiers of final events accepted before
+        ``older_than``; dead letters only with ``include_dead`` (they may still be replayed)."""
+        blocking = "('pending')" if include_dead else "('pending', 'dead')"
+        purged = 0
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT pk, body FROM events e WHERE purged_at IS NULL AND accepted_at < ?"
+                f" AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk"
+                f" AND o.status IN {blocking})",
+                (older_than,),
+            ).fetchall()
+            for row in rows:
+                event = strip_browser_context(NormalizedEvent.model_validate_json(row["body"]))
+                conn.execute(
+                    "UPDATE events SET body = ?, purged_at = ? WHERE pk = ?",
+                    (event.model_dump_json(exclude_defaults=True), now, row["pk"]),
+                )
+                for sent in conn.execute(
+                    "SELECT id, sent FROM outbox WHERE event_pk = ? AND sent IS NOT NULL",
+                    (row["pk"],),
+                ).fetchall():
+                    conn.execute("UPDATE outbox SET sent = ? WHERE id = ?",
+                                 (strip_sent_payload(sent["sent"]), sent["id"]))
+                purged += 1
+        with self._lock:
+            # Old page images in the WAL still hold the cleared values until checkpointed.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return purged
 
     # -- cursors -------------------------------------------------------------------------------
 
