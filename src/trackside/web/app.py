@@ -1,0 +1,110 @@
+"""The ASGI app: routes listed in one place, and a lifespan that runs the delivery worker.
+
+Shutdown order (uvicorn on SIGTERM): stop accepting connections, let in-flight requests
+finish, then this lifespan's exit: the committer commits what was queued (so every 202 already
+sent is durable — it was committed before being sent anyway), the worker is told to stop and
+finishes its in-flight sends; rows it had not claimed stay pending for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from trackside.runtime import Runtime
+from trackside.web.api import EventsAPI
+from trackside.web.committer import Committer
+from trackside.web.errors import ApiError, api_error_handler, http_exception_handler
+from trackside.web.graph import GraphEndpoint
+from trackside.web.middleware import RequestContext
+from trackside.web.openapi import build_openapi
+from trackside.web.ops import Ops, WorkerState
+
+log = logging.getLogger("trackside.web")
+
+#: How long shutdown waits for the worker's in-flight sends (uvicorn's own grace period for
+#: requests is separate). Rows still leased after that are due again when the lease expires.
+WORKER_STOP_TIMEOUT_S = 30.0
+GRAPH_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
+    committer = Committer(runtime.pipeline)
+    state = WorkerState()
+    api = EventsAPI(runtime, committer)
+    graph = GraphEndpoint(runtime, committer)
+    ops = Ops(runtime, state, run_worker)
+    openapi = build_openapi()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not runtime.settings.api_keys:
+            log.warning("TRACKSIDE_API_KEYS is empty: POST /v1/events and the Graph-compatible "
+                        "endpoint refuse every request until a key is set")
+        stop = asyncio.Event()
+        if run_worker:
+            worker = runtime.worker()
+            loop = asyncio.get_running_loop()
+            # New events are due now (or after the join window): wake the idle worker rather
+            # than letting it find them at its next poll.
+            committer.on_commit = lambda: loop.call_soon_threadsafe(worker.wake.set)
+            state.worker, state.started_at = worker, time.time()
+            state.task = asyncio.create_task(worker.run(stop), name="trackside-worker")
+            state.task.add_done_callback(_report_worker_exit)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(committer.close)
+            stop.set()
+            if state.task is not None and state.worker is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(state.task), WORKER_STOP_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    log.warning("worker did not stop within %.0fs; its leased rows will be "
+                                "retried when their lease expires", WORKER_STOP_TIMEOUT_S)
+                    state.task.cancel()
+                except Exception:
+                    pass  # already logged by _report_worker_exit
+                await state.worker.aclose()
+            log.info("stopped")
+
+    routes = [
+        Route("/v1/events", api.post_events, methods=["POST"]),
+        Route("/v1/events/{event_id}", api.get_event, methods=["GET"]),
+        Route("/healthz", ops.healthz, methods=["GET"]),
+        Route("/metrics", ops.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        # Last: its pattern would also match /v1/<anything>/events.
+        Route("/{version}/{pixel_id}/events", graph.handle, methods=GRAPH_METHODS),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.committer = committer
+    app.state.worker = state
+    return app
+
+
+def _report_worker_exit(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("the delivery worker stopped: %s", type(exc).__name__, exc_info=exc)

@@ -1,0 +1,135 @@
+"""POST /{version}/{pixel_id}/events: the Meta Graph API, as trackside.
+
+An application that already sends Conversions API calls (Meta's SDK, a GTM server tag, curl)
+changes its base URL and its token — a trackside API key — and keeps working: the same body
+encodings (spec/meta-capi.md §1.3), the same token places (§1.2), the same answers (§1.5) and
+the same error envelope and codes (§13 rules 1-9). Behind it the events gain durability, dedup
+and fan-out to every configured destination, through the one ``Pipeline.accept`` as source
+``graph-api``.
+
+Decisions where Meta has no counterpart:
+
+- Any well-formed version (``v16.0``…``v26.0``) is accepted: trackside forwards with its own
+  ``TRACKSIDE_META_API_VERSION``, and Meta's GTM tag still hard-codes v16.0 (§1.1).
+- ``{pixel_id}`` must equal ``TRACKSIDE_META_PIXEL_ID``. With no pixel configured (dry run,
+  GA4 only) any numeric id is accepted, so a client can be tested before Meta is set up.
+- ``appsecret_proof``, ``test_event_code``, ``partner_agent`` and the upload parameters are
+  accepted and not forwarded: the proof is tied to Meta's app secret, which the client keeps,
+  and the test code used is trackside's ``TRACKSIDE_META_TEST_EVENT_CODE``.
+- Events are checked with Meta's rules (compat mode) and then trackside's model; like Meta,
+  one invalid event refuses the whole request and nothing is stored (§0.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from trackside import metrics
+from trackside.destinations import meta_rules
+from trackside.destinations.meta_rules import MetaError, RulesConfig
+from trackside.events import Event, parse_event
+from trackside.logs import request_id
+from trackside.runtime import Runtime
+from trackside.web.committer import Committer
+from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
+
+log = logging.getLogger("trackside.graph")
+
+SOURCE = "graph-api"
+_VERSION = re.compile(r"v\d+\.\d+")
+_RULES = RulesConfig(mode="compat")
+
+
+def _body_too_large(limit: int) -> MetaError:
+    return MetaError(http_status=413, code=100,
+                     message=f"(#100) The request body is over the limit of {limit} bytes")
+
+
+def _unavailable() -> MetaError:
+    # Code 2 is Meta's "service temporarily unavailable": SDK users already retry on it.
+    return MetaError(http_status=503, code=2, is_transient=True,
+                     message="An unexpected error has occurred. Please retry your request later.")
+
+
+def _not_accepted(field: str, reason: str) -> MetaError:
+    # Meta's §13 default envelope, blaming the field like error_data.blame_field_specs.
+    return meta_rules.invalid_parameter(
+        None, "Invalid Event Parameter", f"{field} {reason} (trackside cannot accept this event).",
+        rule=0, blame=field,
+    )
+
+
+class GraphEndpoint:
+    def __init__(self, runtime: Runtime, committer: Committer) -> None:
+        self.runtime = runtime
+        self.committer = committer
+
+    def _error(self, error: MetaError) -> Response:
+        # The request id doubles as fbtrace_id: the support id Meta users already quote.
+        body = error.body(fbtrace_id=request_id.get() or "")
+        return JSONResponse(body, status_code=error.http_status)
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            result = await self._handle(request)
+        except Exception as exc:  # never a non-Meta body on this path
+            log.error("graph-compatible request failed: %s", type(exc).__name__, exc_info=exc)
+            result = _unavailable()
+        if isinstance(result, MetaError):
+            return self._error(result)
+        return JSONResponse(meta_rules.success_body(result, request_id.get() or ""))
+
+    async def _handle(self, request: Request) -> int | MetaError:
+        """The number of events accepted, or Meta's refusal of the whole request."""
+        settings = self.runtime.settings
+        version = request.path_params["version"]
+        pixel_id = request.path_params["pixel_id"]
+        if request.method != "POST":  # rule 1
+            return meta_rules.unsupported_method(request.method)
+        if not _VERSION.fullmatch(version):  # rule 2: unversioned or malformed
+            return meta_rules.deprecated_version()
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+        except BodyTooLarge:
+            return _body_too_large(settings.max_body_bytes)
+        except BodyIncomplete:
+            return _unavailable()
+        parsed = meta_rules.parse_request(
+            "POST", version, pixel_id, request.query_params, request.headers, body
+        )
+        if isinstance(parsed, MetaError):
+            return parsed
+        token = parsed.access_token
+        if not token:  # rule 3
+            return meta_rules.missing_token()
+        if not settings.api_key_matches(token):
+            return meta_rules.invalid_token()
+        if not self._known_pixel(pixel_id):  # rule 5
+            return meta_rules.unknown_object(pixel_id)
+        outcome = meta_rules.check_payload(parsed, _RULES, time.time())  # rules 6-34
+        if outcome.error is not None:
+            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events) or 1)
+            return outcome.error
+        events: list[Event] = []
+        for index, raw in enumerate(outcome.events):
+            event = parse_event(raw, prefix=f"data[{index}]")
+            if isinstance(event, list):
+                metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events))
+                return _not_accepted(event[0].field, event[0].reason)
+            events.append(event)
+        try:
+            await self.committer.accept(events, SOURCE)
+        except Exception:
+            return _unavailable()
+        return len(events)
+
+    def _known_pixel(self, pixel_id: str) -> bool:
+        configured = self.runtime.settings.meta_pixel_id
+        if configured:
+            return pixel_id == configured
+        return pixel_id.isdigit()

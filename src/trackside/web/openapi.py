@@ -1,0 +1,122 @@
+"""GET /openapi.json: every JSON endpoint, its schemas taken from the pydantic models that
+parse and shape the bodies (schemas.py, errors.py), so the document follows the code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from trackside import __version__
+from trackside.web.errors import ErrorBody
+from trackside.web.schemas import (
+    EventLookup,
+    EventsAccepted,
+    EventsRequest,
+    GraphError,
+    GraphRequestBody,
+    GraphSuccess,
+    Health,
+)
+
+_MODELS = (EventsRequest, EventsAccepted, EventLookup, ErrorBody, Health, GraphSuccess,
+           GraphError, GraphRequestBody)
+
+
+def _ref(model: type) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {400: "The body is JSON but not the expected shape", 401: "No valid API key",
+               404: "Not found", 413: "Body over TRACKSIDE_MAX_BODY_BYTES",
+               415: "The body is not JSON", 503: "The store is unavailable; retry"}
+    return {str(status): _json(ErrorBody, reasons[status]) for status in statuses}
+
+
+def _graph_errors(*statuses: int) -> dict[str, Any]:
+    reasons = {400: "Meta's refusal of the whole request (code 100, 104, 2635…)",
+               401: "Invalid access token (code 190)", 413: "Body too large (code 100)",
+               503: "Temporarily unavailable (code 2, is_transient)"}
+    return {str(status): _json(GraphError, reasons[status]) for status in statuses}
+
+
+def build_openapi() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [(model, "validation" if model in (EventsRequest, GraphRequestBody) else "serialization")
+         for model in _MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    bearer = [{"apiKey": []}]
+    graph_form = {"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "string", "description": "A JSON array of events, as text."},
+        "access_token": {"type": "string"}, "test_event_code": {"type": "string"},
+    }}
+    paths: dict[str, Any] = {
+        "/v1/events": {"post": {
+            "summary": "Accept up to 1,000 events",
+            "description": "202 once the valid events are committed; invalid events are "
+                           "reported by index and not stored.",
+            "security": bearer,
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref(EventsRequest)}}},
+            "responses": {"202": _json(EventsAccepted, "Per-event results"),
+                          **_errors(400, 401, 413, 415, 503)},
+        }},
+        "/v1/events/{event_id}": {"get": {
+            "summary": "An event's timeline and outcome per destination",
+            "security": bearer,
+            "parameters": [{"name": "event_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1}}],
+            "responses": {"200": _json(EventLookup, "Personal data shown hashed only"),
+                          **_errors(401, 404)},
+        }},
+        "/{version}/{pixel_id}/events": {"post": {
+            "summary": "Meta Graph API compatible Conversions API endpoint",
+            "description": "Send what you would send to graph.facebook.com, with a trackside "
+                           "API key as the access token.",
+            "security": [{"apiKey": []}, {"accessToken": []}],
+            "parameters": [
+                {"name": "version", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": r"^v\d+\.\d+$"}, "example": "v26.0"},
+                {"name": "pixel_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": r"^\d+$"}},
+            ],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref(GraphRequestBody)},
+                "application/x-www-form-urlencoded": {"schema": graph_form},
+                "multipart/form-data": {"schema": graph_form},
+            }},
+            "responses": {"200": _json(GraphSuccess, "Accepted, as Meta answers"),
+                          **_graph_errors(400, 401, 413, 503)},
+        }},
+        "/healthz": {"get": {
+            "summary": "Store reachable, worker alive, paused destinations",
+            "responses": {"200": _json(Health, "Healthy or degraded (a destination paused)"),
+                          "503": _json(Health, "Store unreachable or worker stalled")},
+        }},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics",
+            "responses": {"200": {"description": "Prometheus text format", "content": {
+                "text/plain": {"schema": {"type": "string"}}}}},
+        }},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "trackside", "version": __version__,
+                 "description": "Server-side conversion tracking gateway. See docs/api.md."},
+        "paths": paths,
+        "components": {
+            "schemas": defs["$defs"],
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "A key from TRACKSIDE_API_KEYS"},
+                "accessToken": {"type": "apiKey", "in": "query", "name": "access_token",
+                                "description": "Graph-style: a trackside API key"},
+            },
+        },
+    }

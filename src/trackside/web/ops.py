@@ -1,0 +1,123 @@
+"""GET /healthz and GET /metrics: what an orchestrator and Prometheus ask."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from trackside import metrics
+from trackside.delivery import Worker
+from trackside.runtime import Runtime
+from trackside.store import DestinationCounts, Store
+
+log = logging.getLogger("trackside.ops")
+
+#: A worker that has not finished a cycle for this long is stalled. A cycle can legitimately
+#: take a send timeout times the bisect depth; the claim lease (delivery.LEASE_S) bounds it.
+WORKER_STALL_S = 120.0
+STORE_PING_TIMEOUT_S = 5.0
+
+
+@dataclass
+class WorkerState:
+    """Set by the app's lifespan; read by /healthz."""
+
+    worker: Worker | None = None
+    task: asyncio.Task[None] | None = None
+    started_at: float = 0.0
+
+
+class QueueCollector(Collector):
+    """Queue depth and oldest pending age per destination, read from the store at scrape
+    time (the store is shared by every process, so these are the whole system's figures)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.counts: list[DestinationCounts] = []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        rows = GaugeMetricFamily("trackside_outbox_rows",
+                                 "Outbox rows by destination and status (whole store).",
+                                 labels=["destination", "status"])
+        depth = GaugeMetricFamily("trackside_queue_depth",
+                                  "Events waiting for delivery, by destination.",
+                                  labels=["destination"])
+        oldest = GaugeMetricFamily("trackside_oldest_pending_age_seconds",
+                                   "Age of the oldest pending event, by destination "
+                                   "(0 when nothing is pending).", labels=["destination"])
+        for entry in self.counts:
+            for status, count in sorted(entry.counts.items()):
+                rows.add_metric([entry.destination, status], count)
+            depth.add_metric([entry.destination], entry.counts.get("pending", 0))
+            accepted = entry.oldest_pending_accepted_at
+            oldest.add_metric([entry.destination], 0.0 if accepted is None else now - accepted)
+        yield rows
+        yield depth
+        yield oldest
+
+
+class Ops:
+    def __init__(self, runtime: Runtime, worker: WorkerState, run_worker: bool) -> None:
+        self.runtime = runtime
+        self.worker = worker
+        self.run_worker = run_worker
+        self._queue = QueueCollector(runtime.store)
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self._queue)
+
+    async def healthz(self, request: Request) -> Response:
+        store_ok = await self._store_reachable()
+        paused = []
+        if store_ok:
+            now = time.time()
+            states = await asyncio.to_thread(self.runtime.store.destination_states)
+            for state in states:
+                if state.paused_until is None or state.paused_until > now:
+                    paused.append({"destination": state.destination, "paused": True,
+                                   "paused_until": state.paused_until, "reason": state.reason})
+        worker, age = self._worker_status()
+        failing = not store_ok or worker == "stalled"
+        status = "failing" if failing else "degraded" if paused else "ok"
+        body = {
+            "status": status,
+            "store": "ok" if store_ok else "unreachable",
+            "worker": worker,
+            "worker_last_cycle_age_s": age,
+            "paused_destinations": paused,
+        }
+        return JSONResponse(body, status_code=503 if failing else 200)
+
+    async def _store_reachable(self) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.runtime.store.ping),
+                                   STORE_PING_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("health check: store unreachable (%s)", type(exc).__name__)
+            return False
+        return True
+
+    def _worker_status(self) -> tuple[str, float | None]:
+        if not self.run_worker:
+            return "disabled", None
+        state = self.worker
+        if state.worker is None or state.task is None or state.task.done():
+            return "stalled", None
+        now = time.time()
+        last = state.worker.last_cycle_at or state.started_at
+        age = round(max(0.0, now - last), 3)
+        return ("stalled" if age > WORKER_STALL_S else "ok"), age
+
+    async def metrics(self, request: Request) -> Response:
+        self._queue.counts = await asyncio.to_thread(self.runtime.store.counts)
+        text = generate_latest(metrics.REGISTRY) + generate_latest(self._registry)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,44 @@
+"""What every endpoint does before its own work: find the API key, read a bounded body."""
+
+from __future__ import annotations
+
+from starlette.requests import ClientDisconnect, Request
+
+
+class BodyTooLarge(Exception):
+    """The body is over ``settings.max_body_bytes``; each endpoint answers in its own shape."""
+
+
+class BodyIncomplete(Exception):
+    """The client went away before sending the whole body."""
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>`` (scheme case-insensitive, RFC 6750)."""
+    header = request.headers.get("authorization")
+    if not header or header[:7].lower() != "bearer ":
+        return None
+    token = header[7:].strip()
+    return token or None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing early when it is (or announces to be) over ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before anything is read, so a client
+    cannot make us buffer 5 GB; a chunked body is counted as it streams in.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BodyIncomplete from None
+    return b"".join(chunks)

@@ -1,0 +1,140 @@
+"""Pydantic models of the HTTP bodies: the parsers of the request envelopes and the OpenAPI
+document's schemas (ops.py builds /openapi.json from these, so the document cannot drift from
+what the handlers parse and return)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from trackside.events import Event, FieldError
+
+MAX_EVENTS_PER_REQUEST = 1000  # DESIGN.md "Public interface"; Meta's own cap (spec §6.1)
+
+
+class EventsEnvelope(BaseModel):
+    """What POST /v1/events parses: the events stay raw so each one is judged on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+
+ENVELOPE = TypeAdapter(EventsEnvelope)
+
+
+class EventsRequest(BaseModel):
+    """POST /v1/events body as documented: up to 1,000 events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+
+class EventResult(BaseModel):
+    index: int = Field(description="Position of the event in the request's `events`.")
+    status: Literal["queued", "duplicate", "rejected"]
+    event_id: str | None = Field(default=None, description="Absent for rejected events.")
+    event_name: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class EventsAccepted(BaseModel):
+    """202: queued and duplicate events are committed; rejected ones were not stored."""
+
+    queued: int
+    duplicate: int
+    rejected: int
+    results: list[EventResult]
+
+
+class DestinationOutcome(BaseModel):
+    destination: str
+    status: Literal["pending", "delivered", "dead", "expired", "suppressed", "not_applicable"]
+    attempts: int
+    next_attempt_at: float | None = None
+    finished_at: float | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    sent: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="What was sent (or would have been), personal data hashed."
+    )
+
+
+class TimelineEntry(BaseModel):
+    at: float
+    kind: str = Field(description="accepted, duplicate, attempt, delivered, dead, …")
+    destination: str | None = None
+    detail: str
+
+
+class StoredEvent(BaseModel):
+    event_name: str
+    event_id: str
+    source: str
+    accepted_at: float
+    event: dict[str, Any] = Field(description="The stored event; personal data hashed only.")
+    destinations: list[DestinationOutcome]
+    timeline: list[TimelineEntry]
+
+
+class EventLookup(BaseModel):
+    """GET /v1/events/{event_id}: one entry per event name sharing the id."""
+
+    event_id: str
+    events: list[StoredEvent]
+
+
+class DestinationHealth(BaseModel):
+    destination: str
+    paused: bool
+    paused_until: float | None = Field(description="null while paused until an operator acts.")
+    reason: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "failing"]
+    store: Literal["ok", "unreachable"]
+    worker: Literal["ok", "stalled", "disabled"]
+    worker_last_cycle_age_s: float | None = None
+    paused_destinations: list[DestinationHealth]
+
+
+class GraphSuccess(BaseModel):
+    """Meta's answer to an accepted request (spec/meta-capi.md §1.5)."""
+
+    events_received: int
+    messages: list[str]
+    fbtrace_id: str
+
+
+class GraphErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+    error_subcode: int | None = None
+    is_transient: bool = False
+    error_user_title: str | None = None
+    error_user_msg: str | None = None
+    error_data: dict[str, Any] | None = None
+    fbtrace_id: str
+
+
+class GraphError(BaseModel):
+    """Meta's error envelope (spec/meta-capi.md §1.5); classify by code/subcode only."""
+
+    error: GraphErrorDetail
+
+
+class GraphRequestBody(BaseModel):
+    """The JSON form of a Graph call; form-urlencoded and multipart carry the same fields."""
+
+    data: list[dict[str, Any] | str] = Field(
+        description="Meta events, or JSON strings of them (as Meta's Python SDK sends)."
+    )
+    access_token: str | None = Field(default=None, description="A trackside API key.")
+    test_event_code: str | None = None
+    partner_agent: str | None = None

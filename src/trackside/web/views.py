@@ -1,0 +1,104 @@
+"""GET /v1/events/{event_id}: a stored event as the API shows it, personal data hashed only.
+
+The store keeps contact keys hashed already, but IP address, user agent, click and browser ids
+stay in clear because Meta needs them so (spec/meta-capi.md §0.4), and the payload recorded as
+"sent" carries them too. The API is read by shop staff and scripts, so every value under a
+personal-data key is shown as its SHA-256 hex: still comparable ("same IP as the pixel saw?"),
+never readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trackside.identity import is_sha256_hex, sha256_hex
+from trackside.store import EventView
+
+#: Keys whose values are personal data in any stored or sent document (Meta's user_data keys,
+#: GA4's ids, trackside's own ids). Meta's hashed keys are listed too: a value that is not
+#: already a hash (e.g. external_id with TRACKSIDE_HASH_EXTERNAL_ID=false) gets hashed here.
+PERSONAL_KEYS = frozenset(
+    {
+        "em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id",
+        "client_ip_address", "client_user_agent", "fbc", "fbp", "lead_id", "anon_id", "madid",
+        "subscription_id", "fb_login_id", "page_scoped_user_id", "ctwa_clid", "ig_sid",
+        "ga_client_id", "ga_session_id", "client_id", "user_id", "ip_override", "user_agent",
+        "customer_id", "cart_id", "email", "phone", "ip",
+    }
+)
+
+
+def hash_personal(value: Any, key: str | None = None) -> Any:
+    """A copy of ``value`` where every string under a personal key is SHA-256 hex."""
+    if isinstance(value, dict):
+        return {k: hash_personal(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hash_personal(v, key) for v in value]
+    if key in PERSONAL_KEYS and value is not None and not isinstance(value, bool):
+        text = str(value)
+        return text if is_sha256_hex(text) else sha256_hex(text)
+    return value
+
+
+def _timeline(view: EventView) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = [
+        {"at": view.accepted_at, "kind": "accepted", "destination": None,
+         "detail": f"accepted from {view.source}"}
+    ]
+    for note in view.notes:
+        entries.append({"at": note["at"], "kind": note["kind"],
+                        "destination": note.get("destination"), "detail": note["detail"]})
+    for attempt in view.attempts:
+        parts = [attempt["verdict"]]
+        if attempt.get("http_status"):
+            parts.append(f"HTTP {attempt['http_status']}")
+        if attempt.get("code") is not None:
+            code = str(attempt["code"])
+            if attempt.get("subcode"):
+                code += f"/{attempt['subcode']}"
+            parts.append(f"code {code}")
+        if attempt.get("message"):
+            parts.append(str(attempt["message"]))
+        entries.append({"at": attempt["at"], "kind": "attempt",
+                        "destination": attempt.get("destination"), "detail": ", ".join(parts)})
+    for row in view.outbox:
+        if row.get("finished_at") is not None:
+            entries.append({"at": row["finished_at"], "kind": row["status"],
+                            "destination": row["destination"],
+                            "detail": row.get("message") or row["status"]})
+    entries.sort(key=lambda entry: entry["at"])
+    return entries
+
+
+def _outcome(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "destination": row["destination"],
+        "status": row["status"],
+        "attempts": row.get("attempts") or 0,
+        "next_attempt_at": row.get("next_attempt_at") if row["status"] == "pending" else None,
+        "finished_at": row.get("finished_at"),
+        "code": row.get("code"),
+        "subcode": row.get("subcode"),
+        "message": row.get("message"),
+        "sent": hash_personal(row.get("sent")),
+    }
+
+
+def event_lookup(event_id: str, views: Sequence[EventView]) -> dict[str, Any]:
+    """The body of GET /v1/events/{event_id} (schema: schemas.EventLookup)."""
+    events = []
+    for view in views:
+        stored = view.event.model_dump(mode="json", exclude_defaults=True)
+        # The consent policy's country hint is derived from the address: not for display.
+        stored.pop("country_hint", None)
+        events.append({
+            "event_name": view.event_name,
+            "event_id": view.event_id,
+            "source": view.source,
+            "accepted_at": view.accepted_at,
+            "event": hash_personal(stored),
+            "destinations": [_outcome(row) for row in view.outbox],
+            "timeline": _timeline(view),
+        })
+    return {"event_id": event_id, "events": events}
