@@ -135,6 +135,10 @@ def test_email(raw: str, expected: str | None) -> None:
         ("call me", "fr", None),
         ("", "fr", None),
         ("+999 123", None, None),
+        # a region phonenumbers does not know: only international numbers can be read
+        ("06 12 34 56 78", "zz", None),
+        ("+33 6 12 34 56 78", "zz", "33612345678"),
+        ("33612345678", "un", "33612345678"),
     ],
 )
 def test_phone(raw: str, region: str | None, expected: str | None) -> None:

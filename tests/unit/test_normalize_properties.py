@@ -27,7 +27,7 @@ from trackside.identity.normalize import HASHED_KEYS
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 TODAY = date(2026, 11, 22)
-REGIONS = st.sampled_from([None, "fr", "de", "gb", "es", "it", "us", "be", "ch", "nl"])
+REGIONS = st.sampled_from([None, "fr", "de", "gb", "es", "it", "us", "be", "ch", "nl", "zz"])
 
 # Arbitrary Unicode plus text shaped like the field, so both garbage and near-misses are hit.
 any_text = st.text(max_size=40)
@@ -210,3 +210,33 @@ def test_every_regions_example_numbers_normalize_to_e164() -> None:
             if normalize_phone(text, used_region) != e164:
                 failures.append((region, text, used_region))
     assert failures == []
+
+
+ALL_REGIONS = st.sampled_from(sorted(__import__("phonenumbers").SUPPORTED_REGIONS) + ["ZZ"])
+
+
+@given(st.from_regex(r"\A\+?[0-9]{1,17}\Z"), st.one_of(st.none(), ALL_REGIONS))
+@settings(max_examples=400)
+def test_fast_phone_path_agrees_with_the_library(digits: str, region: str | None) -> None:
+    from trackside.identity.phone import _e164_digits
+    from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
+    if region is None and not digits.startswith("+"):
+        digits = "+" + digits
+    fast = fast_e164_digits(digits, region)
+    if fast is not UNSURE:
+        assert fast == _e164_digits(digits, region)
+
+
+def test_fast_phone_path_agrees_on_every_example_number() -> None:
+    from trackside.identity.phone import _e164_digits
+    from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
+    checked = 0
+    for region, national, _international, e164 in EXAMPLES:
+        for digits, used in (("+" + e164, None), (re.sub(r"[^0-9]", "", national), region.upper())):
+            fast = fast_e164_digits(digits, used)
+            if fast is not UNSURE:
+                checked += 1
+                assert fast == _e164_digits(digits, used), (digits, used)
+    assert checked > 800

@@ -39,12 +39,60 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
+# Canonical dotted quad (no leading zeros, which ipaddress refuses too): the common case,
+# checked without building an ipaddress object.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"({_OCTET})\.({_OCTET})\.{_OCTET}\.{_OCTET}")
+
+
+def _special_16() -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]] | None:
+    """(/16 blocks wholly non-global, /16 blocks only partly so), from ipaddress's own table.
+
+    Every special-purpose IPv4 block is either /16-aligned or smaller, so an address's
+    ``is_global`` is one set lookup on its first two octets except in the few "partly"
+    blocks, which ipaddress decides per address. None (ipaddress for every address) if this
+    Python's table is not where we expect it.
+    """
+    constants = getattr(ipaddress, "_IPv4Constants", None)
+    networks = getattr(constants, "_private_networks", None)
+    public = getattr(constants, "_public_network", None)
+    exceptions = getattr(constants, "_private_networks_exceptions", ())
+    if not networks or public is None or any(n.prefixlen <= 16 for n in exceptions):
+        return None
+    whole: set[tuple[int, int]] = set()
+    partly: set[tuple[int, int]] = set()
+    for network in [*networks, public, *exceptions]:
+        first = int(network.network_address) >> 16
+        if network.prefixlen > 16:
+            partly.add((first >> 8, first & 0xFF))
+            continue
+        for block in range(first, first + (1 << (16 - network.prefixlen))):
+            whole.add((block >> 8, block & 0xFF))
+    return frozenset(whole), frozenset(partly)
+
+
+_SPECIAL_16 = _special_16()
+
+
+def _ipv4_fast(text: str) -> tuple[str, bool] | None:
+    match = _IPV4.fullmatch(text)
+    if match is None:
+        return None
+    block = (int(match.group(1)), int(match.group(2)))
+    if _SPECIAL_16 is None or block in _SPECIAL_16[1]:
+        return text, ipaddress.IPv4Address(text).is_global
+    return text, block not in _SPECIAL_16[0]
+
+
 @lru_cache(maxsize=4096)
 def normalize_ip(value: str) -> tuple[str | None, bool]:
     """(canonical address or None, is_public). Keeps a Parameter Builder appendix verbatim."""
     text = value.strip()
     if not text:
         return None, False
+    fast = _ipv4_fast(text)
+    if fast is not None:
+        return fast
     address = _address(text)
     appendix = ""
     if address is None:

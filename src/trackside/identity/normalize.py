@@ -73,13 +73,8 @@ def _nothing(_name: str) -> None:
     return None
 
 
-def _items(raw: Any, name: str) -> list[tuple[str, Any]]:
-    """(label, value) for a field that may be one value or a list (spec §3.1 string or list)."""
-    if raw is None:
-        return []
-    if isinstance(raw, list | tuple):
-        return [(f"user.{name}[{i}]", v) for i, v in enumerate(raw)]
-    return [(f"user.{name}", raw)]
+def _label(name: str, index: int | None) -> str:
+    return f"user.{name}" if index is None else f"user.{name}[{index}]"
 
 
 def _text(value: Any, label: str, warnings: list[str]) -> str | None:
@@ -92,38 +87,64 @@ def _text(value: Any, label: str, warnings: list[str]) -> str | None:
     return None
 
 
+def _hash_value(
+    value: Any,
+    name: str,
+    index: int | None,
+    normalizer: Callable[[Any], str | None],
+    warnings: list[str],
+    hash_values: bool,
+) -> str | None:
+    """One value of a hashed field → its SHA-256 hex (or clear id), or None + a warning."""
+    if type(value) is str:  # the hot path: skip the generic checks
+        text = value.strip()
+        if not text:
+            return None
+    elif name == "date_of_birth" and isinstance(value, date):
+        clear = normalizer(value)
+        if clear is None:
+            warnings.append(f"{_label(name, index)}: {_REASONS[name]}, dropped")
+            return None
+        return sha256_hex(clear)
+    else:
+        text = _text(value, _label(name, index), warnings)  # type: ignore[assignment]
+        if text is None:
+            return None
+    # spec §3.1: a value already hashed (64 hex, or with a Parameter Builder appendix) is
+    # passed through, never hashed twice (spec §11 problem 6).
+    if len(text) >= 64:
+        already = passthrough_hash(text)
+        if already is not None:
+            return already
+    if name == "date_of_birth" and text.strip("0-/. ") == "":
+        # PrestaShop stores an unknown birthday as 0000-00-00.
+        warnings.append(f"{_label(name, index)}: empty date placeholder, dropped")
+        return None
+    clear = normalizer(text)
+    if clear is None:
+        warnings.append(f"{_label(name, index)}: {_REASONS[name]}, dropped")
+        return None
+    return sha256_hex(clear) if hash_values else clear
+
+
 def _hashed(
     raw: Any,
     name: str,
-    normalizer: Callable[[str], str | None],
+    normalizer: Callable[[Any], str | None],
     warnings: list[str],
     *,
     hash_values: bool = True,
 ) -> list[str]:
-    out: set[str] = set()
-    for label, value in _items(raw, name):
-        if name == "date_of_birth" and isinstance(value, date):
-            clear = normalizer(value)  # type: ignore[arg-type]
-        else:
-            text = _text(value, label, warnings)
-            if text is None:
-                continue
-            # spec §3.1: a value already hashed (64 hex, or with a Parameter Builder appendix)
-            # is passed through, never hashed twice (spec §11 problem 6).
-            already = passthrough_hash(text)
-            if already is not None:
-                out.add(already)
-                continue
-            if name == "date_of_birth" and text.strip("0-/. ") == "":
-                # PrestaShop stores an unknown birthday as 0000-00-00.
-                warnings.append(f"{label}: empty date placeholder, dropped")
-                continue
-            clear = normalizer(text)
-        if clear is None:
-            warnings.append(f"{label}: {_REASONS[name]}, dropped")
-            continue
-        out.add(sha256_hex(clear) if hash_values else clear)
-    return sorted(out)
+    """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique."""
+    if isinstance(raw, list | tuple):
+        out = {
+            digest
+            for index, value in enumerate(raw)
+            if (digest := _hash_value(value, name, index, normalizer, warnings, hash_values))
+        }
+        return sorted(out)
+    digest = _hash_value(raw, name, None, normalizer, warnings, hash_values)
+    return [digest] if digest else []
 
 
 def _clear_country(raw: Any) -> str | None:

@@ -14,6 +14,8 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import NumberParseException
 
+from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
 __all__ = ["normalize_phone"]
 
 # What a phone field holds in practice: digits and the separators people type. Anything else
@@ -24,7 +26,7 @@ _SEPARATORS = re.compile(r"[ ()./\-\u00a0]+")
 
 @lru_cache(maxsize=512)
 def _calling_code(region: str) -> str:
-    code = phonenumbers.country_code_for_region(region)
+    code = phonenumbers.country_code_for_region(region)  # 0 for an unknown region
     return str(code) if code else "+"  # "+" never starts a digits-only string
 
 
@@ -39,6 +41,14 @@ def _e164_digits(text: str, region: str | None) -> str | None:
     return f"{number.country_code}{phonenumbers.national_significant_number(number)}"
 
 
+def _e164_digits_fast(digits: str, region: str | None) -> str | None:
+    """_e164_digits for a digits-only string (optional leading +), via phone_fast if it can."""
+    result = fast_e164_digits(digits, region)
+    if result is UNSURE:
+        return _e164_digits(digits, region)
+    return result  # type: ignore[return-value]
+
+
 def normalize_phone(value: str, region: str | None = None) -> str | None:
     """E.164 digits without ``+`` (``33612345678``), or None when not a valid number.
 
@@ -47,7 +57,8 @@ def normalize_phone(value: str, region: str | None = None) -> str | None:
     region first (the shopper typed it for their own country: ``(650) 555-1212``, ``06 12…``),
     then as an international number without its ``+`` (``33612345678``); the first *valid*
     reading wins. Digits that start with the region's own calling code are read as
-    international first (``4915123456789`` in Germany). Without a region only the international reading exists.
+    international first (``4915123456789`` in Germany). Without a region only the
+    international reading exists.
 
     Idempotent on its own output without a region or with the number's own region. E.164
     digits of a *foreign* number without ``+`` are ambiguous under another region and may read
@@ -63,20 +74,20 @@ def _normalize_phone(text: str, region: str | None) -> str | None:
     if _SIMPLE.fullmatch(text):
         digits = _SEPARATORS.sub("", text)
         if digits.startswith("+"):
-            return _e164_digits(digits, None)
+            return _e164_digits_fast(digits, None)
         if digits.startswith("00"):
             # The 00 international prefix (most of the world); the library only knows it when
             # the region's own prefix is 00, so make it explicit.
-            return _e164_digits("+" + digits[2:], None)
+            return _e164_digits_fast("+" + digits[2:], None)
         if region is None:
-            return _e164_digits("+" + digits, None)
+            return _e164_digits_fast("+" + digits, None)
         if digits.startswith(_calling_code(region)):
             # "49 151 23456789" typed in Germany: the region's own calling code without "+".
             # Loose national plans (DE, ID) would also accept it as a long national number,
             # but nobody dials their own country code domestically.
-            own = _e164_digits("+" + digits, None)
+            own = _e164_digits_fast("+" + digits, None)
             if own is not None:
                 return own
-        return _e164_digits(digits, region) or _e164_digits("+" + digits, None)
+        return _e164_digits_fast(digits, region) or _e164_digits_fast("+" + digits, None)
     # Letters, extensions ("ext. 12"), vanity numbers: the library's full parser decides.
     return _e164_digits(text, region)
