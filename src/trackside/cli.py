@@ -185,6 +185,8 @@ def doctor() -> None:
 
     if settings.ga4_configured:
         notes.append(f"GA4: ready, measurement id {settings.ga4_measurement_id}")
+        usable, ga4_check = _ga4_debug_check(settings)
+        (notes if usable else problems).append(ga4_check)
     elif settings.ga4_measurement_id or settings.ga4_api_secret:
         missing = "TRACKSIDE_GA4_API_SECRET" if settings.ga4_measurement_id else "TRACKSIDE_GA4_MEASUREMENT_ID"
         problems.append(f"GA4: {missing} is missing, so nothing reaches GA4")
@@ -210,6 +212,23 @@ def doctor() -> None:
         out.print(f"[red]fix[/red]  {problem}", highlight=False)
     if problems:
         raise typer.Exit(1)
+
+
+def _ga4_debug_check(settings: Settings) -> tuple[bool, str]:
+    """(still usable?, what to say). An unreachable debug endpoint is not a configuration
+    problem (the network may not allow it); validation messages are."""
+    import httpx
+
+    from trackside.destinations.ga4 import debug_validate
+
+    with httpx.Client(timeout=5) as client:
+        result = debug_validate(settings, client)
+    if isinstance(result, str):
+        return True, f"GA4: sample payload not validated: {result}"
+    if not result:
+        return True, "GA4: sample payload validated by /debug/mp/collect with no messages"
+    described = "; ".join(f"{m.get('fieldPath')}: {m.get('description')}" for m in result)
+    return False, f"GA4: /debug/mp/collect found problems in a sample payload: {described}"
 
 
 # -- status, events, replay ---------------------------------------------------------------------
@@ -409,6 +428,30 @@ def send_test(
     runtime.close()
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def refund(
+    reference: Annotated[str, typer.Argument(help="The order's checkout reference.")],
+    value: Annotated[float | None, typer.Option(help="Refunded amount (default: the whole order).")] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 code (default: the order's).")] = None,
+) -> None:
+    """Emit a GA4 refund for an order (Meta has no refund event: recorded as not applicable)."""
+    from trackside.refunds import RefundError, build_refund
+
+    runtime = _runtime()
+    try:
+        event = build_refund(runtime.store, runtime.settings, reference, value, currency)
+    except RefundError as exc:
+        err.print(f"cannot refund {reference}: {exc}", highlight=False)
+        runtime.close()
+        raise typer.Exit(1) from None
+    [result] = runtime.pipeline.accept([event], source="cli")
+    runtime.close()
+    if result.status == "rejected":
+        err.print(f"refund refused: {[e.model_dump() for e in result.errors]}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"refund {result.event_id}: {result.status}")
 
 
 @app.command()

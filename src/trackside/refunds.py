@@ -1,0 +1,64 @@
+"""Refunds: a GA4 ``refund`` for an order, tied to its Purchase (spec/integrations.md §1.7).
+
+Meta has no refund event (the pipeline records "not applicable" for it). The refund reuses
+what the stored Purchase knows: its event id as GA4 ``transaction_id``, its currency and value
+(a full refund when no value is given), the browser's client id (so GA4 credits the same
+user) and the consent the shopper gave.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from trackside.config import Settings
+from trackside.identity.event_id import order_event_id, purchase_event_id
+from trackside.store import Store
+
+
+class RefundError(Exception):
+    """The refund cannot be built; the message says what to pass instead."""
+
+
+def build_refund(
+    store: Store,
+    settings: Settings,
+    reference: str,
+    value: float | None = None,
+    currency: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    purchase_id = purchase_event_id(reference, settings.event_id_prefix)
+    purchase = next((v for v in store.event_view(purchase_id) if v.event_name == "Purchase"), None)
+    order = purchase.event.order if purchase else None
+    if value is None:
+        if order is None or order.value is None:
+            raise RefundError(f"no stored Purchase {purchase_id} with a value: pass --value")
+        value = order.value
+    if currency is None:
+        if order is None or order.currency is None:
+            raise RefundError(f"no stored Purchase {purchase_id} with a currency: pass --currency")
+        currency = order.currency
+    if value <= 0:
+        raise RefundError("the refunded value must be positive")
+    event: dict[str, Any] = {
+        "event_name": "Refund",
+        "event_id": order_event_id("Refund", reference, settings.event_id_prefix),
+        "event_time": int(now if now is not None else time.time()),
+        "action_source": "system_generated",
+        "order": {"reference": reference, "value": value, "currency": currency},
+        "user": {},
+    }
+    if purchase is not None:
+        stored = purchase.event
+        user: dict[str, Any] = {}
+        if stored.ga_client_id:
+            user["ga_client_id"] = stored.ga_client_id
+        if "external_id" in stored.user_data:
+            user["external_id"] = stored.user_data["external_id"]
+        if "country" in stored.user_data and stored.country_hint:
+            user["country"] = stored.country_hint
+        event["user"] = user
+        if stored.consent is not None:
+            event["consent"] = stored.consent.model_dump(exclude_none=True)
+    return event
