@@ -16,12 +16,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trackside.config import Settings
 from trackside.runtime import Runtime
-from trackside.sources.prestashop_map import SOURCE, MapContext, Mapped, purchase, refund
+from trackside.sources.prestashop_map import (
+    SOURCE,
+    MapContext,
+    Mapped,
+    purchase,
+    refund,
+)
 from trackside.sources.prestashop_records import (
     HistoryRow,
     Order,
@@ -108,7 +114,7 @@ class PrestaShopSync:
     def context(self) -> MapContext:
         if self._ctx is None:
             self.reader.check()
-            tz: tzinfo = timezone.utc
+            tz: tzinfo = UTC
             name = self.reader.shop_timezone()
             if name:
                 try:
@@ -303,7 +309,7 @@ async def poll_forever(runtime: Runtime, stop: asyncio.Event) -> None:
                 log.exception("PrestaShop sync failed unexpectedly; retrying at the next interval")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=runtime.settings.prestashop_poll_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         if sync is not None:

@@ -1,0 +1,115 @@
+"""``trackside prestashop sync`` and ``trackside prestashop backfill --since DATE``.
+
+Registered by cli.py as ``app.add_typer(prestashop_app, name="prestashop")``. Both commands
+only put events in the store; ``trackside serve`` or ``trackside worker`` delivers them, or pass
+``--deliver`` to deliver before exiting. Orders older than a destination's window (Meta 7 days,
+GA4 72 hours) are recorded ``expired`` for that destination by the worker, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from trackside.config import ConfigError, load_settings
+from trackside.runtime import Runtime
+from trackside.sources.prestashop import PrestaShopSync, SyncReport, open_reader
+from trackside.sources.prestashop_records import PrestaShopError
+
+app = typer.Typer(help="Read orders from a PrestaShop shop (database or webservice).",
+                  no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _open() -> tuple[Runtime, PrestaShopSync]:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        reader = open_reader(settings)
+    except PrestaShopError as exc:
+        err.print(f"[red]PrestaShop:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        runtime = Runtime.from_settings(settings)
+    except Exception as exc:
+        reader.close()
+        err.print(f"[red]cannot open the store[/red] (TRACKSIDE_DATABASE_URL): {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    return runtime, PrestaShopSync(runtime, reader)
+
+
+def _run(action: str, since: datetime | None, deliver: bool) -> None:
+    runtime, sync = _open()
+    try:
+        with Progress(TextColumn(f"{action} state changes"), BarColumn(), TaskProgressColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as bar:
+            task = bar.add_task(action, total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            if since is None:
+                report = sync.sync_once(progress=progress)
+            else:
+                report = sync.backfill(since, progress=progress)
+        _print(report)
+        if deliver:
+            handled = asyncio.run(_drain(runtime))
+            out.print(f"delivered or finished {handled} outbox rows")
+    except PrestaShopError as exc:
+        err.print(f"[red]PrestaShop ({sync.reader.description}):[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        sync.close()
+        runtime.close()
+
+
+async def _drain(runtime: Runtime) -> int:
+    worker = runtime.worker()
+    try:
+        return await worker.drain(timeout_s=3600)
+    finally:
+        await worker.aclose()
+
+
+def _print(report: SyncReport) -> None:
+    out.print(f"{report.state_changes} order state changes read; {report.queued} events queued "
+              f"({report.refunds} refunds), {report.duplicates} already known, "
+              f"{report.rejected} refused, {report.warnings} warnings recorded", highlight=False)
+    if report.last_history_id is not None:
+        out.print(f"cursor: order_history id {report.last_history_id}", highlight=False)
+
+
+@app.command()
+def sync(
+    deliver: Annotated[bool, typer.Option("--deliver", help="Deliver what is due before exiting.")] = False,
+) -> None:
+    """Run one polling pass: read order state changes after the stored cursor."""
+    _run("syncing", None, deliver)
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option("--since", help="First day to load, shop time (2026-11-01).")],
+    deliver: Annotated[bool, typer.Option("--deliver", help="Deliver what is due before exiting.")] = False,
+) -> None:
+    """Load past orders paid or reversed since DATE. Older than a destination's window: expired."""
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        raise typer.BadParameter(f"{since!r} is not a date such as 2026-11-01",
+                                 param_hint="--since") from None
+    if start.tzinfo is not None:
+        start = start.replace(tzinfo=None)  # PrestaShop stores shop-local wall time
+    if start.date() > date.today():
+        raise typer.BadParameter("is in the future", param_hint="--since")
+    _run("loading", start, deliver)
