@@ -305,3 +305,29 @@ def test_user_without_a_grant_is_told_which(db: Any) -> None:
             reader.close()
         finally:
             cur.execute(f"DROP USER '{user}'@'%'")
+
+
+async def test_poll_forever_picks_up_new_orders_until_stopped(db: Any, tmp_path: Path) -> None:
+    from trackside.sources.prestashop import poll_forever
+
+    conn, prefix = db
+    shop = Shop()
+    f = Fixtures(shop, time.time())
+    shop.flush(conn, prefix)
+    runtime = _runtime(tmp_path, prefix, TRACKSIDE_PRESTASHOP_POLL_S="0.1")
+    stop = asyncio.Event()
+    task = asyncio.create_task(poll_forever(runtime, stop))
+    for _ in range(100):
+        if runtime.store.event_view(f.normal):
+            break
+        await asyncio.sleep(0.05)
+    shop.change_state(f.wire_id, PAYMENT_ACCEPTED, time.time())
+    shop.flush(conn, prefix)
+    for _ in range(100):
+        if runtime.store.event_view(f.wire):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert runtime.store.event_view(f.normal) and runtime.store.event_view(f.wire)
+    runtime.close()
