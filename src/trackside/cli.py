@@ -106,8 +106,38 @@ def serve(
     runtime = _runtime()
     logs.configure(runtime.redactor, log_level)
     application = create_app(runtime, run_worker=not no_worker)
-    uvicorn.run(application, host=host, port=port, log_config=None, log_level=log_level,
-                access_log=False, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(application, host=host, port=port, log_config=None,
+                            log_level=log_level, access_log=False, timeout_graceful_shutdown=10)
+    try:
+        _GracefulServer(config).run()
+    finally:
+        runtime.close()
+
+
+class _GracefulServer:
+    """uvicorn's Server, but a SIGTERM that ended in a clean shutdown exits 0.
+
+    uvicorn re-raises the captured signal after its graceful shutdown, so the process would
+    end "killed by SIGTERM" and a supervisor would log a crash for a normal stop.
+    """
+
+    def __new__(cls, config: Any) -> Any:
+        import contextlib
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Any:
+                previous = {sig: signal.signal(sig, self.handle_exit)
+                            for sig in (signal.SIGINT, signal.SIGTERM)}
+                try:
+                    yield
+                finally:
+                    for sig, handler in previous.items():
+                        signal.signal(sig, handler)
+
+        return Server(config)
 
 
 @app.command()

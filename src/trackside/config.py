@@ -69,6 +69,7 @@ class Settings(BaseModel):
 
     # Pipeline
     join_window_s: float = Field(default=60.0, ge=0)
+    worker_lease_s: float = Field(default=120.0, gt=0)
     default_country: str | None = None
     date_day_first: bool = True
     hash_external_id: bool = True

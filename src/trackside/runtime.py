@@ -38,6 +38,7 @@ class Runtime:
     def worker(self, **kwargs: Any) -> Worker:
         kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)
         kwargs.setdefault("redactor", self.redactor)
+        kwargs.setdefault("lease_s", self.settings.worker_lease_s)
         kwargs.setdefault("policy", consent.policy(self.settings))
         return Worker(self.store, self.destinations, **kwargs)
 
