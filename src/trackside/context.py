@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from trackside.consent import BROWSER_SOURCES
 from trackside.events import NormalizedEvent
 
 #: user_data keys a later copy may add.
@@ -71,6 +72,14 @@ def merge_context(stored: NormalizedEvent, incoming: NormalizedEvent) -> tuple[N
             added.append(name)
     if "consent" in added:
         updates["consent_source"] = incoming.consent_source
+    if stored.source in BROWSER_SOURCES and incoming.source not in BROWSER_SOURCES:
+        # The store confirms what the browser reported first: its order (summed split
+        # checkouts, tax-inclusive totals, real items) is the truth, not the page's numbers.
+        if incoming.order is not None and incoming.order != stored.order:
+            updates["order"] = incoming.order
+            added.append("order")
+        updates["source"] = incoming.source
+        added.append(f"confirmation from {incoming.source}")
     if not added:
         return stored, []
     flags = list(stored.flags)

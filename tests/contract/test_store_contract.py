@@ -174,3 +174,21 @@ def test_oldest_pending_age(store: Store) -> None:
     accept(store, make_event("R2"), destinations=("meta",), now=NOW + 30)
     [counts] = store.counts()
     assert counts.oldest_pending_accepted_at == NOW
+
+
+def test_store_order_replaces_the_browsers_when_the_beacon_came_first(store: Store) -> None:
+    from trackside.events import Order
+
+    browser = make_event("R1", client_ip_address="1.2.3.4").model_copy(
+        update={"source": "browser", "order": Order(reference="R1", value=10, currency="EUR")})
+    server = make_event("R1").model_copy(
+        update={"source": "prestashop",
+                "order": Order(reference="R1", value=59.8, currency="EUR", items=[{"id": "A"}])})
+    store.insert_events([NewEvent(browser, "browser", [OutboxPlan("meta")])], NOW)
+    [result] = store.insert_events([NewEvent(server, "prestashop", [OutboxPlan("meta")])], NOW)
+    assert result.status == "duplicate"
+    [view] = store.event_view("R1")
+    assert view.event.order is not None and view.event.order.value == 59.8
+    assert view.event.source == "prestashop"
+    assert view.event.user_data["client_ip_address"] == "1.2.3.4"
+    assert any("confirmation from prestashop" in n["detail"] for n in view.notes)

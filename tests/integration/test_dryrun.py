@@ -154,7 +154,8 @@ def test_never_uses_a_configured_secret() -> None:
 
 def test_strict_mode_is_available() -> None:
     destination = DryRunDestination(
-        Settings(), rules=mr.RulesConfig(mode="strict", versions=("v26.0",))
+        Settings(),
+        rules=mr.RulesConfig(mode="strict", versions=("v26.0",), require_user_agent=True),
     )
     no_agent = stored(user_data={"em": [sha("a@example.com")]})
     skip = destination.prepare(1, no_agent, time.time())

@@ -506,7 +506,6 @@ def test_event_rules_reject_the_whole_request(
 
 
 STRICT_ONLY_CASES = [
-    pytest.param(drop("user_data.client_user_agent"), 15, id="rule15_website_without_ua_s12.1"),
     pytest.param(put("unknown_field", 1), 21, id="rule21_unknown_event_key"),
     pytest.param(put("user_data.em", sha("x").upper()), 23, id="rule23_uppercase_hash"),
     pytest.param(put("user_data.external_id", [123]), 24, id="rule24_numeric_external_id"),
@@ -531,6 +530,16 @@ def test_assumed_rules_refuse_in_strict_and_pass_in_compat(mutate: Mutator, rule
     assert run(request([event]), STRICT).error.rule == rule  # type: ignore[union-attr]
     outcome = run(request([event]), COMPAT)
     assert outcome.ok, outcome.error
+
+
+def test_rule15_user_agent_is_required_only_when_asked() -> None:
+    # spec §12.1: [Doc] says required, Graph v26.0 accepted it [Obs]; opt-in for the fake.
+    event = good_event()
+    del event["user_data"]["client_user_agent"]
+    assert run(request([event]), STRICT).ok
+    demanding = mr.RulesConfig(mode="strict", require_user_agent=True)
+    outcome = run(request([event]), demanding)
+    assert outcome.error is not None and outcome.error.rule == 15
 
 
 def test_rule15_compat_warns_about_missing_user_agent() -> None:

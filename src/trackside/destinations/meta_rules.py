@@ -356,6 +356,10 @@ class RulesConfig:
     max_future_skew_s: int = 600
     #: Rule 12: accept physical_store events up to 62 days old (§2.2 ambiguity).
     allow_physical_store_62d: bool = False
+    #: Rule 15: refuse website events without client_user_agent. Off by default even in
+    #: strict mode: the docs say required, but Graph v26.0 was observed accepting them [Obs],
+    #: and a store-side Purchase whose browser was never seen has no user agent to send.
+    require_user_agent: bool = False
 
     @property
     def strict(self) -> bool:
@@ -799,7 +803,7 @@ def _check_source_requirements(
             )
         if not user_data.get("client_user_agent"):
             # [Doc] says required; Graph v26.0 was observed accepting it without [Obs].
-            if config.strict:
+            if config.require_user_agent:
                 return invalid_parameter(
                     None,
                     "Missing Client User Agent",
