@@ -31,6 +31,15 @@ app = typer.Typer(
 events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 
+
+def _register_sub_apps() -> None:
+    from trackside.sources.prestashop_cli import app as prestashop_app
+
+    app.add_typer(prestashop_app, name="prestashop")
+
+
+_register_sub_apps()
+
 out = Console()
 err = Console(stderr=True)
 
