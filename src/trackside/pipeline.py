@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from trackside import consent
+from trackside import consent, join
 from trackside.config import Settings
 from trackside.events import Event, FieldError, NormalizedEvent, parse_event
 from trackside.identity import normalize_user
@@ -147,6 +147,8 @@ class Pipeline:
                              warnings=event.warnings)
             )
         if records:
-            for position, inserted in zip(positions, self.store.insert_events(records, now)):
+            # join.insert wraps store.insert_events: browser context joins and the browser
+            # Purchase policy (trackside/join.py, DESIGN.md "Joining browser context").
+            for position, inserted in zip(positions, join.insert(self, records, source, now)):
                 results[position].status = inserted.status
         return results

@@ -1,0 +1,172 @@
+"""Browser context joins and the browser Purchase policy, around the store insert of accept().
+
+DESIGN.md "Joining browser context": the store backend knows the order, the browser knows the
+shopper. Three joins bring them together:
+
+1. Same event id (the confirmation page's beacon and the store's Purchase): the store's
+   duplicate merge (``context.merge_context``) when the server copy came first; when the
+   browser's came first, :func:`insert` below lets the store's copy replace it.
+2. Same ``cart_id`` / ``customer_id``: a server event takes the newest browser context seen
+   for its cart or customer within the retention period (fbp, fbc, IP, user agent, GA ids,
+   consent), before its outbox is planned, so consent and the join window see it.
+3. Consent captured in the browser travels with whichever join brought it.
+
+Browser Purchase policy: anyone can post to /collect, so a browser Purchase is sent on its own
+word only when signed by the store (``TRACKSIDE_SIGNING_KEY``) or when the owner trusts the
+browser (``TRACKSIDE_TRUST_BROWSER_PURCHASES``). Otherwise it is stored (its context joins the
+store's copy, and the reconciliation report sees it) but held: its outbox rows are never due
+on their own. The store's copy releases them; without one, after the join window they end
+``suppressed`` with :data:`UNCONFIRMED_REASON`.
+
+Store methods a second backend needs (SQLite versions in store/sqlite_context.py):
+``browser_events_by_key(key, value, since, limit)``, ``confirm_held_purchase(record, …)``,
+``has_expired_holds(…)``, ``finish_expired_holds(…)``, ``add_event_notes(notes, now)``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from trackside.consent import BROWSER_SOURCES
+from trackside.context import BROWSER_KEYS, merge_context
+from trackside.events import NormalizedEvent
+from trackside.quality import has_sufficient_customer_information
+from trackside.store import InsertResult, NewEvent
+from trackside.store import sqlite_context as sql
+
+if TYPE_CHECKING:
+    from trackside.pipeline import Pipeline
+    from trackside.store.sqlite import SQLiteStore
+
+BROWSER_SOURCE = "browser"
+#: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
+MARK = "_trackside"
+UNCONFIRMED = "unconfirmed_browser_purchase"
+SEEN_BY_BROWSER = "seen_by_browser"
+PIXEL_ABSENT = "pixel_absent"
+SIGNED = "signed_browser_purchase"
+#: next_attempt_at of a held row: 3000-01-01, never due on its own.
+HOLD_UNTIL = 32503680000.0
+UNCONFIRMED_REASON = "browser purchase not confirmed by the store"
+_CONTEXT_ROWS = 10
+_SWEEP_EVERY_S = 1.0
+_last_sweep: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def insert(pipeline: Pipeline, records: list[NewEvent], source: str,
+           now: float) -> list[InsertResult]:
+    """``store.insert_events`` with the joins and the browser Purchase policy around it."""
+    store = pipeline.store
+    if not _is_sqlite(store):
+        return store.insert_events(records, now)
+    notes: list[tuple[str, str, str, str]] = []
+    if source in BROWSER_SOURCES:
+        records = [_browser_record(pipeline, record) for record in records]
+    else:
+        records = [_join_by_key(pipeline, record, now, notes) for record in records]
+    results = store.insert_events(records, now)
+    if source not in BROWSER_SOURCES:
+        for record, result in zip(records, results):
+            if result.status == "duplicate" and record.event.event_name == "Purchase":
+                added = sql.confirm_held_purchase(store, record, UNCONFIRMED, SEEN_BY_BROWSER,
+                                                  HOLD_UNTIL, UNCONFIRMED_REASON, now)
+                if added is not None:
+                    # The store's first copy of the order: for its sender it is new.
+                    result.status, result.added = "queued", added
+    queued = {(r.event_name, r.event_id) for r in results if r.status == "queued"}
+    sql.add_event_notes(store, [n for n in notes if (n[0], n[1]) in queued], now)
+    sweep(pipeline, now)
+    return results
+
+
+def sweep(pipeline: Pipeline, now: float, force: bool = False) -> int:
+    """End held purchases whose join window is over; at most once a second unless forced."""
+    store = pipeline.store
+    if not _is_sqlite(store):
+        return 0
+    if not force and now - _last_sweep.get(store, 0.0) < _SWEEP_EVERY_S:
+        return 0
+    _last_sweep[store] = now
+    cutoff = now - pipeline.settings.join_window_s
+    if not sql.has_expired_holds(store, pipeline.destinations, HOLD_UNTIL, cutoff):
+        return 0
+    return sql.finish_expired_holds(store, pipeline.destinations, HOLD_UNTIL, cutoff,
+                                    UNCONFIRMED_REASON, now)
+
+
+def _browser_record(pipeline: Pipeline, record: NewEvent) -> NewEvent:
+    event = record.event
+    custom = dict(event.custom_data)
+    mark = custom.pop(MARK, None)
+    mark = mark if isinstance(mark, dict) else {}
+    flags = list(event.flags)
+    if mark.get("pixel") is False:
+        flags.append(PIXEL_ABSENT)
+    plans = record.outbox
+    if event.event_name == "Purchase":
+        flags.append(SEEN_BY_BROWSER)
+        if mark.get("verified") is True:
+            flags.append(SIGNED)
+        elif not pipeline.settings.trust_browser_purchases:
+            flags.append(UNCONFIRMED)
+            for plan in plans:
+                if plan.status == "pending":
+                    plan.next_attempt_at = HOLD_UNTIL
+    event = event.model_copy(update={"custom_data": custom, "flags": flags})
+    return NewEvent(event, record.source, plans)
+
+
+def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,
+                 notes: list[tuple[str, str, str, str]]) -> NewEvent:
+    event = record.event
+    if not (event.cart_id or event.customer_id):
+        return record
+    since = now - pipeline.settings.retention_days * 86400
+    store: SQLiteStore = pipeline.store  # type: ignore[assignment]
+    for key in ("cart_id", "customer_id"):
+        value = getattr(event, key)
+        if not value:
+            continue
+        rows = sql.browser_events_by_key(store, key, value, since, _CONTEXT_ROWS)
+        if not rows:
+            continue
+        merged, added = merge_context(event, browser_context(event, rows))
+        if not added:
+            return record
+        notes.append((event.event_name, event.event_id, "joined",
+                      f"browser context by {key}: added {', '.join(added)}"))
+        # Planned again: the joined consent and browser keys change what is due and when.
+        return NewEvent(merged, record.source, pipeline.plan(merged, record.source, now))
+    return record
+
+
+def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> NormalizedEvent:
+    """One event holding the newest value of each browser key in ``rows`` (newest first).
+
+    Newest wins: a later click replaces fbc, and the shopper's latest consent choice is the
+    one that counts.
+    """
+    user: dict[str, Any] = {}
+    picked: dict[str, Any] = {}
+    for row in rows:
+        for key in BROWSER_KEYS:
+            if key in row.user_data:
+                user.setdefault(key, row.user_data[key])
+        for name in ("ga_client_id", "ga_session_id", "consent", "event_source_url"):
+            if picked.get(name) is None and getattr(row, name) is not None:
+                picked[name] = getattr(row, name)
+    return NormalizedEvent(
+        event_name=event.event_name, event_id=event.event_id, event_time=event.event_time,
+        action_source="website", user_data=user, source=BROWSER_SOURCE,
+        consent_source="browser" if picked.get("consent") is not None else None, **picked,
+        # merge_context clears the server event's flag only if the context itself suffices.
+        flags=[] if has_sufficient_customer_information(user) else ["no_customer_information"],
+    )
+
+
+def _is_sqlite(store: object) -> bool:
+    from trackside.store.sqlite import SQLiteStore
+
+    return isinstance(store, SQLiteStore)

@@ -1,0 +1,223 @@
+"""What /collect checks before it trusts a browser: origin, client IP, rate, cookies, signature.
+
+Pure helpers with no request object in their signatures, so each is unit-tested on its own
+(tests/unit/test_browser.py) and the endpoint (collect.py) only wires them together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from trackside.identity.cookies import build_fbc, fbclid_of, is_valid_fbclid, new_fbp
+from trackside.identity.cookies import parse_fbc, parse_fbp
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: _fbp and _fbc live 90 days, as Meta's parameter builder sets them (spec/integrations.md §6.1).
+COOKIE_MAX_AGE_S = 90 * 24 * 3600
+
+
+# -- origin ---------------------------------------------------------------------------------
+
+
+class OriginPolicy:
+    """``TRACKSIDE_ALLOWED_ORIGINS``: exact origins, ``*``, or ``https://*.shop.com`` patterns.
+
+    With no origins configured only same-origin pages may post: the Origin's host[:port] must
+    equal the request's Host (the gateway served under the shop's own origin, which is also
+    what keeps its cookies first-party, spec/integrations.md §6.2).
+    """
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        self.any = False
+        self.exact: set[str] = set()
+        self.suffixes: list[tuple[str, str]] = []  # (scheme://, .domain[:port])
+        for entry in allowed:
+            origin = entry.strip().rstrip("/").lower()
+            if origin == "*":
+                self.any = True
+            elif "://*." in origin:
+                scheme, rest = origin.split("://*.", 1)
+                self.suffixes.append((scheme + "://", "." + rest))
+            elif origin:
+                self.exact.add(origin)
+        self.same_origin_only = not (self.any or self.exact or self.suffixes)
+
+    def allows(self, origin: str | None, host: str | None) -> bool:
+        if not origin or origin == "null":
+            # Browsers send Origin on every POST; a missing or opaque one is not a shop page.
+            return False
+        origin = origin.rstrip("/").lower()
+        if self.same_origin_only:
+            _, _, netloc = origin.partition("://")
+            return bool(host) and netloc == (host or "").lower()
+        if self.any or origin in self.exact:
+            return True
+        return any(origin.startswith(scheme) and origin.endswith(suffix)
+                   for scheme, suffix in self.suffixes)
+
+
+# -- client IP ------------------------------------------------------------------------------
+
+
+def parse_networks(entries: Iterable[str]) -> list[IPNetwork]:
+    """``TRACKSIDE_TRUSTED_PROXIES`` entries (addresses or CIDR, IPv4 or IPv6) as networks."""
+    networks: list[IPNetwork] = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"TRACKSIDE_TRUSTED_PROXIES: {entry!r} is not an address or CIDR "
+                             "network") from None
+    return networks
+
+
+def _address(text: str) -> IPAddress | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.7:5123"
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
+    return address
+
+
+def client_ip(peer: str | None, forwarded_for: str | None,
+              trusted: list[IPNetwork]) -> str | None:
+    """The shopper's address: the peer, or, when the peer is a trusted proxy, the nearest
+    X-Forwarded-For hop that is not itself trusted (read right to left: every hop appends the
+    address it saw, so only the part added by our own proxies is believable)."""
+    address = _address(peer) if peer else None
+    if address is None:
+        return None
+    if not forwarded_for or not any(address in net for net in trusted):
+        return str(address)
+    for hop in reversed(forwarded_for.split(",")):
+        hop_address = _address(hop)
+        if hop_address is None:
+            break  # garbage from beyond our proxies: stop at the last address we trust
+        address = hop_address
+        if not any(address in net for net in trusted):
+            break
+    return str(address)
+
+
+def rate_key(ip: str) -> str:
+    """IPv6 clients are limited per /64: one household or phone holds a whole /64."""
+    if ":" in ip:
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False).network_address)
+    return ip
+
+
+# -- rate limit -----------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """A token bucket per client key: ``rate`` beacons per second, bursts up to ``burst``.
+
+    In memory and per process (N serve processes allow N times the rate). Bounded: when more
+    than ``max_keys`` clients are tracked, idle buckets (full again) are dropped.
+    """
+
+    def __init__(self, rate: float = 20.0, burst: float = 200.0, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def check(self, key: str, now: float | None = None) -> float | None:
+        """None when allowed (a token is taken), else the seconds until the next token."""
+        now = time.monotonic() if now is None else now
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        if len(self._buckets) >= self.max_keys and key not in self._buckets:
+            self._prune(now)
+        self._buckets[key] = (tokens - 1.0, now)
+        return None
+
+    def _prune(self, now: float) -> None:
+        refill_s = self.burst / self.rate
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill_s}
+        if len(self._buckets) >= self.max_keys:
+            self._buckets.clear()  # a flood of distinct addresses: forget rather than grow
+
+
+# -- cookies --------------------------------------------------------------------------------
+
+
+def subdomain_index(cookie_domain: str | None) -> int:
+    """Meta's subdomainIndex: 'com' 0, 'shop.com' 1, 'www.shop.com' 2; 1 when the cookie is
+    host-only, as Meta says for server-made values (spec/meta-capi.md §3.2)."""
+    if not cookie_domain:
+        return 1
+    return max(0, len(cookie_domain.strip(".").split(".")) - 1)
+
+
+@dataclass
+class CookieDecision:
+    fbp: str | None  # the value the event carries
+    fbc: str | None
+    set_fbp: bool  # whether the response writes the cookie
+    set_fbc: bool
+
+
+def decide_cookies(existing: Mapping[str, str], fbclid: str | None, now_ms: int,
+                   index: int, may_store: bool) -> CookieDecision:
+    """Which _fbp/_fbc the event carries and which cookies the response sets.
+
+    _fbp only when missing; _fbc when the URL carries an fbclid that differs from the
+    cookie's (spec/meta-capi.md §3.2: rewrite only then, keeping the creation time otherwise).
+    Nothing is written without ad_storage consent (spec/integrations.md §6.3).
+    """
+    fbp = parse_fbp(existing.get("_fbp"))
+    fbc = parse_fbc(existing.get("_fbc"))
+    set_fbp = set_fbc = False
+    if may_store and fbp is None:
+        fbp, set_fbp = new_fbp(now_ms, index), True
+    if may_store and fbclid and is_valid_fbclid(fbclid) and fbclid_of(fbc or "") != fbclid:
+        fbc, set_fbc = build_fbc(fbclid, now_ms, index), True
+    return CookieDecision(fbp, fbc, set_fbp, set_fbc)
+
+
+# -- signed purchases -----------------------------------------------------------------------
+
+
+def signature_message(reference: str, value: float, currency: str) -> bytes:
+    """``reference|value|currency``, value with two decimals and a dot (``49.90``), currency
+    upper-case: the exact text a store template signs (docs/browser-tag.md)."""
+    if not math.isfinite(value):
+        raise ValueError("value must be finite")
+    return f"{reference}|{value:.2f}|{currency.upper()}".encode()
+
+
+def sign_purchase(key: str, reference: str, value: float, currency: str) -> str:
+    """Lower-case hex HMAC-SHA256 of :func:`signature_message` with ``TRACKSIDE_SIGNING_KEY``."""
+    message = signature_message(reference, value, currency)
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_purchase(key: str | None, signature: object, reference: str | None,
+                    value: float | None, currency: str | None) -> bool:
+    if not key or not isinstance(signature, str) or not reference or value is None \
+            or not currency:
+        return False
+    try:
+        expected = sign_purchase(key, reference, value, currency)
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected, signature.strip().lower())

@@ -1,0 +1,181 @@
+/* trackside browser tag (docs/browser-tag.md). No dependencies; never throws into the page.
+ * Page API, usable before this file has loaded through the queue stub:
+ *   trackside('track', 'AddToCart', {value, currency, items, cart_id, customer_id})
+ *   trackside('purchase', {reference, value, currency, items, signature})
+ *   trackside('consent', {ad_storage, analytics_storage, ad_user_data, ad_personalization})
+ * Each event gets one id, used for both the Meta Pixel call and the beacon to /collect, so
+ * Meta deduplicates the pair (spec/meta-capi.md §5). */
+(function (w, d) {
+  "use strict";
+  // Filled by the gateway when it serves this file (web/tag.py).
+  var PREFIX = "__TRACKSIDE_PREFIX__";
+  var SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"];
+  var consent = {};
+  var endpoint = null;
+
+  function safe(fn) {
+    return function () {
+      try { return fn.apply(this, arguments); } catch (e) { /* never break the page */ }
+    };
+  }
+
+  function findEndpoint() {
+    var s = d.currentScript;
+    if (!s) {
+      var all = d.getElementsByTagName("script");
+      for (var i = 0; i < all.length; i++) {
+        if (/\/t\.js(\?|$)/.test(all[i].src || "")) { s = all[i]; break; }
+      }
+    }
+    if (s && s.getAttribute("data-endpoint")) return s.getAttribute("data-endpoint");
+    if (s && s.src) return s.src.replace(/\/t\.js(\?.*)?$/, "/collect");
+    return "/collect";
+  }
+
+  function cookies() {
+    var out = {};
+    var parts = (d.cookie || "").split(";");
+    for (var i = 0; i < parts.length; i++) {
+      var eq = parts[i].indexOf("=");
+      if (eq < 0) continue;
+      var name = parts[i].slice(0, eq).replace(/^\s+|\s+$/g, "");
+      if (name === "_fbp" || name === "_fbc" || name === "_ga" || name.indexOf("_ga_") === 0) {
+        out[name] = parts[i].slice(eq + 1).replace(/^\s+|\s+$/g, "");
+      }
+    }
+    return out;
+  }
+
+  function queryParam(name) {
+    var m = new RegExp("[?&]" + name + "=([^&#]*)").exec(w.location.search);
+    if (!m) return null;
+    try { return decodeURIComponent(m[1].replace(/\+/g, " ")); } catch (e) { return m[1]; }
+  }
+
+  // Google Consent Mode state, when the page runs gtag (spec/integrations.md §2.1). This is
+  // gtag's internal store; an explicit trackside('consent', …) call always wins over it.
+  function googleConsent() {
+    var out = {};
+    var ics = w.google_tag_data && w.google_tag_data.ics && w.google_tag_data.ics.entries;
+    if (!ics) return out;
+    for (var i = 0; i < SIGNALS.length; i++) {
+      var e = ics[SIGNALS[i]];
+      if (!e) continue;
+      var v = e.update !== undefined ? e.update : e["default"];
+      if (v === true || v === false) out[SIGNALS[i]] = v ? "granted" : "denied";
+    }
+    return out;
+  }
+
+  function currentConsent() {
+    var out = googleConsent();
+    for (var k in consent) if (consent.hasOwnProperty(k)) out[k] = consent[k];
+    return out;
+  }
+
+  function randomId() {
+    var c = w.crypto || w.msCrypto;
+    if (c && c.getRandomValues) {
+      var b = new Uint8Array(16), s = "";
+      c.getRandomValues(b);
+      b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128; // uuid4 bits, as the server's ids
+      for (var i = 0; i < 16; i++) s += (b[i] < 16 ? "0" : "") + b[i].toString(16);
+      return s;
+    }
+    return (Date.now().toString(16) + Math.random().toString(16).slice(2) +
+            Math.random().toString(16).slice(2)).slice(0, 32);
+  }
+
+  // The server's purchase_event_id(reference, prefix): prefix + reference (DESIGN.md
+  // "Event ids"). The reference is trimmed as the server's model trims it.
+  function purchaseId(reference) {
+    return PREFIX + String(reference).replace(/^\s+|\s+$/g, "");
+  }
+
+  function pixelParams(p) {
+    var out = {}, k;
+    for (k in p) {
+      if (p.hasOwnProperty(k) && k !== "items" && k !== "cart_id" && k !== "customer_id" &&
+          k !== "signature" && k !== "reference") out[k] = p[k];
+    }
+    if (p.items && p.items.length) {
+      out.contents = [];
+      out.content_ids = [];
+      for (var i = 0; i < p.items.length; i++) {
+        var it = p.items[i] || {};
+        out.contents.push({ id: String(it.id), quantity: it.quantity || 1, item_price: it.price });
+        out.content_ids.push(String(it.id));
+      }
+      out.content_type = "product";
+      out.num_items = p.items.length;
+    }
+    if (p.reference !== undefined) out.order_id = String(p.reference);
+    return out;
+  }
+
+  function callPixel(name, params, id, c) {
+    // A denied ad_storage means the pixel must not fire either.
+    if (c.ad_storage === "denied" || typeof w.fbq !== "function") return false;
+    w.fbq("track", name, pixelParams(params), { eventID: id });
+    return true;
+  }
+
+  function send(body) {
+    var url = endpoint || (endpoint = findEndpoint());
+    var data = JSON.stringify(body);
+    var n = w.navigator;
+    // text/plain: a CORS-safelisted type, so no preflight and sendBeacon accepts it.
+    if (n && n.sendBeacon) {
+      try { if (n.sendBeacon(url, data)) return; } catch (e) { /* fall back to fetch */ }
+    }
+    if (w.fetch) {
+      w.fetch(url, {
+        method: "POST", body: data, keepalive: true, credentials: "include",
+        headers: { "Content-Type": "text/plain" }
+      })["catch"](function () {});
+    }
+  }
+
+  function emit(type, name, params) {
+    params = params || {};
+    var id = type === "purchase" ? purchaseId(params.reference) : randomId();
+    var c = currentConsent();
+    var pixel = typeof w.fbq === "function";
+    callPixel(name, params, id, c);
+    send({
+      v: 1, type: type, event_name: name, event_id: id,
+      url: w.location.href, referrer: d.referrer || null,
+      params: params, cookies: cookies(), fbclid: queryParam("fbclid"),
+      consent: c, pixel: pixel
+    });
+    return id;
+  }
+
+  var api = safe(function (command, a, b) {
+    if (command === "consent") {
+      for (var i = 0; i < SIGNALS.length; i++) {
+        var v = a && a[SIGNALS[i]];
+        if (v === true || v === "granted") consent[SIGNALS[i]] = "granted";
+        else if (v === false || v === "denied") consent[SIGNALS[i]] = "denied";
+      }
+      return;
+    }
+    if (command === "purchase") {
+      if (!a || a.reference === undefined || a.reference === null || a.reference === "") return;
+      return emit("purchase", "Purchase", a);
+    }
+    if (command === "track" && typeof a === "string" && a) {
+      // A purchase has a business id; route it so pixel and server agree on it.
+      if (a === "Purchase" && b && b.reference !== undefined) return emit("purchase", a, b);
+      if (a === "Purchase") return;
+      return emit("track", a, b);
+    }
+    if (command === "config" && a && a.endpoint) endpoint = String(a.endpoint);
+  });
+
+  var queued = (w.trackside && w.trackside.q) || [];
+  if (w.trackside && w.trackside.loaded) return; // loaded twice: keep the first
+  w.trackside = api;
+  w.trackside.loaded = true;
+  for (var i = 0; i < queued.length; i++) api.apply(null, queued[i]);
+})(window, document);

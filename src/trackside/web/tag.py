@@ -1,0 +1,60 @@
+"""GET /t.js: the browser tag, with this gateway's event id prefix built in.
+
+The file is rendered once per process (the prefix is configuration, not per request), so its
+ETag is a content hash: ``/t.js`` is revalidated every few minutes (a deploy or a prefix change
+reaches pages quickly), while ``/t.js?v=<etag>`` is immutable and cached for a year.
+Nothing secret goes in: the signing key and tokens never leave the server (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from trackside.config import Settings
+
+PLACEHOLDER = '"__TRACKSIDE_PREFIX__"'
+SHORT_CACHE = "public, max-age=300"
+LONG_CACHE = "public, max-age=31536000, immutable"
+
+
+def render_tag(settings: Settings) -> bytes:
+    source = (resources.files("trackside.web") / "static" / "t.js").read_text(encoding="utf-8")
+    # json.dumps gives a valid JS string literal for any prefix (quotes, backslashes).
+    return source.replace(PLACEHOLDER, json.dumps(settings.event_id_prefix), 1).encode()
+
+
+class TagEndpoint:
+    def __init__(self, settings: Settings) -> None:
+        self.body = render_tag(settings)
+        self.version = hashlib.sha256(self.body).hexdigest()[:16]
+        self.etag = f'"{self.version}"'
+
+    @property
+    def versioned_path(self) -> str:
+        """The URL to put in pages for year-long caching: ``/t.js?v=<version>``."""
+        return f"/t.js?v={self.version}"
+
+    async def handle(self, request: Request) -> Response:
+        pinned = request.query_params.get("v") == self.version
+        headers = {
+            "ETag": self.etag,
+            "Cache-Control": LONG_CACHE if pinned else SHORT_CACHE,
+            # The tag is loaded cross-origin by shop pages; it reveals nothing.
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if self.etag in _etags(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers=headers)
+        return Response(self.body, media_type="application/javascript; charset=utf-8",
+                        headers=headers)
+
+
+def _etags(header: str | None) -> list[str]:
+    if not header:
+        return []
+    return [tag.strip().removeprefix("W/") for tag in header.split(",")]
