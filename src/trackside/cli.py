@@ -40,15 +40,16 @@ def _register_sub_apps() -> None:
 
 _register_sub_apps()
 
-out = Console()
-err = Console(stderr=True)
+# Dynamic text holds [brackets] (destination names, vendors' messages): never markup.
+out = Console(markup=False, highlight=False)
+err = Console(stderr=True, markup=False, highlight=False)
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        err.print(f"configuration error: {exc}", style="red")
         raise typer.Exit(2) from None
 
 
@@ -57,11 +58,11 @@ def _runtime(settings: Settings | None = None) -> Runtime:
     try:
         return Runtime.from_settings(settings)
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        err.print(f"configuration error: {exc}", style="red")
         raise typer.Exit(2) from None
     except Exception as exc:  # the store cannot be opened: say which and why
-        err.print(f"[red]cannot open the store[/red] (TRACKSIDE_DATABASE_URL): "
-                  f"{type(exc).__name__}: {exc}", highlight=False)
+        err.print(f"cannot open the store (TRACKSIDE_DATABASE_URL): {type(exc).__name__}: {exc}",
+                  style="red")
         raise typer.Exit(2) from None
 
 
@@ -190,7 +191,7 @@ def doctor() -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        err.print(f"configuration error: {exc}", style="red")
         raise typer.Exit(2) from None
     table = Table(title=f"trackside {__version__}: effective configuration", show_lines=False)
     table.add_column("setting")
@@ -246,9 +247,9 @@ def doctor() -> None:
         runtime.close()
 
     for note in notes:
-        out.print(f"[green]ok[/green]   {note}", highlight=False)
+        out.print(f"ok   {note}", style="green")
     for problem in problems:
-        out.print(f"[red]fix[/red]  {problem}", highlight=False)
+        out.print(f"fix  {problem}", style="red")
     if problems:
         raise typer.Exit(1)
 
@@ -313,11 +314,10 @@ def status(
         out.print("No events yet.")
     for state in states:
         if state.paused_until is None:
-            out.print(f"[red]{state.destination} is PAUSED until you act:[/red] {state.reason}",
-                      highlight=False)
+            out.print(f"{state.destination} is PAUSED until you act: {state.reason}", style="red")
         elif state.paused_until > now:
-            out.print(f"[yellow]{state.destination} is paused until {_when(state.paused_until)}:"
-                      f"[/yellow] {state.reason}", highlight=False)
+            out.print(f"{state.destination} is paused until {_when(state.paused_until)}: "
+                      f"{state.reason}", style="yellow")
 
 
 @events_app.command("show")
@@ -336,7 +336,7 @@ def events_show(
         out.print_json(data=[_view_dict(v) for v in views])
         return
     for view in views:
-        out.print(f"[bold]{view.event_name}[/bold] {view.event_id}", highlight=False)
+        out.print(f"{view.event_name} {view.event_id}", style="bold")
         out.print(f"  {_when(view.accepted_at)}  accepted from {view.source}; event_time "
                   f"{_when(view.event.event_time)}", highlight=False)
         for warning in view.event.warnings:
@@ -440,8 +440,11 @@ def send_test(
             "event_id": event_id,
             "action_source": "website",
             "event_source_url": "https://trackside.test/send-test",
-            "user": {"email": email, "ip": "127.0.0.1", "user_agent": f"trackside/{__version__} send-test",
+            "user": {"email": email, "user_agent": f"trackside/{__version__} send-test",
                      "external_id": "trackside-send-test"},
+            # The operator's own test: consent is not the question it answers.
+            "consent": {"ad_storage": "granted", "ad_user_data": "granted",
+                        "analytics_storage": "granted", "ad_personalization": "granted"},
         }],
         source="send-test",
     )
