@@ -1,7 +1,7 @@
 """The ASGI app: routes listed in one place, and a lifespan that runs the delivery worker.
 
 Shutdown order (uvicorn on SIGTERM): stop accepting connections, let in-flight requests
-finish, then this lifespan's exit: the committer commits what was queued (so every 202 already
+finish, then this lifespan's exit: the committer commits what is queued (so every 202 already
 sent is durable — it was committed before being sent anyway), the worker is told to stop and
 finishes its in-flight sends; rows it had not claimed stay pending for the next start.
 """
@@ -57,17 +57,16 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         stop = asyncio.Event()
         if run_worker:
             worker = runtime.worker()
-            loop = asyncio.get_running_loop()
             # New events are due now (or after the join window): wake the idle worker rather
             # than letting it find them at its next poll.
-            committer.on_commit = lambda: loop.call_soon_threadsafe(worker.wake.set)
+            committer.on_commit = worker.wake.set
             state.worker, state.started_at = worker, time.time()
             state.task = asyncio.create_task(worker.run(stop), name="trackside-worker")
             state.task.add_done_callback(_report_worker_exit)
         try:
             yield
         finally:
-            await asyncio.to_thread(committer.close)
+            committer.close()
             stop.set()
             if state.task is not None and state.worker is not None:
                 try:

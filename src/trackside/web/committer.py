@@ -2,20 +2,24 @@
 
 Every accepted event costs one durable commit (``synchronous=FULL``: an fsync) before its 202
 (DESIGN.md "accepted only after it is in the store"). One commit per request would cap the
-service at the disk's fsync rate, so request handlers hand their parsed events to one thread
-that drains everything queued meanwhile, runs ``Pipeline.accept`` once per source on the lot,
-and only then resolves each request's future. A request therefore still answers only after its
-events are committed, and a burst of N requests costs one fsync instead of N (the same idea as
-datasette's write thread and PostgreSQL's commit_delay, without any added delay: a lone request
-is committed at once).
+service at the disk's fsync rate, so request handlers queue their parsed events here and one
+flush, scheduled on the event loop right after the handlers that are ready have run, accepts
+the lot through ``Pipeline.accept`` (once per source) and then resolves each request's future.
+A request still answers only after its events are committed; a burst of N requests costs one
+fsync instead of N; a lone request is committed at once (no added delay).
+
+Why on the event loop and not in a writer thread: accepting is CPU work (parsing, normalizing,
+hashing) far more than I/O, and two CPU-bound threads share one GIL. Measured with
+bench/ingest.py on the 2-vCPU benchmark machine, a writer thread running ``Pipeline.accept``
+cost ~30% of batched throughput to GIL hand-offs and was no faster for single events
+(docs/benchmarks.md). While a flush runs, new requests wait in the kernel's socket buffers and
+join the next, larger group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +30,9 @@ from trackside.pipeline import AcceptResult, Pipeline
 
 log = logging.getLogger("trackside.committer")
 
-#: Upper bound of events per transaction: big enough to amortize the fsync, small enough that
-#: the first request of a group does not wait long for the last one's normalization.
-MAX_GROUP_EVENTS = 4000
+#: Events per transaction: enough to amortize the fsync over many small requests, small
+#: enough that a big batch is not held back by the normalization of other big batches.
+MAX_GROUP_EVENTS = 1000
 
 
 class CommitterClosed(Exception):
@@ -39,7 +43,6 @@ class CommitterClosed(Exception):
 class _Job:
     events: Sequence[Event]
     source: str
-    loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[AcceptResult]]
 
 
@@ -54,71 +57,46 @@ class Committer:
         self.pipeline = pipeline
         self.on_commit = on_commit
         self.max_group_events = max_group_events
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._pending: list[_Job] = []
+        self._scheduled = False
         self._closed = False
-
-    # -- called from the event loop ------------------------------------------------------------
 
     async def accept(self, events: Sequence[Event], source: str) -> list[AcceptResult]:
         """Accept ``events`` (already parsed); returns once they are committed."""
+        if self._closed:
+            raise CommitterClosed
         if not events:
             return []
-        self._ensure_started()
         loop = asyncio.get_running_loop()
-        job = _Job(events, source, loop, loop.create_future())
-        self._queue.put(job)
+        job = _Job(events, source, loop.create_future())
+        self._pending.append(job)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
         # shield: a client that disconnects must not cancel a commit other requests share.
         return await asyncio.shield(job.future)
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Commit what is queued, then stop the thread (blocking; call from a thread)."""
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout_s)
+    def close(self) -> None:
+        """Commit what is queued and refuse anything new (call on the event loop)."""
+        self._closed = True
+        while self._pending:
+            self._flush()
 
-    def _ensure_started(self) -> None:
-        if self._thread is not None and not self._closed:
-            return
-        with self._lock:
-            if self._closed:
-                raise CommitterClosed
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="trackside-committer", daemon=True
-                )
-                self._thread.start()
+    # -- the flush -----------------------------------------------------------------------------
 
-    # -- the commit thread ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                stopping = True
-                jobs: list[_Job] = []
-            else:
-                jobs = [first]
-            size = sum(len(j.events) for j in jobs)
-            # Take whatever else arrived while the previous transaction was running; after the
-            # stop sentinel, take everything (jobs queued before close() must still commit).
-            while stopping or size < self.max_group_events:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    continue
-                jobs.append(job)
-                size += len(job.events)
-            if jobs:
-                self._commit(jobs)
+    def _flush(self) -> None:
+        self._scheduled = False
+        group: list[_Job] = []
+        size = 0
+        while self._pending and (not group or size < self.max_group_events):
+            job = self._pending.pop(0)
+            group.append(job)
+            size += len(job.events)
+        if self._pending and not self._closed:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        if group:
+            self._commit(group)
 
     def _commit(self, jobs: list[_Job]) -> None:
         by_source: dict[str, list[_Job]] = {}
@@ -131,7 +109,7 @@ class Committer:
                 if len(group) == 1:
                     log.error("commit of %d events failed: %s", len(group[0].events),
                               type(exc).__name__, exc_info=exc)
-                    group[0].loop.call_soon_threadsafe(_fail, group[0].future, exc)
+                    _fail(group[0].future, exc)
                     continue
                 # One request's events must not fail the others it was grouped with:
                 # commit each alone, so only the culprit (or everyone, if the store is
@@ -151,12 +129,8 @@ class Committer:
         for job in group:
             mine = results[offset : offset + len(job.events)]
             offset += len(job.events)
-            job.loop.call_soon_threadsafe(_resolve, job.future, mine)
-
-
-def _resolve(future: asyncio.Future[list[AcceptResult]], results: list[AcceptResult]) -> None:
-    if not future.done():
-        future.set_result(results)
+            if not job.future.done():
+                job.future.set_result(mine)
 
 
 def _fail(future: asyncio.Future[list[AcceptResult]], exc: BaseException) -> None:

@@ -1,0 +1,267 @@
+"""Ingest throughput: a bare ASGI app vs trackside's POST /v1/events, same machine, same run.
+
+    python bench/ingest.py [--duration 10] [--connections 32] [--batch 500]
+
+Servers run in their own processes on loopback, each under uvicorn with the same options
+(httptools + uvloop, no access log, log level warning); the load generator is wrk (Debian's
+/usr/bin/wrk), another process, with the same concurrency for every measurement.
+
+1. bare: an ASGI app that reads a small JSON POST body, parses it and answers 202.
+2. trackside, one event per request: ``trackside serve --no-worker`` on a fresh SQLite file,
+   every request a Purchase with a unique event id; a 202 means the event is committed
+   (WAL, synchronous=FULL).
+3. trackside, ``--batch`` events per request.
+4. latency at half the measured maximum rate of (1) and (2), paced by wrk's ``delay()``.
+
+Prints requests/s, events/s, p50/p99 for each and the ratios against the bare app, then
+checks that the database holds every event a 202 acknowledged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK = "/usr/bin/wrk"
+API_KEY = "bench-" + secrets.token_hex(8)
+
+# One realistic event: contact data to normalize and hash, IP/UA, consent, an order.
+EVENT = (
+    '{"event_name":"Purchase","event_id":"%s",'
+    '"event_source_url":"https://shop.example/order-confirmation",'
+    '"user":{"email":"jeanne.dupont@example.com","phone":"+33612345678",'
+    '"first_name":"Jeanne","last_name":"Dupont","zip":"75018","country":"fr",'
+    '"ip":"203.0.113.7","user_agent":"Mozilla/5.0 (X11; Linux x86_64)",'
+    '"fbp":"fb.1.1700000000000.1234567890"},'
+    '"order":{"reference":"%s","value":59.9,"currency":"EUR",'
+    '"items":[{"id":"SKU1","quantity":1,"price":59.9}]},'
+    '"consent":{"ad_storage":"granted","analytics_storage":"granted",'
+    '"ad_user_data":"granted","ad_personalization":"granted"}}'
+)
+
+BARE_APP = '''
+import json
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    if body:
+        json.loads(body)
+    await send({"type": "http.response.start", "status": 202,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"status":"queued"}'})
+'''
+
+LUA = r'''
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  n = tonumber(args[1])
+  pause = tonumber(args[2])
+  nonce = args[3]
+  counter = 0
+  headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}
+end
+function request()
+  counter = counter + 1
+  local parts = {}
+  for i = 1, n do
+    local id = nonce .. "-" .. tid .. "-" .. counter .. "-" .. i
+    parts[i] = string.format(%(template)s, id, id)
+  end
+  return wrk.format("POST", "%(path)s", headers, '{"events":[' .. table.concat(parts, ",") .. ']}')
+end
+function delay()
+  return pause
+end
+'''
+
+
+@dataclass
+class Result:
+    name: str
+    requests_s: float
+    events_s: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    requests: int
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:  # wrk prints e.g. "-nan" when no request completed in the window
+        return float("nan")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(name: str, url: str, path: str, events: int, duration: int, connections: int,
+            pause_ms: int = 0) -> Result:
+    template = json.dumps(EVENT)
+    script = LUA % {"key": API_KEY, "template": template, "path": path}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            [WRK, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name,
+             url, "--", str(events), str(pause_ms), secrets.token_hex(4)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(name, rps, rps * events, p50, p99, int(bad.group(1)) if bad else 0, requests)
+
+
+def run_paced(name: str, url: str, path: str, target_rps: float, duration: int,
+              connections: int) -> Result:
+    """``run_wrk`` at about ``target_rps``: wrk's per-connection delay() is calibrated with
+    short probes, because the achieved rate also depends on the server's latency."""
+    pause = max(1.0, connections / target_rps * 1000)
+    for _ in range(3):
+        probe = run_wrk(name, url, path, 1, 3, connections, pause_ms=round(pause))
+        if abs(probe.requests_s - target_rps) < 0.05 * target_rps:
+            break
+        pause = max(1.0, pause * probe.requests_s / target_rps)
+    return run_wrk(name, url, path, 1, duration, connections, pause_ms=round(pause))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_bare(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=workdir,
+    )
+
+
+def start_trackside(port: int, database: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
+    env.update({"TRACKSIDE_DATABASE_URL": f"sqlite:///{database}", "TRACKSIDE_API_KEYS": API_KEY})
+    return subprocess.Popen(
+        [sys.executable, "-m", "trackside.cli", "serve", "--no-worker", "--port", str(port),
+         "--log-level", "warning"],
+        env=env,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=500, help="events per batched request")
+    args = parser.parse_args()
+    conns, duration = args.connections, args.duration
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        bare = start_bare(port, workdir)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/", bare)
+            url = f"http://127.0.0.1:{port}"
+            run_wrk("warm-up", url, "/", 1, 2, conns)
+            bare_max = run_wrk("bare ASGI", url, "/", 1, duration, conns)
+            results.append(bare_max)
+        finally:
+            stop(bare)
+
+        database = workdir / "bench.db"
+        port = free_port()
+        server = start_trackside(port, database)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(f"{url}/healthz", server)
+            run_wrk("warm-up", url, "/v1/events", 1, 2, conns)
+            single = run_wrk("trackside 1 event/request", url, "/v1/events", 1, duration, conns)
+            results.append(single)
+            batched = run_wrk(f"trackside {args.batch} events/request", url, "/v1/events",
+                              args.batch, duration, conns)
+            results.append(batched)
+            results.append(run_paced("trackside 1 event/request, half rate", url, "/v1/events",
+                                     single.requests_s / 2, duration, conns))
+        finally:
+            stop(server)
+        stored = sqlite3.connect(database).execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+        port = free_port()
+        bare = start_bare(port, workdir)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/", bare)
+            results.append(run_paced("bare ASGI, half rate", f"http://127.0.0.1:{port}", "/",
+                                     bare_max.requests_s / 2, duration, conns))
+        finally:
+            stop(bare)
+
+    print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"{'measurement':42} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for r in results:
+        print(f"{r.name:42} {r.requests_s:9.0f} {r.events_s:10.0f} {r.p50_ms:8.2f} "
+              f"{r.p99_ms:8.2f} {r.non_2xx:8d}")
+    base = bare_max.requests_s
+    print(f"\nsingle-event requests / bare requests: {single.requests_s / base:.2f} (target ≥ 0.45)")
+    print(f"batched events/s / bare requests/s:    {batched.events_s / base:.2f} (target ≥ 1.0)")
+    half = results[3]
+    print(f"p99 at half rate ({half.requests_s:.0f} req/s): {half.p99_ms:.1f} ms (target < 50)")
+    # wrk counts requests completed in the window; a few more may be answered after it ends.
+    acked = sum(r.requests * (args.batch if "events/request" in r.name and "1 event" not in r.name
+                              else 1) for r in results[1:4])
+    print(f"events in the database: {stored} (requests answered 202 within the windows "
+          f"carried {acked}; warm-up adds some)")
+
+
+if __name__ == "__main__":
+    main()
