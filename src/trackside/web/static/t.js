@@ -1,8 +1,4 @@
-/* trackside browser tag (docs/browser-tag.md). No dependencies; never throws into the page.
- * Page API, usable before this file has loaded through the queue stub:
- *   trackside('track', 'AddToCart', {value, currency, items, cart_id, customer_id})
- *   trackside('purchase', {reference, value, currency, items, signature})
- *   trackside('consent', {ad_storage, analytics_storage, ad_user_data, ad_personalization})
+/* trackside browser tag; page API in docs/browser-tag.md. No dependencies, never throws.
  * Each event gets one id, used for both the Meta Pixel call and the beacon to /collect, so
  * Meta deduplicates the pair (spec/meta-capi.md §5). */
 (function (w, d) {
@@ -120,7 +116,7 @@
     return true;
   }
 
-  function send(body) {
+  function beacon(body) {
     var url = endpoint || (endpoint = findEndpoint());
     var data = JSON.stringify(body);
     var n = w.navigator;
@@ -128,12 +124,39 @@
     if (n && n.sendBeacon) {
       try { if (n.sendBeacon(url, data)) return; } catch (e) { /* fall back to fetch */ }
     }
-    if (w.fetch) {
-      w.fetch(url, {
-        method: "POST", body: data, keepalive: true, credentials: "include",
+    if (w.fetch) w.fetch(url, {
+      method: "POST", body: data, keepalive: true, credentials: "include",
+      headers: { "Content-Type": "text/plain" }
+    })["catch"](function () {});
+  }
+
+  // Without _fbp (or with a new fbclid) the gateway answers the first beacon with the
+  // cookies; the page's other beacons wait for it (at most 1.5 s, or until the page goes
+  // away) so that every event of the page carries the same _fbp/_fbc as the cookie.
+  var held = null;
+  function flush() {
+    var q = held;
+    held = null;
+    if (!q) return;
+    var c = cookies();
+    for (var i = 0; i < q.length; i++) { q[i].cookies = c; beacon(q[i]); }
+  }
+
+  function send(body) {
+    if (held) { held.push(body); return; }
+    var c = body.cookies;
+    var needsCookie = !c._fbp || (body.fbclid && (c._fbc || "").indexOf("." + body.fbclid) < 0);
+    if (!needsCookie || body.consent.ad_storage === "denied" || !w.fetch) { beacon(body); return; }
+    held = [];
+    setTimeout(flush, 1500);
+    if (w.addEventListener) w.addEventListener("pagehide", flush);
+    var retry = function () { if (held) held.unshift(body); flush(); };
+    try {
+      w.fetch(endpoint || (endpoint = findEndpoint()), {
+        method: "POST", body: JSON.stringify(body), keepalive: true, credentials: "include",
         headers: { "Content-Type": "text/plain" }
-      })["catch"](function () {});
-    }
+      }).then(flush, retry);
+    } catch (e) { retry(); }
   }
 
   function emit(type, name, params) {

@@ -1,0 +1,105 @@
+"""Real headless Chromium (Debian's package) driven by Playwright; gateway and pages on loopback.
+
+Never run ``playwright install``: the browser is /usr/bin/chromium. One browser per session,
+one fresh context (cookies, storage) per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.server import ThreadedServer
+from trackside.runtime import Runtime
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_context(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    context.set_default_timeout(10_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+class Shop:
+    """The demo shop and gateway on one loopback origin, delivering to the fake Graph API."""
+
+    def __init__(self, runtime: Runtime, server: ThreadedServer) -> None:
+        self.runtime = runtime
+        self.url = server.url
+
+    def drain(self) -> None:
+        async def run() -> None:
+            worker = self.runtime.worker()
+            try:
+                await worker.drain(timeout_s=20)
+            finally:
+                await worker.aclose()
+
+        # Playwright's sync API owns this thread's event loop: deliver from another thread.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run()).result()
+
+    def stored(self, event_id: str) -> list[Any]:
+        return self.runtime.store.event_view(event_id)
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def shop_factory(fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[Callable[..., Shop]]:
+    from trackside.demo import demo_app
+
+    started: list[tuple[Runtime, ThreadedServer]] = []
+
+    def make(**overrides: Any) -> Shop:
+        values: dict[str, Any] = {"database_url": f"sqlite:///{tmp_path}/shop{len(started)}.db"}
+        values.update(overrides)
+        runtime = Runtime.from_settings(fake_graph.settings(**values))
+        server = ThreadedServer(demo_app(runtime, run_worker=False)).start()
+        started.append((runtime, server))
+        return Shop(runtime, server)
+
+    try:
+        yield make
+    finally:
+        for runtime, server in started:
+            server.stop()
+            runtime.close()
