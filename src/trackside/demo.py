@@ -190,4 +190,6 @@ def demo(
                              ga4_api_secret=None)
     runtime = Runtime.from_settings(settings)
     typer.echo(f"Demo shop: http://{host}:{port}/  (store: {folder}/demo.db, Meta: dry run)")
-    uvicorn.run(demo_app(runtime), host=host, port=port, log_level="warning")
+    # proxy_headers=False: TRACKSIDE_TRUSTED_PROXIES alone decides whose X-Forwarded-For counts.
+    uvicorn.run(demo_app(runtime), host=host, port=port, log_level="warning",
+                proxy_headers=False)
