@@ -68,16 +68,17 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         finally:
             committer.close()
             stop.set()
-            if state.task is not None and state.worker is not None:
-                try:
-                    await asyncio.wait_for(asyncio.shield(state.task), WORKER_STOP_TIMEOUT_S)
-                except asyncio.TimeoutError:
-                    log.warning("worker did not stop within %.0fs; its leased rows will be "
-                                "retried when their lease expires", WORKER_STOP_TIMEOUT_S)
-                    state.task.cancel()
-                except Exception:
-                    pass  # already logged by _report_worker_exit
-                await state.worker.aclose()
+            task, worker = state.task, state.worker
+            if task is not None and worker is not None:
+                # asyncio.wait, not wait_for: a worker that already died (logged by
+                # _report_worker_exit) must not turn shutdown into an error.
+                if not task.done():
+                    done, _ = await asyncio.wait({task}, timeout=WORKER_STOP_TIMEOUT_S)
+                    if not done:
+                        log.warning("worker did not stop within %.0fs; its leased rows will "
+                                    "be retried when their lease expires", WORKER_STOP_TIMEOUT_S)
+                        task.cancel()
+                await worker.aclose()
             log.info("stopped")
 
     routes = [

@@ -45,6 +45,23 @@ def _graph_errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _json(GraphError, reasons[status]) for status in statuses}
 
 
+_GRAPH_PARAMETERS = [
+    {"name": "version", "in": "path", "required": True,
+     "schema": {"type": "string", "pattern": r"^v\d+\.\d+$"}, "example": "v26.0"},
+    {"name": "pixel_id", "in": "path", "required": True,
+     "schema": {"type": "string", "pattern": r"^\d+$"}},
+]
+
+
+def _graph_other_methods() -> dict[str, Any]:
+    # Graph answers other methods on this edge with a 400, code 100 (spec §13 rule 1), not
+    # with a 405; the document says so, so that clients and schemathesis expect it.
+    operation = {"summary": "Refused as Graph refuses it: only POST is supported",
+                 "parameters": _GRAPH_PARAMETERS,
+                 "responses": _graph_errors(400)}
+    return {method: operation for method in ("get", "put", "patch", "delete")}
+
+
 def build_openapi() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(model, "validation" if model in (EventsRequest, GraphRequestBody) else "serialization")
@@ -75,17 +92,12 @@ def build_openapi() -> dict[str, Any]:
             "responses": {"200": _json(EventLookup, "Personal data shown hashed only"),
                           **_errors(401, 404)},
         }},
-        "/{version}/{pixel_id}/events": {"post": {
+        "/{version}/{pixel_id}/events": {**_graph_other_methods(), "post": {
             "summary": "Meta Graph API compatible Conversions API endpoint",
             "description": "Send what you would send to graph.facebook.com, with a trackside "
                            "API key as the access token.",
             "security": [{"apiKey": []}, {"accessToken": []}],
-            "parameters": [
-                {"name": "version", "in": "path", "required": True,
-                 "schema": {"type": "string", "pattern": r"^v\d+\.\d+$"}, "example": "v26.0"},
-                {"name": "pixel_id", "in": "path", "required": True,
-                 "schema": {"type": "string", "pattern": r"^\d+$"}},
-            ],
+            "parameters": _GRAPH_PARAMETERS,
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref(GraphRequestBody)},
                 "application/x-www-form-urlencoded": {"schema": graph_form},

@@ -29,7 +29,14 @@ class EventsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+    # `Event | Any`, not `Event`: an item that is not a valid Event does not refuse the
+    # request, it is reported by index in the 202 (the document must say what we accept).
+    events: list[Event | Any] = Field(
+        min_length=1,
+        max_length=MAX_EVENTS_PER_REQUEST,
+        description="Events (schema Event). An invalid one is not stored and is reported with "
+        "its index and errors in the 202; the valid ones are accepted.",
+    )
 
 
 class EventResult(BaseModel):

@@ -1,0 +1,123 @@
+"""GET /healthz, /metrics and /openapi.json."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+
+from tests.conftest import API_KEY, app_client
+from trackside.runtime import Runtime
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} {labels} not in metrics")
+
+
+async def test_healthz_ok_with_worker(runtime: Runtime) -> None:
+    async for client in app_client(runtime, run_worker=True):
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["store"] == "ok" and body["worker"] == "ok"
+    assert body["paused_destinations"] == []
+
+
+async def test_healthz_reports_paused_destination_as_degraded(runtime: Runtime) -> None:
+    runtime.store.pause_destination("dryrun", None, "invalid token (190)", 190, time.time())
+    async for client in app_client(runtime):
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded" and body["worker"] == "disabled"
+    assert body["paused_destinations"] == [
+        {"destination": "dryrun", "paused": True, "paused_until": None,
+         "reason": "invalid token (190)"}
+    ]
+
+
+async def test_healthz_fails_when_the_store_is_gone(runtime: Runtime) -> None:
+    async for client in app_client(runtime):
+        runtime.store.close()  # a closed connection: every query raises
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["store"] == "unreachable"
+    assert response.json()["status"] == "failing"
+
+
+async def test_healthz_fails_when_the_worker_died(runtime: Runtime) -> None:
+    async for client in app_client(runtime, run_worker=True):
+        state = client._transport.app.state.worker  # type: ignore[attr-defined]
+        state.task.cancel()
+        for _ in range(50):
+            if state.task.done():
+                break
+            await _sleep()
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["worker"] == "stalled"
+
+
+async def _sleep() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.01)
+
+
+async def test_metrics_count_requests_events_and_queue(runtime: Runtime) -> None:
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    async for client in app_client(runtime):
+        before = (await client.get("/metrics")).text
+        base_queued = _safe(before, "trackside_events_accepted_total", source="api",
+                            result="queued")
+        base_rejected = _safe(before, "trackside_events_rejected_total", source="api")
+        events = [{"event_name": "Lead", "event_id": f"MET-{i}",
+                   "consent": {"ad_storage": "granted", "analytics_storage": "granted",
+                               "ad_user_data": "granted", "ad_personalization": "granted"},
+                   "user": {"email": f"m{i}@example.com"}} for i in range(3)]
+        events.append({"event_name": ""})
+        posted = await client.post("/v1/events", json={"events": events}, headers=auth)
+        assert posted.json()["queued"] == 3, posted.text
+        await client.post("/v1/events", json={"events": events[:1]})  # 401
+        response = await client.get("/metrics")
+    text = response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    assert _metric(text, "trackside_events_accepted_total", source="api",
+                   result="queued") == base_queued + 3
+    assert _metric(text, "trackside_events_rejected_total", source="api") == base_rejected + 1
+    assert _metric(text, "trackside_http_requests_total", route="/v1/events", status="401") >= 1
+    assert _metric(text, "trackside_queue_depth", destination="dryrun") == 3
+    assert _metric(text, "trackside_oldest_pending_age_seconds", destination="dryrun") >= 0
+    assert _metric(text, "trackside_outbox_rows", destination="dryrun", status="pending") == 3
+    assert "trackside_delivery_latency_seconds_bucket" in text or re.search(
+        r"# TYPE trackside_delivery_latency_seconds histogram", text)
+
+
+def _safe(text: str, name: str, **labels: str) -> float:
+    try:
+        return _metric(text, name, **labels)
+    except AssertionError:
+        return 0.0
+
+
+async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["openapi"].startswith("3.1")
+    paths = document["paths"]
+    assert set(paths) == {"/v1/events", "/v1/events/{event_id}", "/{version}/{pixel_id}/events",
+                          "/healthz", "/metrics"}
+    schemas = document["components"]["schemas"]
+    for name in ("EventsRequest", "EventsAccepted", "EventLookup", "ErrorBody", "Health",
+                 "GraphSuccess", "GraphError", "Event"):
+        assert name in schemas, name
+    post = paths["/v1/events"]["post"]
+    assert set(post["responses"]) == {"202", "400", "401", "413", "415", "503"}
+    assert schemas["EventsRequest"]["properties"]["events"]["maxItems"] == 1000
