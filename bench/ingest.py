@@ -263,5 +263,141 @@ def main() -> None:
           f"carried {acked}; warm-up adds some)")
 
 
+
+# == POST /collect: single browser beacons (issue 5; owned by the browser-tag engineer) =========
+#
+#     python bench/ingest.py collect [--duration 10] [--connections 32]
+#
+# Same run, same options: the bare ASGI app first, then the gateway (create_app + the /collect
+# routes, as `trackside serve` mounts them) on a fresh SQLite file. Every request is one
+# text/plain beacon, as sendBeacon posts it, with an Origin, an existing _fbp cookie and granted
+# consent; a 202 means the event is committed. The gateway trusts 127.0.0.1 as its reverse
+# proxy and wrk varies X-Forwarded-For, so the per-client rate limit sees many shoppers (and is
+# exercised on every request) instead of refusing one.
+
+COLLECT_ORIGIN = "https://shop.example"
+BEACON = (
+    '{"v":1,"type":"track","event_name":"AddToCart","event_id":"%s",'
+    '"url":"https://shop.example/product/7","referrer":"https://shop.example/",'
+    '"params":{"value":14.9,"currency":"EUR","cart_id":"cart-%s",'
+    '"items":[{"id":"mug","name":"Enamel mug","price":14.9,"quantity":1}]},'
+    '"cookies":{"_fbp":"fb.1.1700000000000.1234567890","_ga":"GA1.1.1197596843.1673515099"},'
+    '"fbclid":null,"consent":{"ad_storage":"granted","analytics_storage":"granted",'
+    '"ad_user_data":"granted","ad_personalization":"granted"},"pixel":true}'
+)
+
+COLLECT_APP = """
+from trackside.config import load_settings
+from trackside.runtime import Runtime
+from trackside.web.app import create_app
+from trackside.web.collect import collect_routes
+
+runtime = Runtime.from_settings(load_settings())
+app = create_app(runtime, run_worker=False)
+if not any(getattr(route, "path", None) == "/collect" for route in app.routes):
+    app.router.routes[0:0] = collect_routes(runtime)
+"""
+
+COLLECT_LUA = r"""
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  nonce = args[1]
+  counter = 0
+end
+function request()
+  counter = counter + 1
+  local id = nonce .. "-" .. tid .. "-" .. counter
+  local xff = "10." .. tid .. "." .. (math.floor(counter / 250) %% 250) .. "." .. (counter %% 250 + 1)
+  local headers = {["Content-Type"] = "text/plain;charset=UTF-8", ["Origin"] = "%(origin)s",
+                   ["X-Forwarded-For"] = xff,
+                   ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
+  return wrk.format("POST", "/collect", headers, string.format(%(template)s, id, id))
+end
+"""
+
+
+def run_collect_wrk(name: str, url: str, duration: int, connections: int) -> Result:
+    script = COLLECT_LUA % {"origin": COLLECT_ORIGIN, "template": json.dumps(BEACON)}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        out = subprocess.run(
+            [WRK, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name,
+             url, "--", secrets.token_hex(4)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(name, rps, rps, p50, p99, int(bad.group(1)) if bad else 0, requests)
+
+
+def start_collect(port: int, workdir: Path, database: Path) -> subprocess.Popen[bytes]:
+    (workdir / "collect_app.py").write_text(COLLECT_APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
+    env.update({"TRACKSIDE_DATABASE_URL": f"sqlite:///{database}",
+                "TRACKSIDE_ALLOWED_ORIGINS": COLLECT_ORIGIN,
+                "TRACKSIDE_TRUSTED_PROXIES": "127.0.0.1"})
+    # --no-proxy-headers: TRACKSIDE_TRUSTED_PROXIES alone decides whose X-Forwarded-For counts.
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "collect_app:app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log", "--no-proxy-headers"],
+        cwd=workdir, env=env,
+    )
+
+
+def collect_main() -> None:
+    parser = argparse.ArgumentParser(description="POST /collect vs a bare ASGI app")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    conns, duration = args.connections, args.duration
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        bare = start_bare(port, workdir)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/", bare)
+            url = f"http://127.0.0.1:{port}"
+            run_wrk("warm-up", url, "/", 1, 2, conns)
+            bare_max = run_wrk("bare ASGI", url, "/", 1, duration, conns)
+        finally:
+            stop(bare)
+        database = workdir / "collect.db"
+        port = free_port()
+        server = start_collect(port, workdir, database)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(f"{url}/healthz", server)
+            run_collect_wrk("warm-up", url, 2, conns)
+            beacons = run_collect_wrk("trackside POST /collect", url, duration, conns)
+        finally:
+            stop(server)
+        stored = sqlite3.connect(database).execute(
+            "SELECT COUNT(*) FROM events WHERE source = 'browser'").fetchone()[0]
+    print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"{'measurement':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for r in (bare_max, beacons):
+        print(f"{r.name:42} {r.requests_s:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.non_2xx:8d}")
+    print(f"\n/collect requests / bare requests: {beacons.requests_s / bare_max.requests_s:.2f}"
+          " (target ≥ 0.45)")
+    print(f"browser events in the database: {stored} (beacons answered within the window: "
+          f"{beacons.requests}; warm-up adds some)")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["collect"]:
+    del sys.argv[1]
+    collect_main()
+    sys.exit(0)
+
+
 if __name__ == "__main__":
     main()

@@ -97,25 +97,22 @@ def sweep(pipeline: Pipeline, now: float, force: bool = False) -> int:
 
 
 def _browser_record(pipeline: Pipeline, record: NewEvent) -> NewEvent:
+    # In place: the record was built by this accept() call and is not shared (hot path).
     event = record.event
-    custom = dict(event.custom_data)
-    mark = custom.pop(MARK, None)
+    mark = event.custom_data.pop(MARK, None)
     mark = mark if isinstance(mark, dict) else {}
-    flags = list(event.flags)
     if mark.get("pixel") is False:
-        flags.append(PIXEL_ABSENT)
-    plans = record.outbox
+        event.flags.append(PIXEL_ABSENT)
     if event.event_name == "Purchase":
-        flags.append(SEEN_BY_BROWSER)
+        event.flags.append(SEEN_BY_BROWSER)
         if mark.get("verified") is True:
-            flags.append(SIGNED)
+            event.flags.append(SIGNED)
         elif not pipeline.settings.trust_browser_purchases:
-            flags.append(UNCONFIRMED)
-            for plan in plans:
+            event.flags.append(UNCONFIRMED)
+            for plan in record.outbox:
                 if plan.status == "pending":
                     plan.next_attempt_at = HOLD_UNTIL
-    event = event.model_copy(update={"custom_data": custom, "flags": flags})
-    return NewEvent(event, record.source, plans)
+    return record
 
 
 def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,

@@ -38,8 +38,10 @@ RATE_PER_S = 20.0  # sustained beacons per client address (IPv6: per /64)
 BURST = 200.0
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _ITEM_KEYS = ("id", "name", "price", "quantity", "category")
+# Never custom_data: the order's own fields, and Meta-shape keys (order_id, contents) the
+# event model would read as an order.
 _ORDER_PARAMS = frozenset({"value", "currency", "items", "reference", "signature", "cart_id",
-                           "customer_id"})
+                           "customer_id", "order_id", "contents"})
 _MAX_CUSTOM_KEYS = 30
 _MEDIA_TYPES = ("", "application/json", "text/plain")
 
@@ -195,7 +197,7 @@ class CollectEndpoint:
             "consent": consent or None,
             "cart_id": _text(params.get("cart_id")),
             "customer_id": _text(params.get("customer_id")),
-            "custom_data": _custom_data(params),
+            "custom_data": _custom_data(params) or None,
         }
         order = {k: params[k] for k in ("value", "currency") if params.get(k) is not None}
         if isinstance(params.get("items"), list):
