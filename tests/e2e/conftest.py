@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
@@ -84,7 +86,7 @@ def wait_until(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "c
 
 
 @pytest.fixture
-def shop_factory(fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[Callable[..., Shop]]:
+def shop_factory(fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[Callable[..., Shop]]:  # noqa: F811
     from trackside.demo import demo_app
 
     started: list[tuple[Runtime, ThreadedServer]] = []

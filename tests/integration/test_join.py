@@ -101,7 +101,7 @@ def purchases_at_meta(fake: FakeGraphAPI) -> list[Any]:
 
 
 def test_server_purchase_waits_the_join_window_then_goes_with_what_it_has(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime(join_window_s=60)
     clock = Clock()
@@ -120,7 +120,7 @@ def test_server_purchase_waits_the_join_window_then_goes_with_what_it_has(
 
 
 def test_browser_context_arriving_in_the_window_is_joined_and_releases_the_purchase(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime()
     clock = Clock()
@@ -138,7 +138,7 @@ def test_browser_context_arriving_in_the_window_is_joined_and_releases_the_purch
 
 
 def test_unsigned_browser_purchase_first_is_held_then_confirmed_by_the_store(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime()
     clock = Clock()
@@ -159,7 +159,7 @@ def test_unsigned_browser_purchase_first_is_held_then_confirmed_by_the_store(
 
 
 def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime(join_window_s=60)
     clock = Clock()
@@ -178,7 +178,7 @@ def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
 
 
 def test_trusted_browser_purchases_go_on_their_own(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime(trust_browser_purchases=True)
     clock = Clock()
@@ -188,7 +188,7 @@ def test_trusted_browser_purchases_go_on_their_own(
 
 
 def test_context_joins_by_cart_id_and_consent_travels(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     # eea + deny: a server event without consent of its own would be suppressed.
     runtime = make_runtime(consent_mode="eea", server_event_consent="deny")
@@ -208,7 +208,7 @@ def test_context_joins_by_cart_id_and_consent_travels(
 
 
 def test_denied_consent_in_the_browser_suppresses_the_joined_server_event(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime(consent_mode="eea", server_event_consent="grant")
     clock = Clock()
@@ -223,7 +223,7 @@ def test_denied_consent_in_the_browser_suppresses_the_joined_server_event(
 
 
 def test_customer_context_newest_wins_within_retention(
-    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     runtime = make_runtime(retention_days=30)
     clock = Clock()

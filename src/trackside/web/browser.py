@@ -14,8 +14,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from trackside.identity.cookies import build_fbc, fbclid_of, is_valid_fbclid, new_fbp
-from trackside.identity.cookies import parse_fbc, parse_fbp
+from trackside.identity.cookies import (
+    build_fbc,
+    fbclid_of,
+    is_valid_fbclid,
+    new_fbp,
+    parse_fbc,
+    parse_fbp,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -150,7 +150,7 @@ class CollectEndpoint:
             results = await self._committer(request).accept([event_or_errors], BROWSER_SOURCE)
         except CommitterClosed:
             return error_response(503, "The gateway is shutting down; retry later", headers=cors)
-        except Exception as exc:  # the store failed; the tag does not retry, the log says why
+        except Exception as exc:  # noqa: BLE001 (the store failed: 503; the log says why)
             log.error("Beacon not stored: %s.", type(exc).__name__)
             return error_response(503, headers=cors)
         result = results[0]
