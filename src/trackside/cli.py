@@ -33,9 +33,11 @@ app.add_typer(events_app, name="events")
 
 
 def _register_sub_apps() -> None:
+    from trackside.demo import demo
     from trackside.sources.prestashop_cli import app as prestashop_app
 
     app.add_typer(prestashop_app, name="prestashop")
+    app.command()(demo)
 
 
 _register_sub_apps()
@@ -116,8 +118,11 @@ def serve(
     runtime = _runtime()
     logs.configure(runtime.redactor, log_level)
     application = create_app(runtime, run_worker=not no_worker)
+    # proxy_headers=False: uvicorn would otherwise take the client address from
+    # X-Forwarded-For of any local peer, bypassing TRACKSIDE_TRUSTED_PROXIES.
     config = uvicorn.Config(application, host=host, port=port, log_config=None,
-                            log_level=log_level, access_log=False, timeout_graceful_shutdown=10)
+                            log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
+                            proxy_headers=False)
     try:
         _GracefulServer(config).run()
     finally:
