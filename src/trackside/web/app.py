@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from trackside.runtime import Runtime
 from trackside.web.api import EventsAPI
+from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
 from trackside.web.errors import ApiError, api_error_handler, http_exception_handler
 from trackside.web.graph import GraphEndpoint
@@ -87,6 +88,9 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        # POST /collect and GET /t.js (browser path, web/collect.py); they share the committer
+        # through app.state.committer.
+        *collect_routes(runtime),
         # Last: its pattern would also match /v1/<anything>/events.
         Route("/{version}/{pixel_id}/events", graph.handle, methods=GRAPH_METHODS),
     ]
