@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trackside.runtime import Runtime
+from trackside.web import background
 from trackside.web.api import EventsAPI
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
@@ -64,11 +65,16 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
             state.worker, state.started_at = worker, time.time()
             state.task = asyncio.create_task(worker.run(stop), name="trackside-worker")
             state.task.add_done_callback(_report_worker_exit)
+            jobs = background.start(runtime, stop)
+        else:
+            jobs = []
         try:
             yield
         finally:
             committer.close()
             stop.set()
+            if jobs:
+                await asyncio.wait(jobs, timeout=WORKER_STOP_TIMEOUT_S)
             task, worker = state.task, state.worker
             if task is not None and worker is not None:
                 # asyncio.wait, not wait_for: a worker that already died (logged by

@@ -1,0 +1,49 @@
+"""serve's periodic jobs: held browser purchases end without new traffic; purge runs at start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from trackside.config import load_settings
+from trackside.runtime import Runtime
+from trackside.web import background
+
+GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted"}
+
+
+def test_unconfirmed_browser_purchase_ends_while_the_shop_is_idle(tmp_path: Path) -> None:
+    runtime = Runtime.from_settings(load_settings(environ={
+        "TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "TRACKSIDE_JOIN_WINDOW_S": "0.5",
+        "TRACKSIDE_RETENTION_DAYS": "1"}))
+    beacon = {"event_name": "Purchase", "event_source_url": "https://shop.example/thanks",
+              "user": {"fbp": "fb.1.1700000000000.42", "ip": "203.0.113.9", "user_agent": "UA"},
+              "order": {"reference": "R1", "value": 10, "currency": "EUR"}, "consent": GRANTED}
+    runtime.pipeline.accept([beacon], "browser")
+    old = {**beacon, "order": {**beacon["order"], "reference": "OLD"}, "consent": GRANTED}
+    runtime.pipeline.accept([{**old, "event_name": "Lead", "event_id": "old-lead"}], "browser",
+                            now=time.time() - 3 * 86400)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        tasks = background.start(runtime, stop)
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.wait(tasks, timeout=5)
+
+    async def deliver_old() -> None:
+        worker = runtime.worker()
+        await worker.drain()
+        await worker.aclose()
+
+    asyncio.run(deliver_old())
+    asyncio.run(run())
+    [view] = runtime.store.event_view("R1")
+    [row] = view.outbox
+    assert row["status"] == "suppressed"
+    assert row["message"] == "browser purchase not confirmed by the store"
+    # The purge ran at start: the 3-day-old final event lost its IP.
+    [lead] = runtime.store.event_view("old-lead")
+    assert "client_ip_address" not in lead.event.user_data
+    runtime.close()
