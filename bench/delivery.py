@@ -48,6 +48,8 @@ def make_events(n: int, now: float) -> list[dict]:
                      "fbp": f"fb.1.1700000000000.{1000000 + i}"},
             "order": {"reference": f"ORD{i:07d}", "value": 10 + i % 90, "currency": "EUR",
                       "items": [{"id": f"SKU{i % 500}", "quantity": 1 + i % 3, "price": 9.9}]},
+            "consent": {"ad_storage": "granted", "ad_user_data": "granted",
+                        "analytics_storage": "granted", "ad_personalization": "granted"},
         }
         for i in range(n)
     ]

@@ -652,7 +652,15 @@ def _valid_ip(value: str) -> bool:
     return _plain_ip(value) or _plain_ip(_IP_APPENDIX.sub("", value))
 
 
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+#: Dotted-quad IPv4 exactly as ipaddress accepts it (no leading zeros): the common case,
+#: checked without ipaddress's per-octet Python parsing.
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _plain_ip(value: str) -> bool:
+    if _IPV4.fullmatch(value):
+        return True
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -983,14 +991,22 @@ def _not_hashed(key: str, at: str) -> MetaError:
     )
 
 
+_ABSENT = object()
+
+
 def _check_user_data(
     user_data: Mapping[str, Any], config: RulesConfig, at: str, warnings: list[str]
 ) -> MetaError | None:
     pattern = _HASH_STRICT if config.strict else _HASH_COMPAT
     for key in HASHED_KEYS:  # rule 23
-        if key not in user_data:
+        value = user_data.get(key, _ABSENT)
+        if value is _ABSENT:
             continue
-        items = _string_or_list(user_data[key])
+        if isinstance(value, str):
+            if not pattern.fullmatch(value):
+                return _not_hashed(key, at)
+            continue
+        items = _string_or_list(value)
         if items is None or not all(pattern.fullmatch(item) for item in items):
             return _not_hashed(key, at)
 
