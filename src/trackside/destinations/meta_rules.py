@@ -1134,6 +1134,20 @@ def _check_custom_data(event: Mapping[str, Any], config: RulesConfig, at: str) -
     return _check_contents(custom, config, where)
 
 
+def _delivery_category_error(where_it_is: Mapping[str, Any], blame: str) -> MetaError | None:
+    """Rule 34: delivery_category, on custom_data or on one of its contents."""
+    category = where_it_is.get("delivery_category")
+    if category is None or category in ("in_store", "curbside", "home_delivery"):
+        return None
+    return invalid_parameter(
+        None,
+        "Invalid Delivery Category",
+        "delivery_category is not valid.",
+        rule=34,
+        blame=f"{blame}.delivery_category",
+    )
+
+
 def _check_contents(custom: Mapping[str, Any], config: RulesConfig, where: str) -> MetaError | None:
     """Rule 34: content_ids, contents, content_type, delivery_category, num_items."""
     ids = custom.get("content_ids")
@@ -1177,15 +1191,9 @@ def _check_contents(custom: Mapping[str, Any], config: RulesConfig, where: str) 
                         rule=34,
                         blame=f"{blame}.{key}",
                     )
-            category = item.get("delivery_category")
-            if category is not None and category not in ("in_store", "curbside", "home_delivery"):
-                return invalid_parameter(
-                    None,
-                    "Invalid Delivery Category",
-                    "delivery_category is not valid.",
-                    rule=34,
-                    blame=f"{blame}.delivery_category",
-                )
+            error = _delivery_category_error(item, blame)
+            if error is not None:
+                return error
     content_type = custom.get("content_type")
     if content_type is not None and content_type not in ("product", "product_group"):
         return invalid_parameter(
@@ -1195,15 +1203,9 @@ def _check_contents(custom: Mapping[str, Any], config: RulesConfig, where: str) 
             rule=34,
             blame=f"{where}.content_type",
         )
-    category = custom.get("delivery_category")
-    if category is not None and category not in ("in_store", "curbside", "home_delivery"):
-        return invalid_parameter(
-            None,
-            "Invalid Delivery Category",
-            "delivery_category is not valid.",
-            rule=34,
-            blame=f"{where}.delivery_category",
-        )
+    error = _delivery_category_error(custom, where)
+    if error is not None:
+        return error
     if "num_items" in custom and not _is_int(custom["num_items"]):
         return invalid_parameter(
             None,
