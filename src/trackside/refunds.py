@@ -13,11 +13,35 @@ from typing import Any
 
 from trackside.config import Settings
 from trackside.identity.event_id import order_event_id, purchase_event_id
-from trackside.store import Store
+from trackside.store import EventView, Store
 
 
 class RefundError(Exception):
     """The refund cannot be built; the message says what to pass instead."""
+
+
+def stored_purchase(store: Store, settings: Settings, reference: str) -> EventView | None:
+    purchase_id = purchase_event_id(reference, settings.event_id_prefix)
+    return next((v for v in store.event_view(purchase_id) if v.event_name == "Purchase"), None)
+
+
+def inherit_from_purchase(event: dict[str, Any], purchase: EventView | None) -> dict[str, Any]:
+    """The refund with what it lacks taken from the order's Purchase: the browser's GA client
+    id (GA4 credits the same user), the hashed external id, the country and the consent."""
+    if purchase is None:
+        return event
+    stored = purchase.event
+    user: dict[str, Any] = dict(event.get("user") or {})
+    if stored.ga_client_id:
+        user.setdefault("ga_client_id", stored.ga_client_id)
+    if "external_id" in stored.user_data:
+        user.setdefault("external_id", stored.user_data["external_id"])
+    if stored.country_hint:
+        user.setdefault("country", stored.country_hint)
+    event = {**event, "user": user}
+    if stored.consent is not None and event.get("consent") is None:
+        event["consent"] = stored.consent.model_dump(exclude_none=True)
+    return event
 
 
 def build_refund(
@@ -29,7 +53,7 @@ def build_refund(
     now: float | None = None,
 ) -> dict[str, Any]:
     purchase_id = purchase_event_id(reference, settings.event_id_prefix)
-    purchase = next((v for v in store.event_view(purchase_id) if v.event_name == "Purchase"), None)
+    purchase = stored_purchase(store, settings, reference)
     order = purchase.event.order if purchase else None
     if value is None:
         if order is None or order.value is None:
@@ -49,16 +73,4 @@ def build_refund(
         "order": {"reference": reference, "value": value, "currency": currency},
         "user": {},
     }
-    if purchase is not None:
-        stored = purchase.event
-        user: dict[str, Any] = {}
-        if stored.ga_client_id:
-            user["ga_client_id"] = stored.ga_client_id
-        if "external_id" in stored.user_data:
-            user["external_id"] = stored.user_data["external_id"]
-        if "country" in stored.user_data and stored.country_hint:
-            user["country"] = stored.country_hint
-        event["user"] = user
-        if stored.consent is not None:
-            event["consent"] = stored.consent.model_dump(exclude_none=True)
-    return event
+    return inherit_from_purchase(event, purchase)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trackside.config import Settings
+from trackside.refunds import inherit_from_purchase, stored_purchase
 from trackside.runtime import Runtime
 from trackside.sources.prestashop_map import (
     SOURCE,
@@ -262,7 +263,13 @@ class PrestaShopSync:
 
     def _accept(self, mapped: list[Mapped], report: SyncReport, now: float) -> None:
         store = self.runtime.store
-        results = self.runtime.pipeline.accept([m.raw for m in mapped], source=SOURCE, now=now)
+        raws = [
+            inherit_from_purchase(m.raw, stored_purchase(store, self.runtime.settings,
+                                                         m.raw["order"]["reference"]))
+            if m.raw["event_name"] == "Refund" else m.raw
+            for m in mapped
+        ]
+        results = self.runtime.pipeline.accept(raws, source=SOURCE, now=now)
         for item, result in zip(mapped, results):
             name = item.raw["event_name"]
             if result.status == "rejected":
