@@ -164,6 +164,5 @@ def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> 
 
 
 def _is_sqlite(store: object) -> bool:
-    from trackside.store.sqlite import SQLiteStore
-
-    return isinstance(store, SQLiteStore)
+    # sqlite_context already imported the SQLite store: no per-call import on the hot path.
+    return isinstance(store, sql.SQLiteStore)

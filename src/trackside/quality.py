@@ -72,20 +72,25 @@ _RECOMMENDED = (
 )  # fmt: skip
 
 
+_SIZED = (str, list, tuple, dict)
+
+
 def _present(value: Any) -> bool:
     if value is None:
         return False
-    if isinstance(value, str | list | tuple | dict):
+    if isinstance(value, _SIZED):
         return len(value) > 0
     return True
 
 
 def customer_information_keys(user_data: dict) -> set[str]:
     """The recognized customer-information keys that hold a non-empty value."""
+    # _present inlined: this runs for every accepted event.
     return {
         key
         for key, value in user_data.items()
-        if key in CUSTOMER_INFORMATION_KEYS and _present(value)
+        if key in CUSTOMER_INFORMATION_KEYS and value is not None
+        and (not isinstance(value, _SIZED) or len(value) > 0)
     }
 
 

@@ -34,6 +34,15 @@ from trackside.store import (
 
 BUSY_TIMEOUT_S = 30.0
 
+_INSERT_EVENT = (
+    "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_name, event_id) DO NOTHING"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
 
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("trackside.store") / "migrations"
@@ -115,32 +124,36 @@ class SQLiteStore:
 
     def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
         results: list[InsertResult] = []
+        # The outbox rows of the whole group go in with one executemany (one statement
+        # instead of one per event); they are flushed before a duplicate is merged, because
+        # the merge reads the outbox of an event this same group may have inserted.
+        outbox: list[tuple[Any, ...]] = []
         with self._write() as conn:
             for record in records:
                 event = record.event
-                cursor = conn.execute(
-                    "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_name, event_id) DO NOTHING",
-                    (event.event_name, event.event_id, event.event_time, record.source, now,
-                     event.model_dump_json(exclude_defaults=True)),
-                )
+                cursor = conn.execute(_INSERT_EVENT, (
+                    event.event_name, event.event_id, event.event_time, record.source, now,
+                    event.model_dump_json(exclude_defaults=True),
+                ))
                 if cursor.rowcount == 0:
+                    if outbox:
+                        conn.executemany(_INSERT_OUTBOX, outbox)
+                        outbox = []
                     results.append(self._merge_duplicate(conn, record, now))
                     continue
                 pk = cursor.lastrowid
-                conn.executemany(
-                    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message,"
-                    " finished_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (pk, plan.destination, plan.status,
-                         (plan.next_attempt_at if plan.next_attempt_at is not None else now)
-                         if plan.status == "pending" else None,
-                         plan.reason,
-                         now if plan.status in FINAL_STATUSES else None)
-                        for plan in record.outbox
-                    ],
-                )
+                for plan in record.outbox:
+                    status = plan.status
+                    outbox.append((
+                        pk, plan.destination, status,
+                        (plan.next_attempt_at if plan.next_attempt_at is not None else now)
+                        if status == "pending" else None,
+                        plan.reason,
+                        now if status in FINAL_STATUSES else None,
+                    ))
                 results.append(InsertResult(event.event_name, event.event_id, "queued"))
+            if outbox:
+                conn.executemany(_INSERT_OUTBOX, outbox)
         return results
 
     def _merge_duplicate(self, conn: sqlite3.Connection, record: NewEvent, now: float) -> InsertResult:
