@@ -17,6 +17,7 @@ from datetime import date, datetime, timezone
 from hashlib import sha256
 from typing import Any
 
+from trackside.events import User
 from trackside.identity import cookies
 from trackside.identity.fields import (
     normalize_city,
@@ -188,7 +189,9 @@ def normalize_user(
     data: dict[str, Any] = {}
     # Pydantic keeps field values in __dict__ (also for model_construct); a plain mapping is
     # accepted too, which is what the Graph-compatible endpoint and tests find handy.
-    if isinstance(user, Mapping):
+    if type(user) is User:  # the usual case, without the slower ABC check below
+        get = user.__dict__.get
+    elif isinstance(user, Mapping):
         get = user.get
     elif hasattr(user, "__dict__"):
         get = user.__dict__.get
@@ -201,8 +204,11 @@ def normalize_user(
     except Exception:  # noqa: BLE001 - never raise on odd content (model_construct)
         pass
     region = country or (default_country.lower() if default_country else None)
+    # Only a date of birth needs today's date (few events carry one).
     today = (
-        datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+        None
+        if get("date_of_birth") is None
+        else datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
         if now_ms is not None
         else date.today()
     )
