@@ -43,8 +43,8 @@ def _register_sub_apps() -> None:
 _register_sub_apps()
 
 # Dynamic text holds [brackets] (destination names, vendors' messages): never markup.
-out = Console(markup=False, highlight=False)
-err = Console(stderr=True, markup=False, highlight=False)
+out = Console(markup=False, highlight=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
 def _settings() -> Settings:
