@@ -18,9 +18,9 @@ store's copy, and the reconciliation report sees it) but held: its outbox rows a
 on their own. The store's copy releases them; without one, after the join window they end
 ``suppressed`` with :data:`UNCONFIRMED_REASON`.
 
-Store methods a second backend needs (SQLite versions in store/sqlite_context.py):
-``browser_events_by_key(key, value, since, limit)``, ``confirm_held_purchase(record, …)``,
-``has_expired_holds(…)``, ``finish_expired_holds(…)``, ``add_event_notes(notes, now)``.
+The store work is done by Store protocol methods (SQLite: store/sqlite_context.py):
+``browser_events_by_key``, ``confirm_held_purchase``, ``has_expired_holds``,
+``finish_expired_holds``, ``add_event_notes``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,9 @@ from trackside.context import BROWSER_KEYS, merge_context
 from trackside.events import NormalizedEvent
 from trackside.quality import has_sufficient_customer_information
 from trackside.store import InsertResult, NewEvent
-from trackside.store import sqlite_context as sql
 
 if TYPE_CHECKING:
     from trackside.pipeline import Pipeline
-    from trackside.store.sqlite import SQLiteStore
 
 BROWSER_SOURCE = "browser"
 #: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
@@ -59,8 +57,6 @@ def insert(pipeline: Pipeline, records: list[NewEvent], source: str,
            now: float) -> list[InsertResult]:
     """``store.insert_events`` with the joins and the browser Purchase policy around it."""
     store = pipeline.store
-    if not _is_sqlite(store):
-        return store.insert_events(records, now)
     notes: list[tuple[str, str, str, str]] = []
     if source in BROWSER_SOURCES:
         records = [_browser_record(pipeline, record) for record in records]
@@ -70,13 +66,13 @@ def insert(pipeline: Pipeline, records: list[NewEvent], source: str,
     if source not in BROWSER_SOURCES:
         for record, result in zip(records, results):
             if result.status == "duplicate" and record.event.event_name == "Purchase":
-                added = sql.confirm_held_purchase(store, record, UNCONFIRMED, SEEN_BY_BROWSER,
+                added = store.confirm_held_purchase(record, UNCONFIRMED, SEEN_BY_BROWSER,
                                                   HOLD_UNTIL, UNCONFIRMED_REASON, now)
                 if added is not None:
                     # The store's first copy of the order: for its sender it is new.
                     result.status, result.added = "queued", added
     queued = {(r.event_name, r.event_id) for r in results if r.status == "queued"}
-    sql.add_event_notes(store, [n for n in notes if (n[0], n[1]) in queued], now)
+    store.add_event_notes([n for n in notes if (n[0], n[1]) in queued], now)
     sweep(pipeline, now)
     return results
 
@@ -84,15 +80,13 @@ def insert(pipeline: Pipeline, records: list[NewEvent], source: str,
 def sweep(pipeline: Pipeline, now: float, force: bool = False) -> int:
     """End held purchases whose join window is over; at most once a second unless forced."""
     store = pipeline.store
-    if not _is_sqlite(store):
-        return 0
     if not force and now - _last_sweep.get(store, 0.0) < _SWEEP_EVERY_S:
         return 0
     _last_sweep[store] = now
     cutoff = now - pipeline.settings.join_window_s
-    if not sql.has_expired_holds(store, pipeline.destinations, HOLD_UNTIL, cutoff):
+    if not store.has_expired_holds(pipeline.destinations, HOLD_UNTIL, cutoff):
         return 0
-    return sql.finish_expired_holds(store, pipeline.destinations, HOLD_UNTIL, cutoff,
+    return store.finish_expired_holds(pipeline.destinations, HOLD_UNTIL, cutoff,
                                     UNCONFIRMED_REASON, now)
 
 
@@ -121,12 +115,12 @@ def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,
     if not (event.cart_id or event.customer_id):
         return record
     since = now - pipeline.settings.retention_days * 86400
-    store: SQLiteStore = pipeline.store  # type: ignore[assignment]
+    store = pipeline.store
     for key in ("cart_id", "customer_id"):
         value = getattr(event, key)
         if not value:
             continue
-        rows = sql.browser_events_by_key(store, key, value, since, _CONTEXT_ROWS)
+        rows = store.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
         if not rows:
             continue
         merged, added = merge_context(event, browser_context(event, rows))
@@ -161,8 +155,3 @@ def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> 
         # merge_context clears the server event's flag only if the context itself suffices.
         flags=[] if has_sufficient_customer_information(user) else ["no_customer_information"],
     )
-
-
-def _is_sqlite(store: object) -> bool:
-    # sqlite_context already imported the SQLite store: no per-call import on the hot path.
-    return isinstance(store, sql.SQLiteStore)

@@ -179,6 +179,28 @@ class Store(Protocol):
 
     def ping(self) -> None: ...
 
+    # Browser context joins and held browser purchases (trackside/join.py).
+
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+    ) -> list[NormalizedEvent]: ...
+
+    def has_expired_holds(
+        self, destinations: Sequence[str], hold_until: float, accepted_before: float
+    ) -> bool: ...
+
+    def finish_expired_holds(
+        self, destinations: Sequence[str], hold_until: float, accepted_before: float,
+        reason: str, now: float,
+    ) -> int: ...
+
+    def confirm_held_purchase(
+        self, record: NewEvent, unconfirmed_flag: str, seen_flag: str, hold_until: float,
+        reason: str, now: float,
+    ) -> list[str] | None: ...
+
+    def add_event_notes(self, notes: Sequence[tuple[str, str, str, str]], now: float) -> None: ...
+
 
 def open_store(database_url: str) -> Store:
     """The store for ``TRACKSIDE_DATABASE_URL``, migrated."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
+from trackside.store.sqlite_context import BrowserContextQueries
 from trackside.store import (
     FINAL_STATUSES,
     AttemptRecord,
@@ -54,7 +55,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class SQLiteStore:
+class SQLiteStore(BrowserContextQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":

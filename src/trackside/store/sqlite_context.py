@@ -1,19 +1,17 @@
 """SQLite access for browser context joins and held browser purchases (trackside.join).
 
-Functions over a :class:`SQLiteStore`, using its transaction helpers, so the joins live beside
-the store without widening ``sqlite.py``. The equivalent Store protocol methods are listed in
-trackside/join.py's docstring for a second backend.
+A mixin of :class:`~trackside.store.sqlite.SQLiteStore`, kept in its own module so
+``sqlite.py`` stays readable; the methods are part of the Store protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from trackside.context import merge_context
 from trackside.events import NormalizedEvent
 from trackside.store import NewEvent
-from trackside.store.sqlite import SQLiteStore
 
 # Exactly the expressions of migration 0002, so the planner uses its indexes.
 _KEY_EXPRESSIONS = {
@@ -22,110 +20,112 @@ _KEY_EXPRESSIONS = {
 }
 
 
-def browser_events_by_key(
-    store: SQLiteStore, key: Literal["cart_id", "customer_id"], value: str, since: float,
-    limit: int = 10,
-) -> list[NormalizedEvent]:
-    """The newest browser events (newest first) carrying ``key == value``, accepted since."""
-    expression = _KEY_EXPRESSIONS[key]
-    rows = store._read(
-        f"SELECT body FROM events WHERE source = 'browser' AND {expression} = ?"
-        f" AND accepted_at >= ? ORDER BY {expression}, accepted_at DESC LIMIT ?",
-        (value, since, limit),
-    )
-    return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
+class BrowserContextQueries:
+    """Needs the host class's ``_read`` and ``_write`` helpers."""
 
+    _read: Any
+    _write: Any
 
-def has_expired_holds(store: SQLiteStore, destinations: Sequence[str], hold_until: float,
-                      accepted_before: float) -> bool:
-    """Whether any held row's event was accepted before ``accepted_before`` (cheap read)."""
-    for destination in destinations:
-        rows = store._read(
-            "SELECT 1 FROM outbox o JOIN events e ON e.pk = o.event_pk"
-            " WHERE o.destination = ? AND o.status = 'pending' AND o.next_attempt_at >= ?"
-            " AND e.accepted_at < ? LIMIT 1",
-            (destination, hold_until, accepted_before),
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float,
+        limit: int = 10,
+    ) -> list[NormalizedEvent]:
+        """The newest browser events (newest first) carrying ``key == value``, accepted since."""
+        expression = _KEY_EXPRESSIONS[key]
+        rows = self._read(
+            f"SELECT body FROM events WHERE source = 'browser' AND {expression} = ?"
+            f" AND accepted_at >= ? ORDER BY {expression}, accepted_at DESC LIMIT ?",
+            (value, since, limit),
         )
-        if rows:
-            return True
-    return False
+        return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
 
-
-def finish_expired_holds(store: SQLiteStore, destinations: Sequence[str], hold_until: float,
-                         accepted_before: float, reason: str, now: float) -> int:
-    """Held rows whose join window is over end ``suppressed`` with ``reason``."""
-    finished = 0
-    with store._write() as conn:
+    def has_expired_holds(self, destinations: Sequence[str], hold_until: float,
+                          accepted_before: float) -> bool:
+        """Whether any held row's event was accepted before ``accepted_before`` (cheap read)."""
         for destination in destinations:
-            cursor = conn.execute(
-                "UPDATE outbox SET status = 'suppressed', message = ?, finished_at = ?,"
-                " next_attempt_at = NULL WHERE destination = ? AND status = 'pending'"
-                " AND next_attempt_at >= ?"
-                " AND event_pk IN (SELECT pk FROM events WHERE accepted_at < ?)",
-                (reason, now, destination, hold_until, accepted_before),
+            rows = self._read(
+                "SELECT 1 FROM outbox o JOIN events e ON e.pk = o.event_pk"
+                " WHERE o.destination = ? AND o.status = 'pending' AND o.next_attempt_at >= ?"
+                " AND e.accepted_at < ? LIMIT 1",
+                (destination, hold_until, accepted_before),
             )
-            finished += cursor.rowcount
-    return finished
+            if rows:
+                return True
+        return False
 
+    def finish_expired_holds(self, destinations: Sequence[str], hold_until: float,
+                             accepted_before: float, reason: str, now: float) -> int:
+        """Held rows whose join window is over end ``suppressed`` with ``reason``."""
+        finished = 0
+        with self._write() as conn:
+            for destination in destinations:
+                cursor = conn.execute(
+                    "UPDATE outbox SET status = 'suppressed', message = ?, finished_at = ?,"
+                    " next_attempt_at = NULL WHERE destination = ? AND status = 'pending'"
+                    " AND next_attempt_at >= ?"
+                    " AND event_pk IN (SELECT pk FROM events WHERE accepted_at < ?)",
+                    (reason, now, destination, hold_until, accepted_before),
+                )
+                finished += cursor.rowcount
+        return finished
 
-def confirm_held_purchase(
-    store: SQLiteStore, record: NewEvent, unconfirmed_flag: str, seen_flag: str,
-    hold_until: float, reason: str, now: float,
-) -> list[str] | None:
-    """Replace a held browser purchase by the store's copy of the same order.
+    def confirm_held_purchase(
+        self, record: NewEvent, unconfirmed_flag: str, seen_flag: str,
+        hold_until: float, reason: str, now: float,
+    ) -> list[str] | None:
+        """Replace a held browser purchase by the store's copy of the same order.
 
-    The store's order (value, items, hashed customer data) wins; the browser's context (fbp,
-    fbc, IP, user agent, GA ids, consent) is kept where the store's copy lacks it. Held rows
-    become due now; rows already finished as unconfirmed are due again, because the order is
-    now confirmed. Returns what the browser's copy added, or None when the stored event is not
-    a held browser purchase (then the store's copy was an ordinary duplicate).
-    """
-    incoming = record.event
-    with store._write() as conn:
-        row = conn.execute(
-            "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
-            (incoming.event_name, incoming.event_id),
-        ).fetchone()
-        if row is None:
-            return None
-        stored = NormalizedEvent.model_validate_json(row["body"])
-        if unconfirmed_flag not in stored.flags:
-            return None
-        merged, added = merge_context(incoming, stored)
-        kept = [f for f in stored.flags if f not in (unconfirmed_flag, "no_customer_information")]
-        flags = [*merged.flags, *(f for f in [*kept, seen_flag] if f not in merged.flags)]
-        merged = merged.model_copy(update={"flags": flags})
-        conn.execute(
-            "UPDATE events SET body = ?, source = ? WHERE pk = ?",
-            (merged.model_dump_json(exclude_defaults=True), record.source, row["pk"]),
-        )
-        conn.execute(
-            "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ? AND status = 'pending'"
-            " AND next_attempt_at >= ?",
-            (now, row["pk"], hold_until),
-        )
-        conn.execute(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, finished_at = NULL,"
-            " message = NULL WHERE event_pk = ? AND status = 'suppressed' AND message = ?",
-            (now, row["pk"], reason),
-        )
-        detail = (f"confirmed by {record.source}: the store's order replaces the browser's; "
-                  f"browser context kept: {', '.join(added) if added else 'nothing new'}")
-        conn.execute(
-            "INSERT INTO notes (event_pk, at, kind, detail) VALUES (?, ?, 'confirmed', ?)",
-            (row["pk"], now, detail),
-        )
-    return added
+        The store's order (value, items, hashed customer data) wins; the browser's context (fbp,
+        fbc, IP, user agent, GA ids, consent) is kept where the store's copy lacks it. Held rows
+        become due now; rows already finished as unconfirmed are due again, because the order is
+        now confirmed. Returns what the browser's copy added, or None when the stored event is not
+        a held browser purchase (then the store's copy was an ordinary duplicate).
+        """
+        incoming = record.event
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
+                (incoming.event_name, incoming.event_id),
+            ).fetchone()
+            if row is None:
+                return None
+            stored = NormalizedEvent.model_validate_json(row["body"])
+            if unconfirmed_flag not in stored.flags:
+                return None
+            merged, added = merge_context(incoming, stored)
+            kept = [f for f in stored.flags if f not in (unconfirmed_flag, "no_customer_information")]
+            flags = [*merged.flags, *(f for f in [*kept, seen_flag] if f not in merged.flags)]
+            merged = merged.model_copy(update={"flags": flags})
+            conn.execute(
+                "UPDATE events SET body = ?, source = ? WHERE pk = ?",
+                (merged.model_dump_json(exclude_defaults=True), record.source, row["pk"]),
+            )
+            conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ? AND status = 'pending'"
+                " AND next_attempt_at >= ?",
+                (now, row["pk"], hold_until),
+            )
+            conn.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, finished_at = NULL,"
+                " message = NULL WHERE event_pk = ? AND status = 'suppressed' AND message = ?",
+                (now, row["pk"], reason),
+            )
+            detail = (f"confirmed by {record.source}: the store's order replaces the browser's; "
+                      f"browser context kept: {', '.join(added) if added else 'nothing new'}")
+            conn.execute(
+                "INSERT INTO notes (event_pk, at, kind, detail) VALUES (?, ?, 'confirmed', ?)",
+                (row["pk"], now, detail),
+            )
+        return added
 
-
-def add_event_notes(store: SQLiteStore, notes: Sequence[tuple[str, str, str, str]],
-                    now: float) -> None:
-    """Notes keyed by (event_name, event_id, kind, detail), in one transaction."""
-    if not notes:
-        return
-    with store._write() as conn:
-        conn.executemany(
-            "INSERT INTO notes (event_pk, at, kind, detail)"
-            " SELECT pk, ?, ?, ? FROM events WHERE event_name = ? AND event_id = ?",
-            [(now, kind, detail, name, event_id) for name, event_id, kind, detail in notes],
-        )
+    def add_event_notes(self, notes: Sequence[tuple[str, str, str, str]],
+                        now: float) -> None:
+        """Notes keyed by (event_name, event_id, kind, detail), in one transaction."""
+        if not notes:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO notes (event_pk, at, kind, detail)"
+                " SELECT pk, ?, ?, ? FROM events WHERE event_name = ? AND event_id = ?",
+                [(now, kind, detail, name, event_id) for name, event_id, kind, detail in notes],
+            )
