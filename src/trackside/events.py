@@ -64,6 +64,8 @@ META_USER_KEYS = {
     "fbc": "fbc",
     "fbp": "fbp",
     "lead_id": "lead_id",
+    "subscription_id": "subscription_id",
+    "fb_login_id": "fb_login_id",
 }
 
 
@@ -91,8 +93,10 @@ class User(_Model):
     ga_client_id: str | None = None
     ga_session_id: str | None = None
     lead_id: str | None = None
+    subscription_id: str | None = None
+    fb_login_id: str | None = None
 
-    @field_validator("external_id", "lead_id", mode="before")
+    @field_validator("external_id", "lead_id", "subscription_id", "fb_login_id", mode="before")
     @classmethod
     def _ids_as_text(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -224,6 +228,10 @@ class Event(_Model):
     opt_out: bool = False
     cart_id: str | None = None
     customer_id: str | None = None
+    #: Meta's Limited Data Use, per event (spec §2.1, rule 20); overrides TRACKSIDE_META_LDU.
+    data_processing_options: list[Literal["LDU"]] | None = None
+    data_processing_options_country: Literal[0, 1] | None = None
+    data_processing_options_state: int | None = Field(default=None, ge=0, le=1013)
 
     @model_validator(mode="before")
     @classmethod
@@ -351,6 +359,9 @@ class NormalizedEvent(BaseModel):
     event_source_url: str | None = None
     referrer_url: str | None = None
     opt_out: bool = False
+    data_processing_options: list[str] | None = None
+    data_processing_options_country: int | None = None
+    data_processing_options_state: int | None = None
     #: Meta's keys. Hashed keys (em, ph, fn, ln, db, ge, ct, st, zp, country, external_id)
     #: hold lists of SHA-256 hex; client_ip_address, client_user_agent, fbc, fbp, lead_id
     #: hold clear strings.

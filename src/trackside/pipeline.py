@@ -81,6 +81,9 @@ class Pipeline:
             referrer_url=event.referrer_url,
             # Meta's opt_out: attribution only, no optimisation (spec §2.1).
             opt_out=event.opt_out or ad_personalization_denied,
+            data_processing_options=event.data_processing_options,
+            data_processing_options_country=event.data_processing_options_country,
+            data_processing_options_state=event.data_processing_options_state,
             user_data=user.user_data,
             ga_client_id=user.ga_client_id,
             ga_session_id=user.ga_session_id,

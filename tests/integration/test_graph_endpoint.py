@@ -185,17 +185,42 @@ async def test_one_invalid_event_refuses_the_whole_request(graph_runtime: Runtim
     assert stored(graph_runtime) == []
 
 
-async def test_event_meta_accepts_but_trackside_cannot_is_refused_whole(
-    graph_runtime: Runtime,
-) -> None:
-    # Meta's data_processing_options is valid (spec §13 rule 20); trackside's model has no
-    # field for it yet, so it refuses rather than dropping a compliance flag silently.
-    data = [meta_event("L-1"), meta_event("L-2", data_processing_options=[])]
+async def test_senders_ldu_choice_and_clear_ids_travel_to_meta(graph_runtime: Runtime) -> None:
+    # spec §2.1 / rule 20: a sender's per-event Limited Data Use wins over TRACKSIDE_META_LDU;
+    # §3.1: subscription_id and fb_login_id are sent in clear.
+    data = [
+        meta_event("L-1", data_processing_options=["LDU"], data_processing_options_country=1,
+                   data_processing_options_state=1000),
+        meta_event("L-2", data_processing_options=[]),
+        {**meta_event("L-3"), "user_data": {**meta_event()["user_data"],
+                                            "subscription_id": "sub_42", "fb_login_id": 1234567}},
+    ]
     async for client in app_client(graph_runtime):
         answer = await client.post(f"/v26.0/{PIXEL}/events", json={"data": data},
                                    params={"access_token": API_KEY})
-    error = assert_meta_error(answer, 400, 100)
-    assert error["error_data"]["blame_field_specs"] == [["data[1].data_processing_options"]]
+    assert answer.status_code == 200, answer.text
+    from trackside.destinations.meta import event_payload
+
+    payloads = {view.event_id: event_payload(view.event, ldu="geo")
+                for event_id in ("L-1", "L-2", "L-3")
+                for view in graph_runtime.store.event_view(event_id)}
+    assert payloads["L-1"]["data_processing_options"] == ["LDU"]
+    assert (payloads["L-1"]["data_processing_options_country"],
+            payloads["L-1"]["data_processing_options_state"]) == (1, 1000)
+    assert payloads["L-2"]["data_processing_options"] == []  # explicitly not LDU
+    assert "data_processing_options_country" not in payloads["L-2"]
+    assert payloads["L-3"]["data_processing_options"] == ["LDU"]  # the gateway's setting
+    assert payloads["L-3"]["user_data"]["subscription_id"] == "sub_42"
+    assert payloads["L-3"]["user_data"]["fb_login_id"] == 1234567
+
+
+async def test_ldu_values_meta_would_refuse_are_refused_whole(graph_runtime: Runtime) -> None:
+    data = [meta_event("L-1"), meta_event("L-2", data_processing_options=["LDU"],
+                                          data_processing_options_country=7)]
+    async for client in app_client(graph_runtime):
+        answer = await client.post(f"/v26.0/{PIXEL}/events", json={"data": data},
+                                   params={"access_token": API_KEY})
+    assert_meta_error(answer, 400, 100)
     assert stored(graph_runtime) == []
 
 

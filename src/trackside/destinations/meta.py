@@ -138,6 +138,14 @@ def event_payload(event: NormalizedEvent, ldu: str = "off") -> dict[str, Any]:
         payload["data_processing_options"] = ["LDU"]
         payload["data_processing_options_country"] = 1
         payload["data_processing_options_state"] = 1000
+    if event.data_processing_options is not None:
+        # The sender decided LDU for this event itself (e.g. Meta's SDK through the
+        # Graph-compatible endpoint): its choice wins over the gateway-wide setting.
+        for key in ("data_processing_options", "data_processing_options_country",
+                    "data_processing_options_state"):
+            payload.pop(key, None)
+            if getattr(event, key) is not None:
+                payload[key] = getattr(event, key)
     payload["user_data"] = _user_data(event)
     custom = _custom_data(event)
     if custom:

@@ -316,6 +316,17 @@ def _clear_keys(
         else:
             warnings.append("user.lead_id: not a Lead Ads id (15-17 digits), dropped")
 
+    # spec §3.1: never hashed. subscription_id is free text; fb_login_id an app-scoped number.
+    subscription_id = _clear_text(get, "subscription_id", warnings)
+    if subscription_id is not None:
+        data["subscription_id"] = subscription_id
+    login_id = _clear_text(get, "fb_login_id", warnings)
+    if login_id is not None:
+        if login_id.isdigit():
+            data["fb_login_id"] = login_id
+        else:
+            warnings.append("user.fb_login_id: not a numeric app-scoped user id, dropped")
+
 
 def _ga_ids(get: Callable[[str], Any], result: NormalizedUser) -> None:
     """GA4 client and session ids from raw cookies or already-extracted values."""
