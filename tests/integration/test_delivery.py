@@ -226,11 +226,11 @@ def test_events_older_than_seven_days_expire_without_being_sent(
 
 def test_retry_gives_up_only_when_the_window_closes(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
     clock = Clock()
-    nearly_old = clock.now - 7 * DAY + 0.1
+    nearly_old = clock.now - 7 * DAY + 600
     fake_graph.fail_until_cleared(Fault.transient(2))
     runtime.pipeline.accept([purchase("EDGE", event_time=nearly_old)], "api", now=clock.now)
-    # Make the backoff certainly land beyond the window.
-    for _ in range(5):
+    # Follow the backoff (it doubles) until the event leaves Meta's window.
+    for _ in range(30):
         drain(runtime, clock)
         row = outbox(runtime, "EDGE")
         if row["status"] != "pending":
@@ -238,7 +238,11 @@ def test_retry_gives_up_only_when_the_window_closes(runtime: Runtime, fake_graph
         clock.now = row["next_attempt_at"]
     row = outbox(runtime, "EDGE")
     assert row["status"] == "expired"
-    assert "window" in row["message"]
+    assert row["attempts"] >= 2  # it was retried, not dropped at the first failure
+    # Either the retry would land past the window, or the destination's own check (60 s
+    # margin before 7 days) caught it first; both say why.
+    assert "window" in row["message"] or "older than 7 days" in row["message"]
+    assert clock.now <= nearly_old + 7 * DAY
 
 
 def test_replay_resends_dead_letters(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:

@@ -1,0 +1,91 @@
+"""Meta Conversions API request validator: spec/meta-capi.md §13, pure (no I/O).
+
+One module answers "would Meta accept this request, and if not, exactly what would it say?".
+The strict fake Graph API (tests/fakes/graph_api.py) answers HTTP with it, the dry-run
+destination simulates a delivery with it, and the Meta destination runs the event-level rules on
+each event before it is batched so that one bad event never gets a whole batch refused (§0.1).
+
+Every refusal is one :class:`MetaError` for the WHOLE request (§13 conventions): the first rule
+that fails wins, in the order Graph itself checks (transport, auth, body, then events in order).
+Rules marked "assumed" are behaviour Meta does not document; :class:`RulesConfig.mode` switches
+them between ``strict`` (refuse) and ``compat`` (what Graph v26.0 was observed to accept).
+"""
+
+from __future__ import annotations
+
+from trackside.destinations.meta_rules.errors import (  # noqa: F401
+    MetaError,
+    deprecated_version,
+    expired_token,
+    invalid_appsecret_proof,
+    invalid_parameter,
+    invalid_token,
+    missing_token,
+    unknown_object,
+    unknown_version,
+    unsupported_method,
+)
+from trackside.destinations.meta_rules.events import (  # noqa: F401
+    check_event,
+)
+from trackside.destinations.meta_rules.facts import (  # noqa: F401
+    ACTION_SOURCES,
+    CURRENCIES,
+    CUSTOMER_SEGMENTS,
+    EVENT_KEYS,
+    GRAPH_DOCS,
+    HASHED_KEYS,
+    LDU_STATES,
+    MAX_AGE_S,
+    MAX_EVENTS,
+    MILLISECONDS_THRESHOLD,
+    PHYSICAL_STORE_MAX_AGE_S,
+    STRING_PARAMS,
+    TOO_BROAD_SETS,
+    USER_DATA_KEYS,
+    Mode,
+)
+from trackside.destinations.meta_rules.model import (  # noqa: F401
+    BodyError,
+    GraphRequest,
+    Outcome,
+    RulesConfig,
+    TokenGrant,
+)
+from trackside.destinations.meta_rules.request import (  # noqa: F401
+    appsecret_proof,
+    check_auth,
+    check_payload,
+    check_transport,
+    decode_body,
+    decode_data,
+    parse_request,
+    request_events,
+    success_body,
+    validate,
+    version_key,
+)
+
+__all__ = [
+    "ACTION_SOURCES",
+    "GraphRequest",
+    "BodyError",
+    "MetaError",
+    "Mode",
+    "Outcome",
+    "RulesConfig",
+    "TokenGrant",
+    "check_auth",
+    "check_event",
+    "check_payload",
+    "check_transport",
+    "decode_body",
+    "decode_data",
+    "parse_request",
+    "invalid_parameter",
+    "version_key",
+    "request_events",
+    "appsecret_proof",
+    "success_body",
+    "validate",
+]
