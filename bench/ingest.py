@@ -118,16 +118,15 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(name: str, url: str, path: str, events: int, duration: int, connections: int,
-            pause_ms: int = 0) -> Result:
-    template = json.dumps(EVENT)
-    script = LUA % {"key": API_KEY, "template": template, "path": path}
+def _wrk(name: str, script: str, url: str, wrk_args: list[str], duration: int,
+         connections: int, events: int) -> Result:
+    """Run wrk with a Lua script in its own process; parse its throughput and latency."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
         out = subprocess.run(
             [WRK, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name,
-             url, "--", str(events), str(pause_ms), secrets.token_hex(4)],
+             url, "--", *wrk_args],
             check=True, capture_output=True, text=True,
         ).stdout
     finally:
@@ -138,6 +137,14 @@ def run_wrk(name: str, url: str, path: str, events: int, duration: int, connecti
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Result(name, rps, rps * events, p50, p99, int(bad.group(1)) if bad else 0, requests)
+
+
+def run_wrk(name: str, url: str, path: str, events: int, duration: int, connections: int,
+            pause_ms: int = 0) -> Result:
+    template = json.dumps(EVENT)
+    script = LUA % {"key": API_KEY, "template": template, "path": path}
+    return _wrk(name, script, url, [str(events), str(pause_ms), secrets.token_hex(4)],
+                duration, connections, events)
 
 
 def run_paced(name: str, url: str, path: str, target_rps: float, duration: int,
@@ -322,22 +329,7 @@ end
 
 def run_collect_wrk(name: str, url: str, duration: int, connections: int) -> Result:
     script = COLLECT_LUA % {"origin": COLLECT_ORIGIN, "template": json.dumps(BEACON)}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        out = subprocess.run(
-            [WRK, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name,
-             url, "--", secrets.token_hex(4)],
-            check=True, capture_output=True, text=True,
-        ).stdout
-    finally:
-        os.unlink(handle.name)
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(name, rps, rps, p50, p99, int(bad.group(1)) if bad else 0, requests)
+    return _wrk(name, script, url, [secrets.token_hex(4)], duration, connections, 1)
 
 
 def start_collect(port: int, workdir: Path, database: Path) -> subprocess.Popen[bytes]:
