@@ -113,10 +113,16 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
     assert document["openapi"].startswith("3.1")
     paths = document["paths"]
     assert set(paths) == {"/v1/events", "/v1/events/{event_id}", "/{version}/{pixel_id}/events",
-                          "/healthz", "/metrics"}
+                          "/collect", "/t.js", "/healthz", "/metrics"}
+    # Every route the app serves is documented (the document itself aside).
+    from trackside.web.app import create_app
+
+    app = create_app(client._transport.app.state.runtime)  # type: ignore[attr-defined]
+    served = {route.path for route in app.routes} - {"/openapi.json"}
+    assert served <= set(paths), served - set(paths)
     schemas = document["components"]["schemas"]
     for name in ("EventsRequest", "EventsAccepted", "EventLookup", "ErrorBody", "Health",
-                 "GraphSuccess", "GraphError", "Event"):
+                 "GraphSuccess", "GraphError", "Event", "Beacon", "CollectAccepted"):
         assert name in schemas, name
     post = paths["/v1/events"]["post"]
     assert set(post["responses"]) == {"202", "400", "401", "413", "415", "503"}

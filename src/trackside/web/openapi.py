@@ -9,7 +9,9 @@ from pydantic.json_schema import models_json_schema
 
 from trackside import __version__
 from trackside.web.errors import ErrorBody
+from trackside.web.collect import Beacon
 from trackside.web.schemas import (
+    CollectAccepted,
     EventLookup,
     EventsAccepted,
     EventsRequest,
@@ -20,7 +22,7 @@ from trackside.web.schemas import (
 )
 
 _MODELS = (EventsRequest, EventsAccepted, EventLookup, ErrorBody, Health, GraphSuccess,
-           GraphError, GraphRequestBody)
+           GraphError, GraphRequestBody, Beacon, CollectAccepted)
 
 
 def _ref(model: type) -> dict[str, str]:
@@ -33,8 +35,11 @@ def _json(model: type, description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {400: "The body is JSON but not the expected shape", 401: "No valid API key",
-               404: "Not found", 413: "Body over TRACKSIDE_MAX_BODY_BYTES",
-               415: "The body is not JSON", 503: "The store is unavailable; retry"}
+               403: "The page's Origin is not in TRACKSIDE_ALLOWED_ORIGINS",
+               404: "Not found", 413: "Body over TRACKSIDE_MAX_BODY_BYTES (/collect: 64 KB)",
+               415: "The body is not JSON (/collect: nor text/plain)",
+               429: "Too many events from this client address; see Retry-After",
+               503: "The store is unavailable; retry"}
     return {str(status): _json(ErrorBody, reasons[status]) for status in statuses}
 
 
@@ -64,7 +69,8 @@ def _graph_other_methods() -> dict[str, Any]:
 
 def build_openapi() -> dict[str, Any]:
     _, defs = models_json_schema(
-        [(model, "validation" if model in (EventsRequest, GraphRequestBody) else "serialization")
+        [(model, "validation" if model in (EventsRequest, GraphRequestBody, Beacon)
+          else "serialization")
          for model in _MODELS],
         ref_template="#/components/schemas/{model}",
     )
@@ -105,6 +111,23 @@ def build_openapi() -> dict[str, Any]:
             }},
             "responses": {"200": _json(GraphSuccess, "Accepted, as Meta answers"),
                           **_graph_errors(400, 401, 413, 503)},
+        }},
+        "/collect": {"post": {
+            "summary": "The browser tag's beacon (public; origin-checked, rate-limited)",
+            "description": "What /t.js sends with sendBeacon (text/plain) or fetch (JSON). Sets "
+                           "first-party _fbp/_fbc cookies. See docs/browser-tag.md.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref(Beacon)},
+                "text/plain": {"schema": {"type": "string",
+                                          "description": "A Beacon object as JSON text"}}}},
+            "responses": {"202": _json(CollectAccepted, "Committed"),
+                          **_errors(400, 403, 413, 415, 429, 503)},
+        }},
+        "/t.js": {"get": {
+            "summary": "The browser tag (cacheable; ETag, or ?v=<version> for a year)",
+            "responses": {"200": {"description": "JavaScript", "content": {
+                "application/javascript": {"schema": {"type": "string"}}}},
+                "304": {"description": "Not modified (If-None-Match)"}},
         }},
         "/healthz": {"get": {
             "summary": "Store reachable, worker alive, paused destinations",

@@ -110,6 +110,13 @@ class Health(BaseModel):
     paused_destinations: list[DestinationHealth]
 
 
+class CollectAccepted(BaseModel):
+    """POST /collect's answer: the event is committed (or was already stored)."""
+
+    status: Literal["queued", "duplicate"]
+    event_id: str
+
+
 class GraphSuccess(BaseModel):
     """Meta's answer to an accepted request (spec/meta-capi.md §1.5)."""
 
