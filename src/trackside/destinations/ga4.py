@@ -22,10 +22,17 @@ from typing import Any
 import httpx
 
 from trackside.config import Settings
-from trackside.destinations import Classification, Prepared, Skip, Verdict, chunk
-from trackside.destinations import ga4_rules
+from trackside.destinations import (
+    Classification,
+    Prepared,
+    Skip,
+    Verdict,
+    chunk,
+    ga4_rules,
+)
 from trackside.events import NormalizedEvent
 from trackside.identity import cookies
+from trackside.redact import MASK
 
 __all__ = [
     "GA4_EVENT_NAMES",
@@ -51,7 +58,6 @@ GA4_EVENT_NAMES: Mapping[str, str] = {
 }
 
 UNATTRIBUTED_NOTE = "ga4: unattributed, synthesized client_id"
-MASK = "**********"
 
 # §1.2: realtime and session reports need engagement_time_msec with session_id. 1 ms counts the
 # event as engaged without inventing engagement time the shopper did not spend.

@@ -26,6 +26,7 @@ from trackside.destinations import (
 )
 from trackside.destinations.meta_rules import RulesConfig
 from trackside.events import NormalizedEvent
+from trackside.redact import Redactor
 
 __all__ = ["MetaDestination", "classify_response", "event_payload"]
 
@@ -166,6 +167,7 @@ class MetaDestination:
         if not settings.meta_configured:
             raise ValueError("Meta needs TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN")
         self._settings = settings
+        self._redact = Redactor(settings.secret_values())
         # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
         # server Purchase without a browser user agent is still sent.
         self.rules = rules or RulesConfig(mode="compat", versions=(settings.meta_api_version,))
@@ -236,9 +238,7 @@ class MetaDestination:
         return result
 
     def _scrub(self, text: str) -> str:
-        for secret in self._settings.secret_values():
-            text = text.replace(secret, "**********")
-        return text
+        return self._redact(text) or ""
 
 
 def _regain_seconds(error: Mapping[str, Any], headers: httpx.Headers) -> float | None:
