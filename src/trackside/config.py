@@ -31,7 +31,7 @@ SECRET_KEYS = frozenset(
 )
 
 #: Keys given as comma-separated lists in the environment.
-LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies"})
+LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies", "browser_custom_events"})
 
 
 class ConfigError(Exception):
@@ -52,6 +52,9 @@ class Settings(BaseModel):
     meta_graph_url: str = "https://graph.facebook.com"
     meta_timeout_s: float = Field(default=10.0, gt=0)
     meta_ldu: Literal["off", "geo", "always-california"] = "off"
+    #: One request to Meta never carries more bytes of event JSON than this (and never more
+    #: than 1,000 events, spec/meta-capi.md §1.4).
+    meta_max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
 
     # GA4 Measurement Protocol (spec/integrations.md §1)
     ga4_measurement_id: str | None = None
@@ -66,6 +69,10 @@ class Settings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     cookie_domain: str | None = None
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    #: One event, serialized as JSON, may not be larger than this (rejected by index above).
+    max_event_bytes: int = Field(default=65536, ge=1024)
+    #: Custom (non-standard) event names /collect accepts besides Meta's standard events.
+    browser_custom_events: list[str] = Field(default_factory=list)
 
     # Pipeline
     join_window_s: float = Field(default=60.0, ge=0)
