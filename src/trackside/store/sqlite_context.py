@@ -85,7 +85,9 @@ class BrowserContextQueries:
         the stored event is not a held browser purchase (an ordinary duplicate, or none).
         """
         incoming = record.event
-        query = "SELECT pk, body, accepted_at FROM events WHERE event_name = ? AND event_id = ?"
+        # Held purchases are stored as the browser's (``source``); the store's re-sends are not.
+        query = ("SELECT pk, body, accepted_at FROM events WHERE event_name = ? AND event_id = ?"
+                 " AND source = 'browser'")
         # A read first: almost every store Purchase has no held browser copy.
         found = self._read(query, (incoming.event_name, incoming.event_id))
         if not found or unconfirmed_flag not in NormalizedEvent.model_validate_json(
@@ -93,8 +95,8 @@ class BrowserContextQueries:
             return None
         with self._write() as conn:
             row = conn.execute(query, (incoming.event_name, incoming.event_id)).fetchone()
-            stored = NormalizedEvent.model_validate_json(row["body"])
-            if unconfirmed_flag not in stored.flags:
+            stored = None if row is None else NormalizedEvent.model_validate_json(row["body"])
+            if stored is None or unconfirmed_flag not in stored.flags:
                 return None
             lends = row["accepted_at"] >= lends_since
             merged, added = merge_context(incoming, stored) if lends else (incoming, [])
