@@ -159,8 +159,8 @@ def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,
     seen: set[tuple[str, str]] = set()
     used: list[str] = []
     for key, value in keys:
-        found = [row for row in pipeline.store.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
-                 if (row.event_name, row.event_id) not in seen]
+        candidates = pipeline.store.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
+        found = [row for row in candidates if (row.event_name, row.event_id) not in seen]
         if found:
             used.append(key)
             seen.update((row.event_name, row.event_id) for row in found)

@@ -59,7 +59,8 @@ def test_forged_beacons_for_the_shoppers_ids_never_reach_the_shoppers_order(
     page.reload()
     page.click("#add-to-cart")
     page.wait_for_url(shop.url + "/cart")
-    cart_id, customer_id = (cookie(browser_context, shop, n) for n in ("demo_cart", "demo_customer"))
+    cart_id = cookie(browser_context, shop, "demo_cart")
+    customer_id = cookie(browser_context, shop, "demo_customer")
     assert cart_id and customer_id
     wait_until(lambda: shop.runtime.store.browser_events_by_key("cart_id", cart_id, 0)
                and shop.runtime.store.browser_events_by_key("customer_id", customer_id, 0),

@@ -140,7 +140,8 @@ def test_forged_beacon_for_a_guessable_id_never_joins_the_shoppers_purchase(
     gateway: Gateway, fake_graph: FakeGraphAPI, key: str, forged_token: str | None  # noqa: F811
 ) -> None:
     value = "311"
-    shopper = gateway.beacon(SHOPPER, page_view("shopper-pv-1", DENIED, **shopper_params(key, value)))
+    shopper = gateway.beacon(SHOPPER, page_view("shopper-pv-1", DENIED,
+                                                **shopper_params(key, value)))
     assert shopper.status_code == 202, shopper.text
     forged_params: dict[str, Any] = {key: value}
     token_param = key.replace("_id", "_token")
@@ -191,7 +192,9 @@ def test_forged_beacon_alone_lends_nothing_to_the_order(
         assert forged not in json.dumps(sent.payload)
 
 
-def test_tokens_never_reach_custom_data_or_meta(gateway: Gateway, fake_graph: FakeGraphAPI) -> None:  # noqa: F811
+def test_tokens_never_reach_custom_data_or_meta(
+    gateway: Gateway, fake_graph: FakeGraphAPI  # noqa: F811
+) -> None:
     params = {**shopper_params("cart_id", "cart-77"), **shopper_params("customer_id", "311"),
               "search_string": "mug"}
     response = gateway.beacon(SHOPPER, {"type": "track", "event_name": "Search",
@@ -303,8 +306,9 @@ def test_same_id_merge_a_forged_grant_never_upgrades_the_shoppers_denial(
 
 
 @pytest.mark.parametrize("name", ["purchase", "PURCHASE", "pUrChAsE"])
-def test_track_purchase_in_any_case_is_refused(gateway: Gateway, fake_graph: FakeGraphAPI,  # noqa: F811
-                                               name: str) -> None:
+def test_track_purchase_in_any_case_is_refused(
+    gateway: Gateway, fake_graph: FakeGraphAPI, name: str  # noqa: F811
+) -> None:
     response = gateway.beacon(FORGER, {"type": "track", "event_name": name, "event_id": "lc-1",
                                        "consent": GRANTED,
                                        "params": {"value": 9999, "currency": "EUR"}})
