@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -26,7 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from trackside.events import Event
 from trackside.identity.event_id import purchase_event_id
 from trackside.runtime import Runtime
-from trackside.web.browser import sign_purchase
+from trackside.web.browser import join_token, sign_purchase
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
 from trackside.web.tag import TagEndpoint
@@ -52,13 +53,27 @@ class DemoShop:
         self.carts: dict[str, dict[str, int]] = {}
 
     def _page(self, name: str, request: Request, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(tag_url=self.tag_url, **context)
+        # The shop's own cart and customer ids, which the tag passes along for joining, each
+        # with the store's token (docs/browser-tag.md "Join tokens"): without it the gateway
+        # would not use the id, since anyone can claim a customer id.
+        ids = {cookie: request.cookies.get(cookie) or secrets.token_hex(8)
+               for cookie in ("demo_cart", "demo_customer")}
+        html = self.env.get_template(name).render(tag_url=self.tag_url,
+                                                  join=self._join_params(ids), **context)
         response = HTMLResponse(html)
-        # The shop's own cart and customer ids, which the tag passes along for joining.
-        for cookie in ("demo_cart", "demo_customer"):
+        for cookie, value in ids.items():
             if cookie not in request.cookies:
-                response.set_cookie(cookie, secrets.token_hex(8), path="/", samesite="lax")
+                response.set_cookie(cookie, value, path="/", samesite="lax")
         return response
+
+    def _join_params(self, ids: dict[str, str]) -> dict[str, str]:
+        params = {"cart_id": ids["demo_cart"], "customer_id": ids["demo_customer"]}
+        key = self.runtime.settings.signing_key
+        if key is not None:
+            params["cart_token"] = join_token(key.get_secret_value(), "cart", params["cart_id"])
+            params["customer_token"] = join_token(key.get_secret_value(), "customer",
+                                                  params["customer_id"])
+        return params
 
     async def product(self, request: Request) -> Response:
         product = PRODUCTS.get(request.path_params.get("product_id", "mug"))
@@ -112,7 +127,7 @@ class DemoShop:
             return HTMLResponse("No such order", status_code=404)
         total = round(sum(i["price"] * i["quantity"] for i in items), 2)
         purchase: dict[str, Any] = {"reference": reference, "value": total, "currency": "EUR",
-                                    "items": items, "cart_id": request.cookies.get("demo_cart")}
+                                    "items": items}
         key = self.runtime.settings.signing_key
         if key is not None:  # docs/browser-tag.md "Signing purchases"
             purchase["signature"] = sign_purchase(key.get_secret_value(), reference, total, "EUR")
@@ -188,6 +203,9 @@ def demo(
     settings = load_settings(database_url=f"sqlite:///{folder}/demo.db", meta_pixel_id=None,
                              meta_access_token=None, ga4_measurement_id=None,
                              ga4_api_secret=None)
+    if settings.signing_key is None:
+        # A key for this run only, so the demo's pages can sign purchases and join tokens.
+        settings = settings.model_copy(update={"signing_key": SecretStr(secrets.token_hex(32))})
     runtime = Runtime.from_settings(settings)
     typer.echo(f"Demo shop: http://{host}:{port}/  (store: {folder}/demo.db, Meta: dry run)")
     # proxy_headers=False: TRACKSIDE_TRUSTED_PROXIES alone decides whose X-Forwarded-For counts.

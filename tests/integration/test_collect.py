@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from tests.fakes.server import ThreadedServer
 from trackside.config import Settings
 from trackside.runtime import Runtime
-from trackside.web.browser import sign_purchase
+from trackside.web.browser import join_token, sign_purchase
 from trackside.web.collect import MAX_BODY_BYTES, collect_routes
 
 SHOP = "https://shop.example"
@@ -90,6 +90,7 @@ def track(event_id: str = "0123456789abcdef", **extra: Any) -> dict[str, Any]:
                     "_ga_ABC123": "GS2.1.s1747132561$o1$g0$t1747132655$j0$l0$h0"},
         "consent": {"ad_storage": "granted", "analytics_storage": "granted"},
         "params": {"value": 14.9, "currency": "EUR", "cart_id": "cart-1",
+                   "cart_token": join_token(CANARY_KEY, "cart", "cart-1"),
                    "items": [{"id": "mug", "name": "Mug", "price": 14.9, "quantity": 1}]},
     }
     beacon.update(extra)

@@ -155,7 +155,9 @@ def test_unsigned_browser_purchase_first_is_held_then_confirmed_by_the_store(
     assert view.source == "store"
     assert "seen_by_browser" in view.event.flags
     assert "unconfirmed_browser_purchase" not in view.event.flags
-    assert [n["kind"] for n in view.notes] == ["duplicate", "confirmed"]
+    # Confirmed before the insert: the duplicate merge (browser's values first) never runs.
+    assert [n["kind"] for n in view.notes] == ["confirmed"]
+    assert "browser context kept" in view.notes[0]["detail"]
 
 
 def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
@@ -171,10 +173,18 @@ def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
     assert (row["status"], row["message"]) == ("suppressed", join.UNCONFIRMED_REASON)
     drain(runtime, clock)
     assert purchases_at_meta(fake_graph) == []
-    # The store's copy, late (a poller's minute): the order is real after all, and goes.
-    runtime.pipeline.accept([server_purchase("FAKEORDER")], "store", now=clock.advance(60))
+    # The store's copy, late (a poller's minute): the order is real after all, and goes, on
+    # the store's own data (here the user agent its checkout recorded): the unconfirmed
+    # browser copy lends nothing.
+    store_user = {"email": "shopper@example.com", "user_agent": "Mozilla/5.0 (Checkout)"}
+    runtime.pipeline.accept([server_purchase("FAKEORDER", user=store_user,
+                                             event_source_url=f"{SHOP}/order-confirmation")],
+                            "store", now=clock.advance(60))
     drain(runtime, clock)
-    assert [p["event_id"] for p in purchases_at_meta(fake_graph)] == ["FAKEORDER"]
+    [sent] = purchases_at_meta(fake_graph)
+    assert sent["event_id"] == "FAKEORDER"
+    assert sent["user_data"]["client_user_agent"] == "Mozilla/5.0 (Checkout)"
+    assert "fbp" not in sent["user_data"] and "client_ip_address" not in sent["user_data"]
 
 
 def test_trusted_browser_purchases_go_on_their_own(

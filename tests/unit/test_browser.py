@@ -177,3 +177,39 @@ def test_verify_purchase_refuses_missing_pieces() -> None:
     assert not browser.verify_purchase("k3y", 12345, "R", 1.0, "EUR")
     assert not browser.verify_purchase("k3y", good, "R", None, "EUR")
     assert not browser.verify_purchase("k3y", good, "R", float("nan"), "EUR")
+
+
+# -- join tokens (docs/browser-tag.md "Join tokens") ----------------------------------------------
+
+TOKEN_KEY = "join-token-key-1"
+
+
+def test_join_token_is_the_documented_hmac() -> None:
+    expected = hmac.new(TOKEN_KEY.encode(), b"customer:311", hashlib.sha256).hexdigest()
+    assert browser.join_token(TOKEN_KEY, "customer", "311") == expected
+    assert re.fullmatch(r"[0-9a-f]{64}", expected)
+    assert browser.join_token(TOKEN_KEY, "cart", "311") != expected  # the kind is signed too
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "value", "token", "valid"),
+    [
+        (TOKEN_KEY, "cart", "8841", browser.join_token(TOKEN_KEY, "cart", "8841"), True),
+        # Hex in upper case is the same token (a template may print it so).
+        (TOKEN_KEY, "cart", "8841", browser.join_token(TOKEN_KEY, "cart", "8841").upper(), True),
+        (TOKEN_KEY, "cart", "8841", None, False),  # missing
+        (TOKEN_KEY, "cart", "8841", "", False),
+        (TOKEN_KEY, "cart", "8841", browser.join_token("other-key", "cart", "8841"), False),
+        (TOKEN_KEY, "cart", "8842", browser.join_token(TOKEN_KEY, "cart", "8841"), False),
+        # Ids are exact: another case is another id.
+        (TOKEN_KEY, "cart", "ABC", browser.join_token(TOKEN_KEY, "cart", "abc"), False),
+        (TOKEN_KEY, "customer", "8841", browser.join_token(TOKEN_KEY, "cart", "8841"), False),
+        (TOKEN_KEY, "cart", "8841", 12345, False),  # not a string
+        (TOKEN_KEY, "cart", "8841", "\u00e9" * 64, False),  # not ASCII: no exception
+        (None, "cart", "8841", browser.join_token(TOKEN_KEY, "cart", "8841"), False),  # no key
+        (TOKEN_KEY, "cart", None, browser.join_token(TOKEN_KEY, "cart", "None"), False),
+    ],
+)
+def test_verify_join_token(key: str | None, kind: str, value: str | None, token: object,
+                           valid: bool) -> None:
+    assert browser.verify_join_token(key, kind, value, token) is valid

@@ -196,7 +196,7 @@ class Store(Protocol):
 
     def confirm_held_purchase(
         self, record: NewEvent, unconfirmed_flag: str, seen_flag: str, hold_until: float,
-        reason: str, now: float,
+        reason: str, now: float, lends_since: float,
     ) -> list[str] | None: ...
 
     def add_event_notes(self, notes: Sequence[tuple[str, str, str, str]], now: float) -> None: ...

@@ -71,47 +71,71 @@ class BrowserContextQueries:
 
     def confirm_held_purchase(
         self, record: NewEvent, unconfirmed_flag: str, seen_flag: str,
-        hold_until: float, reason: str, now: float,
+        hold_until: float, reason: str, now: float, lends_since: float,
     ) -> list[str] | None:
         """Replace a held browser purchase by the store's copy of the same order.
 
-        The store's order (value, items, hashed customer data) wins; the browser's context (fbp,
-        fbc, IP, user agent, GA ids, consent) is kept where the store's copy lacks it. Held rows
-        become due now; rows already finished as unconfirmed are due again, because the order is
-        now confirmed. Returns what the browser's copy added, or None when the stored event is not
-        a held browser purchase (then the store's copy was an ordinary duplicate).
+        The store's order (value, items, hashed customer data) wins. A browser copy accepted at
+        or after ``lends_since`` (within the join window) lends its context where the store's
+        copy lacks it: fbp, fbc, IP, user agent, GA ids, and consent, combined to the most
+        restrictive; its held rows become due now, rows already finished as unconfirmed are due
+        again. An older browser copy lends nothing: the event becomes the store's copy, and
+        every row the browser copy planned and never sent is planned again from the store's
+        copy (``record.outbox``), due now. Returns what the browser's copy added, or None when
+        the stored event is not a held browser purchase (an ordinary duplicate, or none).
         """
         incoming = record.event
+        # Held purchases are stored as the browser's (``source``); the store's re-sends are not.
+        query = ("SELECT pk, body, accepted_at FROM events WHERE event_name = ? AND event_id = ?"
+                 " AND source = 'browser'")
+        # A read first: almost every store Purchase has no held browser copy.
+        found = self._read(query, (incoming.event_name, incoming.event_id))
+        if not found or unconfirmed_flag not in NormalizedEvent.model_validate_json(
+                found[0]["body"]).flags:
+            return None
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
-                (incoming.event_name, incoming.event_id),
-            ).fetchone()
-            if row is None:
+            row = conn.execute(query, (incoming.event_name, incoming.event_id)).fetchone()
+            stored = None if row is None else NormalizedEvent.model_validate_json(row["body"])
+            if stored is None or unconfirmed_flag not in stored.flags:
                 return None
-            stored = NormalizedEvent.model_validate_json(row["body"])
-            if unconfirmed_flag not in stored.flags:
-                return None
-            merged, added = merge_context(incoming, stored)
+            lends = row["accepted_at"] >= lends_since
+            merged, added = merge_context(incoming, stored) if lends else (incoming, [])
             kept = [f for f in stored.flags if f not in (unconfirmed_flag, "no_customer_information")]
-            flags = [*merged.flags, *(f for f in [*kept, seen_flag] if f not in merged.flags)]
+            flags = list(dict.fromkeys([*merged.flags, *kept, seen_flag]))
             merged = merged.model_copy(update={"flags": flags})
             conn.execute(
                 "UPDATE events SET body = ?, source = ? WHERE pk = ?",
                 (merged.model_dump_json(exclude_defaults=True), record.source, row["pk"]),
             )
-            conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ? AND status = 'pending'"
-                " AND next_attempt_at >= ?",
-                (now, row["pk"], hold_until),
-            )
-            conn.execute(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, finished_at = NULL,"
-                " message = NULL WHERE event_pk = ? AND status = 'suppressed' AND message = ?",
-                (now, row["pk"], reason),
-            )
-            detail = (f"confirmed by {record.source}: the store's order replaces the browser's; "
-                      f"browser context kept: {', '.join(added) if added else 'nothing new'}")
+            if lends:
+                conn.execute(
+                    "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ?"
+                    " AND status = 'pending' AND next_attempt_at >= ?",
+                    (now, row["pk"], hold_until),
+                )
+                conn.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?, finished_at = NULL,"
+                    " message = NULL WHERE event_pk = ? AND status = 'suppressed' AND message = ?",
+                    (now, row["pk"], reason),
+                )
+                detail = (f"confirmed by {record.source}: the store's order replaces the "
+                          f"browser's; browser context kept: "
+                          f"{', '.join(added) if added else 'nothing new'}")
+            else:
+                # Held rows were never due, so none was ever attempted or sent.
+                conn.executemany(
+                    "UPDATE outbox SET status = ?, next_attempt_at = ?, message = ?,"
+                    " finished_at = ? WHERE event_pk = ? AND destination = ? AND attempts = 0"
+                    " AND sent IS NULL AND status IN ('pending', 'suppressed')",
+                    [(plan.status, now if plan.status == "pending" else None, plan.reason,
+                      None if plan.status == "pending" else now, row["pk"], plan.destination)
+                     for plan in record.outbox],
+                )
+                detail = (f"confirmed by {record.source}: the browser's copy was not used: it "
+                          f"arrived {now - row['accepted_at']:.0f} s earlier, outside the join "
+                          "window (TRACKSIDE_JOIN_WINDOW_S), and an unconfirmed browser purchase "
+                          "lends nothing (fbp, fbc, IP, user agent, consent, GA ids); sent on "
+                          "the store's own data")
             conn.execute(
                 "INSERT INTO notes (event_pk, at, kind, detail) VALUES (?, ?, 'confirmed', ?)",
                 (row["pk"], now, detail),

@@ -227,3 +227,24 @@ def verify_purchase(key: str | None, signature: object, reference: str | None,
     except ValueError:
         return False
     return hmac.compare_digest(expected, signature.strip().lower())
+
+
+# -- join tokens ----------------------------------------------------------------------------
+
+#: The ids a beacon may name for joining, and the token param that vouches for each.
+JOIN_TOKEN_PARAMS = {"cart_id": "cart_token", "customer_id": "customer_token"}
+
+
+def join_token(key: str, kind: str, value: str) -> str:
+    """Lower-case hex HMAC-SHA256 of ``"{kind}:{value}"`` (``cart:8841``, ``customer:311``)
+    with ``TRACKSIDE_SIGNING_KEY``: what the shop renders beside a cart or customer id so a
+    beacon can prove the store gave it that id (docs/browser-tag.md "Join tokens")."""
+    return hmac.new(key.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify_join_token(key: str | None, kind: str, value: str | None, token: object) -> bool:
+    """Whether ``token`` is the store's token for ``value``; constant-time, hex in any case."""
+    if not key or not value or not isinstance(token, str):
+        return False
+    expected = join_token(key, kind, value)
+    return hmac.compare_digest(expected.encode(), token.strip().lower().encode("utf-8", "replace"))

@@ -28,6 +28,7 @@ from trackside.runtime import Runtime
 from trackside.web import browser
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import error_response
+from trackside.web.event_names import BrowserEventNames
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
 from trackside.web.tag import TagEndpoint
 
@@ -40,8 +41,10 @@ _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _ITEM_KEYS = ("id", "name", "price", "quantity", "category")
 # Never custom_data: the order's own fields, and Meta-shape keys (order_id, contents) the
 # event model would read as an order.
+# Join tokens are proofs for the gateway only: never custom_data, never a vendor's.
 _ORDER_PARAMS = frozenset({"value", "currency", "items", "reference", "signature", "cart_id",
-                           "customer_id", "order_id", "contents"})
+                           "customer_id", "order_id", "contents",
+                           *browser.JOIN_TOKEN_PARAMS.values()})
 _MAX_CUSTOM_KEYS = 30
 _MEDIA_TYPES = ("", "application/json", "text/plain")
 
@@ -73,6 +76,7 @@ class CollectEndpoint:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.origins = browser.OriginPolicy(settings.allowed_origins)
+        self.names = BrowserEventNames(settings.browser_custom_events)
         self.limiter = browser.RateLimiter(rate_per_s, burst)
         self.index = browser.subdomain_index(settings.cookie_domain)
         stream = (settings.ga4_measurement_id or "").removeprefix("G-")
@@ -171,7 +175,10 @@ class CollectEndpoint:
                user_agent: str | None) -> Event | list[FieldError]:
         params = beacon.params
         purchase = beacon.type == "purchase"
-        if not purchase and beacon.event_name == "Purchase":
+        name = "Purchase" if purchase else self.names.canonical(beacon.event_name)
+        if name is None:
+            return [FieldError(field="event_name", reason=self.names.refusal())]
+        if not purchase and name == "Purchase":
             return [FieldError(field="event_name", reason="a Purchase is sent with "
                                "trackside('purchase', {reference, …}), not 'track'")]
         if purchase and not params.get("reference"):
@@ -186,8 +193,9 @@ class CollectEndpoint:
         session = self._ga_session(known)
         if session:
             user["ga_session_id"] = session
+        join_keys, notes = self._join_keys(params)
         raw: dict[str, Any] = {
-            "event_name": "Purchase" if purchase else beacon.event_name,
+            "event_name": name,
             # A purchase's id is the server's own rule applied to the reference, never the
             # browser's word (DESIGN.md "Event ids").
             "event_id": None if purchase else beacon.event_id,
@@ -195,8 +203,7 @@ class CollectEndpoint:
             "referrer_url": beacon.referrer or None,
             "user": {k: v for k, v in user.items() if v},
             "consent": consent or None,
-            "cart_id": _text(params.get("cart_id")),
-            "customer_id": _text(params.get("customer_id")),
+            **join_keys,
             "custom_data": _custom_data(params) or None,
         }
         order = {k: params[k] for k in ("value", "currency") if params.get(k) is not None}
@@ -218,8 +225,31 @@ class CollectEndpoint:
                 event.order.reference, event.order.value, event.order.currency)
         # Read and removed by trackside.join before the event is stored; a client cannot
         # set it (params never reach this key, see _custom_data).
-        event.custom_data[MARK] = {"pixel": beacon.pixel, "verified": verified}
+        event.custom_data[MARK] = {"pixel": beacon.pixel, "verified": verified, "notes": notes}
         return event
+
+    def _join_keys(self, params: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+        """The cart and customer ids the store vouched for, and a note for each one it did not.
+
+        An id without its token is not stored at all: a stored id would be found by the
+        store's later events (trackside.join), and anyone can claim a guessable customer id.
+        """
+        key = self.runtime.settings.signing_key
+        secret = key.get_secret_value() if key else None
+        kept: dict[str, str] = {}
+        notes: list[str] = []
+        for id_param, token_param in browser.JOIN_TOKEN_PARAMS.items():
+            value = _text(params.get(id_param))
+            if value is None:
+                continue
+            kind = id_param.removesuffix("_id")
+            if browser.verify_join_token(secret, kind, value, params.get(token_param)):
+                kept[id_param] = value
+            else:
+                why = ("TRACKSIDE_SIGNING_KEY is not set" if secret is None
+                       else f"no valid {token_param}")
+                notes.append(f"{id_param} not used for joins: {why}")
+        return kept, notes
 
     def _ga_session(self, known: dict[str, str]) -> str | None:
         if self.ga_session_cookie:

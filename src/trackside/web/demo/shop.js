@@ -11,13 +11,21 @@
     d.getElementById("consent-banner").hidden = true;
   }
   var watched = [];
+  var joinParams = {};
   var shop = w.demoShop = {
-    cartId: function () { return cookie("demo_cart"); },
+    // The cart and customer ids with the tokens the shop rendered for them (base.html).
+    setJoin: function (params) { joinParams = params || {}; },
+    join: function (params) {
+      var out = {}, k;
+      for (k in params || {}) out[k] = params[k];
+      for (k in joinParams) out[k] = joinParams[k];
+      return out;
+    },
     page: function (name) {
       var c = cookie("demo_consent");
       if (c) trackside("consent", {ad_storage: c, analytics_storage: c, ad_user_data: c,
                                    ad_personalization: c});
-      trackside("track", name, {cart_id: cookie("demo_cart"), customer_id: cookie("demo_customer")});
+      trackside("track", name, shop.join({}));
     },
     watch: function (id) { watched.push(id); },
     render: function () {

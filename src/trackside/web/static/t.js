@@ -1,11 +1,17 @@
-/* trackside browser tag; page API in docs/browser-tag.md. No dependencies, never throws.
- * Each event gets one id, used for both the Meta Pixel call and the beacon to /collect, so
- * Meta deduplicates the pair (spec/meta-capi.md §5). */
+/* trackside browser tag (docs/browser-tag.md). No dependencies, never throws. Each event
+ * has one id for the Meta Pixel call and the /collect beacon: Meta dedups the pair
+ * (spec/meta-capi.md §5). */
 (function (w, d) {
   "use strict";
   // Filled by the gateway when it serves this file (web/tag.py).
   var PREFIX = "__TRACKSIDE_PREFIX__";
   var SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"];
+  // Meta's standard events as web/event_names.py spells them: Meta dedups case-sensitively.
+  var STANDARD = "|AddPaymentInfo|AddToCart|AddToWishlist|CompleteRegistration|Contact|" +
+    "CustomizeProduct|Donate|FindLocation|InitiateCheckout|Lead|PageView|Purchase|Schedule|" +
+    "Search|StartTrial|SubmitApplication|Subscribe|ViewContent|";
+  // For the gateway only, never the pixel.
+  var PRIVATE = /^(items|cart_id|customer_id|cart_token|customer_token|signature|reference)$/;
   var consent = {};
   var endpoint = null;
 
@@ -34,9 +40,9 @@
     for (var i = 0; i < parts.length; i++) {
       var eq = parts[i].indexOf("=");
       if (eq < 0) continue;
-      var name = parts[i].slice(0, eq).replace(/^\s+|\s+$/g, "");
+      var name = parts[i].slice(0, eq).trim();
       if (name === "_fbp" || name === "_fbc" || name === "_ga" || name.indexOf("_ga_") === 0) {
-        out[name] = parts[i].slice(eq + 1).replace(/^\s+|\s+$/g, "");
+        out[name] = parts[i].slice(eq + 1).trim();
       }
     }
     return out;
@@ -48,8 +54,8 @@
     try { return decodeURIComponent(m[1].replace(/\+/g, " ")); } catch (e) { return m[1]; }
   }
 
-  // Google Consent Mode state, when the page runs gtag (spec/integrations.md §2.1). This is
-  // gtag's internal store; an explicit trackside('consent', …) call always wins over it.
+  // Consent Mode state from gtag's internal store (spec/integrations.md §2.1), when the page
+  // runs gtag; an explicit trackside('consent', …) call wins over it.
   function googleConsent() {
     var out = {};
     var ics = w.google_tag_data && w.google_tag_data.ics && w.google_tag_data.ics.entries;
@@ -82,18 +88,15 @@
             Math.random().toString(16).slice(2)).slice(0, 32);
   }
 
-  // The server's purchase_event_id(reference, prefix): prefix + reference (DESIGN.md
-  // "Event ids"). The reference is trimmed as the server's model trims it.
+  // The server's purchase_event_id: prefix + reference, trimmed as the server trims it
+  // (DESIGN.md "Event ids").
   function purchaseId(reference) {
-    return PREFIX + String(reference).replace(/^\s+|\s+$/g, "");
+    return PREFIX + String(reference).trim();
   }
 
   function pixelParams(p) {
     var out = {}, k;
-    for (k in p) {
-      if (p.hasOwnProperty(k) && k !== "items" && k !== "cart_id" && k !== "customer_id" &&
-          k !== "signature" && k !== "reference") out[k] = p[k];
-    }
+    for (k in p) if (p.hasOwnProperty(k) && !PRIVATE.test(k)) out[k] = p[k];
     if (p.items && p.items.length) {
       out.contents = [];
       out.content_ids = [];
@@ -107,6 +110,11 @@
     }
     if (p.reference !== undefined) out.order_id = String(p.reference);
     return out;
+  }
+
+  function standardName(name) {
+    var at = STANDARD.toLowerCase().indexOf("|" + name.toLowerCase() + "|");
+    return at < 0 ? name : STANDARD.substr(at + 1, name.length);
   }
 
   function callPixel(name, params, id, c) {
@@ -124,15 +132,18 @@
     if (n && n.sendBeacon) {
       try { if (n.sendBeacon(url, data)) return; } catch (e) { /* fall back to fetch */ }
     }
-    if (w.fetch) w.fetch(url, {
-      method: "POST", body: data, keepalive: true, credentials: "include",
-      headers: { "Content-Type": "text/plain" }
-    })["catch"](function () {});
+    if (w.fetch) post(url, data)["catch"](function () {});
   }
 
-  // Without _fbp (or with a new fbclid) the gateway answers the first beacon with the
-  // cookies; the page's other beacons wait for it (at most 1.5 s, or until the page goes
-  // away) so that every event of the page carries the same _fbp/_fbc as the cookie.
+  function post(url, data) {
+    return w.fetch(url, {
+      method: "POST", body: data, keepalive: true, credentials: "include",
+      headers: { "Content-Type": "text/plain" }
+    });
+  }
+
+  // Without _fbp (or with a new fbclid) the first beacon's answer sets the cookies; the
+  // page's other beacons wait for it (1.5 s at most, or until pagehide) to carry them too.
   var held = null;
   function flush() {
     var q = held;
@@ -152,10 +163,7 @@
     if (w.addEventListener) w.addEventListener("pagehide", flush);
     var retry = function () { if (held) held.unshift(body); flush(); };
     try {
-      w.fetch(endpoint || (endpoint = findEndpoint()), {
-        method: "POST", body: JSON.stringify(body), keepalive: true, credentials: "include",
-        headers: { "Content-Type": "text/plain" }
-      }).then(flush, retry);
+      post(endpoint || (endpoint = findEndpoint()), JSON.stringify(body)).then(flush, retry);
     } catch (e) { retry(); }
   }
 
@@ -188,10 +196,11 @@
       return emit("purchase", "Purchase", a);
     }
     if (command === "track" && typeof a === "string" && a) {
+      var name = standardName(a);
       // A purchase has a business id; route it so pixel and server agree on it.
-      if (a === "Purchase" && b && b.reference !== undefined) return emit("purchase", a, b);
-      if (a === "Purchase") return;
-      return emit("track", a, b);
+      if (name === "Purchase" && b && b.reference !== undefined) return emit("purchase", name, b);
+      if (name === "Purchase") return;
+      return emit("track", name, b);
     }
     if (command === "config" && a && a.endpoint) endpoint = String(a.endpoint);
   });
