@@ -41,7 +41,7 @@ from trackside.consent import BROWSER_SOURCES
 from trackside.context import BROWSER_KEYS, merge_context, most_restrictive_consent
 from trackside.events import NormalizedEvent
 from trackside.quality import has_sufficient_customer_information
-from trackside.store import InsertResult, NewEvent
+from trackside.store import HOLD_UNTIL, InsertResult, NewEvent
 
 if TYPE_CHECKING:
     from trackside.pipeline import Pipeline
@@ -53,8 +53,6 @@ UNCONFIRMED = "unconfirmed_browser_purchase"
 SEEN_BY_BROWSER = "seen_by_browser"
 PIXEL_ABSENT = "pixel_absent"
 SIGNED = "signed_browser_purchase"
-#: next_attempt_at of a held row: 3000-01-01, never due on its own.
-HOLD_UNTIL = 32503680000.0
 UNCONFIRMED_REASON = "browser purchase not confirmed by the store"
 #: Note kind for a cart or customer id that a beacon named without the store's token.
 UNVERIFIED_KEY = "join_key_refused"

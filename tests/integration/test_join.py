@@ -160,6 +160,24 @@ def test_unsigned_browser_purchase_first_is_held_then_confirmed_by_the_store(
     assert "browser context kept" in view.notes[0]["detail"]
 
 
+def test_a_second_unsigned_browser_copy_never_releases_a_held_purchase(
+    make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
+) -> None:
+    # A reload of the confirmation page (or a forger) adds browser keys the first copy lacked;
+    # the duplicate merge must not make the held rows due: only the store's copy confirms.
+    runtime = make_runtime(join_window_s=60)
+    clock = Clock()
+    first = browser_purchase(value=9999.0)
+    del first["user"]["ip"]
+    runtime.pipeline.accept([first], "browser", now=clock.now)
+    [again] = runtime.pipeline.accept([browser_purchase(value=9999.0)], "browser",
+                                      now=clock.advance(1))
+    assert again.status == "duplicate"
+    drain(runtime, clock)
+    assert fake_graph.requests == []
+    assert outbox(runtime, "XKBKNABJK")["next_attempt_at"] >= join.HOLD_UNTIL
+
+
 def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
     make_runtime: Callable[..., Runtime], fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:

@@ -18,6 +18,10 @@ from typing import Any, Literal, Protocol
 
 from trackside.events import NormalizedEvent
 
+#: next_attempt_at of a held row (an unconfirmed browser Purchase): 3000-01-01, never due on
+#: its own; only trackside.join's confirmation or its sweep moves it.
+HOLD_UNTIL = 32503680000.0
+
 FINAL_STATUSES = ("delivered", "dead", "expired", "suppressed", "not_applicable")
 STATUSES = ("pending", *FINAL_STATUSES)
 

@@ -22,6 +22,7 @@ from trackside.events import NormalizedEvent
 from trackside.store.sqlite_context import BrowserContextQueries
 from trackside.store import (
     FINAL_STATUSES,
+    HOLD_UNTIL,
     AttemptRecord,
     Claimed,
     DestinationCounts,
@@ -178,10 +179,12 @@ class SQLiteStore(BrowserContextQueries):
                 )
                 if BROWSER_KEYS.intersection(added):
                     # The browser context the join window waited for is here: send now.
+                    # Never a held row: another browser copy is no confirmation.
                     conn.execute(
                         "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ?"
-                        " AND status = 'pending' AND attempts = 0 AND next_attempt_at > ?",
-                        (now, pk, now),
+                        " AND status = 'pending' AND attempts = 0 AND next_attempt_at > ?"
+                        " AND next_attempt_at < ?",
+                        (now, pk, now, HOLD_UNTIL),
                     )
         detail = f"duplicate from {record.source}"
         detail += f"; added {', '.join(added)}" if added else "; nothing new"
