@@ -372,6 +372,7 @@ class Worker:
         if verdict is Verdict.SHORT_COUNT:
             if len(group) == 1:
                 # The vendor took the request and counted nothing: resending gets the same.
+                await self._step(batch, destination, group, record, now, "dead-lettered")
                 item = group[0]
                 self._finish(batch, item.outbox_id, "dead", message=result.message,
                              sent=item.payload_json())
@@ -388,6 +389,7 @@ class Worker:
                                  "splitting to find the refused event")
                 await self._split(destination, group, batch)
                 return
+            await self._step(batch, destination, group, record, now, "dead-lettered")
             item = group[0]
             self._finish(batch, item.outbox_id, "dead", code=result.code, subcode=result.subcode,
                          message=result.message, sent=item.payload_json())
@@ -445,6 +447,8 @@ class Worker:
                              "splitting to find the event it chokes on")
             await self._split(destination, group, batch)
             return
+        await self._step(batch, destination, group, record, now, "an event alone: the vendor "
+                         "or this event? (probe)")
         probe = await self._probe(destination, group, batch)
         if not _healthy(probe):
             await self._outage(destination, group, batch, result, record, probe, now)
@@ -484,7 +488,8 @@ class Worker:
         result: Classification, record: AttemptRecord, now: float,
     ) -> None:
         """190, 104, 100/33…: the credentials, or one event the vendor chokes on that way?"""
-        await self._step(batch, destination, group, record, now, "asking the probe")
+        await self._step(batch, destination, group, record, now,
+                         "credentials, or this batch? (probe, then split)")
         probe = await self._probe(destination, group, batch)
         if _healthy(probe):
             if len(group) > 1:

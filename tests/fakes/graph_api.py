@@ -157,6 +157,8 @@ class ReceivedRequest:
     events: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     body: dict[str, Any] | None = None
+    #: Size of the request body as it arrived, in bytes.
+    body_bytes: int = 0
 
     @property
     def accepted(self) -> bool:
@@ -217,6 +219,8 @@ class FakeGraphAPI:
         self._poison: dict[str, Fault] = {}
         #: Reads of the pixel node (trackside's probe), apart from the /events requests.
         self.probes: list[ReceivedRequest] = []
+        #: Added before every /events answer: a slower vendor, so a test can act mid-way.
+        self.latency_s = 0.0
         self._lock = threading.Lock()
         self._closing = threading.Event()
         routes = [
@@ -325,6 +329,8 @@ class FakeGraphAPI:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         version = request.path_params.get("version")
         object_id = request.path_params["object_id"]
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -347,6 +353,7 @@ class FakeGraphAPI:
             content_type=headers.get("content-type", ""),
             token_location=location,
             params=dict(parsed.params) if isinstance(parsed, meta_rules.GraphRequest) else {},
+            body_bytes=len(body),
         )
         with self._lock:
             self.requests.append(record)
