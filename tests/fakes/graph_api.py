@@ -329,8 +329,6 @@ class FakeGraphAPI:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
         version = request.path_params.get("version")
         object_id = request.path_params["object_id"]
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -357,6 +355,8 @@ class FakeGraphAPI:
         )
         with self._lock:
             self.requests.append(record)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
 
         fault = self._next_fault()
         if fault is not None and fault.kind != "short_count":
