@@ -370,9 +370,7 @@ class GA4Destination:
         if 200 <= status < 300:
             return Classification(Verdict.DELIVERED, http_status=status)
         message = self._scrub(f"GA4 answered HTTP {status}: {response.text[:500]}".rstrip(": "))
-        if status == 413:
-            return Classification(Verdict.RETRY, http_status=status, message=message,
-                                  fault=Fault.TOO_LARGE)
+
         if status == 429:
             return Classification(
                 Verdict.THROTTLED,
