@@ -91,6 +91,46 @@ def test_release_makes_rows_claimable_again(store: Store) -> None:
     assert len(store.claim("meta", 10, "w2", 60, NOW)) == 1
 
 
+def test_renew_lease_extends_only_the_owners_rows(store: Store) -> None:
+    accept(store, make_event("R1"), make_event("R2"), destinations=("meta",))
+    rows = store.claim("meta", 10, "w1", 60, NOW)
+    ids = [r.outbox_id for r in rows]
+    assert store.renew_lease(ids, "w2", NOW + 600) == 0  # not w2's
+    assert store.renew_lease(ids, "w1", NOW + 600) == 2
+    assert store.claim("meta", 10, "w2", 60, NOW + 61) == []  # renewed past the first lease
+    store.release(ids[:1])
+    assert store.renew_lease(ids, "w1", NOW + 900) == 1  # a released row is no longer held
+    assert [r.outbox_id for r in store.claim("meta", 10, "w2", 60, NOW + 601)] == ids[:1]
+    assert ids[1] in [r.outbox_id for r in store.claim("meta", 10, "w3", 60, NOW + 901)]
+
+
+def test_record_attempts_and_last_attempts(store: Store) -> None:
+    accept(store, make_event("R1"), make_event("R2"), destinations=("meta",))
+    a, b = (r.outbox_id for r in store.claim("meta", 10, "w1", 60, NOW))
+    store.record_attempts([a, b], AttemptRecord("rejected", 400, 100, 2804048, "bad", 2), NOW)
+    store.record_attempts([a], AttemptRecord("probe", 200, None, None, "ok", 1), NOW + 1)
+    last = store.last_attempts([a, b])
+    assert (last[a].verdict, last[a].batch_size) == ("probe", 1)
+    assert (last[b].verdict, last[b].code, last[b].subcode) == ("rejected", 100, 2804048)
+    # A step row does not reschedule: the row stays pending and claimed, attempts unchanged.
+    [view] = store.event_view("R1")
+    assert (view.outbox[0]["status"], view.outbox[0]["attempts"]) == ("pending", 0)
+    assert len(view.attempts) == 2
+    assert store.last_attempts([]) == {}
+
+
+def test_expedite_retries_leaves_held_and_older_rows(store: Store) -> None:
+    held = NewEvent(make_event("HELD"), "api", [OutboxPlan("meta", next_attempt_at=NOW + 3600)])
+    store.insert_events([held], NOW)
+    accept(store, make_event("OLD"), make_event("STORM"), destinations=("meta",))
+    old, storm = (r.outbox_id for r in store.claim("meta", 10, "w1", 60, NOW))
+    store.reschedule([old], NOW + 900, AttemptRecord("retry", 503), NOW - 100)
+    store.reschedule([storm], NOW + 900, AttemptRecord("retry", 503), NOW + 10)
+    assert store.expedite_retries("meta", NOW, NOW + 20) == 1
+    due = {r.event.event_id for r in store.claim("meta", 10, "w2", 60, NOW + 20)}
+    assert due == {"STORM"}  # the held row (never tried) and the pre-storm retry keep waiting
+
+
 def test_not_due_rows_wait(store: Store) -> None:
     records = [NewEvent(make_event("R1"), "api", [OutboxPlan("meta", next_attempt_at=NOW + 60)])]
     store.insert_events(records, NOW)

@@ -5,7 +5,10 @@ they would talk to graph.facebook.com. The request rules live in
 ``trackside.destinations.meta_rules`` (shared with the dry run); this module adds what only a
 server has: a registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's
 48-hour dedup (rule 36), recorded requests and events (rule 35), fault injection (rule 37) and
-French ``error_user_*`` text on ``Accept-Language: fr`` (rule 38).
+French ``error_user_*`` text on ``Accept-Language: fr`` (rule 38). It also serves a read of the
+pixel node, ``GET /{version}/{pixel_id}`` (what trackside's probe asks), checking token and
+pixel with its own registry, and a poison mode: "answer this fault whenever the request
+contains event id E" (:meth:`FakeGraphAPI.fail_when_contains`).
 
 The test holds the :class:`FakeGraphAPI` object and steers it from Python.
 """
@@ -67,6 +70,8 @@ class Fault:
     regain_minutes: float | None = None
     body: bytes = b""
     content_type: str = "application/json"
+    #: For ``short_count``: how many events fewer than sent ``events_received`` says.
+    missing: int = 0
 
     @classmethod
     def transient(cls, code: int = 1) -> Fault:
@@ -115,6 +120,12 @@ class Fault:
         return cls("unknown_object", status=400, error=meta_rules.unknown_object(object_id))
 
     @classmethod
+    def short_count(cls, missing: int = 1) -> Fault:
+        """HTTP 200 with ``events_received`` ``missing`` below what was sent (never below 0).
+        With :meth:`FakeGraphAPI.fail_when_contains`, the poisoned events are the uncounted."""
+        return cls("short_count", status=200, missing=missing)
+
+    @classmethod
     def meta_error(cls, error: MetaError) -> Fault:
         """Any other Meta error, e.g. ``MetaError(400, 368, "...")``."""
         return cls("meta_error", status=error.http_status, error=error)
@@ -136,6 +147,7 @@ class ReceivedRequest:
     pixel_id: str
     content_type: str
     #: Where the token came from: "query", "body", "bearer" or None. The token itself is not kept.
+    #: (For a probe, a token in both the query and the header counts as "query".)
     token_location: str | None
     params: dict[str, Any]
     status: int = 0
@@ -145,6 +157,8 @@ class ReceivedRequest:
     events: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     body: dict[str, Any] | None = None
+    #: Size of the request body as it arrived, in bytes.
+    body_bytes: int = 0
 
     @property
     def accepted(self) -> bool:
@@ -202,11 +216,17 @@ class FakeGraphAPI:
         self._faults: deque[Fault] = deque()
         self._sticky_fault: Fault | None = None
         self._rejected_ids: dict[str, int] = {}
+        self._poison: dict[str, Fault] = {}
+        #: Reads of the pixel node (trackside's probe), apart from the /events requests.
+        self.probes: list[ReceivedRequest] = []
+        #: Added before every /events answer: a slower vendor, so a test can act mid-way.
+        self.latency_s = 0.0
         self._lock = threading.Lock()
         self._closing = threading.Event()
         routes = [
             Route("/{version}/{object_id}/events", self._handle, methods=_METHODS),
             Route("/{object_id}/events", self._handle, methods=_METHODS),
+            Route("/{version}/{object_id}", self._read_node, methods=["GET"]),
         ]
         self.app = Starlette(routes=routes)
 
@@ -244,17 +264,25 @@ class FakeGraphAPI:
         with self._lock:
             self._rejected_ids[event_id] = subcode
 
+    def fail_when_contains(self, event_id: str, fault: Fault) -> None:
+        """Answer ``fault`` to every /events request that carries this event id (any other
+        request is processed normally), until :meth:`clear_faults`."""
+        with self._lock:
+            self._poison[event_id] = fault
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._sticky_fault = None
             self._rejected_ids.clear()
+            self._poison.clear()
 
     def reset(self) -> None:
         """Forget requests, events and dedup state (not tokens or rules)."""
         self.clear_faults()
         with self._lock:
             self.requests.clear()
+            self.probes.clear()
             self.events.clear()
             self._first_seen.clear()
 
@@ -323,12 +351,15 @@ class FakeGraphAPI:
             content_type=headers.get("content-type", ""),
             token_location=location,
             params=dict(parsed.params) if isinstance(parsed, meta_rules.GraphRequest) else {},
+            body_bytes=len(body),
         )
         with self._lock:
             self.requests.append(record)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
 
         fault = self._next_fault()
-        if fault is not None:
+        if fault is not None and fault.kind != "short_count":
             return await self._fault_response(fault, record, language)
         if isinstance(parsed, MetaError):
             return self._error(parsed, record, language)
@@ -338,6 +369,14 @@ class FakeGraphAPI:
         )
         if error is not None:
             return self._error(error, record, language)
+        poisoned = self._poisoned(parsed.params.get("data"))
+        if poisoned:
+            fault = poisoned[0][1]
+        if fault is not None:
+            bad = {event_id for event_id, _ in poisoned}
+            if fault.kind != "short_count":
+                return await self._fault_response(fault, record, language)
+            return self._short_count(fault, bad, parsed, record, language)
         outcome = meta_rules.check_payload(parsed, self.rules, self.clock())
         record.events = outcome.events
         record.warnings = outcome.warnings
@@ -364,6 +403,94 @@ class FakeGraphAPI:
             )
         self._record_events(parsed.object_id, outcome.events, record.test_event_code)
         answer = meta_rules.success_body(len(outcome.events), fbtrace_id())
+        record.status, record.body = 200, answer
+        return JSONResponse(answer)
+
+    # -- poison mode and the pixel node ---------------------------------------------------------
+
+    def _poisoned(self, data: Any) -> list[tuple[str, Fault]]:
+        """(event id, fault) for each poisoned id in ``data``, read with this fake's own
+        decoding: a JSON array (or its text) of objects or of JSON-encoded objects (§1.3)."""
+        with self._lock:
+            if not self._poison:
+                return []
+            poison = dict(self._poison)
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                return []
+        found = []
+        for item in data if isinstance(data, list) else []:
+            if isinstance(item, str):
+                try:
+                    item = json.loads(item)
+                except ValueError:
+                    continue
+            event_id = str(item.get("event_id")) if isinstance(item, dict) else None
+            if event_id in poison:
+                found.append((event_id, poison[event_id]))
+        return found
+
+    def _short_count(
+        self, fault: Fault, bad: set[str], parsed: meta_rules.GraphRequest,
+        record: ReceivedRequest, language: str,
+    ) -> Response:
+        """Meta took the request but counted fewer events; the poisoned ones are not counted."""
+        outcome = meta_rules.check_payload(parsed, self.rules, self.clock())
+        if outcome.error is not None:
+            return self._error(outcome.error, record, language)
+        counted = [e for e in outcome.events if str(e.get("event_id")) not in bad]
+        missing = max(fault.missing, len(outcome.events) - len(counted))
+        counted = counted[: max(0, len(outcome.events) - missing)]
+        self._record_events(parsed.object_id, counted, record.test_event_code)
+        record.fault, record.events = fault.kind, counted
+        answer = meta_rules.success_body(len(counted), fbtrace_id())
+        record.status, record.body = 200, answer
+        return JSONResponse(answer)
+
+    async def _read_node(self, request: Request) -> Response:
+        """``GET /{version}/{pixel_id}?fields=id``: the pixel node, for a token that may use it.
+
+        Checked here, with this fake's own registry: no token → 104, unknown → 190 (HTTP 401),
+        expired → 190/463, a pixel the token has no access to → 100/33. It creates nothing.
+        """
+        object_id = request.path_params["object_id"]
+        version = request.path_params["version"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        language = headers.get("accept-language", "en")
+        token, location = None, None
+        authorization = headers.get("authorization", "")
+        if authorization[:7].lower() == "bearer ":
+            token, location = authorization[7:].strip(), "bearer"
+        if "access_token" in request.query_params:
+            token, location = request.query_params["access_token"], "query"
+        record = ReceivedRequest(
+            method="GET", path=request.url.path, version=version, pixel_id=object_id,
+            content_type=headers.get("content-type", ""), token_location=location,
+            params={k: v for k, v in request.query_params.items() if k != "access_token"},
+        )
+        with self._lock:
+            self.probes.append(record)
+        fault = self._next_fault()
+        if fault is not None and fault.kind != "short_count":
+            return await self._fault_response(fault, record, language)
+        if version not in self.rules.versions:
+            return self._error(meta_rules.unknown_version(version), record, language)
+        grant = self.tokens.get(token) if token else None
+        if not token:
+            error: MetaError | None = meta_rules.missing_token()
+        elif grant is None:
+            error = meta_rules.invalid_token()
+        elif grant.expired:
+            error = meta_rules.expired_token()
+        elif object_id not in grant.pixels:
+            error = meta_rules.unknown_object(object_id)
+        else:
+            error = None
+        if error is not None:
+            return self._error(error, record, language)
+        answer = {"id": object_id}
         record.status, record.body = 200, answer
         return JSONResponse(answer)
 

@@ -55,7 +55,7 @@ def test_sigkill_twice_loses_nothing_and_sends_each_once(
         "TRACKSIDE_META_API_VERSION": fake_graph.settings().meta_api_version,
         "TRACKSIDE_API_KEYS": API_KEY,
         "TRACKSIDE_JOIN_WINDOW_S": "0",
-        "TRACKSIDE_WORKER_LEASE_S": "2",
+        "TRACKSIDE_WORKER_LEASE_S": "5",
         "TRACKSIDE_CONSENT_MODE": "off",
     }
     accepted: set[str] = set()
@@ -97,7 +97,7 @@ def test_sigkill_twice_loses_nothing_and_sends_each_once(
         stop_posting.set()
         poster.join(10)
         # Drain: wait until every accepted event has reached Meta (leases of the killed
-        # workers expire after 2 s).
+        # workers expire after 5 s).
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not accepted <= set(fake_graph.event_ids()):
             time.sleep(0.2)

@@ -3,6 +3,11 @@
 A destination never does I/O. The worker (``delivery.py``) asks it to ``prepare`` each stored
 event, to cut the prepared payloads into ``batches``, to ``build_request`` for a batch, and to
 ``classify`` what came back. Every vendor lives in its own module (meta.py, ga4.py, …).
+
+A destination that can tell "my credentials work" from "this event is refused" offers a
+*probe*: ``build_probe()`` returns a request that reads something harmless at the vendor
+(it never creates a conversion) and ``classify_probe`` judges its answer. The worker uses it to
+tell a poisoned event from an outage before it dead-letters or pauses anything.
 """
 
 from __future__ import annotations
@@ -30,6 +35,20 @@ class Verdict(enum.Enum):
     #: The request was refused because of its content. A batch of several events is bisected
     #: to find the bad ones; a single event with this verdict is dead-lettered.
     REJECTED = "rejected"
+    #: The vendor answered success but counted fewer events than it was sent
+    #: (``events_received`` below the batch size): nothing may be marked delivered blindly.
+    SHORT_COUNT = "short_count"
+
+
+class Fault(enum.Enum):
+    """Why a RETRY answer carries no usable verdict; the worker isolates on some of them."""
+
+    #: HTTP 413: the request is too large, split it at once.
+    TOO_LARGE = "too_large"
+    #: A 2xx/4xx answer whose body is not a JSON object (HTML, empty, truncated).
+    GARBLED = "garbled"
+    #: No answer within the client timeout.
+    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,10 @@ class Classification:
     message: str | None = None
     retry_after_s: float | None = None
     trace_id: str | None = None
+    #: For RETRY: a fault the worker isolates on when it repeats (see :class:`Fault`).
+    fault: Fault | None = None
+    #: For SHORT_COUNT: how many events the vendor said it took.
+    events_received: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +87,19 @@ class Prepared:
     group_key: str = ""
     notes: list[str] = field(default_factory=list)
     _encoded: str | None = field(default=None, repr=False)
+    _size: int | None = field(default=None, repr=False)
 
     def payload_json(self) -> str:
         """The payload as compact JSON, encoded once for the request and the outbox record."""
         if self._encoded is None:
             self._encoded = json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False)
         return self._encoded
+
+    def payload_bytes(self) -> int:
+        """Size of :meth:`payload_json` on the wire (UTF-8), measured once."""
+        if self._size is None:
+            self._size = len(self.payload_json().encode())
+        return self._size
 
 
 class Destination(Protocol):
@@ -89,6 +119,36 @@ class Destination(Protocol):
     def classify(
         self, response: httpx.Response | None, error: Exception | None, batch_size: int
     ) -> Classification: ...
+
+    # Optional, read with getattr by the worker: ``display_name`` ("Meta") for messages, and
+    # the probe pair ``build_probe() -> httpx.Request`` / ``classify_probe(response, error)
+    # -> Classification`` (DELIVERED means the credentials and the account work).
+    # ``build_probe = None`` says the vendor offers no such proof.
+
+
+def chunk_by_bytes(
+    prepared: Sequence[Prepared], max_events: int, max_bytes: int
+) -> list[list[Prepared]]:
+    """Batches of at most ``max_events`` whose JSON array (``[e1,e2,…]``) fits ``max_bytes``.
+
+    An event larger than the budget on its own still gets a batch of its own; destinations
+    refuse such events in ``prepare`` so that never happens on the wire.
+    """
+    batches: list[list[Prepared]] = []
+    for group in chunk(prepared, max(1, len(prepared))):
+        current: list[Prepared] = []
+        size = 2  # the brackets
+        for item in group:
+            extra = item.payload_bytes() + (1 if current else 0)  # the comma
+            if current and (len(current) >= max_events or size + extra > max_bytes):
+                batches.append(current)
+                current, size = [], 2
+                extra = item.payload_bytes()
+            current.append(item)
+            size += extra
+        if current:
+            batches.append(current)
+    return batches
 
 
 def chunk(prepared: Sequence[Prepared], size: int) -> list[list[Prepared]]:

@@ -36,7 +36,10 @@ class DryRunDestination:
     """``DryRunDestination(settings)``: Meta's payloads, validated locally."""
 
     name = "dryrun"
+    display_name = "the dry run"
     offline = True
+    #: Nothing to probe: the dry run sends nothing.
+    build_probe = None
     max_batch_size = MetaDestination.max_batch_size
     max_event_age_s = MetaDestination.max_event_age_s
 

@@ -24,6 +24,7 @@ import httpx
 from trackside.config import Settings
 from trackside.destinations import (
     Classification,
+    Fault,
     Prepared,
     Skip,
     Verdict,
@@ -150,7 +151,12 @@ _install_log_filter()
 
 
 class GA4Destination:
+    """No probe (``build_probe`` is None): production ``/mp/collect`` answers 2xx even to a
+    wrong api_secret (§1.1), so nothing GA4 answers can prove the credentials right."""
+
     name = "ga4"
+    display_name = "GA4"
+    build_probe = None
     max_batch_size = ga4_rules.MAX_EVENTS
     max_event_age_s = ga4_rules.MAX_TIMESTAMP_AGE_S
 
@@ -355,11 +361,16 @@ class GA4Destination:
     ) -> Classification:
         if response is None:
             detail = f"{type(error).__name__}: {error}" if error is not None else "no response"
-            return Classification(Verdict.RETRY, message=self._scrub(f"GA4 unreachable ({detail})"))
+            timed_out = isinstance(error, httpx.TimeoutException) and not isinstance(
+                error, httpx.ConnectTimeout | httpx.PoolTimeout
+            )
+            return Classification(Verdict.RETRY, message=self._scrub(f"GA4 unreachable ({detail})"),
+                                  fault=Fault.TIMEOUT if timed_out else None)
         status = response.status_code
         if 200 <= status < 300:
             return Classification(Verdict.DELIVERED, http_status=status)
         message = self._scrub(f"GA4 answered HTTP {status}: {response.text[:500]}".rstrip(": "))
+
         if status == 429:
             return Classification(
                 Verdict.THROTTLED,

@@ -18,10 +18,11 @@ from trackside import PARTNER_AGENT
 from trackside.config import Settings
 from trackside.destinations import (
     Classification,
+    Fault,
     Prepared,
     Skip,
     Verdict,
-    chunk,
+    chunk_by_bytes,
     meta_rules,
 )
 from trackside.destinations.meta_rules import RulesConfig
@@ -33,8 +34,6 @@ __all__ = ["MetaDestination", "classify_response", "event_payload"]
 #: An event this close to Meta's 7-day limit would be refused in flight (§2.2, 2804003) and
 #: take its whole batch down with it: give up on it before it is batched.
 EXPIRY_MARGIN_S = 60
-#: Throttled without a hint from Meta (§6.2 "long backoff").
-DEFAULT_THROTTLE_S = 60.0
 
 #: Keys ``custom_data`` may not override: trackside fills them from the order (§4).
 _STANDARD_CUSTOM_KEYS = (
@@ -158,6 +157,7 @@ class MetaDestination:
     """Meta CAPI for one pixel: ``MetaDestination(settings)``."""
 
     name = "meta"
+    display_name = "Meta"
     max_batch_size = 1000  # §1.4
     max_event_age_s = 7 * 86400  # §2.2
     #: The worker sends this destination's requests (the dry run sets it to True).
@@ -171,9 +171,11 @@ class MetaDestination:
         # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
         # server Purchase without a browser user agent is still sent.
         self.rules = rules or RulesConfig(mode="compat", versions=(settings.meta_api_version,))
-        self.url = (
-            f"{settings.meta_graph_url}/{settings.meta_api_version}/{settings.meta_pixel_id}/events"
+        self.max_request_bytes = settings.meta_max_request_bytes
+        self.node_url = (
+            f"{settings.meta_graph_url}/{settings.meta_api_version}/{settings.meta_pixel_id}"
         )
+        self.url = f"{self.node_url}/events"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pixel_id={self._settings.meta_pixel_id!r})"
@@ -189,15 +191,27 @@ class MetaDestination:
                 "than 7 days (100/2804003)",
             )
         payload = event_payload(event, self._settings.meta_ldu)
-        notes: list[str] = []
+        prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload)
+        # Measured before Meta's rules run: an old stored row may hold megabytes (ingest limits
+        # came later), and such an event would make one request of hundreds of megabytes.
+        size = prepared.payload_bytes()
+        if size + 2 > self.max_request_bytes:
+            return Skip(
+                outcome="dead",
+                reason=f"the event is {size:,} bytes of JSON, more than one request to Meta may "
+                f"carry (TRACKSIDE_META_MAX_REQUEST_BYTES = {self.max_request_bytes:,}); "
+                "it was never sent",
+            )
         # One refused event refuses the whole batch (§0.1): find it now, alone.
-        error = meta_rules.check_event(payload, self.rules, now, warnings=notes)
+        error = meta_rules.check_event(prepared.payload, self.rules, now, warnings=prepared.notes)
         if error is not None:
             return Skip(outcome="dead", reason=self._scrub(error.describe()))
-        return Prepared(outbox_id=outbox_id, event=event, payload=payload, notes=notes)
+        return prepared
 
     def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
-        return chunk(prepared, self.max_batch_size)
+        """≤ 1,000 events (§1.4) and ≤ TRACKSIDE_META_MAX_REQUEST_BYTES of event JSON (§6.1:
+        Meta documents no byte limit, so the budget is ours)."""
+        return chunk_by_bytes(prepared, self.max_batch_size, self.max_request_bytes)
 
     # -- per batch ------------------------------------------------------------------------------
 
@@ -230,7 +244,48 @@ class MetaDestination:
     def classify(
         self, response: httpx.Response | None, error: Exception | None, batch_size: int
     ) -> Classification:
-        result = classify_response(response, error, batch_size)
+        return self._scrubbed(classify_response(response, error, batch_size))
+
+    # -- probe ----------------------------------------------------------------------------------
+
+    def build_probe(self) -> httpx.Request:
+        """A read of the pixel node (``GET /{version}/{pixel_id}?fields=id``, spec §8 reads the
+        same node): it proves token and pixel without creating a conversion. The token goes in
+        the Authorization header (§1.2), never in the URL: URLs end up in access logs."""
+        token = self._settings.meta_access_token
+        assert token is not None  # checked in __init__
+        return httpx.Request(
+            "GET",
+            self.node_url,
+            params={"fields": "id"},
+            headers={
+                "accept": "application/json",
+                "user-agent": PARTNER_AGENT,
+                "authorization": f"Bearer {token.get_secret_value()}",
+            },
+        )
+
+    def classify_probe(
+        self, response: httpx.Response | None, error: Exception | None
+    ) -> Classification:
+        """DELIVERED when the pixel node answers with its own id; else the error's verdict."""
+        if response is not None and response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and str(body.get("id")) == self._settings.meta_pixel_id:
+                return Classification(Verdict.DELIVERED, http_status=200,
+                                      message="the pixel is readable with this token")
+        result = classify_response(response, error, 0)
+        if result.verdict in (Verdict.DELIVERED, Verdict.SHORT_COUNT):
+            result = Classification(
+                Verdict.RETRY, http_status=result.http_status, fault=Fault.GARBLED,
+                message="the pixel node answered without its id",
+            )
+        return self._scrubbed(result)
+
+    def _scrubbed(self, result: Classification) -> Classification:
         if result.message:
             scrubbed = self._scrub(result.message)
             if scrubbed != result.message:
@@ -241,8 +296,32 @@ class MetaDestination:
         return self._redact(text) or ""
 
 
+def _regain_minutes(entry: Any) -> float | None:
+    value = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _usage_header(headers: httpx.Headers, name: str) -> Any:
+    raw = headers.get(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 def _regain_seconds(error: Mapping[str, Any], headers: httpx.Headers) -> float | None:
-    """Meta's hints for a throttle: ``estimated_time_to_regain_access`` is in minutes."""
+    """Meta's own estimate of a throttle's end, the longest one it gives, or None.
+
+    ``estimated_time_to_regain_access`` (minutes) may come in ``error_data`` and in the usage
+    headers (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/):
+    ``X-Business-Use-Case-Usage`` is ``{business_id: [{…, estimated_time_to_regain_access}]}``,
+    ``X-App-Usage`` one object; ``X-Ad-Account-Usage`` gives ``reset_time_duration`` in
+    seconds; plus a plain ``Retry-After``.
+    """
     minutes: list[float] = []
     data = error.get("error_data")
     if isinstance(data, str):
@@ -250,29 +329,24 @@ def _regain_seconds(error: Mapping[str, Any], headers: httpx.Headers) -> float |
             data = json.loads(data)
         except ValueError:
             data = None
-    if isinstance(data, dict):
-        value = data.get("estimated_time_to_regain_access")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            minutes.append(float(value))
-    usage = headers.get("x-business-use-case-usage")
-    if usage:
-        try:
-            parsed = json.loads(usage)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            for entries in parsed.values():
-                for entry in entries if isinstance(entries, list) else []:
-                    value = (
-                        entry.get("estimated_time_to_regain_access")
-                        if isinstance(entry, dict)
-                        else None
-                    )
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        minutes.append(float(value))
+    for entry in (data, _usage_header(headers, "x-app-usage")):
+        value = _regain_minutes(entry)
+        if value is not None:
+            minutes.append(value)
+    usage = _usage_header(headers, "x-business-use-case-usage")
+    if isinstance(usage, dict):
+        for entries in usage.values():
+            for entry in entries if isinstance(entries, list) else []:
+                value = _regain_minutes(entry)
+                if value is not None:
+                    minutes.append(value)
     seconds = [m * 60 for m in minutes if m > 0]
+    account = _usage_header(headers, "x-ad-account-usage")
+    reset = account.get("reset_time_duration") if isinstance(account, dict) else None
+    if isinstance(reset, int | float) and not isinstance(reset, bool) and reset > 0:
+        seconds.append(float(reset))
     retry_after = headers.get("retry-after", "")
-    if retry_after.isdigit():
+    if retry_after.isdigit() and int(retry_after) > 0:
         seconds.append(float(retry_after))
     return max(seconds) if seconds else None
 
@@ -287,6 +361,22 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _timed_out(error: Exception | None) -> bool:
+    # A connect timeout means Meta is unreachable (an outage), not that this request is slow.
+    return isinstance(error, httpx.TimeoutException) and not isinstance(
+        error, httpx.ConnectTimeout | httpx.PoolTimeout
+    )
+
+
+def _body_kind(response: httpx.Response) -> str:
+    if not response.content:
+        return "an empty body"
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type or response.content.lstrip()[:1] == b"<":
+        return "an HTML body"
+    return "a non-JSON body"
+
+
 def classify_response(
     response: httpx.Response | None, error: Exception | None, batch_size: int
 ) -> Classification:
@@ -295,25 +385,41 @@ def classify_response(
         # Network error or timeout: Meta may or may not have the batch; the same event ids
         # make a resend safe (§6.3).
         what = type(error).__name__ if error is not None else "no response"
-        return Classification(Verdict.RETRY, message=f"{what}: {error}" if error else what)
+        return Classification(
+            Verdict.RETRY,
+            message=f"{what}: {error}" if error else what,
+            fault=Fault.TIMEOUT if _timed_out(error) else None,
+        )
     status = response.status_code
+    if status == 413:
+        return Classification(
+            Verdict.RETRY, http_status=status, fault=Fault.TOO_LARGE,
+            message=f"HTTP 413 (request too large) with {_body_kind(response)}",
+        )
     try:
         body = response.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        kind = "empty body" if not response.content else "non-JSON body"
         return Classification(
             Verdict.RETRY,
             http_status=status,
-            message=f"HTTP {status} with a {kind} ({response.headers.get('content-type', '?')})",
+            message=f"HTTP {status} with {_body_kind(response)} "
+            f"({response.headers.get('content-type', '?')})",
+            # A 5xx says "my fault" (a storm, not this batch); HTML on a 200 or a 4xx may be
+            # something in this batch choking a proxy or the vendor.
+            fault=None if status >= 500 else Fault.GARBLED,
         )
     trace = body.get("fbtrace_id") if isinstance(body.get("fbtrace_id"), str) else None
     if 200 <= status < 300 and "events_received" in body:
         received = body.get("events_received")
-        message = None
-        if received != batch_size:
-            message = f"Meta counted {received} of {batch_size} events"
+        counted = received if isinstance(received, int) and not isinstance(received, bool) else 0
+        if counted < batch_size:
+            return Classification(
+                Verdict.SHORT_COUNT, http_status=status, trace_id=trace, events_received=counted,
+                message=f"Meta counted {received} of {batch_size} events",
+            )
+        message = None if counted == batch_size else f"Meta counted {received} of {batch_size} events"
         return Classification(
             Verdict.DELIVERED, http_status=status, message=message, trace_id=trace
         )
@@ -346,9 +452,8 @@ def classify_response(
     if code in _RETRY_CODES:
         return verdict(Verdict.RETRY)
     if code in _THROTTLE_CODES:
-        return verdict(
-            Verdict.THROTTLED, _regain_seconds(err, response.headers) or DEFAULT_THROTTLE_S
-        )
+        # Without a hint from Meta the worker picks the pause (escalating, §6.2 "long backoff").
+        return verdict(Verdict.THROTTLED, _regain_seconds(err, response.headers))
     if code in _DISABLED_CODES or (code == 100 and subcode == 33):
         return verdict(Verdict.DISABLED)
     if err.get("is_transient") is True or status >= 500:

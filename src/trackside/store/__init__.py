@@ -141,6 +141,29 @@ class Store(Protocol):
 
     def release(self, outbox_ids: Sequence[int]) -> None: ...
 
+    # Worker bookkeeping (delivery.py): isolation steps, lease heartbeats, storm recovery.
+
+    def record_attempts(
+        self, outbox_ids: Sequence[int], attempt: AttemptRecord, now: float
+    ) -> None:
+        """An attempt row per pending row, without rescheduling it (a bisect or probe step)."""
+        ...
+
+    def renew_lease(
+        self, outbox_ids: Sequence[int], owner: str, lease_expires_at: float
+    ) -> int:
+        """Extend the lease of the rows ``owner`` still holds; returns how many it holds."""
+        ...
+
+    def last_attempts(self, outbox_ids: Sequence[int]) -> dict[int, AttemptRecord]:
+        """The newest attempt row of each given outbox row that has one."""
+        ...
+
+    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
+        """Make due now the pending rows waiting on a backoff after a ``retry`` attempt at or
+        after ``failed_since`` (held rows, with no attempt, are untouched); returns the count."""
+        ...
+
     def add_note(
         self, event_name: str, event_id: str, kind: str, detail: str, now: float,
         destination: str | None = None,

@@ -270,6 +270,62 @@ class SQLiteStore(BrowserContextQueries):
                 [(oid,) for oid in outbox_ids],
             )
 
+    def record_attempts(
+        self, outbox_ids: Sequence[int], attempt: AttemptRecord, now: float
+    ) -> None:
+        if not outbox_ids:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
+                " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox"
+                " WHERE id = ? AND status = 'pending'",
+                [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
+                  attempt.message, attempt.batch_size, oid) for oid in outbox_ids],
+            )
+
+    def renew_lease(
+        self, outbox_ids: Sequence[int], owner: str, lease_expires_at: float
+    ) -> int:
+        if not outbox_ids:
+            return 0
+        with self._write() as conn:
+            held = 0
+            for oid in outbox_ids:
+                held += conn.execute(
+                    "UPDATE outbox SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
+                    " AND status = 'pending'",
+                    (lease_expires_at, oid, owner),
+                ).rowcount
+        return held
+
+    def last_attempts(self, outbox_ids: Sequence[int]) -> dict[int, AttemptRecord]:
+        found: dict[int, AttemptRecord] = {}
+        ids = list(outbox_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._read(
+                "SELECT a.outbox_id, a.verdict, a.http_status, a.code, a.subcode, a.message,"
+                " a.batch_size FROM attempts a WHERE a.id IN (SELECT MAX(id) FROM attempts"
+                f" WHERE outbox_id IN ({marks}) GROUP BY outbox_id)",
+                part,
+            ):
+                found[row["outbox_id"]] = AttemptRecord(
+                    row["verdict"], row["http_status"], row["code"], row["subcode"],
+                    row["message"], row["batch_size"],
+                )
+        return found
+
+    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE destination = ? AND status = 'pending'"
+                " AND attempts > 0 AND next_attempt_at > ? AND EXISTS (SELECT 1 FROM attempts a"
+                " WHERE a.outbox_id = outbox.id AND a.at >= ? AND a.verdict = 'retry')",
+                (now, destination, now, failed_since),
+            ).rowcount
+
     def next_due(self, destination: str) -> float | None:
         rows = self._read(
             "SELECT MIN(next_attempt_at) FROM outbox WHERE destination = ? AND status = 'pending'",
