@@ -373,8 +373,11 @@ def _known_variables() -> set[str]:
 
 
 def _did_you_mean(name: str) -> str:
-    close = difflib.get_close_matches(name, sorted(_known_variables()), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    # Compared without the shared prefix, which would make every name look close.
+    known = {known.removeprefix(ENV_PREFIX): known for known in _known_variables()}
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), sorted(known), n=1,
+                                      cutoff=0.75)
+    return f" (did you mean {known[close[0]]}?)" if close else ""
 
 
 def unknown_variable_problems(environ: Mapping[str, str] | None = None) -> list[str]:

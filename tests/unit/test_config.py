@@ -107,3 +107,25 @@ def test_database_password_is_masked_in_effective_config() -> None:
     assert mask_url_password("postgresql://app:s3cret@db/trackside") == "postgresql://app:**********@db/trackside"
     settings = load_settings(environ={"TRACKSIDE_DATABASE_URL": "postgresql://app:s3cret@db/x"})
     assert "s3cret" not in str(settings.effective())
+
+
+def test_unknown_variables_get_the_closest_known_name() -> None:
+    from trackside.config import unknown_variable_problems
+
+    assert unknown_variable_problems({"TRACKSIDE_META_PIXELID": "1", "TRACKSIDE_ZZZ": "1"}) == [
+        "TRACKSIDE_META_PIXELID is not a known setting (did you mean TRACKSIDE_META_PIXEL_ID?)",
+        "TRACKSIDE_ZZZ is not a known setting",
+    ]
+
+
+def test_unknown_toml_key_gets_the_closest_known_name(tmp_path: Path) -> None:
+    config = tmp_path / "trackside.toml"
+    config.write_text('join_windows_s = 1\n')
+    with pytest.raises(ConfigError, match=r"TRACKSIDE_JOIN_WINDOWS_S: is not a known setting "
+                                          r"\(did you mean TRACKSIDE_JOIN_WINDOW_S\?\)"):
+        load_settings(environ={"TRACKSIDE_CONFIG": str(config)})
+
+
+def test_empty_credentials_count_as_unset() -> None:
+    settings = load_settings(environ={"TRACKSIDE_META_ACCESS_TOKEN": "", "TRACKSIDE_GA4_API_SECRET": ""})
+    assert not settings.meta_configured and not settings.ga4_configured
