@@ -164,3 +164,24 @@ def test_a_row_retried_for_days_keeps_bounded_attempts(env: dict[str, str], tmp_
     assert lines[4].endswith("attempt 4") and lines[5].endswith("… 975 earlier attempts not kept")
     assert lines[6].endswith("attempt 980")
     assert "(attempts so far: 1000)" in shown
+
+
+def test_prestashop_sync_escapes_the_shop_answer(env: dict[str, str]) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.fakes.server import serve
+
+    async def hostile(request: Request) -> JSONResponse:
+        # A compromised or misconfigured shop answers with its own text: escapes and markup.
+        return JSONResponse({"errors": [{"code": 21, "message": f"[bold]no[/bold] {HOSTILE_MESSAGE}"}]},
+                            401)
+
+    with serve(Starlette(routes=[Route("/api/{resource}", hostile)])) as shop:
+        result = CliRunner().invoke(app, ["prestashop", "sync"], env={
+            "TRACKSIDE_PRESTASHOP_URL": shop.url, "TRACKSIDE_PRESTASHOP_API_KEY": "K" * 32})
+    assert result.exit_code == 1, result.output
+    _assert_terminal_safe(result.output)
+    assert "[bold]no[/bold] bad\\x1b[31m red\\n" in result.output

@@ -241,3 +241,25 @@ def _delivered(db: Path) -> set[str]:
         return {row[0] for row in conn.execute(
             "SELECT e.event_id FROM events e JOIN outbox o ON o.event_pk = e.pk"
             " WHERE o.status = 'delivered'")}
+
+
+async def test_health_and_metrics_do_not_queue_behind_busy_default_threads(
+    runtime: Runtime,
+) -> None:
+    # Worker store calls waiting on a lock can take every thread of the default executor
+    # (os.cpu_count() + 4 of them); /healthz and /metrics have threads of their own.
+    import asyncio
+    import threading
+
+    release = threading.Event()
+    loop = asyncio.get_running_loop()
+    blockers = [loop.run_in_executor(None, release.wait, 30) for _ in range(40)]
+    try:
+        async for client in app_client(runtime):
+            health = await asyncio.wait_for(client.get("/healthz"), 2.0)
+            metrics = await asyncio.wait_for(client.get("/metrics"), 2.0)
+    finally:
+        release.set()
+        await asyncio.gather(*blockers)
+    assert health.status_code == 200 and health.json()["store"] == "ok"
+    assert metrics.status_code == 200

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -20,6 +22,7 @@ from trackside.runtime import Runtime
 from trackside.store import DestinationCounts, Store, StoreError
 
 log = logging.getLogger("trackside.ops")
+T = TypeVar("T")
 
 #: A worker that has not finished a cycle for this long is stalled. A cycle can legitimately
 #: take a send timeout times the bisect depth; the claim lease (delivery.LEASE_S) bounds it.
@@ -77,6 +80,12 @@ class Ops:
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self._queue)
         self._probe: asyncio.Future[str] | None = None
+        # Its own threads: the default executor's few threads can all be taken by worker
+        # store calls waiting on a lock, and health and metrics must not queue behind them.
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trackside-ops")
+
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     async def healthz(self, request: Request) -> Response:
         store = await self._store_health()
@@ -84,7 +93,7 @@ class Ops:
         if store != "unreachable":
             now = time.time()
             try:
-                states = await asyncio.to_thread(self.runtime.store.destination_states)
+                states = await self._in_thread(self.runtime.store.destination_states)
             except StoreError:
                 states = []
             for state in states:
@@ -114,8 +123,8 @@ class Ops:
     async def _probe_store(self) -> str:
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(self.runtime.store.probe_write, STORE_PROBE_TIMEOUT_S,
-                                  time.time()),
+                self._in_thread(self.runtime.store.probe_write, STORE_PROBE_TIMEOUT_S,
+                                time.time()),
                 STORE_PROBE_TIMEOUT_S + 0.5)
         except StoreError as exc:
             log.warning("Health check: the store cannot accept writes (%s).", exc.health)
@@ -142,7 +151,7 @@ class Ops:
 
     async def metrics(self, request: Request) -> Response:
         try:
-            self._queue.counts = await asyncio.to_thread(self.runtime.store.counts)
+            self._queue.counts = await self._in_thread(self.runtime.store.counts)
         except StoreError as exc:
             # The process's own counters still answer; the queue gauges need the store.
             log.warning("Metrics: queue figures unavailable (%s).", exc.health)
