@@ -229,8 +229,9 @@ class Store(Protocol):
         ...
 
     def time_limit(self, seconds: float) -> AbstractContextManager[None]:
-        """Within the block, every store call made by this thread waits at most until
-        ``seconds`` from now (for locks included), then raises StoreLocked."""
+        """Within the block, every store call made by this thread waits for locks at most
+        until ``seconds`` from now, then raises StoreLocked (after it, a call that needs no
+        waiting still runs)."""
         ...
 
     def drop_pending(

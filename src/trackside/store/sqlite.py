@@ -163,10 +163,9 @@ class SQLiteStore(BrowserContextQueries):
         deadline = getattr(self._local, "deadline", None)
         if deadline is None:
             return default
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StoreLocked("the time allowed for this store call ran out")
-        return min(default, remaining)
+        # Past the deadline a call still runs if it needs no waiting (the follow-up writes
+        # of a group that just committed); it only may not wait for a lock.
+        return max(0.001, min(default, deadline - time.monotonic()))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -15,10 +15,13 @@ of batched throughput to GIL hand-offs (bench/ingest.py, docs/benchmarks.md); th
 mostly waiting (locks, fsync), which releases the GIL. Keeping the wait off the loop is what lets
 /healthz, /t.js and /metrics answer while another process holds the database lock.
 
-Bounded waiting: each request may wait ``store_wait_s`` for the store. A request whose group has
-not started by then is taken out of the queue and answered 503 (its events were never written);
-a group that started runs under ``Store.time_limit`` with the earliest deadline of its requests,
-so its transaction gives up (rolled back, nothing committed) rather than outliving them.
+Bounded waiting: a request waits for the store at most ``store_wait_s`` without the store
+completing a write (since the request arrived). A request whose group has not started by then
+is taken out of the queue and answered 503 (its events were never written); a group that started
+runs under ``Store.time_limit`` with the earliest such deadline of its requests, so its
+transaction gives up waiting for a lock (rolled back, nothing committed) rather than outliving
+them. A store that keeps committing is not "stuck": under a burst, requests queue behind busy
+groups as long as groups keep completing, and are not shed.
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ class _Job:
     events: Sequence[Event]
     source: str
     future: asyncio.Future[list[AcceptResult]]
-    #: loop.time() after which the request no longer waits for the store.
-    deadline: float
+    #: loop.time() when the request queued its events.
+    queued_at: float
     #: Its group was handed to the writer: the outcome is decided there, not by a timeout.
     started: bool = False
 
@@ -75,6 +78,8 @@ class Committer:
         self.max_group_events = max_group_events
         self.store_wait_s = store_wait_s
         self._pending: list[_Job] = []
+        #: loop.time() when the writer last completed a store call (0: never).
+        self._last_commit = 0.0
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
         # One writer: groups are committed in order, and never two at once from here.
@@ -93,22 +98,29 @@ class Committer:
         if not events:
             return []
         loop = asyncio.get_running_loop()
-        job = _Job(events, source, loop.create_future(), loop.time() + self.store_wait_s)
+        job = _Job(events, source, loop.create_future(), loop.time())
         self._pending.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_loop(), name="trackside-committer")
-        # shield: a client that disconnects must not cancel a commit other requests share.
-        try:
-            return await asyncio.wait_for(asyncio.shield(job.future), self.store_wait_s)
-        except TimeoutError:
-            if job.started:
-                # Its transaction runs under the same deadline and is about to give up or
-                # commit; answering now could say 503 for events that are in.
-                return await asyncio.shield(job.future)
-            if job in self._pending:
-                self._pending.remove(job)
-            raise StoreLocked(f"the store did not accept the events within "
-                              f"{self.store_wait_s:.1f}s; nothing was stored") from None
+        while True:
+            # shield: a client that disconnects must not cancel a commit others share.
+            try:
+                return await asyncio.wait_for(asyncio.shield(job.future),
+                                              max(0.0, self._deadline(job) - loop.time()))
+            except TimeoutError:
+                if job.started:
+                    # Its transaction runs under the same deadline and is about to give up
+                    # or commit; answering now could say 503 for events that are in.
+                    return await asyncio.shield(job.future)
+                if self._deadline(job) > loop.time():
+                    continue  # the store committed meanwhile: busy, not stuck
+                if job in self._pending:
+                    self._pending.remove(job)
+                raise StoreLocked(f"the store completed no write for {self.store_wait_s:.1f}s; "
+                                  "nothing of this request was stored") from None
+
+    def _deadline(self, job: _Job) -> float:
+        return max(self._last_commit, job.queued_at) + self.store_wait_s
 
     async def aclose(self) -> None:
         """Commit what is queued, refuse anything new, and stop the writer thread."""
@@ -139,7 +151,7 @@ class Committer:
             job = self._pending.pop(0)
             if job.future.done():
                 continue
-            if job.deadline <= now:
+            if self._deadline(job) <= now:
                 # Its waiter is about to answer 503; starting it now would fail the group.
                 _fail(job.future, StoreLocked("the store was busy for too long"))
                 continue
@@ -177,8 +189,9 @@ class Committer:
         batch = self.pipeline.prepare(events, source)
         for job in group:
             job.started = True
-        budget = min(job.deadline for job in group) - loop.time()
+        budget = min(self._deadline(job) for job in group) - loop.time()
         results = await loop.run_in_executor(self._writer, self._store, batch, budget)
+        self._last_commit = loop.time()
         tally = Counter(result.status for result in results)
         for status, count in tally.items():
             metrics.EVENTS_ACCEPTED.labels(source, status).inc(count)
