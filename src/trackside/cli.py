@@ -1,7 +1,9 @@
 """The command line: serve, worker, doctor, status, events, replay, send-test, …
 
 Every command reads the same settings (TRACKSIDE_* and TRACKSIDE_CONFIG). A bad setting stops
-the command with the key and the reason, exit code 2.
+the command with the key and the reason, exit code 2; so does, for `serve` and `worker`, a
+TRACKSIDE_* variable no setting reads (the other commands warn). Stored text (ids, names,
+notes, vendors' messages) is printed through ``terminal.safe``: never a raw control character.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from trackside import __version__, logs
-from trackside.config import ConfigError, Settings, load_settings, unknown_variables
+from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.runtime import Runtime
+from trackside.store import ATTEMPTS_KEPT_FIRST, StoreError
+from trackside.terminal import safe
 
 app = typer.Typer(
     help="trackside: server-side conversion tracking gateway (Meta CAPI, GA4).",
@@ -47,12 +51,23 @@ out = Console(markup=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
-def _settings() -> Settings:
+def _settings(strict: bool = False) -> Settings:
+    """The settings, or exit 2. ``strict`` (serve, worker): unknown TRACKSIDE_* variables are
+    errors too; otherwise they are warned about."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
-        err.print(f"configuration error: {exc}", style="red")
+        err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
+    problems = unknown_variable_problems()
+    for problem in problems:
+        if strict:
+            err.print(f"configuration error: {safe(problem)}", style="red")
+        else:
+            err.print(f"warning: {safe(problem)}", style="yellow")
+    if strict and problems:
+        raise typer.Exit(2)
+    return settings
 
 
 def _runtime(settings: Settings | None = None) -> Runtime:
@@ -60,11 +75,11 @@ def _runtime(settings: Settings | None = None) -> Runtime:
     try:
         return Runtime.from_settings(settings)
     except ConfigError as exc:
-        err.print(f"configuration error: {exc}", style="red")
+        err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
     except Exception as exc:  # the store cannot be opened: say which and why
-        err.print(f"cannot open the store (TRACKSIDE_DATABASE_URL): {type(exc).__name__}: {exc}",
-                  style="red")
+        err.print(f"cannot open the store (TRACKSIDE_DATABASE_URL): {type(exc).__name__}: "
+                  f"{safe(exc)}", style="red")
         raise typer.Exit(2) from None
 
 
@@ -115,9 +130,14 @@ def serve(
 
     from trackside.web.app import create_app
 
-    runtime = _runtime()
+    runtime = _runtime(_settings(strict=True))
     logs.configure(runtime.redactor, log_level)
-    application = create_app(runtime, run_worker=not no_worker)
+    try:
+        application = create_app(runtime, run_worker=not no_worker)
+    except ConfigError as exc:
+        runtime.close()
+        err.print(f"configuration error: {safe(exc)}", style="red")
+        raise typer.Exit(2) from None
     # proxy_headers=False: uvicorn would otherwise take the client address from
     # X-Forwarded-For of any local peer, bypassing TRACKSIDE_TRUSTED_PROXIES.
     config = uvicorn.Config(application, host=host, port=port, log_config=None,
@@ -163,7 +183,7 @@ def worker(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Deliver queued events (no HTTP service). Stops cleanly on SIGTERM or Ctrl-C."""
-    runtime = _runtime()
+    runtime = _runtime(_settings(strict=True))
     logs.configure(runtime.redactor, log_level)
 
     async def main() -> None:
@@ -196,19 +216,23 @@ def doctor() -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        err.print(f"configuration error: {exc}", style="red")
+        err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
     table = Table(title=f"trackside {__version__}: effective configuration", show_lines=False)
     table.add_column("setting")
     table.add_column("value", overflow="fold")
     for key, value in settings.effective().items():
-        table.add_row(key, value)
+        table.add_row(key, safe(value))
     out.print(table)
 
-    problems: list[str] = []
+    # ok: as it should be; warn: works, but probably not what you want; fix: nothing (or not
+    # everything) is delivered until you act (exit 1).
     notes: list[str] = []
-    for name in unknown_variables():
-        notes.append(f"{name} is set but no setting reads it (a typo?)")
+    warnings: list[str] = []
+    problems: list[str] = []
+    for problem in unknown_variable_problems():
+        warnings.append(f"{problem}: it is ignored here, and `serve` and `worker` refuse to "
+                        "start with it")
 
     try:
         runtime = Runtime.from_settings(settings)
@@ -219,49 +243,50 @@ def doctor() -> None:
     if settings.meta_configured:
         notes.append(f"Meta: ready, pixel {settings.meta_pixel_id}, API {settings.meta_api_version}")
         if settings.meta_test_event_code:
-            notes.append("Meta: TRACKSIDE_META_TEST_EVENT_CODE is set: events show in Test Events "
-                         "and are still used for measurement; remove it in production")
-    elif settings.meta_pixel_id or settings.meta_access_token:
-        missing = "TRACKSIDE_META_ACCESS_TOKEN" if settings.meta_pixel_id else "TRACKSIDE_META_PIXEL_ID"
-        problems.append(f"Meta: {missing} is missing, so nothing reaches Meta")
+            warnings.append("Meta: TRACKSIDE_META_TEST_EVENT_CODE is set: events show in Test "
+                            "Events and are still used for measurement; remove it in production")
     else:
-        notes.append("Meta: dry-run (no credentials): payloads are validated and recorded, not "
-                     "sent. Set TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN to send.")
+        warnings.append("Meta: dry-run (no credentials): payloads are validated and recorded, "
+                        "not sent. Set TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN "
+                        "to send.")
 
     if settings.ga4_configured:
         notes.append(f"GA4: ready, measurement id {settings.ga4_measurement_id}")
-        usable, ga4_check = _ga4_debug_check(settings)
-        (notes if usable else problems).append(ga4_check)
-    elif settings.ga4_measurement_id or settings.ga4_api_secret:
-        missing = "TRACKSIDE_GA4_API_SECRET" if settings.ga4_measurement_id else "TRACKSIDE_GA4_MEASUREMENT_ID"
-        problems.append(f"GA4: {missing} is missing, so nothing reaches GA4")
+        verdict, ga4_check = _ga4_debug_check(settings)
+        {"ok": notes, "warn": warnings, "fix": problems}[verdict].append(ga4_check)
     else:
         notes.append("GA4: off (set TRACKSIDE_GA4_MEASUREMENT_ID and TRACKSIDE_GA4_API_SECRET)")
 
     if not settings.api_keys:
-        notes.append("API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the Graph-compatible "
-                     "endpoint refuse every request until you set at least one key")
+        warnings.append("API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the "
+                        "Graph-compatible endpoint refuse every request until you set at least "
+                        "one key")
 
     if runtime is not None:
-        for state in runtime.store.destination_states():
-            if state.paused_until is None:
-                problems.append(f"{state.destination}: paused until you act: {state.reason}")
-            elif state.paused_until > time.time():
-                notes.append(f"{state.destination}: paused until {_when(state.paused_until)}: "
-                             f"{state.reason}")
+        try:
+            for state in runtime.store.destination_states():
+                if state.paused_until is None:
+                    problems.append(f"{state.destination}: paused until you act: {state.reason}")
+                elif state.paused_until > time.time():
+                    warnings.append(f"{state.destination}: paused until "
+                                    f"{_when(state.paused_until)}: {state.reason}")
+        except StoreError as exc:
+            problems.append(f"store: cannot read destination states: {exc}")
         runtime.close()
 
     for note in notes:
-        out.print(f"ok   {note}", style="green")
+        out.print(f"ok   {safe(note)}", style="green")
+    for warning in warnings:
+        out.print(f"warn {safe(warning)}", style="yellow")
     for problem in problems:
-        out.print(f"fix  {problem}", style="red")
+        out.print(f"fix  {safe(problem)}", style="red")
     if problems:
         raise typer.Exit(1)
 
 
-def _ga4_debug_check(settings: Settings) -> tuple[bool, str]:
-    """(still usable?, what to say). An unreachable debug endpoint is not a configuration
-    problem (the network may not allow it); validation messages are."""
+def _ga4_debug_check(settings: Settings) -> tuple[str, str]:
+    """(ok | warn | fix, what to say). An unreachable debug endpoint is not a configuration
+    problem (the network may not allow it): a warning; validation messages are a problem."""
     import httpx
 
     from trackside.destinations.ga4 import debug_validate
@@ -269,11 +294,11 @@ def _ga4_debug_check(settings: Settings) -> tuple[bool, str]:
     with httpx.Client(timeout=5) as client:
         result = debug_validate(settings, client)
     if isinstance(result, str):
-        return True, f"GA4: sample payload not validated: {result}"
+        return "warn", f"GA4: sample payload not validated: {result}"
     if not result:
-        return True, "GA4: sample payload validated by /debug/mp/collect with no messages"
+        return "ok", "GA4: sample payload validated by /debug/mp/collect with no messages"
     described = "; ".join(f"{m.get('fieldPath')}: {m.get('description')}" for m in result)
-    return False, f"GA4: /debug/mp/collect found problems in a sample payload: {described}"
+    return "fix", f"GA4: /debug/mp/collect found problems in a sample payload: {described}"
 
 
 # -- status, events, replay ---------------------------------------------------------------------
@@ -312,17 +337,18 @@ def status(
     table.add_column("oldest pending", justify="right")
     for entry in counts:
         oldest = entry.oldest_pending_accepted_at
-        table.add_row(entry.destination, *(str(entry.counts.get(c, 0)) for c in columns),
+        table.add_row(safe(entry.destination), *(str(entry.counts.get(c, 0)) for c in columns),
                       "-" if oldest is None else _age(now - oldest))
     out.print(table)
     if not counts:
         out.print("No events yet.")
     for state in states:
         if state.paused_until is None:
-            out.print(f"{state.destination} is PAUSED until you act: {state.reason}", style="red")
+            out.print(f"{safe(state.destination)} is PAUSED until you act: {safe(state.reason)}",
+                      style="red")
         elif state.paused_until > now:
-            out.print(f"{state.destination} is paused until {_when(state.paused_until)}: "
-                      f"{state.reason}", style="yellow")
+            out.print(f"{safe(state.destination)} is paused until {_when(state.paused_until)}: "
+                      f"{safe(state.reason)}", style="yellow")
 
 
 @events_app.command("show")
@@ -341,33 +367,47 @@ def events_show(
         out.print_json(data=[_view_dict(v) for v in views])
         return
     for view in views:
-        out.print(f"{view.event_name} {view.event_id}", style="bold")
-        out.print(f"  {_when(view.accepted_at)}  accepted from {view.source}; event_time "
+        out.print(f"{safe(view.event_name)} {safe(view.event_id)}", style="bold")
+        out.print(f"  {_when(view.accepted_at)}  accepted from {safe(view.source)}; event_time "
                   f"{_when(view.event.event_time)}", highlight=False)
         for warning in view.event.warnings:
-            out.print(f"  warning: {warning}", highlight=False)
+            out.print(f"  warning: {safe(warning)}", highlight=False)
         for flag in view.event.flags:
-            out.print(f"  flag: {flag}", highlight=False)
-        timeline: list[tuple[float, str]] = []
-        for note in view.notes:
-            where = f" [{note['destination']}]" if note["destination"] else ""
-            timeline.append((note["at"], f"{note['kind']}{where}: {note['detail']}"))
-        for attempt in view.attempts:
-            timeline.append((attempt["at"], _attempt_line(attempt)))
-        for row in view.outbox:
-            if row["finished_at"] is not None:
-                timeline.append((row["finished_at"], _outcome_line(row)))
-        for at, line in sorted(timeline, key=lambda item: item[0]):
-            out.print(f"  {_when(at)}  {line}", highlight=False)
+            out.print(f"  flag: {safe(flag)}", highlight=False)
+        for at, line in _timeline(view):
+            out.print(f"  {_when(at)}  {safe(line)}", highlight=False)
         for row in view.outbox:
             if row["status"] == "pending":
-                out.print(f"  pending [{row['destination']}]: next attempt "
+                out.print(f"  pending [{safe(row['destination'])}]: next attempt "
                           f"{_when(row['next_attempt_at'])} (attempts so far: {row['attempts']})",
                           highlight=False)
         for row in view.outbox:
             if row["sent"] is not None:
-                out.print(f"  payload [{row['destination']}]:", highlight=False)
+                out.print(f"  payload [{safe(row['destination'])}]:", highlight=False)
                 out.print_json(data=row["sent"])
+
+
+def _timeline(view: Any) -> list[tuple[float, str]]:
+    """(time, line) for the notes, attempts and outcomes of one event, oldest first."""
+    timeline: list[tuple[float, str]] = []
+    for note in view.notes:
+        where = f" [{note['destination']}]" if note["destination"] else ""
+        timeline.append((note["at"], f"{note['kind']}{where}: {note['detail']}"))
+    not_kept = {row["destination"]: row.get("attempts_not_kept") or 0 for row in view.outbox}
+    seen: dict[str, int] = {}
+    for attempt in view.attempts:
+        destination = attempt["destination"]
+        seen[destination] = seen.get(destination, 0) + 1
+        if seen[destination] == ATTEMPTS_KEPT_FIRST + 1 and not_kept.get(destination):
+            # The attempts between the first few and the last few were not kept (migration
+            # 0005); say so where they would have been.
+            timeline.append((attempt["at"], f"attempt [{destination}]: … "
+                                            f"{not_kept[destination]} earlier attempts not kept"))
+        timeline.append((attempt["at"], _attempt_line(attempt)))
+    for row in view.outbox:
+        if row["finished_at"] is not None:
+            timeline.append((row["finished_at"], _outcome_line(row)))
+    return sorted(timeline, key=lambda item: item[0])
 
 
 def _attempt_line(attempt: dict[str, Any]) -> str:
@@ -388,6 +428,41 @@ def _outcome_line(row: dict[str, Any]) -> str:
     if row["message"]:
         line += f": {row['message']}"
     return line
+
+
+@events_app.command("drop")
+def events_drop(
+    event_id: Annotated[str, typer.Argument(help="The event id (for a purchase: the order reference).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the event, with who and when).")],
+    destination: Annotated[str | None, typer.Option(help="Only this destination's row (meta, ga4, …).")] = None,
+) -> None:
+    """End an event's pending deliveries as dead, with a reason (audited as a note)."""
+    import getpass
+
+    if not reason.strip():
+        raise typer.BadParameter("say why the event is dropped", param_hint="--reason")
+    runtime = _runtime()
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (containers)
+        actor = "operator"
+    try:
+        result = runtime.store.drop_pending(event_id, destination, reason.strip(),
+                                            f"{actor} (trackside events drop)", time.time())
+    finally:
+        runtime.close()
+    for event_name, name in result.dropped:
+        out.print(f"dropped {safe(event_name)} {safe(event_id)} [{safe(name)}]: dead, "
+                  f"{safe(reason.strip())}", highlight=False)
+    for event_name, name, status in result.refused:
+        err.print(f"not dropped {safe(event_name)} {safe(event_id)} [{safe(name)}]: already "
+                  f"{status}; only pending rows can be dropped", highlight=False)
+    if not result.dropped and not result.refused:
+        where = f" for destination {destination!r}" if destination else ""
+        err.print(f"no event with id {event_id!r}{where}")
+        raise typer.Exit(1)
+    if not result.dropped:
+        raise typer.Exit(1)
 
 
 def _view_dict(view: Any) -> dict[str, Any]:
@@ -421,7 +496,8 @@ def replay(
     runtime.close()
     out.print(f"replayed {result.replayed} outbox rows")
     for refused_id, reason in result.refused:
-        err.print(f"refused {refused_id}: {reason}; the destination would reject it", highlight=False)
+        err.print(f"refused {safe(refused_id)}: {safe(reason)}; the destination would reject it",
+                  highlight=False)
     if result.refused and not result.replayed:
         raise typer.Exit(1)
 
@@ -454,7 +530,7 @@ def send_test(
         source="send-test",
     )
     if results[0].status == "rejected":
-        err.print(f"could not build the test event: {results[0].errors}")
+        err.print(f"could not build the test event: {safe(results[0].errors)}")
         raise typer.Exit(1)
 
     async def deliver() -> None:
@@ -470,7 +546,7 @@ def send_test(
         for row in view.outbox:
             line = _outcome_line(row) if row["status"] != "pending" else (
                 f"pending [{row['destination']}]: {row['message'] or 'not sent yet'}")
-            out.print(line, highlight=False)
+            out.print(safe(line), highlight=False)
             failed |= row["status"] not in ("delivered",)
     runtime.close()
     if failed:
@@ -490,15 +566,16 @@ def refund(
     try:
         event = build_refund(runtime.store, runtime.settings, reference, value, currency)
     except RefundError as exc:
-        err.print(f"cannot refund {reference}: {exc}", highlight=False)
+        err.print(f"cannot refund {safe(reference)}: {safe(exc)}", highlight=False)
         runtime.close()
         raise typer.Exit(1) from None
     [result] = runtime.pipeline.accept([event], source="cli")
     runtime.close()
     if result.status == "rejected":
-        err.print(f"refund refused: {[e.model_dump() for e in result.errors]}", highlight=False)
+        err.print(f"refund refused: {safe([e.model_dump() for e in result.errors])}",
+                  highlight=False)
         raise typer.Exit(1)
-    out.print(f"refund {result.event_id}: {result.status}")
+    out.print(f"refund {safe(result.event_id)}: {result.status}")
 
 
 @app.command()

@@ -4,17 +4,33 @@ Order of precedence: built-in default < ``trackside.toml`` (named by ``TRACKSIDE
 environment. A secret may also come from ``TRACKSIDE_<NAME>_FILE`` (Docker/Kubernetes secrets).
 Secrets are ``SecretStr`` values: they print as ``**********`` and are only unwrapped at the one
 place that sends them to a vendor.
+
+Strict at start: every value is checked here (URLs, CIDRs, origins, ids, half-configured
+destinations), so a bad one stops the program with the key and the reason, never a traceback
+or a silent dry run later. ``serve`` and ``worker`` also refuse ``TRACKSIDE_*`` variables that no
+setting reads (:func:`unknown_variable_problems`: a typo would otherwise be ignored).
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "TRACKSIDE_"
 
@@ -117,9 +133,48 @@ class Settings(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return check_http_url(value).rstrip("/")
+
+    @field_validator("meta_pixel_id")
+    @classmethod
+    def _pixel_digits(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]{1,20}", value):
+            raise ValueError("must be the pixel's (dataset's) numeric id, digits only, as shown "
+                             "in Events Manager")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for entry in values:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network "
+                                 "(such as 10.0.0.0/8 or 2001:db8::/32)") from None
+        return values
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        for entry in values:
+            check_origin(entry)
+        return values
+
+    @model_validator(mode="after")
+    def _destinations_whole(self) -> Settings:
+        # Half a destination is a mistake, not a choice: without this check Meta silently
+        # became the dry run and GA4 silently stayed off.
+        pairs = (("meta_pixel_id", "meta_access_token", "Meta"),
+                 ("ga4_measurement_id", "ga4_api_secret", "GA4"))
+        for first, second, vendor in pairs:
+            has_first, has_second = getattr(self, first) is not None, getattr(self, second) is not None
+            if has_first != has_second:
+                present, missing = (first, second) if has_first else (second, first)
+                raise ValueError(f"{env_name(present)} is set but {env_name(missing)} is not: "
+                                 f"set both to send to {vendor}, or neither for "
+                                 f"{'the dry run' if vendor == 'Meta' else 'no ' + vendor}")
+        return self
 
     @field_validator("worker_lease_s")
     @classmethod
@@ -196,6 +251,44 @@ class Settings(BaseModel):
         return shown
 
 
+def check_http_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL with a host; otherwise ValueError saying why."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must be an http:// or https:// URL without spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    try:
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError("must be an http:// or https:// URL with a valid port") from None
+    if not host or not re.fullmatch(r"[A-Za-z0-9.\-_:\[\]]+", parts.netloc.rsplit("@", 1)[-1]):
+        raise ValueError("must be an http:// or https:// URL with a host name")
+    if parts.query or parts.fragment:
+        raise ValueError("must be a base URL, without ?query or #fragment")
+    return value
+
+
+_ORIGIN = re.compile(r"(https?)://(\*\.)?([A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*|\[[0-9A-Fa-f:.]+\])"
+                     r"(:[0-9]{1,5})?/?")
+
+
+def check_origin(entry: str) -> str:
+    """One TRACKSIDE_ALLOWED_ORIGINS entry: ``*``, ``scheme://host[:port]`` or
+    ``scheme://*.domain[:port]``; otherwise ValueError saying why."""
+    if entry.strip() == "*":
+        return entry
+    if not _ORIGIN.fullmatch(entry.strip()):
+        raise ValueError(f"{entry!r} is not an origin: write scheme://host[:port] (such as "
+                         "https://shop.example), https://*.shop.example, or *; no path")
+    port = entry.strip().rstrip("/").rsplit(":", 1)[-1]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        raise ValueError(f"{entry!r} has an invalid port")
+    return entry
+
+
 def mask_url_password(url: str) -> str:
     """postgresql://user:pw@host/db → postgresql://user:**********@host/db."""
     from urllib.parse import urlsplit, urlunsplit
@@ -249,8 +342,8 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         if key in known:
             values[key] = value
-        # Unknown TRACKSIDE_* variables are ignored on purpose: tools such as the test
-        # suite set their own. `trackside doctor` lists them as a hint.
+        # Unknown TRACKSIDE_* variables are not settings: `serve` and `worker` refuse to start
+        # with them (unknown_variable_problems), the other commands and doctor warn.
     return values
 
 
@@ -265,7 +358,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     values.update(overrides)
     for key in LIST_KEYS & values.keys():
         values[key] = _split_list(values[key])
-    for key in ("meta_pixel_id", "meta_test_event_code", "ga4_measurement_id"):
+    for key in ("meta_pixel_id", "meta_test_event_code", "ga4_measurement_id",
+                "meta_access_token", "ga4_api_secret"):
         if values.get(key) == "":
             values[key] = None
     try:
@@ -277,18 +371,40 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
 def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        key = str(error["loc"][0]) if error["loc"] else "?"
         reason = error["msg"]
+        if not error["loc"]:  # a rule across settings: its message names the keys
+            lines.append(reason.removeprefix("Value error, "))
+            continue
+        key = str(error["loc"][0])
         if error["type"] == "extra_forbidden":
-            reason = "is not a known setting"
+            reason = "is not a known setting" + _did_you_mean(env_name(key))
         lines.append(f"{env_name(key)}: {reason}")
     return "; ".join(lines)
+
+
+def _known_variables() -> set[str]:
+    known = {env_name(key) for key in Settings.model_fields}
+    known |= {env_name(key) + "_FILE" for key in SECRET_KEYS}
+    known.add("TRACKSIDE_CONFIG")
+    return known
+
+
+def _did_you_mean(name: str) -> str:
+    # Compared without the shared prefix, which would make every name look close.
+    known = {known.removeprefix(ENV_PREFIX): known for known in _known_variables()}
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), sorted(known), n=1,
+                                      cutoff=0.75)
+    return f" (did you mean {known[close[0]]}?)" if close else ""
+
+
+def unknown_variable_problems(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One message per unknown TRACKSIDE_* variable, with the closest known name."""
+    return [f"{name} is not a known setting{_did_you_mean(name)}"
+            for name in unknown_variables(environ)]
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """TRACKSIDE_* variables that no setting reads: usually a typo."""
     environ = os.environ if environ is None else environ
-    known = {env_name(key) for key in Settings.model_fields}
-    known |= {env_name(key) + "_FILE" for key in SECRET_KEYS}
-    known.add("TRACKSIDE_CONFIG")
+    known = _known_variables()
     return sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)

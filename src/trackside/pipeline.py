@@ -51,6 +51,18 @@ class AcceptResult:
         return out
 
 
+@dataclass
+class PreparedBatch:
+    """Events parsed, normalized and planned by :meth:`Pipeline.prepare`, not yet stored."""
+
+    source: str
+    now: float
+    results: list[AcceptResult]
+    records: list[NewEvent]
+    #: Index in ``results`` of each record.
+    positions: list[int]
+
+
 class Pipeline:
     def __init__(self, settings: Settings, store: Store, destinations: Sequence[str]) -> None:
         self.settings = settings
@@ -133,6 +145,12 @@ class Pipeline:
     def accept(
         self, raw_events: Sequence[Any], source: str, now: float | None = None
     ) -> list[AcceptResult]:
+        return self.commit(self.prepare(raw_events, source, now))
+
+    def prepare(
+        self, raw_events: Sequence[Any], source: str, now: float | None = None
+    ) -> PreparedBatch:
+        """The CPU half of accept(): parse, normalize, hash and plan; no store I/O."""
         now = time.time() if now is None else now
         results: list[AcceptResult] = []
         records: list[NewEvent] = []
@@ -149,9 +167,14 @@ class Pipeline:
                 AcceptResult(index, "queued", event.event_id, event.event_name,
                              warnings=event.warnings)
             )
-        if records:
+        return PreparedBatch(source, now, results, records, positions)
+
+    def commit(self, batch: PreparedBatch) -> list[AcceptResult]:
+        """The store half of accept(): one transaction for the batch; returns once durable."""
+        if batch.records:
             # join.insert wraps store.insert_events: browser context joins and the browser
             # Purchase policy (trackside/join.py, DESIGN.md "Joining browser context").
-            for position, inserted in zip(positions, join.insert(self, records, source, now)):
-                results[position].status = inserted.status
-        return results
+            inserted = join.insert(self, batch.records, batch.source, batch.now)
+            for position, result in zip(batch.positions, inserted):
+                batch.results[position].status = result.status
+        return batch.results

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from trackside.events import NormalizedEvent
-from trackside.store import AttemptRecord, Finished, NewEvent, OutboxPlan, Store
+from trackside.store import (
+    ATTEMPTS_KEPT_FIRST,
+    ATTEMPTS_KEPT_LAST,
+    AttemptRecord,
+    DropResult,
+    Finished,
+    NewEvent,
+    OutboxPlan,
+    Store,
+    StoreLocked,
+)
 from trackside.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000.0
@@ -232,3 +242,52 @@ def test_store_order_replaces_the_browsers_when_the_beacon_came_first(store: Sto
     assert view.event.source == "prestashop"
     assert view.event.user_data["client_ip_address"] == "1.2.3.4"
     assert any("confirmation from prestashop" in n["detail"] for n in view.notes)
+
+
+def test_drop_pending_ends_only_pending_rows_with_a_note(store: Store) -> None:
+    accept(store, make_event("R1"))
+    [row] = store.claim("ga4", 10, "w", 60, NOW)
+    store.finish([Finished(row.outbox_id, "delivered")], NOW)
+    result = store.drop_pending("R1", None, "test order", "ana", NOW + 1)
+    assert result.dropped == [("Purchase", "meta")]
+    assert result.refused == [("Purchase", "ga4", "delivered")]
+    [view] = store.event_view("R1")
+    rows = {r["destination"]: r for r in view.outbox}
+    assert rows["meta"]["status"] == "dead" and rows["ga4"]["status"] == "delivered"
+    assert rows["meta"]["message"] == "dropped by operator: test order"
+    assert [(n["kind"], n["destination"], n["detail"]) for n in view.notes] == [
+        ("dropped", "meta", "dropped by ana: test order")]
+    assert store.claim("meta", 10, "w", 60, NOW + 2) == []
+    assert store.drop_pending("R1", "meta", "again", "ana", NOW + 3).dropped == []
+    assert store.drop_pending("NOPE", None, "x", "ana", NOW) == DropResult([], [])
+
+
+def test_attempts_keep_the_first_and_last_few_and_count_the_rest(store: Store) -> None:
+    accept(store, make_event("R1"), destinations=("meta",))
+    [row] = store.claim("meta", 10, "w", 60, NOW)
+    total = ATTEMPTS_KEPT_FIRST + ATTEMPTS_KEPT_LAST + 40
+    for i in range(total):
+        store.reschedule([row.outbox_id], NOW, AttemptRecord("retry", message=f"a{i}"), NOW + i)
+    [view] = store.event_view("R1")
+    kept = [a["message"] for a in view.attempts]
+    assert kept[:ATTEMPTS_KEPT_FIRST] == [f"a{i}" for i in range(ATTEMPTS_KEPT_FIRST)]
+    assert kept[ATTEMPTS_KEPT_FIRST:] == [f"a{i}" for i in range(total - ATTEMPTS_KEPT_LAST, total)]
+    assert view.outbox[0]["attempts"] == total and view.outbox[0]["attempts_not_kept"] == 40
+
+
+def test_probe_write_commits_and_leaves_nothing(store: Store) -> None:
+    store.probe_write(1.0, NOW)
+    store.probe_write(1.0, NOW)
+    assert store.counts() == []
+
+
+def test_time_limit_bounds_waiting_not_work(store: Store, tmp_path: Path) -> None:
+    from tests.lockholder import hold_lock
+
+    # Past its limit a call that needs no lock wait still runs (a group's follow-up write).
+    with store.time_limit(0):
+        store.set_cursor("c", "v", NOW)
+    assert store.get_cursor("c") == "v"
+    with hold_lock(tmp_path / "contract.db"), pytest.raises(StoreLocked), store.time_limit(0.2):
+        store.set_cursor("c", "w", NOW)
+    assert store.get_cursor("c") == "v"

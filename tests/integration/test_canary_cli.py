@@ -34,7 +34,8 @@ def env(fake_graph: FakeGraphAPI, tmp_path: Path) -> dict[str, str]:  # noqa: F8
     import os
 
     return {
-        **os.environ,
+        # No TRACKSIDE_* of the developer's shell: `serve` and `worker` refuse unknown ones.
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")},
         "TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/canary.db",
         "TRACKSIDE_META_PIXEL_ID": fake_graph.pixel_id,
         "TRACKSIDE_META_ACCESS_TOKEN": TOKEN,

@@ -38,16 +38,19 @@ def test_doctor_is_usable_with_no_configuration(env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "missing"),
-    [({"TRACKSIDE_META_PIXEL_ID": "123"}, "TRACKSIDE_META_ACCESS_TOKEN is missing"),
-     ({"TRACKSIDE_GA4_API_SECRET": "s3cr3t-value"}, "TRACKSIDE_GA4_MEASUREMENT_ID is missing")],
+    [({"TRACKSIDE_META_PIXEL_ID": "123"},
+      "TRACKSIDE_META_PIXEL_ID is set but TRACKSIDE_META_ACCESS_TOKEN is not"),
+     ({"TRACKSIDE_GA4_API_SECRET": "s3cr3t-value"},
+      "TRACKSIDE_GA4_API_SECRET is set but TRACKSIDE_GA4_MEASUREMENT_ID is not")],
 )
 def test_doctor_fails_on_a_half_configured_destination(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, extra: dict[str, str], missing: str
 ) -> None:
+    # Half a destination is a configuration error (exit 2), not a silent dry run.
     for key, value in extra.items():
         monkeypatch.setenv(key, value)
     code, output = invoke("doctor")
-    assert code == 1 and missing in output
+    assert code == 2 and missing in output
     assert "s3cr3t-value" not in output
 
 

@@ -44,10 +44,12 @@ def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 def test_sigkill_twice_loses_nothing_and_sends_each_once(
     fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
 ) -> None:
-    rng = random.Random(int(os.environ.get("TRACKSIDE_CRASH_SEED", time.time())))
+    # CRASH_TEST_SEED, not TRACKSIDE_*: `serve` refuses TRACKSIDE_* variables it does not know.
+    rng = random.Random(int(os.environ.get("CRASH_TEST_SEED", time.time())))
     port = free_port()
     env = {
-        **os.environ,
+        # The suite's own environment, but no TRACKSIDE_* of the developer's shell.
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")},
         "TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/crash.db",
         "TRACKSIDE_META_PIXEL_ID": fake_graph.pixel_id,
         "TRACKSIDE_META_ACCESS_TOKEN": fake_graph.token,

@@ -21,11 +21,13 @@ from tests.fakes.server import free_port
 API_KEY = "serve-test-key-0123456789"
 
 
-def start(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+def start(tmp_path: Path, port: int,
+          extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     # Zero configuration: no database URL (the default trackside.db in the working directory),
     # no destination credentials (dry run); only an API key so that posting is possible.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
     env["TRACKSIDE_API_KEYS"] = API_KEY
+    env.update(extra_env or {})
     # Logs to a file, not a pipe: nobody reads a pipe here, and a full one blocks the server.
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(

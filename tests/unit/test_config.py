@@ -37,6 +37,7 @@ def test_environment_names_from_design() -> None:
 
 def test_secrets_are_masked_everywhere_they_print() -> None:
     settings = load_settings(environ={"TRACKSIDE_META_ACCESS_TOKEN": CANARY,
+                                      "TRACKSIDE_META_PIXEL_ID": "123",
                                       "TRACKSIDE_API_KEYS": CANARY + "x"})
     assert CANARY not in repr(settings)
     assert CANARY not in str(settings)
@@ -48,7 +49,8 @@ def test_secrets_are_masked_everywhere_they_print() -> None:
 def test_secret_from_file(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(CANARY + "\n")
-    settings = load_settings(environ={"TRACKSIDE_META_ACCESS_TOKEN_FILE": str(token_file)})
+    settings = load_settings(environ={"TRACKSIDE_META_ACCESS_TOKEN_FILE": str(token_file),
+                                      "TRACKSIDE_META_PIXEL_ID": "123"})
     assert settings.meta_access_token is not None
     assert settings.meta_access_token.get_secret_value() == CANARY
 
@@ -60,7 +62,8 @@ def test_unreadable_secret_file_names_the_variable(tmp_path: Path) -> None:
 
 def test_toml_file_with_environment_override(tmp_path: Path) -> None:
     config = tmp_path / "trackside.toml"
-    config.write_text('meta_pixel_id = "42"\nTRACKSIDE_JOIN_WINDOW_S = 10\ncookie_domain = "shop.example"\n')
+    config.write_text('meta_pixel_id = "42"\nmeta_access_token = "token"\n'
+                      'TRACKSIDE_JOIN_WINDOW_S = 10\ncookie_domain = "shop.example"\n')
     settings = load_settings(environ={"TRACKSIDE_CONFIG": str(config), "TRACKSIDE_JOIN_WINDOW_S": "3"})
     assert settings.meta_pixel_id == "42"
     assert settings.cookie_domain == "shop.example"
@@ -104,3 +107,25 @@ def test_database_password_is_masked_in_effective_config() -> None:
     assert mask_url_password("postgresql://app:s3cret@db/trackside") == "postgresql://app:**********@db/trackside"
     settings = load_settings(environ={"TRACKSIDE_DATABASE_URL": "postgresql://app:s3cret@db/x"})
     assert "s3cret" not in str(settings.effective())
+
+
+def test_unknown_variables_get_the_closest_known_name() -> None:
+    from trackside.config import unknown_variable_problems
+
+    assert unknown_variable_problems({"TRACKSIDE_META_PIXELID": "1", "TRACKSIDE_ZZZ": "1"}) == [
+        "TRACKSIDE_META_PIXELID is not a known setting (did you mean TRACKSIDE_META_PIXEL_ID?)",
+        "TRACKSIDE_ZZZ is not a known setting",
+    ]
+
+
+def test_unknown_toml_key_gets_the_closest_known_name(tmp_path: Path) -> None:
+    config = tmp_path / "trackside.toml"
+    config.write_text('join_windows_s = 1\n')
+    with pytest.raises(ConfigError, match=r"TRACKSIDE_JOIN_WINDOWS_S: is not a known setting "
+                                          r"\(did you mean TRACKSIDE_JOIN_WINDOW_S\?\)"):
+        load_settings(environ={"TRACKSIDE_CONFIG": str(config)})
+
+
+def test_empty_credentials_count_as_unset() -> None:
+    settings = load_settings(environ={"TRACKSIDE_META_ACCESS_TOKEN": "", "TRACKSIDE_GA4_API_SECRET": ""})
+    assert not settings.meta_configured and not settings.ga4_configured

@@ -16,10 +16,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from rich.markup import escape
+
 from trackside.config import ConfigError, load_settings
 from trackside.runtime import Runtime
 from trackside.sources.prestashop import PrestaShopSync, SyncReport, open_reader
 from trackside.sources.prestashop_records import PrestaShopError
+from trackside.terminal import safe
 
 app = typer.Typer(help="Read orders from a PrestaShop shop (database or webservice).",
                   no_args_is_help=True)
@@ -31,18 +34,19 @@ def _open() -> tuple[Runtime, PrestaShopSync]:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        err.print(f"[red]configuration error:[/red] {_shown(exc)}", highlight=False)
         raise typer.Exit(2) from None
     try:
         reader = open_reader(settings)
     except PrestaShopError as exc:
-        err.print(f"[red]PrestaShop:[/red] {exc}", highlight=False)
+        err.print(f"[red]PrestaShop:[/red] {_shown(exc)}", highlight=False)
         raise typer.Exit(2) from None
     try:
         runtime = Runtime.from_settings(settings)
     except Exception as exc:
         reader.close()
-        err.print(f"[red]cannot open the store[/red] (TRACKSIDE_DATABASE_URL): {exc}", highlight=False)
+        err.print(f"[red]cannot open the store[/red] (TRACKSIDE_DATABASE_URL): {_shown(exc)}",
+                  highlight=False)
         raise typer.Exit(2) from None
     return runtime, PrestaShopSync(runtime, reader)
 
@@ -66,11 +70,17 @@ def _run(action: str, since: datetime | None, deliver: bool) -> None:
             handled = asyncio.run(_drain(runtime))
             out.print(f"delivered or finished {handled} outbox rows")
     except PrestaShopError as exc:
-        err.print(f"[red]PrestaShop ({sync.reader.description}):[/red] {exc}", highlight=False)
+        err.print(f"[red]PrestaShop ({_shown(sync.reader.description)}):[/red] {_shown(exc)}",
+                  highlight=False)
         raise typer.Exit(1) from None
     finally:
         sync.close()
         runtime.close()
+
+
+def _shown(value: object) -> str:
+    # A shop's answer is remote text: no control characters, and no [markup] of its own.
+    return escape(safe(value))
 
 
 async def _drain(runtime: Runtime) -> int:

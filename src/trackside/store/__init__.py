@@ -13,6 +13,7 @@ Outbox statuses: ``pending`` (waiting for its ``next_attempt_at``), and the fina
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -24,6 +25,40 @@ HOLD_UNTIL = 32503680000.0
 
 FINAL_STATUSES = ("delivered", "dead", "expired", "suppressed", "not_applicable")
 STATUSES = ("pending", *FINAL_STATUSES)
+#: Attempt rows a store keeps per outbox row: the first few (what went wrong at first) and the
+#: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
+ATTEMPTS_KEPT_FIRST = 5
+ATTEMPTS_KEPT_LAST = 20
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; the subclasses say why.
+
+    StoreError
+     ├── StoreLocked       another writer holds the database, or the caller's time ran out
+     ├── StoreFull         the disk (or the database's size limit) is full
+     ├── StoreUnwritable   the database is read-only (file mode, mount, permissions)
+     └── StoreUnavailable  anything else the driver reported: I/O error, corrupt, closed
+    """
+
+    #: What /healthz reports for this failure.
+    health = "unreachable"
+
+
+class StoreLocked(StoreError):
+    health = "locked"
+
+
+class StoreFull(StoreError):
+    health = "disk_full"
+
+
+class StoreUnwritable(StoreError):
+    health = "unwritable"
+
+
+class StoreUnavailable(StoreError):
+    health = "unreachable"
 
 
 @dataclass
@@ -117,6 +152,15 @@ class EventView:
 
 
 @dataclass
+class DropResult:
+    """What ``drop_pending`` did: rows ended ``dead``, and rows it left because they were
+    already final, as (event_name, destination, status)."""
+
+    dropped: list[tuple[str, str]]
+    refused: list[tuple[str, str, str]]
+
+
+@dataclass
 class ReplayResult:
     replayed: int
     refused: list[tuple[str, str]]  # (event_id, reason)
@@ -205,6 +249,24 @@ class Store(Protocol):
     def set_cursor(self, name: str, value: str, now: float) -> None: ...
 
     def ping(self) -> None: ...
+
+    def probe_write(self, timeout_s: float, now: float) -> None:
+        """Commit a small real write within ``timeout_s``, or raise a StoreError subclass
+        saying why the store cannot accept writes (for /healthz)."""
+        ...
+
+    def time_limit(self, seconds: float) -> AbstractContextManager[None]:
+        """Within the block, every store call made by this thread waits for locks at most
+        until ``seconds`` from now, then raises StoreLocked (after it, a call that needs no
+        waiting still runs)."""
+        ...
+
+    def drop_pending(
+        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
+    ) -> DropResult:
+        """End the pending rows of ``event_id`` (all destinations, or ``destination``) as
+        ``dead`` with ``reason``; a note records who did it and why."""
+        ...
 
     # Browser context joins and held browser purchases (trackside/join.py).
 

@@ -1,9 +1,16 @@
 """The embedded store: one SQLite file in WAL mode.
 
 Durability: every write is one ``BEGIN IMMEDIATE`` transaction with ``synchronous=FULL``, so
-an event reported accepted survives a SIGKILL or a power cut. One connection, guarded by a
-lock, serves the whole process: SQLite has one writer anyway, and a single connection keeps
-the statement cache warm. Readers in other processes (``trackside status``) use their own.
+an event reported accepted survives a SIGKILL or a power cut. One write connection, guarded by
+a lock, serves the whole process: SQLite has one writer anyway, and a single connection keeps
+the statement cache warm. Reads use their own connections (a small pool): in WAL mode a reader
+never waits for a writer, so /metrics or an event lookup keep answering while a writer waits
+for a lock another process holds.
+
+Waiting is bounded: a caller that must answer quickly (the HTTP ingest path, /healthz) runs its
+store calls under :meth:`SQLiteStore.time_limit`, which bounds both the wait for this process's
+write lock and SQLite's busy handler; other callers (the worker, the CLI) wait up to
+``BUSY_TIMEOUT_S``. Driver errors leave this module as the named errors of ``trackside.store``.
 """
 
 from __future__ import annotations
@@ -11,11 +18,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
@@ -27,15 +35,31 @@ from trackside.store import (
     Claimed,
     DestinationCounts,
     DestinationState,
+    DropResult,
     EventView,
     Finished,
     InsertResult,
     NewEvent,
     ReplayResult,
+    StoreError,
+    StoreFull,
+    StoreLocked,
+    StoreUnavailable,
+    StoreUnwritable,
 )
 
 BUSY_TIMEOUT_S = 30.0
+#: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
+READ_BUSY_TIMEOUT_S = 2.0
+#: Idle read connections kept open for reuse.
+READ_POOL_SIZE = 4
+#: The health probe writes this many bytes, so a database that cannot grow by that much (a
+#: full disk, or SQLite's max_page_count) fails it before ingest does.
+HEALTH_PROBE_BYTES = 32 * 1024
 
+# Primary SQLite result codes (https://www.sqlite.org/rescode.html).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
+_SQLITE_PERM = 3
 _INSERT_EVENT = (
     "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_name, event_id) DO NOTHING"
@@ -56,21 +80,65 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def translate(exc: sqlite3.Error) -> StoreError:
+    """The named store error for a driver error (the driver's words kept as the message)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF
+    message = f"{type(exc).__name__}: {exc}"
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StoreLocked(message)
+    if primary == _SQLITE_FULL:
+        return StoreFull(message)
+    if primary in (_SQLITE_READONLY, _SQLITE_PERM):
+        return StoreUnwritable(message)
+    return StoreUnavailable(message)
+
+
+def _raise_translated(exc: sqlite3.Error) -> NoReturn:
+    # A constraint violation or a misuse of the API is a bug in our SQL, not a store fault.
+    if isinstance(exc, sqlite3.IntegrityError) or (
+        isinstance(exc, sqlite3.ProgrammingError) and "closed" not in str(exc)
+    ):
+        raise exc
+    raise translate(exc) from exc
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration; a trigger's body holds semicolons of its own."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
+
+
 class SQLiteStore(BrowserContextQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        # Overwrite freed space, so purged IPs and user agents do not linger in the file.
-        self._conn.execute("PRAGMA secure_delete=ON")
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            # Overwrite freed space, so purged IPs and user agents do not linger in the file.
+            self._conn.execute("PRAGMA secure_delete=ON")
+        except sqlite3.Error as exc:
+            _raise_translated(exc)
+        self._busy_ms = int(BUSY_TIMEOUT_S * 1000)
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -80,21 +148,109 @@ class SQLiteStore(BrowserContextQueries):
             path = path[1:]
         return cls(path or "trackside.db")
 
+    # -- bounded waiting ---------------------------------------------------------------------
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        previous = getattr(self._local, "deadline", None)
+        deadline = time.monotonic() + seconds
+        self._local.deadline = deadline if previous is None else min(previous, deadline)
+        try:
+            yield
+        finally:
+            self._local.deadline = previous
+
+    def _remaining(self, default: float) -> float:
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is None:
+            return default
+        # Past the deadline a call still runs if it needs no waiting (the follow-up writes
+        # of a group that just committed); it only may not wait for a lock.
+        return max(0.001, min(default, deadline - time.monotonic()))
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        if getattr(self._local, "writing", False):  # nested: already inside our transaction
+            yield self._conn
+            return
+        wait = self._remaining(BUSY_TIMEOUT_S)
+        if not self._lock.acquire(timeout=wait):
+            raise StoreLocked(f"another store call of this process held the write lock for "
+                              f"{wait:.1f}s")
+        try:
+            self._local.writing = True
+            try:
+                busy_ms = max(1, int(self._remaining(BUSY_TIMEOUT_S) * 1000))
+                if busy_ms != self._busy_ms:
+                    self._conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+                    self._busy_ms = busy_ms
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                _raise_translated(exc)
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    _raise_translated(exc)
                 raise
-            else:
+            try:
                 self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                _raise_translated(exc)
+        finally:
+            self._local.writing = False
+            self._lock.release()
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite rolls back by itself after an I/O or full error
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        if self.path == ":memory:" or getattr(self._local, "writing", False):
+            # Inside our own transaction (or a private in-memory database) only the write
+            # connection sees the data.
+            with self._lock:
+                try:
+                    return self._conn.execute(sql, params).fetchall()
+                except sqlite3.Error as exc:
+                    _raise_translated(exc)
+        conn = self._reader()
+        try:
+            busy_ms = max(1, int(self._remaining(READ_BUSY_TIMEOUT_S) * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            rows = conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            conn.close()
+            _raise_translated(exc)
+        self._return_reader(conn)
+        return rows
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        with self._readers_lock:
+            if self._readers:
+                return self._readers.pop()
+        try:
+            conn = sqlite3.connect(self.path, timeout=READ_BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            _raise_translated(exc)
+        return conn
+
+    def _return_reader(self, conn: sqlite3.Connection) -> None:
+        with self._readers_lock:
+            if not self._closed and len(self._readers) < READ_POOL_SIZE:
+                self._readers.append(conn)
+                return
+        conn.close()
 
     # -- schema --------------------------------------------------------------------------
 
@@ -108,19 +264,31 @@ class SQLiteStore(BrowserContextQueries):
             for version, sql in _migrations():
                 if version in applied:
                     continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(sql):
+                    conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, strftime('%s','now'))", (version,)
                 )
 
     def close(self) -> None:
+        self._closed = True
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
         with self._lock:
             self._conn.close()
 
     def ping(self) -> None:
         self._read("SELECT 1")
+
+    def probe_write(self, timeout_s: float, now: float) -> None:
+        # Inserted and deleted in one committed transaction: the pages must be found (free
+        # pages or file growth) and the commit reaches the disk (WAL append + fsync).
+        with self.time_limit(timeout_s), self._write() as conn:
+            conn.execute("INSERT INTO health_probe (checked_at, pad) VALUES (?, zeroblob(?))",
+                         (now, HEALTH_PROBE_BYTES))
+            conn.execute("DELETE FROM health_probe")
 
     # -- accept ----------------------------------------------------------------------------
 
@@ -493,6 +661,39 @@ class SQLiteStore(BrowserContextQueries):
             )
         return ReplayResult(len(replayed), refused)
 
+    def drop_pending(
+        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
+    ) -> DropResult:
+        sql = ("SELECT o.id, o.event_pk, o.destination, o.status, e.event_name FROM outbox o"
+               " JOIN events e ON e.pk = o.event_pk WHERE e.event_id = ?")
+        params: list[Any] = [event_id]
+        if destination is not None:
+            sql += " AND o.destination = ?"
+            params.append(destination)
+        dropped: list[tuple[str, str]] = []
+        refused: list[tuple[str, str, str]] = []
+        with self._write() as conn:
+            for row in conn.execute(sql + " ORDER BY e.pk, o.id", params).fetchall():
+                if row["status"] != "pending":
+                    refused.append((row["event_name"], row["destination"], row["status"]))
+                    continue
+                # status = 'pending' again: the worker may have finished it meanwhile.
+                changed = conn.execute(
+                    "UPDATE outbox SET status = 'dead', code = NULL, subcode = NULL, message = ?,"
+                    " finished_at = ?, next_attempt_at = NULL, lease_owner = NULL,"
+                    " lease_expires_at = NULL WHERE id = ? AND status = 'pending'",
+                    (f"dropped by operator: {reason}", now, row["id"]),
+                ).rowcount
+                if not changed:
+                    continue
+                conn.execute(
+                    "INSERT INTO notes (event_pk, at, kind, destination, detail)"
+                    " VALUES (?, ?, 'dropped', ?, ?)",
+                    (row["event_pk"], now, row["destination"], f"dropped by {actor}: {reason}"),
+                )
+                dropped.append((row["event_name"], row["destination"]))
+        return DropResult(dropped, refused)
+
     # -- retention -----------------------------------------------------------------------------
 
     def purge_personal_data(self, older_than: float, now: float, include_dead: bool = False) -> int:
@@ -522,7 +723,10 @@ class SQLiteStore(BrowserContextQueries):
                 purged += 1
         with self._lock:
             # Old page images in the WAL still hold the cleared values until checkpointed.
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                _raise_translated(exc)
         return purged
 
     # -- cursors -------------------------------------------------------------------------------

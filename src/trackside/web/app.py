@@ -71,7 +71,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         try:
             yield
         finally:
-            committer.close()
+            await committer.aclose()
             stop.set()
             if jobs:
                 await asyncio.wait(jobs, timeout=WORKER_STOP_TIMEOUT_S)

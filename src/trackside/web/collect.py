@@ -156,7 +156,7 @@ class CollectEndpoint:
             return error_response(503, "The gateway is shutting down; retry later", headers=cors)
         except Exception as exc:  # noqa: BLE001 (the store failed: 503; the log says why)
             log.error("Beacon not stored: %s.", type(exc).__name__)
-            return error_response(503, headers=cors)
+            return error_response(503, headers={**cors, "Retry-After": "5"})
         result = results[0]
         response = JSONResponse({"status": result.status, "event_id": result.event_id},
                                 status_code=202, headers=cors)

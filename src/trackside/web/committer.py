@@ -3,17 +3,25 @@
 Every accepted event costs one durable commit (``synchronous=FULL``: an fsync) before its 202
 (DESIGN.md "accepted only after it is in the store"). One commit per request would cap the
 service at the disk's fsync rate, so request handlers queue their parsed events here and one
-flush, scheduled on the event loop right after the handlers that are ready have run, accepts
-the lot through ``Pipeline.accept`` (once per source) and then resolves each request's future.
-A request still answers only after its events are committed; a burst of N requests costs one
-fsync instead of N; a lone request is committed at once (no added delay).
+flush, run on the event loop right after the handlers that are ready have run, accepts the lot
+(once per source) and then resolves each request's future. A request still answers only after
+its events are committed; a burst of N requests costs one fsync instead of N; a lone request is
+committed at once (no added delay).
 
-Why on the event loop and not in a writer thread: accepting is CPU work (parsing, normalizing,
-hashing) far more than I/O, and two CPU-bound threads share one GIL. Measured with
-bench/ingest.py on the 2-vCPU benchmark machine, a writer thread running ``Pipeline.accept``
-cost ~30% of batched throughput to GIL hand-offs and was no faster for single events
-(docs/benchmarks.md). While a flush runs, new requests wait in the kernel's socket buffers and
-join the next, larger group.
+Where the work runs: the CPU half of accepting (``Pipeline.prepare``: parsing, normalizing,
+hashing, planning) stays on the event loop, and only the store half (``Pipeline.commit``: the
+transaction) runs in one writer thread. Running all of ``Pipeline.accept`` in a thread cost ~30%
+of batched throughput to GIL hand-offs (bench/ingest.py, docs/benchmarks.md); the store half is
+mostly waiting (locks, fsync), which releases the GIL. Keeping the wait off the loop is what lets
+/healthz, /t.js and /metrics answer while another process holds the database lock.
+
+Bounded waiting: a request waits for the store at most ``store_wait_s`` without the store
+completing a write (since the request arrived). A request whose group has not started by then
+is taken out of the queue and answered 503 (its events were never written); a group that started
+runs under ``Store.time_limit`` with the earliest such deadline of its requests, so its
+transaction gives up waiting for a lock (rolled back, nothing committed) rather than outliving
+them. A store that keeps committing is not "stuck": under a burst, requests queue behind busy
+groups as long as groups keep completing, and are not shed.
 """
 
 from __future__ import annotations
@@ -22,17 +30,23 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from trackside import metrics
 from trackside.events import Event
-from trackside.pipeline import AcceptResult, Pipeline
+from trackside.pipeline import AcceptResult, Pipeline, PreparedBatch
+from trackside.store import StoreError, StoreLocked
 
 log = logging.getLogger("trackside.committer")
 
 #: Events per transaction: enough to amortize the fsync over many small requests, small
 #: enough that a big batch is not held back by the normalization of other big batches.
 MAX_GROUP_EVENTS = 1000
+#: How long a request waits for the store before it is answered 503 with Retry-After. Under
+#: a lock held by another process the answer comes within this, plus SQLite's busy-handler
+#: step (≤ 0.1 s) and the request's own parsing.
+STORE_WAIT_S = 1.5
 
 
 class CommitterClosed(Exception):
@@ -44,6 +58,10 @@ class _Job:
     events: Sequence[Event]
     source: str
     future: asyncio.Future[list[AcceptResult]]
+    #: loop.time() when the request queued its events.
+    queued_at: float
+    #: Its group was handed to the writer: the outcome is decided there, not by a timeout.
+    started: bool = False
 
 
 class Committer:
@@ -53,75 +71,127 @@ class Committer:
         *,
         on_commit: Callable[[], None] | None = None,
         max_group_events: int = MAX_GROUP_EVENTS,
+        store_wait_s: float = STORE_WAIT_S,
     ) -> None:
         self.pipeline = pipeline
         self.on_commit = on_commit
         self.max_group_events = max_group_events
+        self.store_wait_s = store_wait_s
         self._pending: list[_Job] = []
-        self._scheduled = False
+        #: loop.time() when the writer last completed a store call (0: never).
+        self._last_commit = 0.0
+        self._flusher: asyncio.Task[None] | None = None
         self._closed = False
+        # One writer: groups are committed in order, and never two at once from here.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackside-writer")
 
     async def accept(self, events: Sequence[Event], source: str) -> list[AcceptResult]:
-        """Accept ``events`` (already parsed); returns once they are committed."""
+        """Accept ``events`` (already parsed); returns once they are committed.
+
+        Raises StoreLocked when the store did not take them within ``store_wait_s`` and
+        another StoreError when it refused them; in both cases nothing was committed, except
+        when a follow-up write of the same group failed after the events were in (then the
+        client's retry is answered "duplicate").
+        """
         if self._closed:
             raise CommitterClosed
         if not events:
             return []
         loop = asyncio.get_running_loop()
-        job = _Job(events, source, loop.create_future())
+        job = _Job(events, source, loop.create_future(), loop.time())
         self._pending.append(job)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        # shield: a client that disconnects must not cancel a commit other requests share.
-        return await asyncio.shield(job.future)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush_loop(), name="trackside-committer")
+        while True:
+            # shield: a client that disconnects must not cancel a commit others share.
+            try:
+                return await asyncio.wait_for(asyncio.shield(job.future),
+                                              max(0.0, self._deadline(job) - loop.time()))
+            except TimeoutError:
+                if job.started:
+                    # Its transaction runs under the same deadline and is about to give up
+                    # or commit; answering now could say 503 for events that are in.
+                    return await asyncio.shield(job.future)
+                if self._deadline(job) > loop.time():
+                    continue  # the store committed meanwhile: busy, not stuck
+                if job in self._pending:
+                    self._pending.remove(job)
+                raise StoreLocked(f"the store completed no write for {self.store_wait_s:.1f}s; "
+                                  "nothing of this request was stored") from None
 
-    def close(self) -> None:
-        """Commit what is queued and refuse anything new (call on the event loop)."""
+    def _deadline(self, job: _Job) -> float:
+        return max(self._last_commit, job.queued_at) + self.store_wait_s
+
+    async def aclose(self) -> None:
+        """Commit what is queued, refuse anything new, and stop the writer thread."""
         self._closed = True
-        while self._pending:
-            self._flush()
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait({self._flusher})
+        if self._pending:  # queued after the last flush ended
+            await self._flush_loop()
+        self._writer.shutdown(wait=True)
 
     # -- the flush -----------------------------------------------------------------------------
 
-    def _flush(self) -> None:
-        self._scheduled = False
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            # Let the handlers that are ready queue their events first: one group, one fsync.
+            await asyncio.sleep(0)
+            group = self._take_group()
+            if group:
+                await self._commit(group)
+                if self.on_commit is not None:
+                    self.on_commit()
+
+    def _take_group(self) -> list[_Job]:
+        now = asyncio.get_running_loop().time()
         group: list[_Job] = []
         size = 0
         while self._pending and (not group or size < self.max_group_events):
             job = self._pending.pop(0)
+            if job.future.done():
+                continue
+            if self._deadline(job) <= now:
+                # Its waiter is about to answer 503; starting it now would fail the group.
+                _fail(job.future, StoreLocked("the store was busy for too long"))
+                continue
             group.append(job)
             size += len(job.events)
-        if self._pending and not self._closed:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        if group:
-            self._commit(group)
+        return group
 
-    def _commit(self, jobs: list[_Job]) -> None:
+    async def _commit(self, jobs: list[_Job]) -> None:
         by_source: dict[str, list[_Job]] = {}
         for job in jobs:
             by_source.setdefault(job.source, []).append(job)
         for source, group in by_source.items():
             try:
-                self._accept_group(source, group)
+                await self._accept_group(source, group)
+            except StoreError as exc:
+                # The store itself refused (locked, full, read-only, gone): everyone hears it.
+                log.warning("Commit of %d events failed: %s.",
+                            sum(len(job.events) for job in group), type(exc).__name__)
+                for job in group:
+                    _fail(job.future, exc)
             except Exception as exc:
                 if len(group) == 1:
-                    log.error("commit of %d events failed: %s", len(group[0].events),
+                    log.error("Commit of %d events failed: %s.", len(group[0].events),
                               type(exc).__name__, exc_info=exc)
                     _fail(group[0].future, exc)
                     continue
                 # One request's events must not fail the others it was grouped with:
-                # commit each alone, so only the culprit (or everyone, if the store is
-                # down) hears about it.
+                # commit each alone, so only the culprit hears about it.
                 for job in group:
-                    self._commit([job])
-        if self.on_commit is not None:
-            self.on_commit()
+                    await self._commit([job])
 
-    def _accept_group(self, source: str, group: list[_Job]) -> None:
+    async def _accept_group(self, source: str, group: list[_Job]) -> None:
+        loop = asyncio.get_running_loop()
         events = [event for job in group for event in job.events]
-        results = self.pipeline.accept(events, source)
+        batch = self.pipeline.prepare(events, source)
+        for job in group:
+            job.started = True
+        budget = min(self._deadline(job) for job in group) - loop.time()
+        results = await loop.run_in_executor(self._writer, self._store, batch, budget)
+        self._last_commit = loop.time()
         tally = Counter(result.status for result in results)
         for status, count in tally.items():
             metrics.EVENTS_ACCEPTED.labels(source, status).inc(count)
@@ -131,6 +201,10 @@ class Committer:
             offset += len(job.events)
             if not job.future.done():
                 job.future.set_result(mine)
+
+    def _store(self, batch: PreparedBatch, budget_s: float) -> list[AcceptResult]:
+        with self.pipeline.store.time_limit(budget_s):
+            return self.pipeline.commit(batch)
 
 
 def _fail(future: asyncio.Future[list[AcceptResult]], exc: BaseException) -> None:

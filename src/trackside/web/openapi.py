@@ -132,7 +132,7 @@ def build_openapi() -> dict[str, Any]:
         "/healthz": {"get": {
             "summary": "Store reachable, worker alive, paused destinations",
             "responses": {"200": _json(Health, "Healthy or degraded (a destination paused)"),
-                          "503": _json(Health, "Store unreachable or worker stalled")},
+                          "503": _json(Health, "Store cannot accept writes, or worker stalled")},
         }},
         "/metrics": {"get": {
             "summary": "Prometheus metrics",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,14 +19,17 @@ from starlette.responses import JSONResponse, Response
 from trackside import metrics
 from trackside.delivery import Worker
 from trackside.runtime import Runtime
-from trackside.store import DestinationCounts, Store
+from trackside.store import DestinationCounts, Store, StoreError
 
 log = logging.getLogger("trackside.ops")
+T = TypeVar("T")
 
 #: A worker that has not finished a cycle for this long is stalled. A cycle can legitimately
 #: take a send timeout times the bisect depth; the claim lease (delivery.LEASE_S) bounds it.
 WORKER_STALL_S = 120.0
-STORE_PING_TIMEOUT_S = 5.0
+#: The health probe's write transaction gives up after this (an orchestrator's probe
+#: usually times out after 1 to 5 s; answering "locked" beats not answering).
+STORE_PROBE_TIMEOUT_S = 1.0
 
 
 @dataclass
@@ -74,37 +79,64 @@ class Ops:
         self._queue = QueueCollector(runtime.store)
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(self._queue)
+        self._probe: asyncio.Future[str] | None = None
+        # Its own threads: the default executor's few threads can all be taken by worker
+        # store calls waiting on a lock, and health and metrics must not queue behind them.
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trackside-ops")
+
+    async def _in_thread(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     async def healthz(self, request: Request) -> Response:
-        store_ok = await self._store_reachable()
+        store = await self._store_health()
         paused = []
-        if store_ok:
+        if store != "unreachable":
             now = time.time()
-            states = await asyncio.to_thread(self.runtime.store.destination_states)
+            try:
+                states = await self._in_thread(self.runtime.store.destination_states)
+            except StoreError:
+                states = []
             for state in states:
                 if state.paused_until is None or state.paused_until > now:
                     paused.append({"destination": state.destination, "paused": True,
                                    "paused_until": state.paused_until, "reason": state.reason})
         worker, age = self._worker_status()
-        failing = not store_ok or worker == "stalled"
+        failing = store != "ok" or worker == "stalled"
         status = "failing" if failing else "degraded" if paused else "ok"
         body = {
             "status": status,
-            "store": "ok" if store_ok else "unreachable",
+            "store": store,
             "worker": worker,
             "worker_last_cycle_age_s": age,
             "paused_destinations": paused,
         }
         return JSONResponse(body, status_code=503 if failing else 200)
 
-    async def _store_reachable(self) -> bool:
+    async def _store_health(self) -> str:
+        """ok, locked, unwritable, disk_full or unreachable: from a real write transaction.
+
+        Concurrent health checks share one probe, so a flood of them costs one write."""
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self._probe_store())
+        return await asyncio.shield(self._probe)
+
+    async def _probe_store(self) -> str:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.runtime.store.ping),
-                                   STORE_PING_TIMEOUT_S)
+            await asyncio.wait_for(
+                self._in_thread(self.runtime.store.probe_write, STORE_PROBE_TIMEOUT_S,
+                                time.time()),
+                STORE_PROBE_TIMEOUT_S + 0.5)
+        except StoreError as exc:
+            log.warning("Health check: the store cannot accept writes (%s).", exc.health)
+            return exc.health
+        except TimeoutError:
+            log.warning("Health check: the store did not answer within %.1fs.",
+                        STORE_PROBE_TIMEOUT_S)
+            return "locked"
         except Exception as exc:
-            log.warning("health check: store unreachable (%s)", type(exc).__name__)
-            return False
-        return True
+            log.warning("Health check: store unreachable (%s).", type(exc).__name__)
+            return "unreachable"
+        return "ok"
 
     def _worker_status(self) -> tuple[str, float | None]:
         if not self.run_worker:
@@ -118,6 +150,11 @@ class Ops:
         return ("stalled" if age > WORKER_STALL_S else "ok"), age
 
     async def metrics(self, request: Request) -> Response:
-        self._queue.counts = await asyncio.to_thread(self.runtime.store.counts)
+        try:
+            self._queue.counts = await self._in_thread(self.runtime.store.counts)
+        except StoreError as exc:
+            # The process's own counters still answer; the queue gauges need the store.
+            log.warning("Metrics: queue figures unavailable (%s).", exc.health)
+            self._queue.counts = []
         text = generate_latest(metrics.REGISTRY) + generate_latest(self._registry)
         return Response(text, media_type=CONTENT_TYPE_LATEST)

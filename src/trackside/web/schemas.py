@@ -104,7 +104,8 @@ class DestinationHealth(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok", "degraded", "failing"]
-    store: Literal["ok", "unreachable"]
+    store: Literal["ok", "locked", "unwritable", "disk_full", "unreachable"] = Field(
+        description="From a real write transaction: ok, or why the store cannot accept events.")
     worker: Literal["ok", "stalled", "disabled"]
     worker_last_cycle_age_s: float | None = None
     paused_destinations: list[DestinationHealth]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trackside.identity import is_sha256_hex, sha256_hex
-from trackside.store import EventView
+from trackside.store import ATTEMPTS_KEPT_FIRST, EventView
 
 #: Keys whose values are personal data in any stored or sent document (Meta's user_data keys,
 #: GA4's ids, trackside's own ids). Meta's hashed keys are listed too: a value that is not
@@ -49,7 +49,16 @@ def _timeline(view: EventView) -> list[dict[str, Any]]:
     for note in view.notes:
         entries.append({"at": note["at"], "kind": note["kind"],
                         "destination": note.get("destination"), "detail": note["detail"]})
+    not_kept = {row["destination"]: row.get("attempts_not_kept") or 0 for row in view.outbox}
+    seen: dict[str, int] = {}
     for attempt in view.attempts:
+        destination = attempt.get("destination")
+        seen[destination] = seen.get(destination, 0) + 1
+        if seen[destination] == ATTEMPTS_KEPT_FIRST + 1 and not_kept.get(destination):
+            # Where the attempts that were not kept would have been (bounded attempts).
+            entries.append({"at": attempt["at"], "kind": "attempts_not_kept",
+                            "destination": destination,
+                            "detail": f"… {not_kept[destination]} earlier attempts not kept"})
         parts = [attempt["verdict"]]
         if attempt.get("http_status"):
             parts.append(f"HTTP {attempt['http_status']}")
