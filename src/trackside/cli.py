@@ -114,15 +114,17 @@ def serve(
     import uvicorn
 
     from trackside.web.app import create_app
+    from trackside.web.protocol import HeaderLimitedProtocol
 
     runtime = _runtime()
     logs.configure(runtime.redactor, log_level)
     application = create_app(runtime, run_worker=not no_worker)
     # proxy_headers=False: uvicorn would otherwise take the client address from
     # X-Forwarded-For of any local peer, bypassing TRACKSIDE_TRUSTED_PROXIES.
+    # HeaderLimitedProtocol: httptools alone buffers request headers without any bound.
     config = uvicorn.Config(application, host=host, port=port, log_config=None,
                             log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
-                            proxy_headers=False)
+                            proxy_headers=False, http=HeaderLimitedProtocol)
     try:
         _GracefulServer(config).run()
     finally:
