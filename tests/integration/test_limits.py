@@ -320,8 +320,10 @@ def beacon(event_id: str) -> dict[str, Any]:
 
 
 BEACON_CASES: list[tuple[str, str, Any, str, str]] = [
-    ("url-over-2048", "url", f"{SHOP}/" + "p" * 2048, "url", "longer than 2048"),
-    ("referrer-over-2048", "referrer", f"{SHOP}/" + "p" * 2048, "referrer", "longer than 2048"),
+    # Named as the canonical event has them (the existing /collect tests pin that).
+    ("url-over-2048", "url", f"{SHOP}/" + "p" * 2048, "event_source_url", "longer than 2048"),
+    ("referrer-over-2048", "referrer", f"{SHOP}/" + "p" * 2048, "referrer_url",
+     "longer than 2048"),
     ("event-name-escape", "event_name", "Add\x1b[31m", "event_name", "control characters"),
     ("event-id-newline", "event_id", "abc\ndef", "event_id", "letters, digits"),
     ("value-word", "params.value", "twelve", "params.value", "valid number"),

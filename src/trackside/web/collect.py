@@ -274,10 +274,7 @@ def _beacon_field(field: str) -> str:
     for prefix in ("order.items", "order.value", "order.currency", "order.reference"):
         if field.startswith(prefix):
             return "params." + field[len("order."):]
-    return _BEACON_URL_FIELDS.get(field, field)
-
-
-_BEACON_URL_FIELDS = {"event_source_url": "url", "referrer_url": "referrer"}
+    return field
 
 
 def collect_routes(runtime: Runtime, *, rate_per_s: float = RATE_PER_S,
