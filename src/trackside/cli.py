@@ -129,6 +129,7 @@ def serve(
     import uvicorn
 
     from trackside.web.app import create_app
+    from trackside.web.protocol import HeaderLimitedProtocol
 
     runtime = _runtime(_settings(strict=True))
     logs.configure(runtime.redactor, log_level)
@@ -140,9 +141,10 @@ def serve(
         raise typer.Exit(2) from None
     # proxy_headers=False: uvicorn would otherwise take the client address from
     # X-Forwarded-For of any local peer, bypassing TRACKSIDE_TRUSTED_PROXIES.
+    # HeaderLimitedProtocol: httptools alone buffers request headers without any bound.
     config = uvicorn.Config(application, host=host, port=port, log_config=None,
                             log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
-                            proxy_headers=False)
+                            proxy_headers=False, http=HeaderLimitedProtocol)
     try:
         _GracefulServer(config).run()
     finally:

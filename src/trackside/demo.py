@@ -209,5 +209,8 @@ def demo(
     runtime = Runtime.from_settings(settings)
     typer.echo(f"Demo shop: http://{host}:{port}/  (store: {folder}/demo.db, Meta: dry run)")
     # proxy_headers=False: TRACKSIDE_TRUSTED_PROXIES alone decides whose X-Forwarded-For counts.
+    # HeaderLimitedProtocol: the same 64 KB bound on request headers as `trackside serve`.
+    from trackside.web.protocol import HeaderLimitedProtocol
+
     uvicorn.run(demo_app(runtime), host=host, port=port, log_level="warning",
-                proxy_headers=False)
+                proxy_headers=False, http=HeaderLimitedProtocol)

@@ -13,6 +13,7 @@ on the way.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from datetime import datetime, timezone
@@ -26,6 +27,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from trackside import limits
+
+log = logging.getLogger("trackside.events")
 
 ActionSource = Literal[
     "website",
@@ -71,6 +76,15 @@ META_USER_KEYS = {
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _identifier(value: str | None) -> str | None:
+    """An id or name that reaches logs, terminals and vendors: no control characters."""
+    if value is not None:
+        reason = limits.control_character_reason(value)
+        if reason:
+            raise ValueError(reason)
+    return value
 
 
 class User(_Model):
@@ -122,6 +136,12 @@ class Item(_Model):
             return str(value)
         return value
 
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, value: str) -> str:
+        _identifier(value)
+        return value
+
     @field_validator("price")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
@@ -145,6 +165,11 @@ class Order(_Model):
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         return value
+
+    @field_validator("reference")
+    @classmethod
+    def _plain_reference(cls, value: str | None) -> str | None:
+        return _identifier(value)
 
     @field_validator("value", "shipping", "tax")
     @classmethod
@@ -249,6 +274,11 @@ class Event(_Model):
             return str(value)
         return value
 
+    @field_validator("event_name", "event_id", "cart_id", "customer_id")
+    @classmethod
+    def _plain_identifier(cls, value: str | None) -> str | None:
+        return _identifier(value)
+
     @field_validator("event_time", mode="before")
     @classmethod
     def _event_time(cls, value: Any) -> int:
@@ -272,17 +302,19 @@ def from_meta_shape(data: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in data.items() if k not in ("user_data", "custom_data")}
     user_data = data.get("user_data")
     if user_data is not None:
+        existing = out.get("user") or {}
         if not isinstance(user_data, dict):
             # Let the model report it at the right path.
             out["user"] = user_data
-        else:
-            user: dict[str, Any] = dict(out.get("user") or {})
+        elif isinstance(existing, dict):  # else the model reports `user`
+            user: dict[str, Any] = dict(existing)
             for key, value in user_data.items():
                 user[META_USER_KEYS.get(key, key)] = value
             out["user"] = user
     custom = data.get("custom_data")
     if custom is not None:
-        if not isinstance(custom, dict):
+        if not isinstance(custom, dict) or not isinstance(out.get("order") or {}, dict):
+            # Not an object (or an order that is not one either): the model names the field.
             out["custom_data"] = custom
             return out
         custom = dict(custom)
@@ -339,12 +371,32 @@ def validation_errors(exc: ValidationError, prefix: str = "") -> list[FieldError
     return errors
 
 
-def parse_event(raw: Any, prefix: str = "") -> Event | list[FieldError]:
-    """Validate one raw event; a list of field errors when it cannot be accepted."""
+def _at(prefix: str, path: str) -> str:
+    if path == "(event)":
+        return prefix or path
+    return f"{prefix}.{path}" if prefix else path
+
+
+def parse_event(raw: Any, prefix: str = "",
+                max_event_bytes: int = limits.DEFAULT_MAX_EVENT_BYTES) -> Event | list[FieldError]:
+    """Validate one raw event; a list of field errors when it cannot be accepted.
+
+    The edge limits (trackside/limits.py: size, string and list lengths, nesting, finite
+    numbers, valid Unicode) are checked on the raw event first, then the model's own rules.
+    """
+    if isinstance(raw, dict):
+        problems = limits.check_event(raw, max_event_bytes)
+        if problems:
+            return [FieldError(field=_at(prefix, path), reason=reason) for path, reason in problems]
     try:
         return Event.model_validate(raw)
     except ValidationError as exc:
         return validation_errors(exc, prefix)
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
+        # A shape the model's own code did not expect is the client's bad input, never a 500
+        # that would fail its whole batch; logged as an error because it is our bug too.
+        log.error("Event could not be read: %s.", type(exc).__name__, exc_info=exc)
+        return [FieldError(field=prefix or "(event)", reason="could not be read as an event")]
 
 
 class NormalizedEvent(BaseModel):

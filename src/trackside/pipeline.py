@@ -156,7 +156,8 @@ class Pipeline:
         records: list[NewEvent] = []
         positions: list[int] = []
         for index, raw in enumerate(raw_events):
-            parsed = raw if isinstance(raw, Event) else parse_event(raw, prefix=f"events[{index}]")
+            parsed = raw if isinstance(raw, Event) else parse_event(
+                raw, prefix=f"events[{index}]", max_event_bytes=self.settings.max_event_bytes)
             if isinstance(parsed, list):
                 results.append(AcceptResult(index, "rejected", errors=parsed))
                 continue

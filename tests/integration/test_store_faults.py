@@ -109,7 +109,8 @@ async def test_healthz_reports_disk_full_and_ingest_refuses(runtime: Runtime) ->
     store._conn.execute(f"PRAGMA max_page_count = {pages}")
     async for client in app_client(runtime):
         health = await client.get("/healthz")
-        big = {**_event("full-1"), "custom_data": {"note": "x" * 20000}}
+        # ~40 KB: more than the free space of the last page, within the per-event limits.
+        big = {**_event("full-1"), "custom_data": {f"note{i}": "x" * 4000 for i in range(10)}}
         posted = await client.post("/v1/events", json={"events": [big]}, headers=AUTH)
     assert health.status_code == 503 and health.json()["store"] == "disk_full"
     assert posted.status_code == 503 and posted.headers["retry-after"]

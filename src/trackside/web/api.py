@@ -47,13 +47,29 @@ def parse_envelope(body: bytes) -> list[Any]:
     try:
         return ENVELOPE.validate_json(body).events
     except ValidationError as exc:
-        if any(error["type"] in _JSON_ERRORS for error in exc.errors()):
-            raise ApiError(415, "The request body is not valid JSON") from None
-        raise ApiError(
-            400,
-            'The body must be a JSON object {"events": [...]} with 1 to 1000 events',
-            validation_errors(exc),
-        ) from None
+        if not any(error["type"] in _JSON_ERRORS for error in exc.errors()):
+            raise _bad_envelope(exc) from None
+    # The fast parser refuses a whole body for one lone surrogate ("\ud800") or nesting past
+    # its recursion limit; the standard library reads both, so the event that holds them is
+    # rejected by index (trackside/limits.py) and the rest of the batch is still accepted.
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "The request body is nested too deeply to read") from None
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise ApiError(415, "The request body is not valid JSON") from None
+    try:
+        return ENVELOPE.validate_python(document).events
+    except ValidationError as exc:
+        raise _bad_envelope(exc) from None
+
+
+def _bad_envelope(exc: ValidationError) -> ApiError:
+    return ApiError(
+        400,
+        'The body must be a JSON object {"events": [...]} with 1 to 1000 events',
+        validation_errors(exc),
+    )
 
 
 class EventsAPI:
@@ -76,7 +92,8 @@ class EventsAPI:
         valid: list[Event] = []
         positions: list[int] = []
         for index, raw in enumerate(raw_events):
-            parsed = parse_event(raw, prefix=f"events[{index}]")
+            parsed = parse_event(raw, prefix=f"events[{index}]",
+                                 max_event_bytes=self.runtime.settings.max_event_bytes)
             if isinstance(parsed, list):
                 results[index] = AcceptResult(index, "rejected", errors=parsed)
             else:

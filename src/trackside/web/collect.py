@@ -214,7 +214,8 @@ class CollectEndpoint:
             order["reference"] = params["reference"]
         if order:
             raw["order"] = order
-        event = parse_event({k: v for k, v in raw.items() if v is not None}, prefix="")
+        event = parse_event({k: v for k, v in raw.items() if v is not None}, prefix="",
+                            max_event_bytes=self.runtime.settings.max_event_bytes)
         if isinstance(event, list):
             return [FieldError(field=_beacon_field(e.field), reason=e.reason) for e in event]
         verified = False
@@ -271,7 +272,11 @@ def _fbclid_of(url: str | None) -> str | None:
         return None
     from urllib.parse import parse_qs, urlsplit
 
-    values = parse_qs(urlsplit(url).query).get("fbclid")
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # e.g. an unclosed IPv6 bracket: no click id to read, not a 500
+        return None
+    values = parse_qs(query).get("fbclid")
     return values[0] if values else None
 
 

@@ -56,6 +56,14 @@ def _unavailable() -> MetaError:
                      message="An unexpected error has occurred. Please retry your request later.")
 
 
+def _unreadable() -> MetaError:
+    # The request made our own reading code fail: the same bytes would fail again, so it is
+    # Meta's permanent code 100, never code 2 (an SDK retries code 2 forever).
+    return MetaError(http_status=400, code=100, is_transient=False,
+                     message="(#100) trackside could not read this request; the fbtrace_id "
+                             "tells an operator what happened")
+
+
 def _not_accepted(field: str, reason: str) -> MetaError:
     # Meta's §13 default envelope, blaming the field like error_data.blame_field_specs.
     return meta_rules.invalid_parameter(
@@ -78,8 +86,11 @@ class GraphEndpoint:
         try:
             result = await self._handle(request)
         except Exception as exc:  # never a non-Meta body on this path
-            log.error("graph-compatible request failed: %s", type(exc).__name__, exc_info=exc)
-            result = _unavailable()
+            # Store failures are answered inside _handle (code 2); anything reaching here
+            # failed while reading the client's request.
+            log.error("Graph-compatible request could not be read: %s.", type(exc).__name__,
+                      exc_info=exc)
+            result = _unreadable()
         if isinstance(result, MetaError):
             return self._error(result)
         return JSONResponse(meta_rules.success_body(result, request_id.get() or ""))
@@ -117,14 +128,15 @@ class GraphEndpoint:
             return outcome.error
         events: list[Event] = []
         for index, raw in enumerate(outcome.events):
-            event = parse_event(raw, prefix=f"data[{index}]")
+            event = parse_event(raw, prefix=f"data[{index}]",
+                                max_event_bytes=settings.max_event_bytes)
             if isinstance(event, list):
                 metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events))
                 return _not_accepted(event[0].field, event[0].reason)
             events.append(event)
         try:
             await self.committer.accept(events, SOURCE)
-        except Exception:
+        except Exception:  # the store failed (logged by the committer): retrying may work
             return _unavailable()
         return len(events)
 

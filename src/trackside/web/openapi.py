@@ -39,14 +39,16 @@ def _errors(*statuses: int) -> dict[str, Any]:
                404: "Not found", 413: "Body over TRACKSIDE_MAX_BODY_BYTES (/collect: 64 KB)",
                415: "The body is not JSON (/collect: nor text/plain)",
                429: "Too many events from this client address; see Retry-After",
+               431: "Request line and headers over 64 KB (answered before routing)",
                503: "The store is unavailable; retry"}
     return {str(status): _json(ErrorBody, reasons[status]) for status in statuses}
 
 
 def _graph_errors(*statuses: int) -> dict[str, Any]:
-    reasons = {400: "Meta's refusal of the whole request (code 100, 104, 2635…)",
+    reasons = {400: "Meta's refusal of the whole request (code 100, 104, 2635…); an invalid "
+                    "event is always code 100 with is_transient false",
                401: "Invalid access token (code 190)", 413: "Body too large (code 100)",
-               503: "Temporarily unavailable (code 2, is_transient)"}
+               503: "The store failed: temporarily unavailable (code 2, is_transient)"}
     return {str(status): _json(GraphError, reasons[status]) for status in statuses}
 
 
@@ -82,13 +84,14 @@ def build_openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/events": {"post": {
             "summary": "Accept up to 1,000 events",
-            "description": "202 once the valid events are committed; invalid events are "
-                           "reported by index and not stored.",
+            "description": "202 once the valid events are committed; invalid events (over a "
+                           "limit, wrong types: see docs/api.md \"Limits\") are reported by "
+                           "index with the field and the reason, and not stored.",
             "security": bearer,
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref(EventsRequest)}}},
             "responses": {"202": _json(EventsAccepted, "Per-event results"),
-                          **_errors(400, 401, 413, 415, 503)},
+                          **_errors(400, 401, 413, 415, 431, 503)},
         }},
         "/v1/events/{event_id}": {"get": {
             "summary": "An event's timeline and outcome per destination",
@@ -110,7 +113,7 @@ def build_openapi() -> dict[str, Any]:
                 "multipart/form-data": {"schema": graph_form},
             }},
             "responses": {"200": _json(GraphSuccess, "Accepted, as Meta answers"),
-                          **_graph_errors(400, 401, 413, 503)},
+                          **_graph_errors(400, 401, 413, 503), **_errors(431)},
         }},
         "/collect": {"post": {
             "summary": "The browser tag's beacon (public; origin-checked, rate-limited)",
@@ -121,7 +124,7 @@ def build_openapi() -> dict[str, Any]:
                 "text/plain": {"schema": {"type": "string",
                                           "description": "A Beacon object as JSON text"}}}},
             "responses": {"202": _json(CollectAccepted, "Committed"),
-                          **_errors(400, 403, 413, 415, 429, 503)},
+                          **_errors(400, 403, 413, 415, 429, 431, 503)},
         }},
         "/t.js": {"get": {
             "summary": "The browser tag (cacheable; ETag, or ?v=<version> for a year)",

@@ -1,0 +1,128 @@
+"""Limits at the edge: what one raw event may hold before the event model even looks at it.
+
+Every source hands raw events to ``events.parse_event`` (directly or through
+``Pipeline.accept``), which calls :func:`check_event` first. An event over a limit is rejected
+with the field path and the limit (``custom_data.note: longer than 4096 characters``); nothing is
+truncated, and the other events of its batch are judged on their own (DESIGN.md "Hostile input
+and faults").
+
+The walk runs on the client's own shape (``user_data.em``, ``custom_data.contents``), so the
+paths name what the client sent. It stops at ``MAX_DEPTH``, so it never recurses further.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+#: Default of TRACKSIDE_MAX_EVENT_BYTES (config.py): one event serialized as compact JSON.
+DEFAULT_MAX_EVENT_BYTES = 65536
+#: Any string (custom_data's nested values and keys included) unless its field says less.
+MAX_STRING_CHARS = 4096
+#: event_source_url, referrer_url: the de-facto URL limit of browsers and CDNs.
+MAX_URL_CHARS = 2048
+#: Values per identity key (email, phone, … as lists): a customer has a few, not thousands.
+MAX_IDENTITY_VALUES = 20
+#: Items of any list (order.items, custom_data.contents, content_ids…): Meta's 1,000 per call.
+MAX_LIST_ITEMS = 1000
+#: Levels of nesting below the event object (custom_data.contents[0].id is 3).
+MAX_DEPTH = 10
+#: Integers must fit in 64 bits: the store, Meta and GA4 read numbers as int64 or double.
+MAX_INTEGER = 2**63 - 1
+
+_URL_FIELDS = frozenset({"event_source_url", "referrer_url"})
+_IDENTITY_CONTAINERS = frozenset({"user", "user_data"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: C0 controls, DEL, C1 controls and Unicode's line and paragraph separators: none belongs in
+#: an identifier, and each can rewrite a terminal or split a log line.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def serialized_size(raw: Any) -> int:
+    """Bytes of ``raw`` as compact UTF-8 JSON (a lone surrogate counts as its 3 bytes)."""
+    text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_event(raw: dict[str, Any], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+                ) -> list[tuple[str, str]]:
+    """``(field path, reason)`` for every limit ``raw`` breaks; empty when it keeps them all."""
+    problems: list[tuple[str, str]] = []
+    for key, value in raw.items():
+        _check_key(key, "", problems)
+        _check(value, _join("", key), 1, _limit_of(key), key in _IDENTITY_CONTAINERS, problems)
+    try:
+        size = serialized_size(raw)
+    except (RecursionError, ValueError):  # too deep for the encoder; the walk said where
+        return problems or [("(event)", f"is nested deeper than {MAX_DEPTH} levels")]
+    if size > max_event_bytes:
+        problems.append(("(event)", f"is {size} bytes as JSON, over the limit of "
+                                    f"{max_event_bytes} bytes (TRACKSIDE_MAX_EVENT_BYTES)"))
+    return problems
+
+
+def control_character_reason(value: str) -> str | None:
+    """Why ``value`` cannot be an identifier, or None when it can."""
+    if CONTROL_CHARACTERS.search(value):
+        return ("must not contain control characters (C0, C1, DEL) or line/paragraph "
+                "separators")
+    return None
+
+
+def _limit_of(key: str) -> int:
+    return MAX_URL_CHARS if key in _URL_FIELDS else MAX_STRING_CHARS
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _check_key(key: object, path: str, problems: list[tuple[str, str]]) -> None:
+    if not isinstance(key, str):
+        return
+    where = _join(path, "(key)") if path else "(key)"
+    if len(key) > MAX_STRING_CHARS:
+        problems.append((where, f"a key is longer than {MAX_STRING_CHARS} characters"))
+    elif _SURROGATE.search(key):
+        problems.append((where, "a key is not valid Unicode (lone surrogate)"))
+
+
+def _check(value: Any, path: str, depth: int, max_chars: int, identity: bool,
+           problems: list[tuple[str, str]]) -> None:
+    if isinstance(value, str):
+        if len(value) > max_chars:
+            problems.append((path, f"longer than {max_chars} characters"))
+        elif _SURROGATE.search(value):
+            problems.append((path, "is not valid Unicode (lone surrogate)"))
+        return
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            problems.append((path, "must be a finite number"))
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_INTEGER:
+            problems.append((path, "is larger than a 64-bit integer"))
+        return
+    if depth >= MAX_DEPTH and isinstance(value, (dict, list)):
+        problems.append((path, f"is nested deeper than {MAX_DEPTH} levels"))
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_key(key, path, problems)
+            # Identity keys are one level down: user.email, user_data.em.
+            _check(item, _join(path, key), depth + 1, max_chars, identity and depth == 1,
+                   problems)
+        return
+    if isinstance(value, list):
+        limit = MAX_IDENTITY_VALUES if identity and depth == 2 else MAX_LIST_ITEMS
+        if len(value) > limit:
+            problems.append((path, f"has {len(value)} values, more than {limit}"))
+            return
+        for index, item in enumerate(value):
+            _check(item, _join(path, index), depth + 1, max_chars, False, problems)
