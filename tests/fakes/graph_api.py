@@ -2,12 +2,13 @@
 
 Real HTTP (served by tests/fakes/server.py): trackside, httpx or Meta's own SDK talk to it as
 they would talk to graph.facebook.com. The request rules are the fake's own, written from the
-spec in :mod:`tests.fakes.meta_checks` (errors in :mod:`tests.fakes.meta_errors`); nothing here
-imports trackside's Meta rules, so a bug there fails a test instead of agreeing with itself.
-This module adds what only a server has: a registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's
-48-hour dedup (rule 36), recorded requests and events (rule 35), fault injection (rule 37) and
-French ``error_user_*`` text on ``Accept-Language: fr`` (rule 38). It also serves a read of the
-pixel node, ``GET /{version}/{pixel_id}`` (what trackside's probe asks), checking token and
+spec in :mod:`tests.fakes.meta_checks` and :mod:`tests.fakes.meta_event_checks` (errors in
+:mod:`tests.fakes.meta_errors`); nothing here imports trackside's Meta rules, so a bug there
+fails a test instead of agreeing with itself. This module adds what only a server has: a
+registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's 48-hour dedup
+(rule 36), recorded requests and events (rule 35), fault injection (rule 37) and French
+``error_user_*`` text on ``Accept-Language: fr`` (rule 38). It also serves a read of the pixel
+node, ``GET /{version}/{pixel_id}`` (what trackside's probe asks), checking token and
 pixel with its own registry, and a poison mode: "answer this fault whenever the request
 contains event id E" (:meth:`FakeGraphAPI.fail_when_contains`).
 
