@@ -235,7 +235,8 @@ class EventCheck:
         return None
 
     def action_source(self) -> GraphError | None:
-        if self.event.get("action_source") in ACTION_SOURCES:
+        source = self.event.get("action_source")
+        if isinstance(source, str) and source in ACTION_SOURCES:
             return None
         return self.refuse(
             None,
@@ -279,7 +280,9 @@ class EventCheck:
                     ".original_event_data",
                 )
         segment = event.get("customer_segmentation")
-        if segment is not None and segment not in CUSTOMER_SEGMENTATION:
+        if segment is not None and not (
+            isinstance(segment, str) and segment in CUSTOMER_SEGMENTATION
+        ):
             return self.bad_param(
                 "customer_segmentation is not a known value.", ".customer_segmentation"
             )

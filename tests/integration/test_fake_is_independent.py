@@ -221,6 +221,10 @@ CASES = [
          events=lambda: [event(event_time=int(time.time()) + 3600)]),
     Case("unknown_action_source", (400, 100, None),
          events=lambda: [event(action_source="Website")]),
+    Case("action_source_is_a_list", (400, 100, None),
+         events=lambda: [event(action_source=["website"])]),
+    Case("customer_segmentation_is_a_list", (400, 100, None),
+         events=lambda: [event(customer_segmentation=["new_customer_to_business"])]),
     Case("website_without_user_agent_strict", (400, 100, None),
          events=lambda: [with_user(em=sha("a@example.com"))],
          rules={"mode": "strict", "require_user_agent": True}),
@@ -258,6 +262,8 @@ CASES = [
     Case("ip_address_with_port", (400, 100, None),
          events=lambda: [with_user(em=sha("a"), client_ip_address="203.0.113.9:443",
                                    client_user_agent="UA")]),
+    Case("fb_login_id_superscript_digit", (400, 100, None),
+         events=lambda: [with_user(em=sha("a"), fb_login_id="²", client_user_agent="UA")]),
     Case("fbc_without_fbclid_2804001", (400, 100, 2804001),
          events=lambda: [with_user(em=sha("a"), fbc="fb.1.1554763741205",
                                    client_user_agent="UA")]),
@@ -279,6 +285,19 @@ PRODUCTION_DIVERGES = {
         "§13 rule 11 (event_time: integer or base-10 integer string): meta_rules "
         "_check_event_time takes '²' as digits (str.isdigit) and int() raises ValueError "
         "instead of refusing with code 100"
+    ),
+    "action_source_is_a_list": (
+        "§13 rule 14 (action_source: one of nine strings): meta_rules check_event tests "
+        "membership of a list in a frozenset and raises TypeError (unhashable) instead of "
+        "refusing with code 100"
+    ),
+    "customer_segmentation_is_a_list": (
+        "§13 rule 19 (customer_segmentation in the §2.1 enum): meta_rules _check_event_fields "
+        "raises TypeError (unhashable list) instead of refusing with code 100"
+    ),
+    "fb_login_id_superscript_digit": (
+        "§13 rule 28 (fb_login_id: integer or digit string): meta_rules _is_digits uses "
+        "str.isdigit, which takes '²', so the event is accepted"
     ),
 }
 
