@@ -156,7 +156,8 @@ class Case:
     #: Where the token goes: "form", "query", "json", "bearer" or "none".
     token: str = "form"
     token_value: str = TOKEN
-    #: "form" (urlencoded, ``data`` as JSON text), "json" or "raw" (``raw_data`` as sent).
+    #: "form" (urlencoded, ``data`` as JSON text), "json", "multipart", "raw" (``raw_data``
+    #: as sent), or a broken body: "multipart_without_boundary", "json_that_is_not_json".
     encoding: str = "form"
     raw_data: str | None = None
     method: str = "POST"
@@ -181,6 +182,14 @@ class Case:
         if self.encoding == "json":
             return httpx.Request("POST", url, params=params, headers=headers,
                                  json={"data": data, **fields})
+        if self.encoding == "multipart":
+            parts = {"data": (None, json.dumps(data))}
+            parts.update({name: (None, value) for name, value in fields.items()})
+            return httpx.Request("POST", url, params=params, headers=headers, files=parts)
+        if self.encoding in ("multipart_without_boundary", "json_that_is_not_json"):
+            media = "multipart/form-data" if "multipart" in self.encoding else "application/json"
+            return httpx.Request("POST", url, params={"access_token": self.token_value},
+                                 headers={"content-type": media}, content=b"{data=[nope")
         text = data if isinstance(data, str) else json.dumps(data)
         return httpx.Request("POST", url, params=params, headers=headers,
                              data={"data": text, **fields})
@@ -202,7 +211,10 @@ CASES = [
     Case("get_is_not_supported", (400, 100, None), method="GET"),
     Case("unversioned_call_2635", (400, 2635, None), path=f"/{PIXEL}/events"),
     Case("expired_version_2635", (400, 2635, None), path=f"/v16.0/{PIXEL}/events"),
-    # data, rules 6-7 (1,000 events at most, §1.4).
+    # Body encodings and data, rules 6-7 (§1.3; 1,000 events at most, §1.4).
+    Case("multipart_form_data", (200, None, None), encoding="multipart"),
+    Case("multipart_without_boundary", (400, 100, None), encoding="multipart_without_boundary"),
+    Case("json_body_that_is_not_json", (400, 100, None), encoding="json_that_is_not_json"),
     Case("data_is_not_json", (400, 100, None), encoding="raw", raw_data="[{not json"),
     Case("data_is_an_object", (400, 100, None), encoding="raw", raw_data='{"event_name": 1}'),
     Case("data_is_empty", (400, 100, None), events=lambda: []),
@@ -331,7 +343,7 @@ def test_the_fake_gives_the_spec_answer(served_fake: FakeGraphAPI, case: Case) -
     request = case.request(served_fake.url)
     with httpx.Client(timeout=10) as client:
         response = client.send(request)
-    events_sent = len(case.events()) if case.encoding != "raw" else 0
+    events_sent = len(case.events()) if case.encoding in ("form", "json", "multipart") else 0
     assert fake_answer(response, events_sent) == case.expected, response.text
     accepted = case.expected[0] == 200
     assert len(served_fake.events) == (events_sent if accepted else 0)
