@@ -1,12 +1,14 @@
 """A strict fake Meta Graph API for ``POST /{version}/{pixel_id}/events`` (spec/meta-capi.md §13).
 
 Real HTTP (served by tests/fakes/server.py): trackside, httpx or Meta's own SDK talk to it as
-they would talk to graph.facebook.com. The request rules live in
-``trackside.destinations.meta_rules`` (shared with the dry run); this module adds what only a
-server has: a registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's
-48-hour dedup (rule 36), recorded requests and events (rule 35), fault injection (rule 37) and
-French ``error_user_*`` text on ``Accept-Language: fr`` (rule 38). It also serves a read of the
-pixel node, ``GET /{version}/{pixel_id}`` (what trackside's probe asks), checking token and
+they would talk to graph.facebook.com. The request rules are the fake's own, written from the
+spec in :mod:`tests.fakes.meta_checks` and :mod:`tests.fakes.meta_event_checks` (errors in
+:mod:`tests.fakes.meta_errors`); nothing here imports trackside's Meta rules, so a bug there
+fails a test instead of agreeing with itself. This module adds what only a server has: a
+registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's 48-hour dedup
+(rule 36), recorded requests and events (rule 35), fault injection (rule 37) and French
+``error_user_*`` text on ``Accept-Language: fr`` (rule 38). It also serves a read of the pixel
+node, ``GET /{version}/{pixel_id}`` (what trackside's probe asks), checking token and
 pixel with its own registry, and a poison mode: "answer this fault whenever the request
 contains event id E" (:meth:`FakeGraphAPI.fail_when_contains`).
 
@@ -30,9 +32,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes import meta_checks as checks
+from tests.fakes import meta_errors as errors
+from tests.fakes.meta_checks import Call, FakeRules, Grant
+from tests.fakes.meta_errors import GraphError
 from trackside.config import Settings
-from trackside.destinations import meta_rules
-from trackside.destinations.meta_rules import MetaError, RulesConfig, TokenGrant
 
 DEDUP_WINDOW_S = 48 * 3600  # §5.1
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -45,25 +49,13 @@ def fbtrace_id() -> str:
 
 # -- faults ------------------------------------------------------------------------------------
 
-_FAULT_ERRORS: dict[int, tuple[str, int | None]] = {
-    # code: (message, subcode) — §6.2 catalogue
-    1: ("An unknown error occurred", 99),
-    2: ("An unexpected error has occurred. Please retry your request later.", None),
-    4: ("(#4) Application request limit reached", 1504022),
-    17: ("(#17) User request limit reached", 2446079),
-    32: ("(#32) Page request limit reached", None),
-    613: ("(#613) Calls to this api have exceeded the rate limit.", None),
-    80004: ("(#80004) There have been too many calls to this ad-account.", None),
-}
-
-
 @dataclass(frozen=True)
 class Fault:
     """One canned answer that replaces the fake's normal processing for a whole request."""
 
     kind: str
     status: int = 500
-    error: MetaError | None = None
+    error: GraphError | None = None
     #: For ``timeout``: how long to hold the request before answering (past the client timeout).
     sleep_s: float = 0.0
     #: For throttles: sent in ``X-Business-Use-Case-Usage`` as ``estimated_time_to_regain_access``.
@@ -76,8 +68,7 @@ class Fault:
     @classmethod
     def transient(cls, code: int = 1) -> Fault:
         """Codes 1 or 2 with HTTP 500 (rule 37)."""
-        message, subcode = _FAULT_ERRORS[code]
-        error = MetaError(500, code, message, subcode=subcode, is_transient=True)
+        error = errors.catalogue_error(code, 500, is_transient=True)
         return cls("transient", status=500, error=error)
 
     @classmethod
@@ -85,8 +76,7 @@ class Fault:
         cls, code: int = 4, is_transient: bool = True, regain_minutes: float | None = None
     ) -> Fault:
         """4 / 17 / 32 / 613 / 80004 with HTTP 400 (rule 37)."""
-        message, subcode = _FAULT_ERRORS[code]
-        error = MetaError(400, code, message, subcode=subcode, is_transient=is_transient)
+        error = errors.catalogue_error(code, 400, is_transient=is_transient)
         return cls("throttle", status=400, error=error, regain_minutes=regain_minutes)
 
     @classmethod
@@ -112,12 +102,12 @@ class Fault:
     @classmethod
     def invalid_token(cls) -> Fault:
         """190, HTTP 401 (rule 3 [Obs])."""
-        return cls("invalid_token", status=401, error=meta_rules.invalid_token())
+        return cls("invalid_token", status=401, error=errors.token_unparseable())
 
     @classmethod
     def unknown_object(cls, object_id: str = "0") -> Fault:
         """100 / 33 (rule 5)."""
-        return cls("unknown_object", status=400, error=meta_rules.unknown_object(object_id))
+        return cls("unknown_object", status=400, error=errors.object_not_found(object_id))
 
     @classmethod
     def short_count(cls, missing: int = 1) -> Fault:
@@ -126,12 +116,14 @@ class Fault:
         return cls("short_count", status=200, missing=missing)
 
     @classmethod
-    def meta_error(cls, error: MetaError) -> Fault:
-        """Any other Meta error, e.g. ``MetaError(400, 368, "...")``."""
-        return cls("meta_error", status=error.http_status, error=error)
+    def meta_error(cls, error: Any) -> Fault:
+        """Any other Meta error, e.g. ``GraphError(400, 368, "...")``; anything shaped like one
+        (a trackside ``MetaError`` too) is copied into the fake's own :class:`GraphError`."""
+        adopted = GraphError.adopt(error)
+        return cls("meta_error", status=adopted.http_status, error=adopted)
 
 
-_FAULT_TIMEOUT = MetaError(500, 2, _FAULT_ERRORS[2][0], is_transient=True)
+_FAULT_TIMEOUT = errors.catalogue_error(2, 500, is_transient=True)
 
 
 # -- records -----------------------------------------------------------------------------------
@@ -199,16 +191,17 @@ class FakeGraphAPI:
         pixel_id: str | None = None,
         token: str | None = None,
         app_secret: str | None = None,
-        rules: RulesConfig | None = None,
+        rules: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.pixel_id = pixel_id or str(10**14 + secrets.randbelow(9 * 10**14))
         self.token = token or "EAAT" + secrets.token_urlsafe(24)
         self.app_secret = app_secret or secrets.token_hex(16)
-        self.rules = rules or RulesConfig()
+        #: The fake's switches; a trackside ``RulesConfig`` is read into a :class:`FakeRules`.
+        self.rules = FakeRules.adopt(rules)
         self.clock = clock
         self.url = ""  # set by whoever serves the app
-        self.tokens: dict[str, TokenGrant] = {}
+        self.tokens: dict[str, Grant] = {}
         self.add_token(self.token, [self.pixel_id], app_secret=self.app_secret)
         self.requests: list[ReceivedRequest] = []
         self.events: list[ReceivedEvent] = []
@@ -243,7 +236,7 @@ class FakeGraphAPI:
         expired: bool = False,
         require_proof: bool = False,
     ) -> None:
-        self.tokens[token] = TokenGrant(
+        self.tokens[token] = Grant(
             pixels=frozenset(pixels),
             app_secret=app_secret,
             expired=expired,
@@ -296,7 +289,7 @@ class FakeGraphAPI:
             "meta_pixel_id": self.pixel_id,
             "meta_access_token": self.token,
             "meta_graph_url": self.url,
-            "meta_api_version": max(self.rules.versions, key=meta_rules.version_key),
+            "meta_api_version": max(self.rules.versions, key=checks.version_order),
         }
         values.update(overrides)
         return Settings(**values)
@@ -333,16 +326,16 @@ class FakeGraphAPI:
         object_id = request.path_params["object_id"]
         headers = {k.lower(): v for k, v in request.headers.items()}
         language = headers.get("accept-language", "en")
-        parsed = meta_rules.parse_request(
+        call = checks.read_call(
             request.method, version, object_id, dict(request.query_params), headers, body
         )
-        location = None
-        if "access_token" in request.query_params:
-            location = "query"
-        elif headers.get("authorization", "")[:7].lower() == "bearer ":
-            location = "bearer"
-        elif isinstance(parsed, meta_rules.GraphRequest) and parsed.access_token:
-            location = "body"
+        if isinstance(call, Call):
+            location, params = call.token_location, dict(call.params)
+        else:  # an unreadable body: where a token could still be seen
+            location = "query" if "access_token" in request.query_params else None
+            if location is None and headers.get("authorization", "")[:7].lower() == "bearer ":
+                location = "bearer"
+            params = {}
         record = ReceivedRequest(
             method=request.method,
             path=request.url.path,
@@ -350,7 +343,7 @@ class FakeGraphAPI:
             pixel_id=object_id,
             content_type=headers.get("content-type", ""),
             token_location=location,
-            params=dict(parsed.params) if isinstance(parsed, meta_rules.GraphRequest) else {},
+            params=params,
             body_bytes=len(body),
         )
         with self._lock:
@@ -361,48 +354,43 @@ class FakeGraphAPI:
         fault = self._next_fault()
         if fault is not None and fault.kind != "short_count":
             return await self._fault_response(fault, record, language)
-        if isinstance(parsed, MetaError):
-            return self._error(parsed, record, language)
-
-        error = meta_rules.check_transport(parsed, self.rules) or meta_rules.check_auth(
-            parsed, self.tokens
-        )
+        if isinstance(call, GraphError):
+            return self._error(call, record, language)
+        error = checks.check_route(call, self.rules) or checks.check_grant(call, self.tokens)
         if error is not None:
             return self._error(error, record, language)
-        poisoned = self._poisoned(parsed.params.get("data"))
+        poisoned = self._poisoned(call.params.get("data"))
         if poisoned:
             fault = poisoned[0][1]
-        if fault is not None:
-            bad = {event_id for event_id, _ in poisoned}
-            if fault.kind != "short_count":
-                return await self._fault_response(fault, record, language)
-            return self._short_count(fault, bad, parsed, record, language)
-        outcome = meta_rules.check_payload(parsed, self.rules, self.clock())
-        record.events = outcome.events
-        record.warnings = outcome.warnings
-        if outcome.error is not None:
-            return self._error(outcome.error, record, language)
+        if fault is not None and fault.kind != "short_count":
+            return await self._fault_response(fault, record, language)
+
+        verdict = checks.check_body(call, self.rules, self.clock())
+        record.events = verdict.events
+        record.warnings = verdict.warnings
+        if verdict.error is not None:
+            return self._error(verdict.error, record, language)
+        if fault is not None:  # short_count, from fail_next or from poison mode
+            return self._short_count(fault, {event_id for event_id, _ in poisoned}, call, verdict,
+                                     record)
         with self._lock:
             rejected = [
                 (e.get("event_id"), self._rejected_ids[str(e.get("event_id"))])
-                for e in outcome.events
+                for e in verdict.events
                 if str(e.get("event_id")) in self._rejected_ids
             ]
         if rejected:
             event_id, subcode = rejected[0]
-            return self._error(
-                meta_rules.invalid_parameter(
-                    subcode,
-                    "Invalid Event",
-                    f"The event {event_id} was rejected by the test.",
-                    rule=37,
-                    blame="data",
-                ),
-                record,
-                language,
+            refusal = errors.invalid_event(
+                subcode, "Invalid Event", f"The event {event_id} was rejected by the test.", "data"
             )
-        self._record_events(parsed.object_id, outcome.events, record.test_event_code)
-        answer = meta_rules.success_body(len(outcome.events), fbtrace_id())
+            return self._error(refusal, record, language)
+        self._record_events(call.object_id, verdict.events, record.test_event_code)
+        return self._success(len(verdict.events), record)
+
+    def _success(self, events_received: int, record: ReceivedRequest) -> Response:
+        """Rule 35 (§1.5): no per-event status, ``messages`` always observed empty."""
+        answer = {"events_received": events_received, "messages": [], "fbtrace_id": fbtrace_id()}
         record.status, record.body = 200, answer
         return JSONResponse(answer)
 
@@ -433,21 +421,16 @@ class FakeGraphAPI:
         return found
 
     def _short_count(
-        self, fault: Fault, bad: set[str], parsed: meta_rules.GraphRequest,
-        record: ReceivedRequest, language: str,
+        self, fault: Fault, bad: set[str], call: Call, verdict: checks.Verdict,
+        record: ReceivedRequest,
     ) -> Response:
         """Meta took the request but counted fewer events; the poisoned ones are not counted."""
-        outcome = meta_rules.check_payload(parsed, self.rules, self.clock())
-        if outcome.error is not None:
-            return self._error(outcome.error, record, language)
-        counted = [e for e in outcome.events if str(e.get("event_id")) not in bad]
-        missing = max(fault.missing, len(outcome.events) - len(counted))
-        counted = counted[: max(0, len(outcome.events) - missing)]
-        self._record_events(parsed.object_id, counted, record.test_event_code)
+        counted = [e for e in verdict.events if str(e.get("event_id")) not in bad]
+        missing = max(fault.missing, len(verdict.events) - len(counted))
+        counted = counted[: max(0, len(verdict.events) - missing)]
+        self._record_events(call.object_id, counted, record.test_event_code)
         record.fault, record.events = fault.kind, counted
-        answer = meta_rules.success_body(len(counted), fbtrace_id())
-        record.status, record.body = 200, answer
-        return JSONResponse(answer)
+        return self._success(len(counted), record)
 
     async def _read_node(self, request: Request) -> Response:
         """``GET /{version}/{pixel_id}?fields=id``: the pixel node, for a token that may use it.
@@ -476,16 +459,16 @@ class FakeGraphAPI:
         if fault is not None and fault.kind != "short_count":
             return await self._fault_response(fault, record, language)
         if version not in self.rules.versions:
-            return self._error(meta_rules.unknown_version(version), record, language)
+            return self._error(errors.version_unknown(version), record, language)
         grant = self.tokens.get(token) if token else None
         if not token:
-            error: MetaError | None = meta_rules.missing_token()
+            error: GraphError | None = errors.token_required()
         elif grant is None:
-            error = meta_rules.invalid_token()
+            error = errors.token_unparseable()
         elif grant.expired:
-            error = meta_rules.expired_token()
+            error = errors.token_expired()
         elif object_id not in grant.pixels:
-            error = meta_rules.unknown_object(object_id)
+            error = errors.object_not_found(object_id)
         else:
             error = None
         if error is not None:
@@ -513,7 +496,7 @@ class FakeGraphAPI:
                     ReceivedEvent(pixel_id, payload, test_event_code, now, deduplicated=duplicate)
                 )
 
-    def _error(self, error: MetaError, record: ReceivedRequest, language: str) -> Response:
+    def _error(self, error: GraphError, record: ReceivedRequest, language: str) -> Response:
         body = error.body(fbtrace_id(), language)
         record.status, record.error_code, record.error_subcode = (
             error.http_status,
