@@ -292,25 +292,10 @@ CASES = [
 ]
 
 #: Where trackside's validator disagrees with the spec: each one names the §13 rule.
-PRODUCTION_DIVERGES = {
-    "event_time_superscript_digit": (
-        "§13 rule 11 (event_time: integer or base-10 integer string): meta_rules "
-        "_check_event_time takes '²' as digits (str.isdigit) and int() raises ValueError "
-        "instead of refusing with code 100"
-    ),
-    "action_source_is_a_list": (
-        "§13 rule 14 (action_source: one of nine strings): meta_rules check_event tests "
-        "membership of a list in a frozenset and raises TypeError (unhashable) instead of "
-        "refusing with code 100"
-    ),
-    "customer_segmentation_is_a_list": (
-        "§13 rule 19 (customer_segmentation in the §2.1 enum): meta_rules _check_event_fields "
-        "raises TypeError (unhashable list) instead of refusing with code 100"
-    ),
-    "fb_login_id_superscript_digit": (
-        "§13 rule 28 (fb_login_id: integer or digit string): meta_rules _is_digits uses "
-        "str.isdigit, which takes '²', so the event is accepted"
-    ),
+#: Cases where production meta_rules disagreed with the spec, as strict xfails naming the rule.
+#: Found by this table and fixed: rule 11 and 28 ("²" taken as digits), rules 14 and 19 (a
+#: list as action_source / customer_segmentation raised TypeError).
+PRODUCTION_DIVERGES: dict[str, str] = {
 }
 
 

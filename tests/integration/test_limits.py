@@ -508,3 +508,24 @@ def test_memory_stays_flat_under_8_parallel_oversized_header_requests(
     assert after - before < 20 * 1024 * 1024, (before, after)
     healthy = exchange(port, request_head(100))
     assert healthy.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("event_time", "\u00b2"),  # str.isdigit says yes, int() says no (§13 rule 11)
+    ("action_source", ["website"]),  # unhashable where one of nine strings belongs (rule 14)
+    ("customer_segmentation", ["new_customer_to_business"]),  # rule 19
+    ("user_data.fb_login_id", "\u00b2"),  # rule 28
+], ids=["event-time-superscript", "action-source-list", "segmentation-list",
+        "fb-login-id-superscript"])
+async def test_graph_refuses_what_metas_rules_once_crashed_on(
+    client: httpx.AsyncClient, gateway: Runtime, path: str, value: Any,
+) -> None:
+    # Found by tests/integration/test_fake_is_independent.py: meta_rules raised instead of
+    # refusing, and the endpoint answered 503 code 2 (retry) to a client's bad input.
+    event = put(meta("CRASH-1"), path, value)
+    response = await client.post(f"/v26.0/{PIXEL}/events?access_token={API_KEY}",
+                                 json={"data": [event]})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == 100 and error["is_transient"] is False
+    assert stored_ids(gateway) == []

@@ -57,7 +57,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_digits(value: Any) -> bool:
-    return _is_int(value) or (isinstance(value, str) and value.isdigit())
+    # isascii: str.isdigit also takes "²" and other digits int() refuses (rule 28).
+    return _is_int(value) or (isinstance(value, str) and value.isascii() and value.isdigit())
 
 
 _WHITESPACE = re.compile(r"\s")
@@ -132,7 +133,7 @@ def check_event(
         return error
 
     source = event.get("action_source")  # rule 14 (case-sensitive, assumed)
-    if source not in ACTION_SOURCES:
+    if not isinstance(source, str) or source not in ACTION_SOURCES:
         return invalid_parameter(
             None,
             "Invalid Action Source",
@@ -175,7 +176,8 @@ def _check_event_time(
     value: int | None = None
     if _is_int(raw):
         value = raw
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+    elif isinstance(raw, str) and raw.strip().lstrip("-").isascii() \
+            and raw.strip().lstrip("-").isdigit():
         value = int(raw.strip())  # Meta's GTM tag sends numeric strings (§2.1)
     if value is None or value < 0 or value > MILLISECONDS_THRESHOLD:
         return invalid_parameter(
@@ -342,7 +344,7 @@ def _check_event_fields(event: Mapping[str, Any], at: str) -> MetaError | None:
             blame=f"{at}.original_event_data",
         )
     segment = event.get("customer_segmentation")
-    if segment is not None and segment not in CUSTOMER_SEGMENTS:
+    if segment is not None and (not isinstance(segment, str) or segment not in CUSTOMER_SEGMENTS):
         return _param_error(
             "customer_segmentation is not a known value.",
             rule=19,
