@@ -443,19 +443,21 @@ def events_drop(
 
     if not reason.strip():
         raise typer.BadParameter("say why the event is dropped", param_hint="--reason")
+    # An operator may paste a vendor's answer, token included: mask configured secrets.
     runtime = _runtime()
+    why = runtime.redactor(reason.strip()) or ""
     try:
         actor = getpass.getuser()
     except (KeyError, OSError):  # no user name for this uid (containers)
         actor = "operator"
     try:
-        result = runtime.store.drop_pending(event_id, destination, reason.strip(),
+        result = runtime.store.drop_pending(event_id, destination, why,
                                             f"{actor} (trackside events drop)", time.time())
     finally:
         runtime.close()
     for event_name, name in result.dropped:
         out.print(f"dropped {safe(event_name)} {safe(event_id)} [{safe(name)}]: dead, "
-                  f"{safe(reason.strip())}", highlight=False)
+                  f"{safe(why)}", highlight=False)
     for event_name, name, status in result.refused:
         err.print(f"not dropped {safe(event_name)} {safe(event_id)} [{safe(name)}]: already "
                   f"{status}; only pending rows can be dropped", highlight=False)

@@ -59,9 +59,11 @@ def test_no_secret_in_any_cli_output_or_the_database(env: dict[str, str], fake_g
                                                      tmp_path: Path) -> None:
     outputs: list[str] = []
 
-    def record(*args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def record(*args: str, environ: dict[str, str] | None = None,
+               typed: str | None = None) -> subprocess.CompletedProcess[str]:
         result = run(environ or env, *args)
-        outputs.append(f"$ trackside {' '.join(args)}\n{result.stdout}\n{result.stderr}")
+        # ``typed``: what to show of a command line that itself holds a canary on purpose.
+        outputs.append(f"$ trackside {typed or ' '.join(args)}\n{result.stdout}\n{result.stderr}")
         return result
 
     assert record("doctor").returncode in (0, 1)
@@ -82,6 +84,24 @@ def test_no_secret_in_any_cli_output_or_the_database(env: dict[str, str], fake_g
     record("doctor", environ={**env, "TRACKSIDE_JOIN_WINDOW_S": "soon"})  # config error path
     record("status", environ={**env, "TRACKSIDE_META_API_VERSION": TOKEN})  # bad value = a canary
     record("events", "show", "trackside-test", "--json")
+    record("events", "drop", "does-not-exist", "--reason", "typo")
+    # An operator pasting a secret into the reason: it is stored and shown masked.
+    from trackside.config import load_settings
+    from trackside.runtime import Runtime
+
+    pending = Runtime.from_settings(load_settings(env))  # accepted, not delivered: pending
+    try:
+        [accepted] = pending.pipeline.accept([{"event_name": "Lead", "event_id": "LEAD-DROP",
+                                               "user": {"email": "a@example.com"}}], "api")
+    finally:
+        pending.close()
+    assert accepted.status == "queued"
+    dropped = record("events", "drop", "LEAD-DROP", "--reason", f"ga4 refuses {GA4_SECRET}",
+                     typed="events drop LEAD-DROP --reason ga4 refuses <GA4 secret>")
+    assert dropped.returncode == 0 and "dropped" in dropped.stdout
+    record("events", "show", "LEAD-DROP")
+    # Unknown variable (did-you-mean path) whose value is a secret: serve exits 2 at start.
+    assert record("serve", environ={**env, "TRACKSIDE_META_PIXELID": TOKEN}).returncode == 2
 
     text = "\n".join(outputs)
     for canary in CANARIES:
