@@ -9,11 +9,10 @@ notes, vendors' messages) is printed through ``terminal.safe``: never a raw cont
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -97,7 +96,7 @@ def _age(seconds: float) -> str:
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _parse_when(value: str | None, option: str) -> float | None:
@@ -109,7 +108,7 @@ def _parse_when(value: str | None, option: str) -> float | None:
         raise typer.BadParameter(f"{value!r} is not a date such as 2026-11-20 or 2026-11-20T10:00",
                                  param_hint=option) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 

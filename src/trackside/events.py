@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -220,7 +220,7 @@ def parse_event_time(value: Any, now: float | None = None) -> int:
                     "must be unix seconds, unix milliseconds or an ISO 8601 date-time"
                 ) from None
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.replace(tzinfo=UTC)
             return int(parsed.timestamp())
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -176,6 +176,6 @@ class Pipeline:
             # join.insert wraps store.insert_events: browser context joins and the browser
             # Purchase policy (trackside/join.py, DESIGN.md "Joining browser context").
             inserted = join.insert(self, batch.records, batch.source, batch.now)
-            for position, result in zip(batch.positions, inserted):
+            for position, result in zip(batch.positions, inserted, strict=True):
                 batch.results[position].status = result.status
         return batch.results

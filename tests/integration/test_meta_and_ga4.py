@@ -23,7 +23,7 @@ GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storag
            "ad_personalization": "granted"}
 
 
-def environ(fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, db: Path) -> dict[str, str]:
+def environ(fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, db: Path) -> dict[str, str]:  # noqa: F811
     settings = fake_graph.settings()
     return {
         "TRACKSIDE_DATABASE_URL": f"sqlite:///{db}",

@@ -254,7 +254,7 @@ def test_clear_errors_for_wrong_dsn_prefix_and_missing_table(db: Any) -> None:
     with pytest.raises(PrestaShopError) as info:
         DatabaseReader("mysql://nobody:s3cret-pw@127.0.0.1:3306/test", prefix).check()
     assert "s3cret-pw" not in str(info.value)
-    with pytest.raises(PrestaShopError, match="cannot reach the database server at 127.0.0.1:1"):
+    with pytest.raises(PrestaShopError, match=r"cannot reach the database server at 127\.0\.0\.1:1"):
         DatabaseReader("mysql://root@127.0.0.1:1/test", prefix).check()
     with pytest.raises(PrestaShopError, match="database 'nope_db' does not exist"):
         DatabaseReader("mysql://root@127.0.0.1:3306/nope_db", prefix).check()

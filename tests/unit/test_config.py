@@ -91,7 +91,7 @@ def test_bad_values_name_the_key_and_reason(environ: dict[str, str], message: st
 def test_bad_toml_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "trackside.toml"
     config.write_text("meta_pixel_id = \n")
-    with pytest.raises(ConfigError, match="TRACKSIDE_CONFIG: .* is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"TRACKSIDE_CONFIG: .* is not valid TOML"):
         load_settings(environ={"TRACKSIDE_CONFIG": str(config)})
     config.write_text('no_such_setting = 1\n')
     with pytest.raises(ConfigError, match="TRACKSIDE_NO_SUCH_SETTING: is not a known setting"):

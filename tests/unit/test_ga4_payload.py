@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from trackside.config import Settings
-from trackside.destinations import Prepared, Skip, Verdict
-from trackside.destinations import ga4_rules
+from trackside.destinations import Prepared, Skip, Verdict, ga4_rules
 from trackside.destinations.ga4 import (
     GA4_EVENT_NAMES,
     UNATTRIBUTED_NOTE,

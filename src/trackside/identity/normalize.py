@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from hashlib import sha256
 from typing import Any
 
@@ -208,7 +208,7 @@ def normalize_user(
     today = (
         None
         if get("date_of_birth") is None
-        else datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+        else datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
         if now_ms is not None
         else date.today()
     )

@@ -13,7 +13,7 @@ example numbers and on random digit strings.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
@@ -42,8 +42,20 @@ def _desc(number_desc: object) -> _Desc | None:
 class _Region:
     """One region's metadata with every pattern compiled once."""
 
-    __slots__ = ("metadata", "general", "types", "leading", "prefix", "transform", "intl",
-                 "lengths", "local_lengths", "min_length", "max_length", "by_length")  # fmt: skip
+    __slots__ = (
+        "by_length",
+        "general",
+        "intl",
+        "leading",
+        "lengths",
+        "local_lengths",
+        "max_length",
+        "metadata",
+        "min_length",
+        "prefix",
+        "transform",
+        "types",
+    )  # fmt: skip
 
     def __init__(self, region: str) -> None:
         metadata = PhoneMetadata.metadata_for_region(region, None)
@@ -110,7 +122,7 @@ class _Region:
         return stripped
 
 
-@lru_cache(maxsize=None)
+@cache
 def _region(region: str) -> _Region | None:
     if PhoneMetadata.metadata_for_region(region, None) is None:
         return None  # not a region the library knows ("ZZ", a typo'd default country)
@@ -135,7 +147,7 @@ def _is_valid(country_code: int, nsn: str) -> bool:
     return False
 
 
-def fast_e164_digits(digits: str, region: str | None) -> str | None | object:
+def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
     """E.164 digits for ``+<digits>`` (region None) or national ``digits`` of ``region``.
 
     ``digits`` holds ASCII digits only (after an optional leading ``+``); returns None when

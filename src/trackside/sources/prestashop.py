@@ -270,7 +270,7 @@ class PrestaShopSync:
             for m in mapped
         ]
         results = self.runtime.pipeline.accept(raws, source=SOURCE, now=now)
-        for item, result in zip(mapped, results):
+        for item, result in zip(mapped, results, strict=True):
             name = item.raw["event_name"]
             if result.status == "rejected":
                 report.rejected += 1

@@ -27,7 +27,6 @@ from typing import Any, NoReturn
 
 from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
-from trackside.store.sqlite_context import BrowserContextQueries
 from trackside.store import (
     FINAL_STATUSES,
     HOLD_UNTIL,
@@ -47,6 +46,7 @@ from trackside.store import (
     StoreUnavailable,
     StoreUnwritable,
 )
+from trackside.store.sqlite_context import BrowserContextQueries
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
@@ -573,8 +573,9 @@ class SQLiteStore(BrowserContextQueries):
             "SELECT * FROM events WHERE event_id = ? ORDER BY accepted_at", (event_id,)
         ):
             pk = event["pk"]
+            # row.keys(), not row: `in` on a sqlite3.Row tests its values, not its column names.
             outbox = [
-                {key: row[key] for key in row.keys() if key not in ("event_pk", "lease_owner")}
+                {key: row[key] for key in row.keys() if key not in ("event_pk", "lease_owner")}  # noqa: SIM118
                 for row in self._read("SELECT * FROM outbox WHERE event_pk = ? ORDER BY id", (pk,))
             ]
             for row in outbox:

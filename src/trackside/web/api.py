@@ -110,7 +110,7 @@ class EventsAPI:
         except Exception:
             # Logged with its traceback by the committer; nothing was stored.
             raise ApiError(503, headers={"Retry-After": "5"}) from None
-        for index, result in zip(positions, accepted):
+        for index, result in zip(positions, accepted, strict=True):
             result.index = index
             results[index] = result
 

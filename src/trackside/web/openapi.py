@@ -8,8 +8,8 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from trackside import __version__
-from trackside.web.errors import ErrorBody
 from trackside.web.collect import Beacon
+from trackside.web.errors import ErrorBody
 from trackside.web.schemas import (
     CollectAccepted,
     EventLookup,

@@ -25,7 +25,7 @@ from trackside.destinations.meta_rules.errors import (  # noqa: F401
     unknown_version,
     unsupported_method,
 )
-from trackside.destinations.meta_rules.events import (  # noqa: F401
+from trackside.destinations.meta_rules.events import (
     check_event,
 )
 from trackside.destinations.meta_rules.facts import (  # noqa: F401
@@ -45,14 +45,14 @@ from trackside.destinations.meta_rules.facts import (  # noqa: F401
     USER_DATA_KEYS,
     Mode,
 )
-from trackside.destinations.meta_rules.model import (  # noqa: F401
+from trackside.destinations.meta_rules.model import (
     BodyError,
     GraphRequest,
     Outcome,
     RulesConfig,
     TokenGrant,
 )
-from trackside.destinations.meta_rules.request import (  # noqa: F401
+from trackside.destinations.meta_rules.request import (
     appsecret_proof,
     check_auth,
     check_payload,
@@ -68,24 +68,24 @@ from trackside.destinations.meta_rules.request import (  # noqa: F401
 
 __all__ = [
     "ACTION_SOURCES",
-    "GraphRequest",
     "BodyError",
+    "GraphRequest",
     "MetaError",
     "Mode",
     "Outcome",
     "RulesConfig",
     "TokenGrant",
+    "appsecret_proof",
     "check_auth",
     "check_event",
     "check_payload",
     "check_transport",
     "decode_body",
     "decode_data",
-    "parse_request",
     "invalid_parameter",
-    "version_key",
+    "parse_request",
     "request_events",
-    "appsecret_proof",
     "success_body",
     "validate",
+    "version_key",
 ]
