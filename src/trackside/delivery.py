@@ -66,7 +66,7 @@ def retry_delay(attempts: int) -> float:
 
 def throttle_pause(in_a_row: int) -> float:
     """The pause for the ``in_a_row``-th throttle since the last success: 5, 10, 20 … 900 s."""
-    return min(THROTTLE_CAP_S, THROTTLE_FIRST_S * 2 ** min(max(in_a_row, 1) - 1, 20))
+    return min(THROTTLE_CAP_S, THROTTLE_FIRST_S * 2.0 ** min(max(in_a_row, 1) - 1, 20))
 
 
 @dataclass

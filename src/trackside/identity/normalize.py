@@ -149,8 +149,8 @@ def _hashed(
             if clear is None:
                 warnings.append(f"user.{name}: {_REASONS[name]}, dropped")
                 return []
-            digest = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
-            return [digest] if digest else []
+            hashed = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
+            return [hashed] if hashed else []
     if isinstance(raw, (list, tuple)):
         out = {
             digest
@@ -189,6 +189,7 @@ def normalize_user(
     data: dict[str, Any] = {}
     # Pydantic keeps field values in __dict__ (also for model_construct); a plain mapping is
     # accepted too, which is what the Graph-compatible endpoint and tests find handy.
+    get: Callable[[str], Any]
     if type(user) is User:  # the usual case, without the slower ABC check below
         get = user.__dict__.get
     elif isinstance(user, Mapping):

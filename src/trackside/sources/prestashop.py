@@ -232,9 +232,9 @@ class PrestaShopSync:
         orders = self.reader.orders_by_reference(sorted(set(references.values())))
         groups: dict[str, list[Order]] = {}
         by_id: dict[int, Order] = {}
-        for order in orders:
-            groups.setdefault(order.reference, []).append(order)
-            by_id[order.id] = order
+        for fetched in orders:
+            groups.setdefault(fetched.reference, []).append(fetched)
+            by_id[fetched.id] = fetched
         history: dict[int, list[HistoryRow]] = {}
         for h in self.reader.history_of_orders(list(by_id)):
             history.setdefault(h.id_order, []).append(h)

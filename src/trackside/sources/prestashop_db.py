@@ -257,7 +257,8 @@ class DatabaseReader:
     def first_history_id_since(self, when: datetime) -> int | None:
         rows = self._rows("SELECT MIN(id_order_history) AS id FROM {p}order_history "
                           "WHERE date_add >= %s", (when.strftime("%Y-%m-%d %H:%M:%S"),))
-        return rows[0]["id"]
+        first: int | None = rows[0]["id"]
+        return first
 
     def max_history_id(self) -> int:
         return int(self._rows("SELECT COALESCE(MAX(id_order_history), 0) AS id "

@@ -161,7 +161,7 @@ class SQLiteStore(BrowserContextQueries):
             self._local.deadline = previous
 
     def _remaining(self, default: float) -> float:
-        deadline = getattr(self._local, "deadline", None)
+        deadline: float | None = getattr(self._local, "deadline", None)
         if deadline is None:
             return default
         # Past the deadline a call still runs if it needs no waiting (the follow-up writes
@@ -499,7 +499,8 @@ class SQLiteStore(BrowserContextQueries):
             "SELECT MIN(next_attempt_at) FROM outbox WHERE destination = ? AND status = 'pending'",
             (destination,),
         )
-        return rows[0][0]
+        due: float | None = rows[0][0]
+        return due
 
     # -- notes and destination state ------------------------------------------------------
 

@@ -116,10 +116,10 @@ class EventsAPI:
 
         counts = {"queued": 0, "duplicate": 0, "rejected": 0}
         out = []
-        for result in results:
-            assert result is not None
-            counts[result.status] += 1
-            out.append(result.as_dict())
+        for answer in results:
+            assert answer is not None
+            counts[answer.status] += 1
+            out.append(answer.as_dict())
         return JSONResponse({**counts, "results": out}, status_code=202)
 
     async def get_event(self, request: Request) -> Response:

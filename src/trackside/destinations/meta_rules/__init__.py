@@ -13,7 +13,7 @@ them between ``strict`` (refuse) and ``compat`` (what Graph v26.0 was observed t
 
 from __future__ import annotations
 
-from trackside.destinations.meta_rules.errors import (  # noqa: F401
+from trackside.destinations.meta_rules.errors import (
     MetaError,
     deprecated_version,
     expired_token,
@@ -28,7 +28,7 @@ from trackside.destinations.meta_rules.errors import (  # noqa: F401
 from trackside.destinations.meta_rules.events import (
     check_event,
 )
-from trackside.destinations.meta_rules.facts import (  # noqa: F401
+from trackside.destinations.meta_rules.facts import (
     ACTION_SOURCES,
     CURRENCIES,
     CUSTOMER_SEGMENTS,
@@ -68,6 +68,19 @@ from trackside.destinations.meta_rules.request import (
 
 __all__ = [
     "ACTION_SOURCES",
+    "CURRENCIES",
+    "CUSTOMER_SEGMENTS",
+    "EVENT_KEYS",
+    "GRAPH_DOCS",
+    "HASHED_KEYS",
+    "LDU_STATES",
+    "MAX_AGE_S",
+    "MAX_EVENTS",
+    "MILLISECONDS_THRESHOLD",
+    "PHYSICAL_STORE_MAX_AGE_S",
+    "STRING_PARAMS",
+    "TOO_BROAD_SETS",
+    "USER_DATA_KEYS",
     "BodyError",
     "GraphRequest",
     "MetaError",
@@ -82,10 +95,18 @@ __all__ = [
     "check_transport",
     "decode_body",
     "decode_data",
+    "deprecated_version",
+    "expired_token",
+    "invalid_appsecret_proof",
     "invalid_parameter",
+    "invalid_token",
+    "missing_token",
     "parse_request",
     "request_events",
     "success_body",
+    "unknown_object",
+    "unknown_version",
+    "unsupported_method",
     "validate",
     "version_key",
 ]

@@ -280,7 +280,12 @@ def _check_source_requirements(
     elif source == "app":  # rule 17
         app_data = event.get("app_data")
         extinfo = app_data.get("extinfo") if isinstance(app_data, dict) else None
-        if not isinstance(extinfo, list) or len(extinfo) != 16 or extinfo[0] not in ("a2", "i2"):
+        if (
+            not isinstance(app_data, dict)
+            or not isinstance(extinfo, list)
+            or len(extinfo) != 16
+            or extinfo[0] not in ("a2", "i2")
+        ):
             return invalid_parameter(
                 None,
                 "Invalid App Data",
