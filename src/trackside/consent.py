@@ -26,7 +26,8 @@ from trackside.events import Consent, NormalizedEvent
 
 # EU 27 + Iceland, Liechtenstein, Norway (EEA) + United Kingdom + Switzerland.
 EEA_UK_CH = frozenset(
-    ["at", "be", "bg", "hr", "cy", "cz", "dk", "ee", "fi", "fr", "de", "gr", "hu", "ie", "it", "lv", "lt", "lu", "mt", "nl", "pl", "pt", "ro", "sk", "si", "es", "se", "is", "li", "no", "gb", "ch"]
+    "at be bg hr cy cz dk ee fi fr de gr hu ie it lv lt lu mt nl pl pt ro sk si es se "
+    "is li no gb ch".split()
 )
 
 #: Signals each kind of destination needs when consent is enforced.

@@ -196,7 +196,8 @@ class Worker:
         names = {d.name for d in self.destinations}
         for state in self.store.destination_states():
             if state.paused_until is None and state.destination in names:
-                log.warning("retrying paused destination %s (was: %s)", state.destination, state.reason)
+                log.warning("retrying paused destination %s (was: %s)",
+                            state.destination, state.reason)
                 self.store.resume_destination(state.destination)
 
     async def _run_destination(self, destination: Destination, stop: asyncio.Event) -> None:
@@ -681,7 +682,9 @@ class Worker:
         self.store.reschedule(retry_ids, at, record, now)
         metrics.RETRIES.labels(destination.name, record.verdict).inc(len(group))
 
-    async def _classified_send(self, destination: Destination, group: list[Prepared]) -> Classification:
+    async def _classified_send(
+        self, destination: Destination, group: list[Prepared]
+    ) -> Classification:
         if getattr(destination, "offline", False):
             return destination.simulate(group)  # type: ignore[attr-defined, no-any-return]
         request = destination.build_request(group)

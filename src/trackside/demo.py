@@ -135,7 +135,8 @@ class DemoShop:
             purchase["signature"] = sign_purchase(key.get_secret_value(), reference, total, "EUR")
         return self._page("confirmation.html", request, title="Thank you", reference=reference,
                           total=total, purchase=purchase,
-                          event_id=purchase_event_id(reference, self.runtime.settings.event_id_prefix))
+                          event_id=purchase_event_id(reference,
+                                                     self.runtime.settings.event_id_prefix))
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]

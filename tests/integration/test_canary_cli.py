@@ -59,7 +59,9 @@ def test_no_secret_in_any_cli_output_or_the_database(env: dict[str, str], fake_g
                                                      tmp_path: Path) -> None:
     outputs: list[str] = []
 
-    def record(*args: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def record(
+        *args: str, environ: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = run(environ or env, *args)
         outputs.append(f"$ trackside {' '.join(args)}\n{result.stdout}\n{result.stderr}")
         return result

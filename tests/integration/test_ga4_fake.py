@@ -56,7 +56,8 @@ def _event(now: float, **overrides: Any) -> NormalizedEvent:
 
 
 def _varied_events(now: float) -> list[NormalizedEvent]:
-    browse = {"order": {"value": 19.5, "currency": "EUR", "items": [{"id": "SKU-1", "price": 19.5}]}}
+    browse = {"order": {"value": 19.5, "currency": "EUR",
+                        "items": [{"id": "SKU-1", "price": 19.5}]}}
     return [
         _event(now),
         _event(now, event_id="A2", ga_client_id="GA1.1.42.1673515099", ga_session_id=None),

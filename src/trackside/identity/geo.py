@@ -102,11 +102,14 @@ _CA_PROVINCES = {
 # shops use (PrestaShop stores a title such as "Mme"/"M." rather than a gender).
 _GENDERS = {
     **dict.fromkeys(
-        ["f", "female", "woman", "women", "w", "girl", "femme", "madame", "mme", "mlle", "mademoiselle", "mrs", "ms", "miss", "frau", "weiblich", "mujer", "senora", "sra", "srta", "donna", "signora", "sig.ra", "feminin", "feminine", "femenino", "femminile", "vrouw", "mevrouw", "mevr", "kobieta", "pani"],
+        "f female woman women w girl femme madame mme mlle mademoiselle mrs ms miss frau "
+        "weiblich mujer senora sra srta donna signora sig.ra feminin feminine femenino "
+        "femminile vrouw mevrouw mevr kobieta pani".split(),
         "f",
     ),
     **dict.fromkeys(
-        ["m", "male", "man", "men", "boy", "homme", "monsieur", "mr", "mister", "herr", "mannlich", "maennlich", "hombre", "senor", "sr", "uomo", "signor", "sig", "masculin", "masculine", "masculino", "maschile", "man", "heer", "dhr", "mezczyzna", "pan"],
+        "m male man men boy homme monsieur mr mister herr mannlich maennlich hombre senor sr "
+        "uomo signor sig masculin masculine masculino maschile man heer dhr mezczyzna pan".split(),
         "m",
     ),
 }

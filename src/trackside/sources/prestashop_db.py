@@ -150,7 +150,9 @@ class DatabaseReader:
             )
         return PrestaShopError(f"{self.description}: {type(exc).__name__}: {exc.args[-1]}")
 
-    def _rows(self, sql: str, params: Sequence[Any] = (), table: str | None = None) -> list[dict[str, Any]]:
+    def _rows(
+        self, sql: str, params: Sequence[Any] = (), table: str | None = None
+    ) -> list[dict[str, Any]]:
         sql = sql.replace("{p}", self.prefix)
         for attempt in (1, 2):
             if self._conn is None:

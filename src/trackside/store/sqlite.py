@@ -326,7 +326,9 @@ class SQLiteStore(BrowserContextQueries):
                 conn.executemany(_INSERT_OUTBOX, outbox)
         return results
 
-    def _merge_duplicate(self, conn: sqlite3.Connection, record: NewEvent, now: float) -> InsertResult:
+    def _merge_duplicate(
+        self, conn: sqlite3.Connection, record: NewEvent, now: float
+    ) -> InsertResult:
         incoming = record.event
         row = conn.execute(
             "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
@@ -415,7 +417,8 @@ class SQLiteStore(BrowserContextQueries):
             return
         with self._write() as conn:
             conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,"
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
+                " lease_owner = NULL,"
                 " lease_expires_at = NULL, code = ?, subcode = ?, message = ?"
                 " WHERE id = ? AND status = 'pending'",
                 [(next_attempt_at, attempt.code, attempt.subcode, attempt.message, oid)
@@ -531,7 +534,8 @@ class SQLiteStore(BrowserContextQueries):
     ) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO destination_state (destination, paused_until, reason, code, updated_at)"
+                "INSERT INTO destination_state"
+                " (destination, paused_until, reason, code, updated_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (destination) DO UPDATE SET"
                 " paused_until = excluded.paused_until, reason = excluded.reason,"
                 " code = excluded.code, updated_at = excluded.updated_at",
