@@ -12,7 +12,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.graph_api import FakeGraphAPI  # noqa: E402
+from tests.fakes.graph_api import FakeGraphAPI
 
 
 def main() -> None:

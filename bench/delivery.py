@@ -58,7 +58,8 @@ def make_events(n: int, now: float) -> list[dict]:
 def prefill(path: Path, events: list[dict], now: float) -> None:
     store = SQLiteStore(str(path))
     store.migrate()
-    pipeline = Pipeline(Settings(join_window_s=0, database_url=f"sqlite:///{path}"), store, ["meta"])
+    settings = Settings(join_window_s=0, database_url=f"sqlite:///{path}")
+    pipeline = Pipeline(settings, store, ["meta"])
     for start in range(0, len(events), 1000):
         pipeline.accept(events[start:start + 1000], "bench", now=now)
     store.close()
@@ -114,7 +115,8 @@ def sdk_send(events: list[dict], url: str, pixel_id: str, token: str) -> float:
                                 contents=contents, order_id=order["reference"])
             batch.append(Event(event_name="Purchase", event_time=raw["event_time"],
                                event_id=raw["event_id"], event_source_url=raw["event_source_url"],
-                               action_source=ActionSource.WEBSITE, user_data=user_data, custom_data=custom))
+                               action_source=ActionSource.WEBSITE, user_data=user_data,
+                               custom_data=custom))
         EventRequest(events=batch, pixel_id=pixel_id).execute()
     return len(events) / (time.perf_counter() - started)
 
@@ -143,8 +145,10 @@ def main() -> None:
                 if round_no == 0:
                     db_small = Path(tmp) / "small.db"
                     prefill(db_small, small, now)
-                    memory[len(small)] = trackside_drain(db_small, url, pixel_id, token)["peak_rss_mb"]
-                print(f"round {round_no + 1}: trackside {ours[-1]:,.0f} ev/s, SDK {theirs[-1]:,.0f} ev/s",
+                    drained = trackside_drain(db_small, url, pixel_id, token)
+                    memory[len(small)] = drained["peak_rss_mb"]
+                print(f"round {round_no + 1}: trackside {ours[-1]:,.0f} ev/s, "
+                      f"SDK {theirs[-1]:,.0f} ev/s",
                       flush=True)
             finally:
                 fake.terminate()

@@ -253,13 +253,16 @@ def main() -> None:
         finally:
             stop(bare)
 
-    print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print(f"{'measurement':42} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}")
+    print(f"{'measurement':42} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'non-2xx':>8}")
     for r in results:
         print(f"{r.name:42} {r.requests_s:9.0f} {r.events_s:10.0f} {r.p50_ms:8.2f} "
               f"{r.p99_ms:8.2f} {r.non_2xx:8d}")
     base = bare_max.requests_s
-    print(f"\nsingle-event requests / bare requests: {single.requests_s / base:.2f} (target ≥ 0.45)")
+    single_ratio = single.requests_s / base
+    print(f"\nsingle-event requests / bare requests: {single_ratio:.2f} (target ≥ 0.45)")
     print(f"batched events/s / bare requests/s:    {batched.events_s / base:.2f} (target ≥ 1.0)")
     half = results[3]
     print(f"p99 at half rate ({half.requests_s:.0f} req/s): {half.p99_ms:.1f} ms (target < 50)")
@@ -318,7 +321,8 @@ end
 function request()
   counter = counter + 1
   local id = nonce .. "-" .. tid .. "-" .. counter
-  local xff = "10." .. tid .. "." .. (math.floor(counter / 250) %% 250) .. "." .. (counter %% 250 + 1)
+  local xff = "10." .. tid .. "." .. (math.floor(counter / 250) %% 250) .. "."
+    .. (counter %% 250 + 1)
   local headers = {["Content-Type"] = "text/plain;charset=UTF-8", ["Origin"] = "%(origin)s",
                    ["X-Forwarded-For"] = xff,
                    ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36"}
@@ -375,7 +379,8 @@ def collect_main() -> None:
             stop(server)
         stored = sqlite3.connect(database).execute(
             "SELECT COUNT(*) FROM events WHERE source = 'browser'").fetchone()[0]
-    print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}")
     print(f"{'measurement':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for r in (bare_max, beacons):
         print(f"{r.name:42} {r.requests_s:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.non_2xx:8d}")

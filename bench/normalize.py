@@ -105,7 +105,8 @@ def build_mix(count: int, seed: int) -> list[dict[str, Any]]:
             "zip": zip_maker(r),
             "country": r.choice(spellings),
             "external_id": f"cust-{r.randint(1, 10**9)}",
-            "ip": f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+            "ip": ".".join(str(r.randint(low, high))
+                          for low, high in ((1, 223), (0, 255), (0, 255), (1, 254))),
             "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
             "(KHTML, like Gecko) Chrome/131.0 Safari/537.36",
             "fbp": f"fb.1.{1795000000000 + i}.{r.randint(0, 2**31 - 1)}",

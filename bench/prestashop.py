@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.prestashop_schema import (  # noqa: E402
+from tests.integration.prestashop_schema import (
     BANK_WIRE,
     CANCELED,
     MARIADB_DSN,

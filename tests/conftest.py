@@ -54,7 +54,9 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}"}
 
 
-async def app_client(runtime: Runtime, *, run_worker: bool = False) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(
+    runtime: Runtime, *, run_worker: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on ``create_app(runtime)`` with its lifespan running (use as an async
     generator: ``async for client in app_client(rt): …``, or through the ``client`` fixture)."""
     from trackside.web.app import create_app

@@ -9,11 +9,9 @@ notes, vendors' messages) is printed through ``terminal.safe``: never a raw cont
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -97,7 +95,7 @@ def _age(seconds: float) -> str:
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _parse_when(value: str | None, option: str) -> float | None:
@@ -109,7 +107,7 @@ def _parse_when(value: str | None, option: str) -> float | None:
         raise typer.BadParameter(f"{value!r} is not a date such as 2026-11-20 or 2026-11-20T10:00",
                                  param_hint=option) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
@@ -121,7 +119,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     no_worker: Annotated[
-        bool, typer.Option("--no-worker", help="Only accept events; let `trackside worker` deliver.")
+        bool,
+        typer.Option("--no-worker", help="Only accept events; let `trackside worker` deliver."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
@@ -243,7 +242,9 @@ def doctor() -> None:
         runtime = None
 
     if settings.meta_configured:
-        notes.append(f"Meta: ready, pixel {settings.meta_pixel_id}, API {settings.meta_api_version}")
+        notes.append(
+            f"Meta: ready, pixel {settings.meta_pixel_id}, API {settings.meta_api_version}"
+        )
         if settings.meta_test_event_code:
             warnings.append("Meta: TRACKSIDE_META_TEST_EVENT_CODE is set: events show in Test "
                             "Events and are still used for measurement; remove it in production")
@@ -355,7 +356,9 @@ def status(
 
 @events_app.command("show")
 def events_show(
-    event_id: Annotated[str, typer.Argument(help="The event id (for a purchase: the order reference).")],
+    event_id: Annotated[
+        str, typer.Argument(help="The event id (for a purchase: the order reference).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The event's timeline: accepted from where, payload sent, responses, outcome."""
@@ -417,7 +420,8 @@ def _attempt_line(attempt: dict[str, Any]) -> str:
     if attempt["http_status"]:
         parts.append(f"HTTP {attempt['http_status']}")
     if attempt["code"] is not None:
-        parts.append(f"code {attempt['code']}" + (f"/{attempt['subcode']}" if attempt["subcode"] else ""))
+        subcode = f"/{attempt['subcode']}" if attempt["subcode"] else ""
+        parts.append(f"code {attempt['code']}{subcode}")
     if attempt["message"]:
         parts.append(attempt["message"])
     return ", ".join(parts)
@@ -434,9 +438,15 @@ def _outcome_line(row: dict[str, Any]) -> str:
 
 @events_app.command("drop")
 def events_drop(
-    event_id: Annotated[str, typer.Argument(help="The event id (for a purchase: the order reference).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded on the event, with who and when).")],
-    destination: Annotated[str | None, typer.Option(help="Only this destination's row (meta, ga4, …).")] = None,
+    event_id: Annotated[
+        str, typer.Argument(help="The event id (for a purchase: the order reference).")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded on the event, with who and when).")
+    ],
+    destination: Annotated[
+        str | None, typer.Option(help="Only this destination's row (meta, ga4, …).")
+    ] = None,
 ) -> None:
     """End an event's pending deliveries as dead, with a reason (audited as a note)."""
     import getpass
@@ -484,9 +494,15 @@ def _view_dict(view: Any) -> dict[str, Any]:
 
 @app.command()
 def replay(
-    destination: Annotated[str | None, typer.Option(help="Only this destination (meta, ga4, …).")] = None,
-    since: Annotated[str | None, typer.Option(help="Only events that happened at or after this date.")] = None,
-    until: Annotated[str | None, typer.Option(help="Only events that happened at or before this date.")] = None,
+    destination: Annotated[
+        str | None, typer.Option(help="Only this destination (meta, ga4, …).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events that happened at or after this date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only events that happened at or before this date.")
+    ] = None,
     event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event id.")] = None,
 ) -> None:
     """Put dead-lettered or expired events back in the queue."""
@@ -508,8 +524,12 @@ def replay(
 
 @app.command("send-test")
 def send_test(
-    email: Annotated[str, typer.Option(help="Customer email on the test event (hashed before it is sent).")] = "test@example.com",
-    force: Annotated[bool, typer.Option("--force", help="Send even without TRACKSIDE_META_TEST_EVENT_CODE.")] = False,
+    email: Annotated[
+        str, typer.Option(help="Customer email on the test event (hashed before it is sent).")
+    ] = "test@example.com",
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even without TRACKSIDE_META_TEST_EVENT_CODE.")
+    ] = False,
 ) -> None:
     """Send one test PageView now and print what the destinations answered."""
     settings = _settings()
@@ -560,8 +580,12 @@ def send_test(
 @app.command()
 def refund(
     reference: Annotated[str, typer.Argument(help="The order's checkout reference.")],
-    value: Annotated[float | None, typer.Option(help="Refunded amount (default: the whole order).")] = None,
-    currency: Annotated[str | None, typer.Option(help="ISO 4217 code (default: the order's).")] = None,
+    value: Annotated[
+        float | None, typer.Option(help="Refunded amount (default: the whole order).")
+    ] = None,
+    currency: Annotated[
+        str | None, typer.Option(help="ISO 4217 code (default: the order's).")
+    ] = None,
 ) -> None:
     """Emit a GA4 refund for an order (Meta has no refund event: recorded as not applicable)."""
     from trackside.refunds import RefundError, build_refund
@@ -584,14 +608,22 @@ def refund(
 
 @app.command()
 def purge(
-    days: Annotated[int | None, typer.Option(help="Retention in days (default: TRACKSIDE_RETENTION_DAYS).")] = None,
-    include_dead: Annotated[bool, typer.Option("--include-dead", help="Also purge dead-lettered events (they can then no longer be replayed with their IP and cookies).")] = False,
+    days: Annotated[
+        int | None, typer.Option(help="Retention in days (default: TRACKSIDE_RETENTION_DAYS).")
+    ] = None,
+    include_dead: Annotated[
+        bool,
+        typer.Option("--include-dead", help="Also purge dead-lettered events (they can then no "
+                                            "longer be replayed with their IP and cookies)."),
+    ] = False,
 ) -> None:
     """Clear IPs, user agents and browser identifiers of final events past the retention period."""
     runtime = _runtime()
     retention = days if days is not None else runtime.settings.retention_days
     now = time.time()
-    count = runtime.store.purge_personal_data(now - retention * 86400, now, include_dead=include_dead)
+    count = runtime.store.purge_personal_data(
+        now - retention * 86400, now, include_dead=include_dead
+    )
     runtime.close()
     out.print(f"purged browser context of {count} events older than {retention} days")
 
@@ -601,4 +633,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

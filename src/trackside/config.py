@@ -168,7 +168,8 @@ class Settings(BaseModel):
         pairs = (("meta_pixel_id", "meta_access_token", "Meta"),
                  ("ga4_measurement_id", "ga4_api_secret", "GA4"))
         for first, second, vendor in pairs:
-            has_first, has_second = getattr(self, first) is not None, getattr(self, second) is not None
+            has_first = getattr(self, first) is not None
+            has_second = getattr(self, second) is not None
             if has_first != has_second:
                 present, missing = (first, second) if has_first else (second, first)
                 raise ValueError(f"{env_name(present)} is set but {env_name(missing)} is not: "

@@ -80,7 +80,9 @@ def most_restrictive_consent(*choices: Consent | None) -> Consent | None:
     return Consent.model_validate(combined)
 
 
-def merge_context(stored: NormalizedEvent, incoming: NormalizedEvent) -> tuple[NormalizedEvent, list[str]]:
+def merge_context(
+    stored: NormalizedEvent, incoming: NormalizedEvent
+) -> tuple[NormalizedEvent, list[str]]:
     """The stored event with what ``incoming`` adds, and the names of what it added."""
     user_data = dict(stored.user_data)
     added: list[str] = []

@@ -66,7 +66,7 @@ def retry_delay(attempts: int) -> float:
 
 def throttle_pause(in_a_row: int) -> float:
     """The pause for the ``in_a_row``-th throttle since the last success: 5, 10, 20 … 900 s."""
-    return min(THROTTLE_CAP_S, THROTTLE_FIRST_S * 2 ** min(max(in_a_row, 1) - 1, 20))
+    return min(THROTTLE_CAP_S, THROTTLE_FIRST_S * 2.0 ** min(max(in_a_row, 1) - 1, 20))
 
 
 @dataclass
@@ -196,7 +196,8 @@ class Worker:
         names = {d.name for d in self.destinations}
         for state in self.store.destination_states():
             if state.paused_until is None and state.destination in names:
-                log.warning("retrying paused destination %s (was: %s)", state.destination, state.reason)
+                log.warning("retrying paused destination %s (was: %s)",
+                            state.destination, state.reason)
                 self.store.resume_destination(state.destination)
 
     async def _run_destination(self, destination: Destination, stop: asyncio.Event) -> None:
@@ -681,7 +682,9 @@ class Worker:
         self.store.reschedule(retry_ids, at, record, now)
         metrics.RETRIES.labels(destination.name, record.verdict).inc(len(group))
 
-    async def _classified_send(self, destination: Destination, group: list[Prepared]) -> Classification:
+    async def _classified_send(
+        self, destination: Destination, group: list[Prepared]
+    ) -> Classification:
         if getattr(destination, "offline", False):
             return destination.simulate(group)  # type: ignore[attr-defined, no-any-return]
         request = destination.build_request(group)

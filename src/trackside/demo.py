@@ -12,6 +12,8 @@ from __future__ import annotations
 import secrets
 import string
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -133,7 +135,8 @@ class DemoShop:
             purchase["signature"] = sign_purchase(key.get_secret_value(), reference, total, "EUR")
         return self._page("confirmation.html", request, title="Thank you", reference=reference,
                           total=total, purchase=purchase,
-                          event_id=purchase_event_id(reference, self.runtime.settings.event_id_prefix))
+                          event_id=purchase_event_id(reference,
+                                                     self.runtime.settings.event_id_prefix))
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -149,7 +152,8 @@ class DemoShop:
             for view in self.runtime.store.event_view(event_id):
                 outcomes = []
                 for row in view.outbox:
-                    sent = row.get("sent") if isinstance(row.get("sent"), dict) else {}
+                    sent_value = row.get("sent")
+                    sent = sent_value if isinstance(sent_value, dict) else {}
                     text = f"{row['destination']}: {row['status']}"
                     if row.get("message"):
                         text += f" ({row['message']})"
@@ -179,10 +183,16 @@ def demo_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
 
     gateway = create_app(runtime, run_worker=run_worker)
     shop = DemoShop(runtime, gateway.state.committer)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Mounted apps get no lifespan of their own: run the gateway's (worker, committer).
+        async with gateway.router.lifespan_context(gateway):
+            yield
+
     app = Starlette(
         routes=[*shop.routes(), *collect_routes(runtime), Mount("/", app=gateway)],
-        # Mounted apps get no lifespan of their own: run the gateway's (worker, committer).
-        lifespan=lambda _app: gateway.router.lifespan_context(gateway),
+        lifespan=lifespan,
     )
     app.state.committer = gateway.state.committer
     app.state.runtime = runtime

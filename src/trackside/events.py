@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -220,7 +220,7 @@ def parse_event_time(value: Any, now: float | None = None) -> int:
                     "must be unix seconds, unix milliseconds or an ISO 8601 date-time"
                 ) from None
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.replace(tzinfo=UTC)
             return int(parsed.timestamp())
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -230,11 +230,10 @@ def parse_event_time(value: Any, now: float | None = None) -> int:
         raise ValueError("must be unix seconds, unix milliseconds or an ISO 8601 date-time")
     if value < 0:
         raise ValueError("must not be negative")
-    if value > _MILLISECONDS_THRESHOLD:
-        value //= 1000
-    if value > _MILLISECONDS_THRESHOLD:
+    seconds: int = value // 1000 if value > _MILLISECONDS_THRESHOLD else value
+    if seconds > _MILLISECONDS_THRESHOLD:
         raise ValueError("is too far in the future")
-    return value
+    return seconds
 
 
 class Event(_Model):
@@ -309,7 +308,7 @@ def from_meta_shape(data: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(existing, dict):  # else the model reports `user`
             user: dict[str, Any] = dict(existing)
             for key, value in user_data.items():
-                user[META_USER_KEYS.get(key, key)] = value
+                user[META_USER_KEYS.get(key) or key] = value
             out["user"] = user
     custom = data.get("custom_data")
     if custom is not None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from trackside.consent import BROWSER_SOURCES
 from trackside.context import BROWSER_KEYS, merge_context, most_restrictive_consent
@@ -149,7 +149,8 @@ def _browser_record(pipeline: Pipeline, record: NewEvent,
 def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,
                  notes: list[tuple[str, str, str, str]]) -> NewEvent:
     event = record.event
-    keys = [(key, getattr(event, key)) for key in ("cart_id", "customer_id") if getattr(event, key)]
+    join_keys: tuple[Literal["cart_id", "customer_id"], ...] = ("cart_id", "customer_id")
+    keys = [(key, getattr(event, key)) for key in join_keys if getattr(event, key)]
     if not keys:
         return record
     since = now - pipeline.settings.retention_days * 86400

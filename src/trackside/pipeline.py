@@ -93,7 +93,10 @@ class Pipeline:
             referrer_url=event.referrer_url,
             # Meta's opt_out: attribution only, no optimisation (spec §2.1).
             opt_out=event.opt_out or ad_personalization_denied,
-            data_processing_options=event.data_processing_options,
+            data_processing_options=(
+                list(event.data_processing_options)
+                if event.data_processing_options is not None else None
+            ),
             data_processing_options_country=event.data_processing_options_country,
             data_processing_options_state=event.data_processing_options_state,
             user_data=user.user_data,
@@ -176,6 +179,6 @@ class Pipeline:
             # join.insert wraps store.insert_events: browser context joins and the browser
             # Purchase policy (trackside/join.py, DESIGN.md "Joining browser context").
             inserted = join.insert(self, batch.records, batch.source, batch.now)
-            for position, result in zip(batch.positions, inserted):
+            for position, result in zip(batch.positions, inserted, strict=True):
                 batch.results[position].status = result.status
         return batch.results

@@ -83,7 +83,7 @@ def _present(value: Any) -> bool:
     return True
 
 
-def customer_information_keys(user_data: dict) -> set[str]:
+def customer_information_keys(user_data: dict[str, Any]) -> set[str]:
     """The recognized customer-information keys that hold a non-empty value."""
     # _present inlined: this runs for every accepted event.
     return {
@@ -94,7 +94,7 @@ def customer_information_keys(user_data: dict) -> set[str]:
     }
 
 
-def has_sufficient_customer_information(user_data: dict) -> bool:
+def has_sufficient_customer_information(user_data: dict[str, Any]) -> bool:
     """False when Meta would reject the event with 2804050 (spec §13 rule 29)."""
     keys = customer_information_keys(user_data)
     if not keys:
@@ -102,7 +102,7 @@ def has_sufficient_customer_information(user_data: dict) -> bool:
     return not any(keys <= broad for broad in _TOO_BROAD)
 
 
-def match_keys_report(user_data: dict) -> dict:
+def match_keys_report(user_data: dict[str, Any]) -> dict[str, Any]:
     """Keys present and missing, plus a 0-10 *estimate* (Meta publishes no weights, spec §7).
 
     Returns ``{"present": [...], "missing": [...], "score": float, "sufficient": bool,

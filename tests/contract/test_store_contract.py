@@ -150,7 +150,8 @@ def test_not_due_rows_wait(store: Store) -> None:
 
 
 def test_browser_context_releases_a_waiting_purchase(store: Store) -> None:
-    records = [NewEvent(make_event("R1"), "prestashop", [OutboxPlan("meta", next_attempt_at=NOW + 60)])]
+    records = [NewEvent(make_event("R1"), "prestashop",
+                        [OutboxPlan("meta", next_attempt_at=NOW + 60)])]
     store.insert_events(records, NOW)
     accept(store, make_event("R1", client_ip_address="1.2.3.4"), destinations=("meta",),
            source="browser", now=NOW + 5)
@@ -161,11 +162,13 @@ def test_reschedule_records_attempt_and_finish_is_final(store: Store) -> None:
     accept(store, make_event("R1"), destinations=("meta",))
     [row] = store.claim("meta", 10, "w1", 60, NOW)
     store.reschedule([row.outbox_id], NOW + 5,
-                     AttemptRecord("retry", 500, 2, None, "Service temporarily unavailable", 1), NOW)
+                     AttemptRecord("retry", 500, 2, None, "Service temporarily unavailable", 1),
+                     NOW)
     assert store.claim("meta", 10, "w1", 60, NOW + 1) == []
     [again] = store.claim("meta", 10, "w1", 60, NOW + 5)
     assert again.attempts == 1
-    store.finish([Finished(again.outbox_id, "dead", 100, 2804016, "User Parameter Not Hashed", "{\"x\":1}")], NOW + 6)
+    store.finish([Finished(again.outbox_id, "dead", 100, 2804016, "User Parameter Not Hashed",
+                           "{\"x\":1}")], NOW + 6)
     # A finished row cannot be finished or rescheduled again.
     store.finish([Finished(again.outbox_id, "delivered")], NOW + 7)
     store.reschedule([again.outbox_id], NOW + 8, AttemptRecord("retry"), NOW + 7)
@@ -202,7 +205,8 @@ def test_replay_refuses_events_outside_the_window(store: Store) -> None:
     old = old.model_copy(update={"event_time": int(NOW) - 8 * 86400})
     accept(store, make_event("R1"), old, destinations=("meta",))
     rows = store.claim("meta", 10, "w", 60, NOW)
-    store.finish([Finished(r.outbox_id, "dead" if r.event.event_id == "R1" else "expired") for r in rows], NOW)
+    store.finish([Finished(r.outbox_id, "dead" if r.event.event_id == "R1" else "expired")
+                  for r in rows], NOW)
     result = store.replay(destination="meta", since=None, until=None, event_id=None,
                           min_event_time={"meta": NOW - 7 * 86400}, now=NOW)
     assert result.replayed == 1

@@ -271,14 +271,14 @@ class EventCheck:
         if event.get("referrer_url") is not None and not isinstance(event["referrer_url"], str):
             return self.bad_param("referrer_url must be a string.", ".referrer_url")
         original = event.get("original_event_data")
-        if original is not None:
-            if not isinstance(original, dict) or (
-                "event_time" in original and not _integer_like(original["event_time"])
-            ):
-                return self.bad_param(
-                    "original_event_data must be an object with an integer event_time.",
-                    ".original_event_data",
-                )
+        badly_shaped = not isinstance(original, dict) or (
+            "event_time" in original and not _integer_like(original["event_time"])
+        )
+        if original is not None and badly_shaped:
+            return self.bad_param(
+                "original_event_data must be an object with an integer event_time.",
+                ".original_event_data",
+            )
         segment = event.get("customer_segmentation")
         if segment is not None and not (
             isinstance(segment, str) and segment in CUSTOMER_SEGMENTATION

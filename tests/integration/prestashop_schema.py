@@ -42,7 +42,8 @@ DDL = {
     "order_detail": """id_order_detail INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         id_order INT UNSIGNED NOT NULL, product_id INT UNSIGNED NOT NULL,
         product_attribute_id INT UNSIGNED, product_name VARCHAR(255) NOT NULL,
-        product_quantity INT UNSIGNED NOT NULL DEFAULT 0, product_price DECIMAL(20,6) NOT NULL DEFAULT 0,
+        product_quantity INT UNSIGNED NOT NULL DEFAULT 0,
+        product_price DECIMAL(20,6) NOT NULL DEFAULT 0,
         product_reference VARCHAR(64), unit_price_tax_incl DECIMAL(20,6) NOT NULL DEFAULT 0,
         unit_price_tax_excl DECIMAL(20,6) NOT NULL DEFAULT 0, KEY order_detail_order (id_order)""",
     "order_history": """id_order_history INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -76,9 +77,11 @@ DDL = {
         iso_code VARCHAR(3) NOT NULL, call_prefix INT NOT NULL DEFAULT 0,
         contains_states TINYINT(1) NOT NULL DEFAULT 0""",
     "state": """id_state INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-        id_country INT UNSIGNED NOT NULL, name VARCHAR(80) NOT NULL, iso_code VARCHAR(7) NOT NULL""",
+        id_country INT UNSIGNED NOT NULL, name VARCHAR(80) NOT NULL,
+        iso_code VARCHAR(7) NOT NULL""",
     "currency": """id_currency INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-        iso_code VARCHAR(3) NOT NULL DEFAULT '0', conversion_rate DECIMAL(13,6) NOT NULL DEFAULT 1""",
+        iso_code VARCHAR(3) NOT NULL DEFAULT '0',
+        conversion_rate DECIMAL(13,6) NOT NULL DEFAULT 1""",
     "configuration": """id_configuration INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         id_shop_group INT UNSIGNED, id_shop INT UNSIGNED, name VARCHAR(254) NOT NULL,
         value TEXT, date_add DATETIME NOT NULL, date_upd DATETIME NOT NULL""",
@@ -117,7 +120,8 @@ def new_reference() -> str:
 
 @dataclass
 class Shop:
-    """Rows per table (``tables[name]``), written to MariaDB by ``flush`` or served by the fake WS."""
+    """Rows per table (``tables[name]``): written to MariaDB by ``flush``, or served by the fake
+    WS."""
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     flushed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -131,8 +135,10 @@ class Shop:
             self.tables["order_state_lang"].append(
                 {"id_order_state": number, "id_lang": 1, "name": name})
         now = shop_time(0)
-        self.add("configuration", name="PS_TIMEZONE", value="Europe/Paris", date_add=now, date_upd=now)
-        self.add("shop_url", domain="shop.example", domain_ssl="shop.example", physical_uri="/", main=1)
+        self.add("configuration", name="PS_TIMEZONE", value="Europe/Paris", date_add=now,
+                 date_upd=now)
+        self.add("shop_url", domain="shop.example", domain_ssl="shop.example", physical_uri="/",
+                 main=1)
 
     def add(self, table: str, **row: Any) -> int:
         rows = self.tables[table]
@@ -253,7 +259,8 @@ class Fixtures:
         c1 = shop.customer("Anne.Martin@Example.com", "Anne", "Martin", birthday="1985-03-09",
                            id_gender=2)
         a1 = shop.address(c1, fr, firstname="Anne", lastname="Martin", city="Lyon",
-                          postcode="69002", phone="+33 4 72 00 00 00", phone_mobile="+33 6 12 34 56 78")
+                          postcode="69002", phone="+33 4 72 00 00 00",
+                          phone_mobile="+33 6 12 34 56 78")
         self.normal = new_reference()
         self.normal_id = shop.order(self.normal, c1, eur, a1, state=PAYMENT_ACCEPTED, at=now - 3000,
                                     lines=[(7, 0, "Mug", 2, 12.0, 10.0)], shipping=(6.0, 5.0))

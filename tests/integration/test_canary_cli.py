@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401
-from tests.fakes.graph_api import Fault, FakeGraphAPI
+from tests.fakes.graph_api import FakeGraphAPI, Fault
 from tests.fakes.server import free_port
 
 TOKEN = "EAAcanaryMETAtoken9f3k2"

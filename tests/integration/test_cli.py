@@ -19,7 +19,8 @@ GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storag
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TRACKSIDE_JOIN_WINDOW_S": "0"}
+    values = {"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+              "TRACKSIDE_JOIN_WINDOW_S": "0"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
@@ -54,7 +55,9 @@ def test_doctor_fails_on_a_half_configured_destination(
     assert "s3cr3t-value" not in output
 
 
-def test_doctor_reports_bad_settings_with_exit_2(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_reports_bad_settings_with_exit_2(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRACKSIDE_META_LDU", "sometimes")
     code, output = invoke("doctor")
     assert code == 2 and "TRACKSIDE_META_LDU" in output
@@ -62,7 +65,9 @@ def test_doctor_reports_bad_settings_with_exit_2(env: dict[str, str], monkeypatc
 
 def test_doctor_fails_while_meta_is_paused_for_credentials(env: dict[str, str]) -> None:
     runtime = Runtime.from_settings(load_settings())
-    runtime.store.pause_destination("meta", None, "meta refused our credentials: code 190", 190, time.time())
+    runtime.store.pause_destination(
+        "meta", None, "meta refused our credentials: code 190", 190, time.time()
+    )
     runtime.close()
     code, output = invoke("doctor")
     assert code == 1 and "paused until you act" in output
@@ -74,7 +79,8 @@ def test_status_events_show_and_replay(env: dict[str, str]) -> None:
     base = {"event_name": "Purchase", "event_source_url": "https://shop.example/thanks",
             "user": {"email": "a@example.com"}, "consent": GRANTED}
     runtime.pipeline.accept([
-        {**base, "event_time": int(now), "order": {"reference": "R1", "value": 5, "currency": "EUR"}},
+        {**base, "event_time": int(now),
+         "order": {"reference": "R1", "value": 5, "currency": "EUR"}},
         {**base, "event_time": int(now - 8 * 86400),
          "order": {"reference": "OLD", "value": 5, "currency": "EUR"}},
     ], "api", now=now)

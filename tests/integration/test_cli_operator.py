@@ -25,7 +25,8 @@ HOSTILE_MESSAGE = f"bad\x1b[31m red\n{FORGED_LINE}: forged"
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/ops.db", "TRACKSIDE_JOIN_WINDOW_S": "0"}
+    values = {"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/ops.db",
+              "TRACKSIDE_JOIN_WINDOW_S": "0"}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
@@ -47,7 +48,8 @@ def _store_event(event_id: str, *, event_time: float | None = None,
     )
     # Written to the store directly: ingest may refuse control characters, older rows and
     # other writers may not have.
-    runtime.store.insert_events([NewEvent(event, "api\x1b[1m", [OutboxPlan(d) for d in destinations])],
+    runtime.store.insert_events(
+        [NewEvent(event, "api\x1b[1m", [OutboxPlan(d) for d in destinations])],
                                 now)
     return runtime
 
@@ -176,7 +178,8 @@ def test_prestashop_sync_escapes_the_shop_answer(env: dict[str, str]) -> None:
 
     async def hostile(request: Request) -> JSONResponse:
         # A compromised or misconfigured shop answers with its own text: escapes and markup.
-        return JSONResponse({"errors": [{"code": 21, "message": f"[bold]no[/bold] {HOSTILE_MESSAGE}"}]},
+        return JSONResponse(
+            {"errors": [{"code": 21, "message": f"[bold]no[/bold] {HOSTILE_MESSAGE}"}]},
                             401)
 
     with serve(Starlette(routes=[Route("/api/{resource}", hostile)])) as shop:

@@ -265,7 +265,9 @@ def test_http_origin_cookies_are_not_secure(gateway_factory: Callable[..., Gatew
     assert "secure" not in response.headers["set-cookie"].lower()
 
 
-def test_signed_browser_purchase_goes_on_its_own_word(gateway_factory: Callable[..., Gateway]) -> None:
+def test_signed_browser_purchase_goes_on_its_own_word(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
     gateway = gateway_factory()
     signature = sign_purchase(CANARY_KEY, "SIGNEDREF", 49.9, "EUR")
     assert gateway.collect(purchase("SIGNEDREF", signature=signature)).status_code == 202

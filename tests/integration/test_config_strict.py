@@ -14,7 +14,8 @@ from trackside.cli import app
 TOKEN = "EAAstrict-canary-token-0123456789"
 
 BAD = [
-    ({"TRACKSIDE_META_GRAPH_URL": "http://exa mple/"}, "TRACKSIDE_META_GRAPH_URL", "without spaces"),
+    ({"TRACKSIDE_META_GRAPH_URL": "http://exa mple/"}, "TRACKSIDE_META_GRAPH_URL",
+     "without spaces"),
     ({"TRACKSIDE_GA4_URL": "ftp://collect.example"}, "TRACKSIDE_GA4_URL", "http:// or https://"),
     ({"TRACKSIDE_PRESTASHOP_URL": "https:///shop"}, "TRACKSIDE_PRESTASHOP_URL", "host name"),
     ({"TRACKSIDE_META_GRAPH_URL": "https://graph.example:99999"}, "TRACKSIDE_META_GRAPH_URL",

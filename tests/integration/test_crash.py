@@ -26,7 +26,8 @@ API_KEY = "crash-test-key-0123456789"
 
 def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "trackside.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "trackside.cli", "serve", "--port", str(port),
+         "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
@@ -73,13 +74,16 @@ def test_sigkill_twice_loses_nothing_and_sends_each_once(
                 events = [{"event_name": "Purchase", "event_source_url": "https://shop.example/thanks",
                            "user": {"email": f"{ref.lower()}@example.com", "ip": "203.0.113.1",
                                     "user_agent": "Mozilla/5.0"},
-                           "order": {"reference": ref, "value": 10, "currency": "EUR"}} for ref in refs]
+                           "order": {"reference": ref, "value": 10, "currency": "EUR"}}
+                                     for ref in refs]
                 sent_refs.extend(refs)
                 try:
-                    response = client.post(f"http://127.0.0.1:{port}/v1/events", json={"events": events},
+                    response = client.post(f"http://127.0.0.1:{port}/v1/events",
+                                           json={"events": events},
                                            headers={"Authorization": f"Bearer {API_KEY}"})
                 except httpx.HTTPError:
-                    time.sleep(0.05)  # the server is down: those events were never reported accepted
+                    # The server is down: those events were never reported accepted.
+                    time.sleep(0.05)
                     continue
                 if response.status_code == 202:
                     for result in response.json()["results"]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
-from tests.fakes.graph_api import Fault, FakeGraphAPI
+from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.delivery import Worker
 from trackside.runtime import Runtime
 
@@ -73,7 +73,7 @@ def outbox(runtime: Runtime, event_id: str) -> dict[str, Any]:
     return row
 
 
-def test_delivers_once_with_the_same_event_ids(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
+def test_delivers_once_with_the_same_event_ids(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:  # noqa: F811
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(3)], "api")
     assert drain(runtime) == 3
     assert sorted(fake_graph.event_ids()) == ["R0", "R1", "R2"]
@@ -85,7 +85,9 @@ def test_delivers_once_with_the_same_event_ids(runtime: Runtime, fake_graph: Fak
     assert drain(runtime) == 0
 
 
-def test_test_event_code_and_partner_agent_are_sent(fake_graph: FakeGraphAPI, tmp_path: Path) -> None:  # noqa: F811
+def test_test_event_code_and_partner_agent_are_sent(
+    fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
+) -> None:
     settings = fake_graph.settings(database_url=f"sqlite:///{tmp_path}/t.db", join_window_s=0,
                                    meta_test_event_code="TEST12345")
     runtime = Runtime.from_settings(settings)
@@ -100,11 +102,12 @@ def test_test_event_code_and_partner_agent_are_sent(fake_graph: FakeGraphAPI, tm
 
 @pytest.mark.parametrize(
     "fault",
-    [Fault.transient(1), Fault.transient(2), Fault.server_error(503), Fault.html(502), Fault.empty(200)],
+    [Fault.transient(1), Fault.transient(2), Fault.server_error(503), Fault.html(502),
+     Fault.empty(200)],
     ids=["code-1", "code-2", "http-503", "html-body", "empty-body"],
 )
 def test_transient_failures_are_retried_with_backoff(
-    runtime: Runtime, fake_graph: FakeGraphAPI, fault: Fault
+    runtime: Runtime, fake_graph: FakeGraphAPI, fault: Fault  # noqa: F811
 ) -> None:
     clock = Clock()
     fake_graph.fail_next(fault)
@@ -122,7 +125,7 @@ def test_transient_failures_are_retried_with_backoff(
     assert fake_graph.event_ids() == ["R1"]
 
 
-def test_timeout_is_retried(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
+def test_timeout_is_retried(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:  # noqa: F811
     clock = Clock()
     fake_graph.fail_next(Fault.timeout(2.0))
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
@@ -134,7 +137,9 @@ def test_timeout_is_retried(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
 
 
 @pytest.mark.parametrize("code", [4, 17, 32, 613, 80004])
-def test_throttling_pauses_the_destination(runtime: Runtime, fake_graph: FakeGraphAPI, code: int) -> None:
+def test_throttling_pauses_the_destination(
+    runtime: Runtime, fake_graph: FakeGraphAPI, code: int  # noqa: F811
+) -> None:
     clock = Clock()
     fake_graph.fail_next(Fault.throttle(code))
     runtime.pipeline.accept([purchase("R1"), purchase("R2")], "api", now=clock.now)
@@ -153,7 +158,9 @@ def test_throttling_pauses_the_destination(runtime: Runtime, fake_graph: FakeGra
     assert runtime.store.destination_states() == []
 
 
-def test_throttle_honours_estimated_time_to_regain_access(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
+def test_throttle_honours_estimated_time_to_regain_access(
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
+) -> None:
     clock = Clock()
     fake_graph.fail_next(Fault.throttle(80004, regain_minutes=15))
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
@@ -163,7 +170,7 @@ def test_throttle_honours_estimated_time_to_regain_access(runtime: Runtime, fake
 
 
 def test_one_invalid_event_in_a_thousand_is_isolated_by_bisection(
-    runtime: Runtime, fake_graph: FakeGraphAPI
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     events = [purchase(f"R{i:04d}") for i in range(1000)]
     runtime.pipeline.accept(events, "api")
@@ -180,9 +187,11 @@ def test_one_invalid_event_in_a_thousand_is_isolated_by_bisection(
     assert len(fake_graph.requests) <= 1 + 2 * 10
 
 
-@pytest.mark.parametrize("fault", [Fault.invalid_token(), Fault.unknown_object()], ids=["190", "100-33"])
+@pytest.mark.parametrize(
+    "fault", [Fault.invalid_token(), Fault.unknown_object()], ids=["190", "100-33"]
+)
 def test_bad_credentials_pause_instead_of_dead_lettering(
-    runtime: Runtime, fake_graph: FakeGraphAPI, fault: Fault, caplog: pytest.LogCaptureFixture
+    runtime: Runtime, fake_graph: FakeGraphAPI, fault: Fault, caplog: pytest.LogCaptureFixture  # noqa: F811
 ) -> None:
     fake_graph.fail_until_cleared(fault)
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(5)], "api")
@@ -219,7 +228,7 @@ def test_bad_credentials_pause_instead_of_dead_lettering(
 
 
 def test_events_older_than_seven_days_expire_without_being_sent(
-    runtime: Runtime, fake_graph: FakeGraphAPI
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     old = time.time() - 7 * DAY - 60
     runtime.pipeline.accept([purchase("OLD", event_time=old), purchase("NEW")], "api")
@@ -228,7 +237,9 @@ def test_events_older_than_seven_days_expire_without_being_sent(
     assert outbox(runtime, "OLD")["status"] == "expired"
 
 
-def test_retry_gives_up_only_when_the_window_closes(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
+def test_retry_gives_up_only_when_the_window_closes(
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
+) -> None:
     clock = Clock()
     nearly_old = clock.now - 7 * DAY + 600
     fake_graph.fail_until_cleared(Fault.transient(2))
@@ -249,7 +260,7 @@ def test_retry_gives_up_only_when_the_window_closes(runtime: Runtime, fake_graph
     assert clock.now <= nearly_old + 7 * DAY
 
 
-def test_replay_resends_dead_letters(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
+def test_replay_resends_dead_letters(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:  # noqa: F811
     fake_graph.reject_event_id("R1")
     runtime.pipeline.accept([purchase("R1")], "api")
     drain(runtime)
@@ -265,7 +276,7 @@ def test_replay_resends_dead_letters(runtime: Runtime, fake_graph: FakeGraphAPI)
 
 
 def test_a_dead_workers_batch_is_resent_with_the_same_ids(
-    runtime: Runtime, fake_graph: FakeGraphAPI
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
     clock = Clock()
     runtime.pipeline.accept([purchase("R1"), purchase("R2")], "api", now=clock.now)

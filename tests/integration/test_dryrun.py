@@ -74,7 +74,7 @@ def test_simulate_delivers_a_good_batch() -> None:
     ]
 
 
-def test_same_payload_as_the_meta_destination(fake_graph: FakeGraphAPI) -> None:
+def test_same_payload_as_the_meta_destination(fake_graph: FakeGraphAPI) -> None:  # noqa: F811
     event = stored("SAME")
     meta = MetaDestination(fake_graph.settings())
     dry = DryRunDestination(Settings())
@@ -119,7 +119,7 @@ CASES = [
 
 @pytest.mark.parametrize(("damage", "verdict", "subcode"), CASES)
 def test_simulate_agrees_with_the_fake_graph_api(
-    fake_graph: FakeGraphAPI, damage: str | None, verdict: Verdict, subcode: int | None
+    fake_graph: FakeGraphAPI, damage: str | None, verdict: Verdict, subcode: int | None  # noqa: F811
 ) -> None:
     dry = DryRunDestination(Settings())
     meta = MetaDestination(fake_graph.settings())

@@ -87,7 +87,7 @@ def send_batch(
 # -- §1.3 encodings ----------------------------------------------------------------------------
 
 
-def test_trackside_request_is_accepted(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_trackside_request_is_accepted(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     response, verdict = send_batch(fake_graph, client, ["R1", "R2"], meta_test_event_code="TEST42")
     assert response is not None and response.status_code == 200, response and response.text
     assert response.json()["events_received"] == 2
@@ -99,7 +99,7 @@ def test_trackside_request_is_accepted(fake_graph: FakeGraphAPI, client: httpx.C
     assert {e.test_event_code for e in fake_graph.events} == {"TEST42"}
 
 
-def test_form_urlencoded_json_array_string(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_form_urlencoded_json_array_string(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     form = {"data": json.dumps([capi_event()]), "access_token": fake_graph.token}
     response = client.post(endpoint(fake_graph), data=form)
     assert response.status_code == 200, response.text
@@ -109,7 +109,7 @@ def test_form_urlencoded_json_array_string(fake_graph: FakeGraphAPI, client: htt
     }
 
 
-def test_form_with_elements_as_json_strings(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_form_with_elements_as_json_strings(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     form = {
         "data": json.dumps([json.dumps(capi_event("S1")), json.dumps(capi_event("S2"))]),
         "access_token": fake_graph.token,
@@ -119,7 +119,7 @@ def test_form_with_elements_as_json_strings(fake_graph: FakeGraphAPI, client: ht
     assert fake_graph.event_ids() == ["S1", "S2"]
 
 
-def test_multipart(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_multipart(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     files = {
         "data": (None, json.dumps([capi_event("M1")])),
         "access_token": (None, fake_graph.token),
@@ -133,7 +133,7 @@ def test_multipart(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("where", ["query", "bearer", "body"])
 def test_json_body_with_token_anywhere(
-    fake_graph: FakeGraphAPI, client: httpx.Client, where: str
+    fake_graph: FakeGraphAPI, client: httpx.Client, where: str  # noqa: F811
 ) -> None:
     body: dict[str, Any] = {"data": [capi_event("J1")]}
     params, headers = {}, {}
@@ -149,14 +149,14 @@ def test_json_body_with_token_anywhere(
     assert fake_graph.event_ids() == ["J1"]
 
 
-def test_json_body_with_elements_as_strings(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_json_body_with_elements_as_strings(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     body = {"data": [json.dumps(capi_event("J2"))], "access_token": fake_graph.token}
     assert client.post(endpoint(fake_graph), json=body).status_code == 200
     assert fake_graph.event_ids() == ["J2"]
 
 
 @pytest.fixture
-def sdk_api(fake_graph: FakeGraphAPI) -> Iterator[Any]:
+def sdk_api(fake_graph: FakeGraphAPI) -> Iterator[Any]:  # noqa: F811
     """Meta's SDK pointed at the fake: its session's GRAPH URL, a non-default API object.
 
     ``FacebookAdsApi.init`` is avoided on purpose: it also enables the SDK's crash reporter,
@@ -206,7 +206,7 @@ def sdk_request(fake: FakeGraphAPI, event_time: int, email: str = "John_Smith@gm
     )
 
 
-def test_meta_sdk_posts_to_the_fake(fake_graph: FakeGraphAPI, sdk_api: Any) -> None:
+def test_meta_sdk_posts_to_the_fake(fake_graph: FakeGraphAPI, sdk_api: Any) -> None:  # noqa: F811
     fake_graph.add_token(
         fake_graph.token,
         [fake_graph.pixel_id],
@@ -226,7 +226,7 @@ def test_meta_sdk_posts_to_the_fake(fake_graph: FakeGraphAPI, sdk_api: Any) -> N
     assert event.test_event_code == "TEST77"
 
 
-def test_meta_sdk_sees_meta_shaped_errors(fake_graph: FakeGraphAPI, sdk_api: Any) -> None:
+def test_meta_sdk_sees_meta_shaped_errors(fake_graph: FakeGraphAPI, sdk_api: Any) -> None:  # noqa: F811
     from facebook_business.exceptions import FacebookRequestError
 
     with pytest.raises(FacebookRequestError) as excinfo:
@@ -244,7 +244,7 @@ def test_meta_sdk_sees_meta_shaped_errors(fake_graph: FakeGraphAPI, sdk_api: Any
 # -- auth and transport (rules 1-5) ------------------------------------------------------------
 
 
-def test_rules_1_to_5_over_http(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_rules_1_to_5_over_http(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     form = {"data": json.dumps([capi_event()]), "access_token": fake_graph.token}
 
     def answer(response: httpx.Response) -> tuple[int, int, int | None]:
@@ -292,7 +292,7 @@ def test_rules_1_to_5_over_http(fake_graph: FakeGraphAPI, client: httpx.Client) 
 
 
 def test_validation_error_is_recorded_and_nothing_is_processed(
-    fake_graph: FakeGraphAPI, client: httpx.Client
+    fake_graph: FakeGraphAPI, client: httpx.Client  # noqa: F811
 ) -> None:
     good, bad = capi_event("G1"), capi_event("B1")
     bad["user_data"]["em"] = "clear@example.com"
@@ -310,7 +310,7 @@ def test_validation_error_is_recorded_and_nothing_is_processed(
 
 
 def test_rule38_french_text_same_codes_same_verdict(
-    fake_graph: FakeGraphAPI, client: httpx.Client
+    fake_graph: FakeGraphAPI, client: httpx.Client  # noqa: F811
 ) -> None:
     bad = capi_event()
     bad["user_data"]["ct"] = "paris"
@@ -334,12 +334,12 @@ def test_rule38_french_text_same_codes_same_verdict(
 
 
 def test_dedup_counts_copies_within_48_hours(
-    fake_graph: FakeGraphAPI, client: httpx.Client
+    fake_graph: FakeGraphAPI, client: httpx.Client  # noqa: F811
 ) -> None:
     clock = [time.time()]
     fake_graph.clock = lambda: clock[0]
     for _ in range(2):
-        response, verdict = send_batch(fake_graph, client, ["D1", "D2"])
+        _response, verdict = send_batch(fake_graph, client, ["D1", "D2"])
         assert verdict.verdict is Verdict.DELIVERED  # a duplicate is never an error
     assert len(fake_graph.events) == 4 and fake_graph.deduplicated == 2
     assert [e["event_id"] for e in fake_graph.unique_events] == ["D1", "D2"]
@@ -352,7 +352,7 @@ def test_dedup_counts_copies_within_48_hours(
     assert fake_graph.deduplicated == 2 and len(fake_graph.unique_events) == 3
 
 
-def test_dedup_key_includes_event_name(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_dedup_key_includes_event_name(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     events = [capi_event("X"), capi_event("X", event_name="Lead", custom_data={})]
     form = {"data": json.dumps(events), "access_token": fake_graph.token}
     assert client.post(endpoint(fake_graph), data=form).status_code == 200
@@ -387,7 +387,7 @@ FAULTS = [
 
 @pytest.mark.parametrize(("fault", "status", "verdict"), FAULTS)
 def test_fault_then_recovery(
-    fake_graph: FakeGraphAPI, client: httpx.Client, fault: Fault, status: int, verdict: Verdict
+    fake_graph: FakeGraphAPI, client: httpx.Client, fault: Fault, status: int, verdict: Verdict  # noqa: F811
 ) -> None:
     fake_graph.fail_next(fault)
     response, result = send_batch(fake_graph, client, ["F1"])
@@ -402,14 +402,14 @@ def test_fault_then_recovery(
 
 
 def test_throttle_carries_estimated_time_to_regain_access(
-    fake_graph: FakeGraphAPI, client: httpx.Client
+    fake_graph: FakeGraphAPI, client: httpx.Client  # noqa: F811
 ) -> None:
     fake_graph.fail_next(Fault.throttle(80004, regain_minutes=15))
     _, result = send_batch(fake_graph, client, ["T1"])
     assert (result.verdict, result.code, result.retry_after_s) == (Verdict.THROTTLED, 80004, 900)
 
 
-def test_timeout(fake_graph: FakeGraphAPI) -> None:
+def test_timeout(fake_graph: FakeGraphAPI) -> None:  # noqa: F811
     fake_graph.fail_next(Fault.timeout(3.0))
     with httpx.Client(timeout=0.3) as short:
         started = time.monotonic()
@@ -420,7 +420,7 @@ def test_timeout(fake_graph: FakeGraphAPI) -> None:
     assert fake_graph.events == []
 
 
-def test_fail_next_times_and_until_cleared(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:
+def test_fail_next_times_and_until_cleared(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
     fake_graph.fail_next(Fault.transient(2), times=2)
     verdicts = [send_batch(fake_graph, client, ["A"])[1].verdict for _ in range(3)]
     assert verdicts == [Verdict.RETRY, Verdict.RETRY, Verdict.DELIVERED]
@@ -431,7 +431,7 @@ def test_fail_next_times_and_until_cleared(fake_graph: FakeGraphAPI, client: htt
 
 
 def test_reject_any_batch_containing_an_event_id(
-    fake_graph: FakeGraphAPI, client: httpx.Client
+    fake_graph: FakeGraphAPI, client: httpx.Client  # noqa: F811
 ) -> None:
     fake_graph.reject_event_id("POISON", subcode=2804048)
     response, result = send_batch(fake_graph, client, ["OK1", "POISON", "OK2"])
@@ -445,7 +445,7 @@ def test_reject_any_batch_containing_an_event_id(
 
 
 def test_reset_forgets_everything_but_tokens(
-    fake_graph: FakeGraphAPI, client: httpx.Client
+    fake_graph: FakeGraphAPI, client: httpx.Client  # noqa: F811
 ) -> None:
     send_batch(fake_graph, client, ["Z"])
     fake_graph.reset()

@@ -7,7 +7,8 @@ places a client can reach. Every answer must be a 4xx or a success, never a 5xx;
 endpoint must refuse with a permanent Meta error (code 100, ``is_transient`` false).
 
 The app runs in-process (httpx's ASGI transport on one event loop, real SQLite file):
-thousands of requests fit in the suite's time budget. Hypothesis prints its seed when an example fails
+thousands of requests fit in the suite's time budget. Hypothesis prints its seed when an example
+fails
 (``--hypothesis-seed`` replays it).
 """
 
@@ -126,7 +127,8 @@ META_PATHS = [
     ("user_data",), ("user_data", "em"), ("user_data", "ph"), ("user_data", "client_ip_address"),
     ("user_data", "fbc"), ("user_data", "external_id"), ("user_data", "lead_id"),
     ("custom_data",), ("custom_data", "value"), ("custom_data", "currency"),
-    ("custom_data", "contents"), ("custom_data", "contents", 0), ("custom_data", "contents", 0, "id"),
+    ("custom_data", "contents"), ("custom_data", "contents", 0),
+    ("custom_data", "contents", 0, "id"),
     ("custom_data", "order_id"), ("custom_data", "extra"), ("order",), ("user",),
     ("data_processing_options",), ("opt_out",),
 ]

@@ -14,8 +14,7 @@ import pytest
 from tests.fakes.ga4_fixtures import FakeGA4Handle, fake_ga4  # noqa: F401
 from tests.fakes.server import free_port
 from trackside.config import Settings
-from trackside.destinations import Prepared, Verdict
-from trackside.destinations import ga4_rules
+from trackside.destinations import Prepared, Verdict, ga4_rules
 from trackside.destinations.ga4 import GA4Destination, debug_validate
 from trackside.events import NormalizedEvent
 
@@ -57,7 +56,8 @@ def _event(now: float, **overrides: Any) -> NormalizedEvent:
 
 
 def _varied_events(now: float) -> list[NormalizedEvent]:
-    browse = {"order": {"value": 19.5, "currency": "EUR", "items": [{"id": "SKU-1", "price": 19.5}]}}
+    browse = {"order": {"value": 19.5, "currency": "EUR",
+                        "items": [{"id": "SKU-1", "price": 19.5}]}}
     return [
         _event(now),
         _event(now, event_id="A2", ga_client_id="GA1.1.42.1673515099", ga_session_id=None),
@@ -98,7 +98,7 @@ def _debug_url(request: httpx.Request) -> httpx.URL:
 
 
 def test_every_payload_validates_at_the_debug_endpoint(
-    fake_ga4: FakeGA4Handle, client: httpx.Client
+    fake_ga4: FakeGA4Handle, client: httpx.Client  # noqa: F811
 ) -> None:
     dest = GA4Destination(fake_ga4.settings())
     now = time.time()
@@ -114,7 +114,7 @@ def test_every_payload_validates_at_the_debug_endpoint(
 
 
 def test_delivery_to_mp_collect_records_events_without_violations(
-    fake_ga4: FakeGA4Handle, client: httpx.Client
+    fake_ga4: FakeGA4Handle, client: httpx.Client  # noqa: F811
 ) -> None:
     dest = GA4Destination(fake_ga4.settings())
     now = time.time()
@@ -221,7 +221,7 @@ BROKEN = [
 ]
 
 
-def test_the_base_body_is_valid(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:
+def test_the_base_body_is_valid(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:  # noqa: F811
     url = f"{fake_ga4.url}/debug/mp/collect"
     params = {"measurement_id": fake_ga4.measurement_id, "api_secret": fake_ga4.api_secret}
     answer = client.post(url, params=params, json=_base_body(time.time()))
@@ -230,7 +230,7 @@ def test_the_base_body_is_valid(fake_ga4: FakeGA4Handle, client: httpx.Client) -
 
 @pytest.mark.parametrize(("change", "field_path", "code"), BROKEN, ids=[b[0] for b in BROKEN])
 def test_the_fake_flags_broken_payloads(
-    fake_ga4: FakeGA4Handle, client: httpx.Client, change: str, field_path: str, code: str
+    fake_ga4: FakeGA4Handle, client: httpx.Client, change: str, field_path: str, code: str  # noqa: F811
 ) -> None:
     fake_ga4.expect_violations()
     now = time.time()
@@ -251,7 +251,7 @@ def test_the_fake_flags_broken_payloads(
 
 
 def test_wrong_credentials_are_recorded_as_auth_problems(
-    fake_ga4: FakeGA4Handle, client: httpx.Client
+    fake_ga4: FakeGA4Handle, client: httpx.Client  # noqa: F811
 ) -> None:
     dest = GA4Destination(fake_ga4.settings(ga4_api_secret="not-the-secret"))
     now = time.time()
@@ -272,7 +272,7 @@ def test_wrong_credentials_are_recorded_as_auth_problems(
     ],
 )
 def test_classify_real_answers(
-    fake_ga4: FakeGA4Handle,
+    fake_ga4: FakeGA4Handle,  # noqa: F811
     client: httpx.Client,
     status: int,
     headers: dict[str, str],
@@ -306,7 +306,7 @@ def test_closed_port_classifies_as_retry_without_the_secret(client: httpx.Client
 
 
 def test_httpx_log_line_masks_the_secret(
-    fake_ga4: FakeGA4Handle, client: httpx.Client, caplog: pytest.LogCaptureFixture
+    fake_ga4: FakeGA4Handle, client: httpx.Client, caplog: pytest.LogCaptureFixture  # noqa: F811
 ) -> None:
     caplog.set_level(logging.INFO, logger="httpx")
     dest = GA4Destination(fake_ga4.settings())
@@ -319,7 +319,7 @@ def test_httpx_log_line_masks_the_secret(
     assert fake_ga4.api_secret not in caplog.text
 
 
-def test_debug_validate_against_the_fake(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:
+def test_debug_validate_against_the_fake(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:  # noqa: F811
     assert debug_validate(fake_ga4.settings(), client) == []
     (recorded,) = fake_ga4.requests
     assert recorded.path == "/debug/mp/collect" and recorded.auth_ok
@@ -327,7 +327,7 @@ def test_debug_validate_against_the_fake(fake_ga4: FakeGA4Handle, client: httpx.
     assert fake_ga4.events == []  # the debug endpoint records no events
 
 
-def test_debug_validate_returns_the_messages(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:
+def test_debug_validate_returns_the_messages(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:  # noqa: F811
     # A GA4 whose clock runs 73 hours ahead sees trackside's fresh sample as too old.
     fake_ga4.clock_offset_s = 73 * 3600
     answer = debug_validate(fake_ga4.settings(), client)
@@ -346,7 +346,7 @@ def test_debug_validate_reports_an_unreachable_host_in_plain_words(client: httpx
     assert "unreachable-secret" not in answer
 
 
-def test_debug_validate_reports_a_wrong_url(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:
+def test_debug_validate_reports_a_wrong_url(fake_ga4: FakeGA4Handle, client: httpx.Client) -> None:  # noqa: F811
     answer = debug_validate(fake_ga4.settings(ga4_url=fake_ga4.url + "/nowhere"), client)
     assert isinstance(answer, str) and "answered HTTP 404" in answer
     assert fake_ga4.api_secret not in answer
@@ -357,7 +357,7 @@ def test_debug_validate_without_configuration(client: httpx.Client) -> None:
     assert isinstance(answer, str) and "TRACKSIDE_GA4_MEASUREMENT_ID" in answer
 
 
-async def test_the_worker_s_async_client_sends_the_request(fake_ga4: FakeGA4Handle) -> None:
+async def test_the_worker_s_async_client_sends_the_request(fake_ga4: FakeGA4Handle) -> None:  # noqa: F811
     dest = GA4Destination(fake_ga4.settings())
     now = time.time()
     prepared = [dest.prepare(i, e, now) for i, e in enumerate(_varied_events(now)[:5])]

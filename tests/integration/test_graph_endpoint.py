@@ -170,7 +170,8 @@ async def test_method_version_and_body_errors(graph_runtime: Runtime) -> None:
     assert_meta_error(not_array, 400, 100)
     assert_meta_error(empty, 400, 100)
     assert_meta_error(bad_json, 400, 100)
-    assert_meta_error(too_old, 400, 100, 2804003)["error_user_title"] == "Event Timestamp Too Old"
+    too_old_error = assert_meta_error(too_old, 400, 100, 2804003)
+    assert too_old_error["error_user_title"] == "Event Timestamp Too Old"
     assert_meta_error(unhashed, 400, 100, 2804016)
     assert stored(graph_runtime) == []
 

@@ -85,7 +85,9 @@ def browser_event(name: str, event_id: str | None = None, *, fbp: str = "fb.1.17
     return event
 
 
-def browser_purchase(reference: str = "XKBKNABJK", value: float = 49.9, **extra: Any) -> dict[str, Any]:
+def browser_purchase(
+    reference: str = "XKBKNABJK", value: float = 49.9, **extra: Any
+) -> dict[str, Any]:
     return browser_event("Purchase", order={"reference": reference, "value": value,
                                             "currency": "EUR"}, **extra)
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
-from tests.fakes.graph_api import Fault, FakeGraphAPI
+from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.config import ConfigError, load_settings
 from trackside.runtime import Runtime
 from trackside.store.sqlite import SQLiteStore

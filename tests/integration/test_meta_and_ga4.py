@@ -23,7 +23,7 @@ GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storag
            "ad_personalization": "granted"}
 
 
-def environ(fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, db: Path) -> dict[str, str]:
+def environ(fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, db: Path) -> dict[str, str]:  # noqa: F811
     settings = fake_graph.settings()
     return {
         "TRACKSIDE_DATABASE_URL": f"sqlite:///{db}",
@@ -49,7 +49,8 @@ def drain(runtime: Runtime, clock: Any = time.time) -> None:
 
 
 def test_store_purchase_seen_in_browser_reaches_meta_and_ga4_with_one_id(
-    fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle,  # noqa: F811
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = environ(fake_graph, fake_ga4, tmp_path / "e2e.db")
     for key, value in env.items():
@@ -66,7 +67,8 @@ def test_store_purchase_seen_in_browser_reaches_meta_and_ga4_with_one_id(
                        "items": [{"id": "SKU-1", "name": "Mug", "price": 27.45, "quantity": 2}]}}
     runtime.pipeline.accept([order], "prestashop", now=now)
     beacon = {**order, "user": {"fbp": "fb.1.1700000000000.123456789", "ip": "203.0.113.5",
-                                "user_agent": "Mozilla/5.0", "ga_client_id": "GA1.1.1197596843.1673515099",
+                                "user_agent": "Mozilla/5.0",
+                                "ga_client_id": "GA1.1.1197596843.1673515099",
                                 "ga_session_id": "GS2.1.s1747132561$o1$g0$t1747132655$j0$l0$h0"},
               "consent": GRANTED}
     runtime.pipeline.accept([beacon], "browser")
@@ -103,7 +105,9 @@ def test_store_purchase_seen_in_browser_reaches_meta_and_ga4_with_one_id(
     runtime.close()
 
 
-def test_refund_of_an_unknown_order_needs_value_and_currency(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refund_of_an_unknown_order_needs_value_and_currency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRACKSIDE_DATABASE_URL", f"sqlite:///{tmp_path}/r.db")
     result = CliRunner().invoke(app, ["refund", "NOPE"])
     assert result.exit_code == 1
@@ -113,7 +117,8 @@ def test_refund_of_an_unknown_order_needs_value_and_currency(tmp_path: Path, mon
 
 
 def test_doctor_validates_a_ga4_sample(
-    fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle,  # noqa: F811
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for key, value in environ(fake_graph, fake_ga4, tmp_path / "d.db").items():
         monkeypatch.setenv(key, value)
@@ -123,7 +128,9 @@ def test_doctor_validates_a_ga4_sample(
     assert fake_graph.token not in result.output and fake_ga4.api_secret not in result.output
 
 
-def test_doctor_says_when_ga4_cannot_be_reached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_says_when_ga4_cannot_be_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.fakes.server import free_port
 
     monkeypatch.setenv("TRACKSIDE_DATABASE_URL", f"sqlite:///{tmp_path}/d.db")

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
-from tests.fakes.graph_api import Fault, FakeGraphAPI
+from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.cli import app
 from trackside.config import Settings
 from trackside.destinations import meta_rules

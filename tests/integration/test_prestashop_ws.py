@@ -84,24 +84,24 @@ def test_webservice_sync(shop_ws: Any, tmp_path: Path, fake_ga4: Any) -> None:  
 
 
 def test_webservice_errors_name_the_fix(shop_ws: Any) -> None:
-    shop, fake, url = shop_ws
+    _shop, fake, url = shop_ws
     with pytest.raises(PrestaShopError, match="TRACKSIDE_PRESTASHOP_API_KEY is refused"):
         WebserviceReader(url, "A" * 32).check()
     with pytest.raises(PrestaShopError, match="Invalid authentication key format"):
         WebserviceReader(url, "short").check()
     fake.permissions = ALL - {"order_histories"}
     with pytest.raises(PrestaShopError,
-                       match="may not read 'order_histories'.*tick View \\(GET\\) for orders, "
-                             "order_histories"):
+                       match=r"may not read 'order_histories'.*tick View \(GET\) for orders, "
+                             r"order_histories"):
         WebserviceReader(url, KEY).check()
     fake.permissions = ALL - {"configurations"}
     reader = WebserviceReader(url, KEY)
     reader.check()  # the time zone is optional
     assert reader.shop_timezone() is None
     fake.enabled = False
-    with pytest.raises(PrestaShopError, match="webservice of .* is disabled"):
+    with pytest.raises(PrestaShopError, match=r"webservice of .* is disabled"):
         WebserviceReader(url, KEY).check()
-    with pytest.raises(PrestaShopError, match="/api/orders does not exist"):
+    with pytest.raises(PrestaShopError, match=r"/api/orders does not exist"):
         WebserviceReader(url + "/shop", KEY).check()
-    with pytest.raises(PrestaShopError, match="cannot reach http://127.0.0.1:1"):
+    with pytest.raises(PrestaShopError, match=r"cannot reach http://127\.0\.0\.1:1"):
         WebserviceReader("http://127.0.0.1:1", KEY).check()

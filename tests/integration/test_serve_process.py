@@ -42,7 +42,7 @@ def start(tmp_path: Path, port: int,
             return process
         except httpx.TransportError:
             if process.poll() is not None:
-                raise RuntimeError((tmp_path / "serve.log").read_text())
+                raise RuntimeError((tmp_path / "serve.log").read_text()) from None
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("trackside serve did not start")

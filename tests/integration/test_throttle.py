@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
-from tests.fakes.graph_api import Fault, FakeGraphAPI
+from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside import delivery
 from trackside.destinations import Verdict
 from trackside.destinations.meta import classify_response

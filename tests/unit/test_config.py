@@ -64,7 +64,9 @@ def test_toml_file_with_environment_override(tmp_path: Path) -> None:
     config = tmp_path / "trackside.toml"
     config.write_text('meta_pixel_id = "42"\nmeta_access_token = "token"\n'
                       'TRACKSIDE_JOIN_WINDOW_S = 10\ncookie_domain = "shop.example"\n')
-    settings = load_settings(environ={"TRACKSIDE_CONFIG": str(config), "TRACKSIDE_JOIN_WINDOW_S": "3"})
+    settings = load_settings(
+        environ={"TRACKSIDE_CONFIG": str(config), "TRACKSIDE_JOIN_WINDOW_S": "3"}
+    )
     assert settings.meta_pixel_id == "42"
     assert settings.cookie_domain == "shop.example"
     assert settings.join_window_s == 3
@@ -73,13 +75,20 @@ def test_toml_file_with_environment_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"TRACKSIDE_JOIN_WINDOW_S": "soon"}, "TRACKSIDE_JOIN_WINDOW_S: Input should be a valid number"),
-        ({"TRACKSIDE_JOIN_WINDOW_S": "-1"}, "TRACKSIDE_JOIN_WINDOW_S: Input should be greater than or equal to 0"),
-        ({"TRACKSIDE_META_API_VERSION": "26"}, "TRACKSIDE_META_API_VERSION: Value error, must look like v26.0"),
-        ({"TRACKSIDE_META_GRAPH_URL": "graph.facebook.com"}, "TRACKSIDE_META_GRAPH_URL: Value error, must be an http"),
-        ({"TRACKSIDE_DEFAULT_COUNTRY": "France"}, "TRACKSIDE_DEFAULT_COUNTRY: Value error, must be an ISO"),
-        ({"TRACKSIDE_DATABASE_URL": "mysql://x"}, "TRACKSIDE_DATABASE_URL: Value error, must start with"),
-        ({"TRACKSIDE_CONSENT_MODE": "maybe"}, "TRACKSIDE_CONSENT_MODE: Input should be 'eea', 'required' or 'off'"),
+        ({"TRACKSIDE_JOIN_WINDOW_S": "soon"},
+         "TRACKSIDE_JOIN_WINDOW_S: Input should be a valid number"),
+        ({"TRACKSIDE_JOIN_WINDOW_S": "-1"},
+         "TRACKSIDE_JOIN_WINDOW_S: Input should be greater than or equal to 0"),
+        ({"TRACKSIDE_META_API_VERSION": "26"},
+         "TRACKSIDE_META_API_VERSION: Value error, must look like v26.0"),
+        ({"TRACKSIDE_META_GRAPH_URL": "graph.facebook.com"},
+         "TRACKSIDE_META_GRAPH_URL: Value error, must be an http"),
+        ({"TRACKSIDE_DEFAULT_COUNTRY": "France"},
+         "TRACKSIDE_DEFAULT_COUNTRY: Value error, must be an ISO"),
+        ({"TRACKSIDE_DATABASE_URL": "mysql://x"},
+         "TRACKSIDE_DATABASE_URL: Value error, must start with"),
+        ({"TRACKSIDE_CONSENT_MODE": "maybe"},
+         "TRACKSIDE_CONSENT_MODE: Input should be 'eea', 'required' or 'off'"),
     ],
 )
 def test_bad_values_name_the_key_and_reason(environ: dict[str, str], message: str) -> None:
@@ -91,7 +100,7 @@ def test_bad_values_name_the_key_and_reason(environ: dict[str, str], message: st
 def test_bad_toml_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "trackside.toml"
     config.write_text("meta_pixel_id = \n")
-    with pytest.raises(ConfigError, match="TRACKSIDE_CONFIG: .* is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"TRACKSIDE_CONFIG: .* is not valid TOML"):
         load_settings(environ={"TRACKSIDE_CONFIG": str(config)})
     config.write_text('no_such_setting = 1\n')
     with pytest.raises(ConfigError, match="TRACKSIDE_NO_SUCH_SETTING: is not a known setting"):
@@ -127,5 +136,7 @@ def test_unknown_toml_key_gets_the_closest_known_name(tmp_path: Path) -> None:
 
 
 def test_empty_credentials_count_as_unset() -> None:
-    settings = load_settings(environ={"TRACKSIDE_META_ACCESS_TOKEN": "", "TRACKSIDE_GA4_API_SECRET": ""})
+    settings = load_settings(
+        environ={"TRACKSIDE_META_ACCESS_TOKEN": "", "TRACKSIDE_GA4_API_SECRET": ""}
+    )
     assert not settings.meta_configured and not settings.ga4_configured

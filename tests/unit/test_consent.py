@@ -35,7 +35,8 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 def outcome(store: SQLiteStore, country: str | None, consent: dict | None, source: str,
-            mode: str, server_default: str = "deny", opt_out_policy: str = "suppress") -> dict[str, str]:
+            mode: str, server_default: str = "deny",
+            opt_out_policy: str = "suppress") -> dict[str, str]:
     settings = load_settings(environ={
         "TRACKSIDE_CONSENT_MODE": mode, "TRACKSIDE_SERVER_EVENT_CONSENT": server_default,
         "TRACKSIDE_JOIN_WINDOW_S": "0", "TRACKSIDE_META_OPT_OUT": opt_out_policy,
@@ -82,11 +83,17 @@ def test_consent_table(store: SQLiteStore, country: str | None, consent: dict | 
 
 
 def test_server_default_grant(store: SQLiteStore) -> None:
-    assert outcome(store, "fr", None, "api", "eea", server_default="grant") == {"meta": OK, "ga4": OK}
+    assert outcome(store, "fr", None, "api", "eea", server_default="grant") == {
+        "meta": OK, "ga4": OK
+    }
 
 
-def test_ad_personalization_denied_is_suppressed_for_ads_unless_owner_allows(store: SQLiteStore) -> None:
-    assert outcome(store, "fr", NO_PERSONALIZATION, "browser", "eea") == {"meta": SUPPRESSED, "ga4": OK}
+def test_ad_personalization_denied_is_suppressed_for_ads_unless_owner_allows(
+    store: SQLiteStore,
+) -> None:
+    assert outcome(store, "fr", NO_PERSONALIZATION, "browser", "eea") == {
+        "meta": SUPPRESSED, "ga4": OK
+    }
 
 
 def test_ad_personalization_denied_sent_with_opt_out_when_allowed(tmp_path: Path) -> None:
@@ -116,7 +123,8 @@ def test_browser_consent_joined_to_a_waiting_server_purchase(store: SQLiteStore)
     pipeline.accept([order], "prestashop", now=NOW)
     # Undecided (no consent yet): pending during the join window, not suppressed.
     assert {c.destination: c.counts for c in store.counts()} == {"meta": {"pending": 1}}
-    beacon = {**order, "user": {"fbp": "fb.1.1700000000000.42", "ip": "1.2.3.4", "user_agent": "UA"},
+    beacon = {**order,
+              "user": {"fbp": "fb.1.1700000000000.42", "ip": "1.2.3.4", "user_agent": "UA"},
               "consent": GRANTED}
     assert pipeline.accept([beacon], "browser", now=NOW + 1)[0].status == "duplicate"
     [view] = store.event_view("R1")

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from trackside.config import Settings
-from trackside.destinations import Prepared, Skip, Verdict
-from trackside.destinations import ga4_rules
+from trackside.destinations import Prepared, Skip, Verdict, ga4_rules
 from trackside.destinations.ga4 import (
     GA4_EVENT_NAMES,
     UNATTRIBUTED_NOTE,
@@ -50,7 +49,8 @@ def event(**overrides: Any) -> NormalizedEvent:
             "value": 59.9,
             "currency": "EUR",
             "items": [
-                {"id": "SKU-1", "name": "Mug", "price": 19.95, "quantity": 2, "category": "Kitchen"},
+                {"id": "SKU-1", "name": "Mug", "price": 19.95, "quantity": 2,
+                 "category": "Kitchen"},
                 {"id": "SKU-2", "price": 20.0},
             ],
             "shipping": 4.9,
@@ -115,7 +115,8 @@ def test_repr_does_not_show_the_secret() -> None:
     ],
 )
 def test_event_names_map_to_ga4(source: str, expected: str) -> None:
-    assert prepared(event_name=source, event_id=f"{source}:ORDERREF").payload["event"]["name"] == expected
+    payload = prepared(event_name=source, event_id=f"{source}:ORDERREF").payload
+    assert payload["event"]["name"] == expected
 
 
 def test_mapping_is_exposed_for_reuse() -> None:
@@ -130,9 +131,12 @@ def test_unmapped_event_is_not_applicable() -> None:
 
 
 def test_other_names_are_configurable() -> None:
-    dest = GA4Destination(settings(), event_names={"Contact": "contact_form", "Lead": "qualify_lead"})
-    assert prepared(dest, event_name="Contact", event_id="c1").payload["event"]["name"] == "contact_form"
-    assert prepared(dest, event_name="Lead", event_id="l1").payload["event"]["name"] == "qualify_lead"
+    dest = GA4Destination(settings(),
+                          event_names={"Contact": "contact_form", "Lead": "qualify_lead"})
+    contact = prepared(dest, event_name="Contact", event_id="c1").payload
+    assert contact["event"]["name"] == "contact_form"
+    lead = prepared(dest, event_name="Lead", event_id="l1").payload
+    assert lead["event"]["name"] == "qualify_lead"
 
 
 @pytest.mark.parametrize("bad", ["page_view", "1abc", "has-dash", "x" * 41, "firebase_x", "_x"])
@@ -505,7 +509,8 @@ def test_batches_split_when_request_level_fields_differ() -> None:
 
 def test_batches_stay_under_the_body_limit() -> None:
     dest = GA4Destination(settings())
-    items = [{"id": f"{i}" + "i" * 90, "name": "n" * 100, "category": "c" * 100} for i in range(100)]
+    items = [{"id": f"{i}" + "i" * 90, "name": "n" * 100, "category": "c" * 100}
+             for i in range(100)]
     big = [
         prepared(dest, event_id=f"e{i}", order={"value": 1.0, "currency": "EUR", "items": items})
         for i in range(12)
@@ -604,7 +609,9 @@ def test_classification_messages_never_hold_the_secret() -> None:
     for result in (
         dest.classify(_response(400, text=leaky), None, 1),
         dest.classify(_response(403, text=SECRET), None, 1),
-        dest.classify(_response(302, headers={"Location": f"https://x/?api_secret={SECRET}"}), None, 1),
+        dest.classify(
+            _response(302, headers={"Location": f"https://x/?api_secret={SECRET}"}), None, 1
+        ),
         dest.classify(None, httpx.ConnectError(leaky), 1),
     ):
         assert result.message and SECRET not in result.message

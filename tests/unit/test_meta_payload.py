@@ -214,7 +214,9 @@ def test_prepare_accepts_server_purchase_without_user_agent_in_compat_mode() -> 
     result = MetaDestination(settings()).prepare(1, event, NOW)
     assert isinstance(result, Prepared)
     assert any("client_user_agent" in note for note in result.notes)
-    strict = MetaDestination(settings(), rules=mr.RulesConfig(mode="strict", require_user_agent=True))
+    strict = MetaDestination(
+        settings(), rules=mr.RulesConfig(mode="strict", require_user_agent=True)
+    )
     assert isinstance(strict.prepare(1, event, NOW), Skip)
 
 

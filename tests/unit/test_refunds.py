@@ -37,7 +37,7 @@ def test_store_refund_without_consent_inherits_the_shoppers_choice(tmp_path: Pat
     assert {r["destination"]: r["status"] for r in view.outbox} == {
         "meta": "not_applicable", "ga4": "pending"}
     # Without it, the same refund is a server event with no consent: suppressed under eea.
-    [bare] = pipeline.accept([{**refund, "event_id": "Refund:R1-bare"}], "prestashop", now=now)
+    [_bare] = pipeline.accept([{**refund, "event_id": "Refund:R1-bare"}], "prestashop", now=now)
     [view] = store.event_view("Refund:R1-bare")
     assert {r["destination"]: r["status"] for r in view.outbox}["ga4"] == "suppressed"
     store.close()

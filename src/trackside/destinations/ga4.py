@@ -37,8 +37,8 @@ from trackside.redact import MASK
 
 __all__ = [
     "GA4_EVENT_NAMES",
-    "GA4Destination",
     "UNATTRIBUTED_NOTE",
+    "GA4Destination",
     "client_id_from_cookie",
     "debug_validate",
     "session_id_from_cookie",

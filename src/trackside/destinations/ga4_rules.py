@@ -23,8 +23,8 @@ __all__ = [
     "MAX_PARAM_VALUE_CHARS",
     "MAX_TIMESTAMP_AGE_S",
     "encode_body",
-    "is_valid_name",
     "is_reserved_event_name",
+    "is_valid_name",
     "request_problems",
 ]
 
@@ -175,7 +175,7 @@ def _event_problems(event: object, path: str, now: float) -> list[str]:
         problems += _timestamp_problems(event["timestamp_micros"], f"{path}.timestamp_micros", now)
     params = event.get("params", {})
     if not isinstance(params, Mapping):
-        return problems + [f"{path}.params: must be an object"]
+        return [*problems, f"{path}.params: must be an object"]
     if len(params) > MAX_PARAMS:
         problems.append(f"{path}.params: {len(params)} parameters, at most {MAX_PARAMS}")
     for key, value in params.items():

@@ -419,7 +419,9 @@ def classify_response(
                 Verdict.SHORT_COUNT, http_status=status, trace_id=trace, events_received=counted,
                 message=f"Meta counted {received} of {batch_size} events",
             )
-        message = None if counted == batch_size else f"Meta counted {received} of {batch_size} events"
+        message = (
+            None if counted == batch_size else f"Meta counted {received} of {batch_size} events"
+        )
         return Classification(
             Verdict.DELIVERED, http_status=status, message=message, trace_id=trace
         )

@@ -57,8 +57,9 @@ def resolve_event_id(event: Any, prefix: str = "") -> str:
        server POST retried gets the same id and is deduplicated. ``prefix`` does not apply: a
        content hash is already specific to the event.
     """
-    if event.event_id:
-        return event.event_id
+    given: str | None = event.event_id
+    if given:
+        return given
     reference = event.order.reference if event.order is not None else None
     if reference:
         if event.event_name == "Purchase":

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from hashlib import sha256
 from typing import Any
 
@@ -149,8 +149,8 @@ def _hashed(
             if clear is None:
                 warnings.append(f"user.{name}: {_REASONS[name]}, dropped")
                 return []
-            digest = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
-            return [digest] if digest else []
+            hashed = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
+            return [hashed] if hashed else []
     if isinstance(raw, (list, tuple)):
         out = {
             digest
@@ -189,6 +189,7 @@ def normalize_user(
     data: dict[str, Any] = {}
     # Pydantic keeps field values in __dict__ (also for model_construct); a plain mapping is
     # accepted too, which is what the Graph-compatible endpoint and tests find handy.
+    get: Callable[[str], Any]
     if type(user) is User:  # the usual case, without the slower ABC check below
         get = user.__dict__.get
     elif isinstance(user, Mapping):
@@ -208,7 +209,7 @@ def normalize_user(
     today = (
         None
         if get("date_of_birth") is None
-        else datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).date()
+        else datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
         if now_ms is not None
         else date.today()
     )

@@ -13,7 +13,7 @@ example numbers and on random digit strings.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
@@ -42,11 +42,26 @@ def _desc(number_desc: object) -> _Desc | None:
 class _Region:
     """One region's metadata with every pattern compiled once."""
 
-    __slots__ = ("metadata", "general", "types", "leading", "prefix", "transform", "intl",
-                 "lengths", "local_lengths", "min_length", "max_length", "by_length")  # fmt: skip
+    __slots__ = (
+        "by_length",
+        "general",
+        "intl",
+        "leading",
+        "lengths",
+        "local_lengths",
+        "max_length",
+        "metadata",
+        "min_length",
+        "prefix",
+        "transform",
+        "types",
+    )  # fmt: skip
 
     def __init__(self, region: str) -> None:
         metadata = PhoneMetadata.metadata_for_region(region, None)
+        general = metadata.general_desc if metadata is not None else None
+        if metadata is None or general is None:  # _region() only builds known regions
+            raise ValueError(f"the phone number library has no metadata for {region!r}")
         self.metadata = metadata
         self.general = _desc(metadata.general_desc)
         self.types = tuple(d for d in (_desc(getattr(metadata, t, None)) for t in _TYPES) if d)
@@ -56,7 +71,6 @@ class _Region:
         self.transform = metadata.national_prefix_transform_rule or None
         self.intl = re.compile(metadata.international_prefix) if metadata.international_prefix \
             else None  # fmt: skip
-        general = metadata.general_desc
         self.lengths = frozenset(general.possible_length)
         self.local_lengths = frozenset(general.possible_length_local_only or ())
         self.min_length = general.possible_length[0]
@@ -110,7 +124,7 @@ class _Region:
         return stripped
 
 
-@lru_cache(maxsize=None)
+@cache
 def _region(region: str) -> _Region | None:
     if PhoneMetadata.metadata_for_region(region, None) is None:
         return None  # not a region the library knows ("ZZ", a typo'd default country)
@@ -135,7 +149,7 @@ def _is_valid(country_code: int, nsn: str) -> bool:
     return False
 
 
-def fast_e164_digits(digits: str, region: str | None) -> str | None | object:
+def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
     """E.164 digits for ``+<digits>`` (region None) or national ``digits`` of ``region``.
 
     ``digits`` holds ASCII digits only (after an optional leading ``+``); returns None when
@@ -164,7 +178,10 @@ def fast_e164_digits(digits: str, region: str | None) -> str | None | object:
         info = _region(region)
         if info is None:
             return UNSURE
-        country_code = info.metadata.country_code  # type: ignore[attr-defined]
+        calling_code = info.metadata.country_code
+        if calling_code is None:
+            return UNSURE
+        country_code = calling_code
         # The library treats a leading IDD ("011" in the US) or the region's own calling code
         # specially; those rare inputs go to it.
         if digits.startswith(str(country_code)):
@@ -175,9 +192,9 @@ def fast_e164_digits(digits: str, region: str | None) -> str | None | object:
     if len(nsn) < _MIN_NSN:
         return None
     stripped = info.strip_national_prefix(nsn)
-    if stripped is UNSURE:
+    if not isinstance(stripped, str):  # UNSURE
         return UNSURE
-    nsn = stripped  # type: ignore[assignment]
+    nsn = stripped
     if len(nsn) > _MAX_NSN:
         return None
     # The library stores the national number as an int and re-adds Italian-style leading

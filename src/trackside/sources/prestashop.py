@@ -78,12 +78,14 @@ class Cursor:
     gaps: dict[int, float] = field(default_factory=dict)
 
     def dump(self) -> str:
-        return json.dumps({"history_id": self.after, "gaps": {str(k): v for k, v in self.gaps.items()}})
+        gaps = {str(k): v for k, v in self.gaps.items()}
+        return json.dumps({"history_id": self.after, "gaps": gaps})
 
     @classmethod
     def load(cls, text: str) -> Cursor:
         data = json.loads(text)
-        return cls(int(data["history_id"]), {int(k): float(v) for k, v in data.get("gaps", {}).items()})
+        gaps = {int(k): float(v) for k, v in data.get("gaps", {}).items()}
+        return cls(int(data["history_id"]), gaps)
 
 
 @dataclass
@@ -121,7 +123,8 @@ class PrestaShopSync:
                 try:
                     tz = ZoneInfo(name)
                 except (ZoneInfoNotFoundError, ValueError):
-                    log.warning("PrestaShop PS_TIMEZONE %r is unknown here; reading times as UTC", name)
+                    log.warning("PrestaShop PS_TIMEZONE %r is unknown here; reading times as UTC",
+                                name)
             else:
                 log.warning("cannot read PS_TIMEZONE from %s; reading order times as UTC",
                             self.reader.description)
@@ -141,7 +144,9 @@ class PrestaShopSync:
 
     # -- passes ----------------------------------------------------------------------------
 
-    def sync_once(self, progress: Progress | None = None, max_batches: int | None = None) -> SyncReport:
+    def sync_once(
+        self, progress: Progress | None = None, max_batches: int | None = None
+    ) -> SyncReport:
         """Read every state change after the cursor; the cursor moves after each batch."""
         ctx = self.context()
         now = time.time()
@@ -157,7 +162,10 @@ class PrestaShopSync:
         start = cursor.after
         while max_batches is None or report.batches < max_batches:
             rows = self.reader.history_after(cursor.after, self.batch_size)
-            retried = self.reader.history_by_ids(sorted(cursor.gaps)) if cursor.gaps and not report.batches else []
+            retried = (
+                self.reader.history_by_ids(sorted(cursor.gaps))
+                if cursor.gaps and not report.batches else []
+            )
             if not rows and not retried:
                 if self._expire_gaps(cursor, time.time()):
                     self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time())
@@ -204,7 +212,9 @@ class PrestaShopSync:
         return report
 
     @staticmethod
-    def _advance(cursor: Cursor, rows: list[HistoryRow], retried: list[HistoryRow], now: float) -> None:
+    def _advance(
+        cursor: Cursor, rows: list[HistoryRow], retried: list[HistoryRow], now: float
+    ) -> None:
         for row in retried:
             cursor.gaps.pop(row.id, None)
         expected = cursor.after + 1
@@ -232,9 +242,9 @@ class PrestaShopSync:
         orders = self.reader.orders_by_reference(sorted(set(references.values())))
         groups: dict[str, list[Order]] = {}
         by_id: dict[int, Order] = {}
-        for order in orders:
-            groups.setdefault(order.reference, []).append(order)
-            by_id[order.id] = order
+        for fetched in orders:
+            groups.setdefault(fetched.reference, []).append(fetched)
+            by_id[fetched.id] = fetched
         history: dict[int, list[HistoryRow]] = {}
         for h in self.reader.history_of_orders(list(by_id)):
             history.setdefault(h.id_order, []).append(h)
@@ -243,7 +253,8 @@ class PrestaShopSync:
             report.state_changes += 1
             order = by_id.get(row.id_order)
             if order is None:
-                log.warning("order %s (state change %s) no longer exists; skipped", row.id_order, row.id)
+                log.warning("order %s (state change %s) no longer exists; skipped",
+                            row.id_order, row.id)
                 continue
             group = groups[order.reference]
             changes = sorted((h for o in group for h in history.get(o.id, [])), key=lambda h: h.id)
@@ -270,7 +281,7 @@ class PrestaShopSync:
             for m in mapped
         ]
         results = self.runtime.pipeline.accept(raws, source=SOURCE, now=now)
-        for item, result in zip(mapped, results):
+        for item, result in zip(mapped, results, strict=True):
             name = item.raw["event_name"]
             if result.status == "rejected":
                 report.rejected += 1

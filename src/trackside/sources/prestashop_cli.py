@@ -14,9 +14,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from trackside.config import ConfigError, load_settings
 from trackside.runtime import Runtime
@@ -101,7 +100,9 @@ def _print(report: SyncReport) -> None:
 
 @app.command()
 def sync(
-    deliver: Annotated[bool, typer.Option("--deliver", help="Deliver what is due before exiting.")] = False,
+    deliver: Annotated[
+        bool, typer.Option("--deliver", help="Deliver what is due before exiting.")
+    ] = False,
 ) -> None:
     """Run one polling pass: read order state changes after the stored cursor."""
     _run("syncing", None, deliver)
@@ -109,8 +110,12 @@ def sync(
 
 @app.command()
 def backfill(
-    since: Annotated[str, typer.Option("--since", help="First day to load, shop time (2026-11-01).")],
-    deliver: Annotated[bool, typer.Option("--deliver", help="Deliver what is due before exiting.")] = False,
+    since: Annotated[
+        str, typer.Option("--since", help="First day to load, shop time (2026-11-01).")
+    ],
+    deliver: Annotated[
+        bool, typer.Option("--deliver", help="Deliver what is due before exiting.")
+    ] = False,
 ) -> None:
     """Load past orders paid or reversed since DATE. Older than a destination's window: expired."""
     try:

@@ -150,7 +150,9 @@ class DatabaseReader:
             )
         return PrestaShopError(f"{self.description}: {type(exc).__name__}: {exc.args[-1]}")
 
-    def _rows(self, sql: str, params: Sequence[Any] = (), table: str | None = None) -> list[dict[str, Any]]:
+    def _rows(
+        self, sql: str, params: Sequence[Any] = (), table: str | None = None
+    ) -> list[dict[str, Any]]:
         sql = sql.replace("{p}", self.prefix)
         for attempt in (1, 2):
             if self._conn is None:
@@ -257,7 +259,8 @@ class DatabaseReader:
     def first_history_id_since(self, when: datetime) -> int | None:
         rows = self._rows("SELECT MIN(id_order_history) AS id FROM {p}order_history "
                           "WHERE date_add >= %s", (when.strftime("%Y-%m-%d %H:%M:%S"),))
-        return rows[0]["id"]
+        first: int | None = rows[0]["id"]
+        return first
 
     def max_history_id(self) -> int:
         return int(self._rows("SELECT COALESCE(MAX(id_order_history), 0) AS id "

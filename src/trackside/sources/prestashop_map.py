@@ -61,7 +61,9 @@ def _item(line: OrderLine, tax_included: bool) -> dict[str, Any]:
     if line.product_attribute_id:
         item_id += f"-{line.product_attribute_id}"
     price = line.unit_price_tax_incl if tax_included else line.unit_price_tax_excl
-    item: dict[str, Any] = {"id": item_id, "price": _money(price), "quantity": max(0, line.quantity)}
+    item: dict[str, Any] = {
+        "id": item_id, "price": _money(price), "quantity": max(0, line.quantity)
+    }
     if line.name:
         item["name"] = line.name
     return item

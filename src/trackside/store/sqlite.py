@@ -27,7 +27,6 @@ from typing import Any, NoReturn
 
 from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
-from trackside.store.sqlite_context import BrowserContextQueries
 from trackside.store import (
     FINAL_STATUSES,
     HOLD_UNTIL,
@@ -47,6 +46,7 @@ from trackside.store import (
     StoreUnavailable,
     StoreUnwritable,
 )
+from trackside.store.sqlite_context import BrowserContextQueries
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
@@ -161,7 +161,7 @@ class SQLiteStore(BrowserContextQueries):
             self._local.deadline = previous
 
     def _remaining(self, default: float) -> float:
-        deadline = getattr(self._local, "deadline", None)
+        deadline: float | None = getattr(self._local, "deadline", None)
         if deadline is None:
             return default
         # Past the deadline a call still runs if it needs no waiting (the follow-up writes
@@ -326,7 +326,9 @@ class SQLiteStore(BrowserContextQueries):
                 conn.executemany(_INSERT_OUTBOX, outbox)
         return results
 
-    def _merge_duplicate(self, conn: sqlite3.Connection, record: NewEvent, now: float) -> InsertResult:
+    def _merge_duplicate(
+        self, conn: sqlite3.Connection, record: NewEvent, now: float
+    ) -> InsertResult:
         incoming = record.event
         row = conn.execute(
             "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
@@ -415,7 +417,8 @@ class SQLiteStore(BrowserContextQueries):
             return
         with self._write() as conn:
             conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,"
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
+                " lease_owner = NULL,"
                 " lease_expires_at = NULL, code = ?, subcode = ?, message = ?"
                 " WHERE id = ? AND status = 'pending'",
                 [(next_attempt_at, attempt.code, attempt.subcode, attempt.message, oid)
@@ -499,7 +502,8 @@ class SQLiteStore(BrowserContextQueries):
             "SELECT MIN(next_attempt_at) FROM outbox WHERE destination = ? AND status = 'pending'",
             (destination,),
         )
-        return rows[0][0]
+        due: float | None = rows[0][0]
+        return due
 
     # -- notes and destination state ------------------------------------------------------
 
@@ -530,7 +534,8 @@ class SQLiteStore(BrowserContextQueries):
     ) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO destination_state (destination, paused_until, reason, code, updated_at)"
+                "INSERT INTO destination_state"
+                " (destination, paused_until, reason, code, updated_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (destination) DO UPDATE SET"
                 " paused_until = excluded.paused_until, reason = excluded.reason,"
                 " code = excluded.code, updated_at = excluded.updated_at",
@@ -573,8 +578,9 @@ class SQLiteStore(BrowserContextQueries):
             "SELECT * FROM events WHERE event_id = ? ORDER BY accepted_at", (event_id,)
         ):
             pk = event["pk"]
+            # row.keys(), not row: `in` on a sqlite3.Row tests its values, not its column names.
             outbox = [
-                {key: row[key] for key in row.keys() if key not in ("event_pk", "lease_owner")}
+                {key: row[key] for key in row.keys() if key not in ("event_pk", "lease_owner")}  # noqa: SIM118
                 for row in self._read("SELECT * FROM outbox WHERE event_pk = ? ORDER BY id", (pk,))
             ]
             for row in outbox:

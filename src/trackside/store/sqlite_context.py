@@ -100,7 +100,8 @@ class BrowserContextQueries:
                 return None
             lends = row["accepted_at"] >= lends_since
             merged, added = merge_context(incoming, stored) if lends else (incoming, [])
-            kept = [f for f in stored.flags if f not in (unconfirmed_flag, "no_customer_information")]
+            dropped = (unconfirmed_flag, "no_customer_information")
+            kept = [f for f in stored.flags if f not in dropped]
             flags = list(dict.fromkeys([*merged.flags, *kept, seen_flag]))
             merged = merged.model_copy(update={"flags": flags})
             conn.execute(

@@ -110,16 +110,16 @@ class EventsAPI:
         except Exception:
             # Logged with its traceback by the committer; nothing was stored.
             raise ApiError(503, headers={"Retry-After": "5"}) from None
-        for index, result in zip(positions, accepted):
+        for index, result in zip(positions, accepted, strict=True):
             result.index = index
             results[index] = result
 
         counts = {"queued": 0, "duplicate": 0, "rejected": 0}
         out = []
-        for result in results:
-            assert result is not None
-            counts[result.status] += 1
-            out.append(result.as_dict())
+        for answer in results:
+            assert answer is not None
+            counts[answer.status] += 1
+            out.append(answer.as_dict())
         return JSONResponse({**counts, "results": out}, status_code=202)
 
     async def get_event(self, request: Request) -> Response:

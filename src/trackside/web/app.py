@@ -75,8 +75,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
             stop.set()
             if jobs:
                 await asyncio.wait(jobs, timeout=WORKER_STOP_TIMEOUT_S)
-            task, worker = state.task, state.worker
-            if task is not None and worker is not None:
+            task, started = state.task, state.worker
+            if task is not None and started is not None:
                 # asyncio.wait, not wait_for: a worker that already died (logged by
                 # _report_worker_exit) must not turn shutdown into an error.
                 if not task.done():
@@ -85,7 +85,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
                         log.warning("worker did not stop within %.0fs; its leased rows will "
                                     "be retried when their lease expires", WORKER_STOP_TIMEOUT_S)
                         task.cancel()
-                await worker.aclose()
+                await started.aclose()
             log.info("stopped")
 
     routes = [

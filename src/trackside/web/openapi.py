@@ -8,8 +8,8 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from trackside import __version__
-from trackside.web.errors import ErrorBody
 from trackside.web.collect import Beacon
+from trackside.web.errors import ErrorBody
 from trackside.web.schemas import (
     CollectAccepted,
     EventLookup,
@@ -76,7 +76,7 @@ def build_openapi() -> dict[str, Any]:
          for model in _MODELS],
         ref_template="#/components/schemas/{model}",
     )
-    bearer = [{"apiKey": []}]
+    bearer: list[dict[str, list[str]]] = [{"apiKey": []}]
     graph_form = {"type": "object", "required": ["data"], "properties": {
         "data": {"type": "string", "description": "A JSON array of events, as text."},
         "access_token": {"type": "string"}, "test_event_code": {"type": "string"},

@@ -50,7 +50,7 @@ def _timeline(view: EventView) -> list[dict[str, Any]]:
         entries.append({"at": note["at"], "kind": note["kind"],
                         "destination": note.get("destination"), "detail": note["detail"]})
     not_kept = {row["destination"]: row.get("attempts_not_kept") or 0 for row in view.outbox}
-    seen: dict[str, int] = {}
+    seen: dict[str | None, int] = {}
     for attempt in view.attempts:
         destination = attempt.get("destination")
         seen[destination] = seen.get(destination, 0) + 1

@@ -13,7 +13,7 @@ them between ``strict`` (refuse) and ``compat`` (what Graph v26.0 was observed t
 
 from __future__ import annotations
 
-from trackside.destinations.meta_rules.errors import (  # noqa: F401
+from trackside.destinations.meta_rules.errors import (
     MetaError,
     deprecated_version,
     expired_token,
@@ -25,10 +25,10 @@ from trackside.destinations.meta_rules.errors import (  # noqa: F401
     unknown_version,
     unsupported_method,
 )
-from trackside.destinations.meta_rules.events import (  # noqa: F401
+from trackside.destinations.meta_rules.events import (
     check_event,
 )
-from trackside.destinations.meta_rules.facts import (  # noqa: F401
+from trackside.destinations.meta_rules.facts import (
     ACTION_SOURCES,
     CURRENCIES,
     CUSTOMER_SEGMENTS,
@@ -45,14 +45,14 @@ from trackside.destinations.meta_rules.facts import (  # noqa: F401
     USER_DATA_KEYS,
     Mode,
 )
-from trackside.destinations.meta_rules.model import (  # noqa: F401
+from trackside.destinations.meta_rules.model import (
     BodyError,
     GraphRequest,
     Outcome,
     RulesConfig,
     TokenGrant,
 )
-from trackside.destinations.meta_rules.request import (  # noqa: F401
+from trackside.destinations.meta_rules.request import (
     appsecret_proof,
     check_auth,
     check_payload,
@@ -68,24 +68,45 @@ from trackside.destinations.meta_rules.request import (  # noqa: F401
 
 __all__ = [
     "ACTION_SOURCES",
-    "GraphRequest",
+    "CURRENCIES",
+    "CUSTOMER_SEGMENTS",
+    "EVENT_KEYS",
+    "GRAPH_DOCS",
+    "HASHED_KEYS",
+    "LDU_STATES",
+    "MAX_AGE_S",
+    "MAX_EVENTS",
+    "MILLISECONDS_THRESHOLD",
+    "PHYSICAL_STORE_MAX_AGE_S",
+    "STRING_PARAMS",
+    "TOO_BROAD_SETS",
+    "USER_DATA_KEYS",
     "BodyError",
+    "GraphRequest",
     "MetaError",
     "Mode",
     "Outcome",
     "RulesConfig",
     "TokenGrant",
+    "appsecret_proof",
     "check_auth",
     "check_event",
     "check_payload",
     "check_transport",
     "decode_body",
     "decode_data",
-    "parse_request",
+    "deprecated_version",
+    "expired_token",
+    "invalid_appsecret_proof",
     "invalid_parameter",
-    "version_key",
+    "invalid_token",
+    "missing_token",
+    "parse_request",
     "request_events",
-    "appsecret_proof",
     "success_body",
+    "unknown_object",
+    "unknown_version",
+    "unsupported_method",
     "validate",
+    "version_key",
 ]

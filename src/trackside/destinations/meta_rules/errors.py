@@ -1,4 +1,7 @@
-"""Meta-shaped errors: one MetaError for a whole request, with Meta's codes and texts (spec §1.5, §6.2, §13)."""
+"""Meta-shaped errors: one MetaError for a whole request, with Meta's codes and texts.
+
+spec/meta-capi.md §1.5, §6.2, §13.
+"""
 
 from __future__ import annotations
 

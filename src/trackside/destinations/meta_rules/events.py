@@ -282,7 +282,12 @@ def _check_source_requirements(
     elif source == "app":  # rule 17
         app_data = event.get("app_data")
         extinfo = app_data.get("extinfo") if isinstance(app_data, dict) else None
-        if not isinstance(extinfo, list) or len(extinfo) != 16 or extinfo[0] not in ("a2", "i2"):
+        if (
+            not isinstance(app_data, dict)
+            or not isinstance(extinfo, list)
+            or len(extinfo) != 16
+            or extinfo[0] not in ("a2", "i2")
+        ):
             return invalid_parameter(
                 None,
                 "Invalid App Data",
@@ -435,13 +440,15 @@ def _check_user_data(
         if items is None or not all(pattern.fullmatch(item) for item in items):
             return _not_hashed(key, at)
 
-    if "external_id" in user_data:  # rule 24
-        if _string_or_list(user_data["external_id"], allow_numbers=not config.strict) is None:
-            return _param_error(
-                "external_id must be a string or a list of strings.",
-                rule=24,
-                blame=f"{at}.user_data.external_id",
-            )
+    if (  # rule 24
+        "external_id" in user_data
+        and _string_or_list(user_data["external_id"], allow_numbers=not config.strict) is None
+    ):
+        return _param_error(
+            "external_id must be a string or a list of strings.",
+            rule=24,
+            blame=f"{at}.user_data.external_id",
+        )
 
     ip = user_data.get("client_ip_address")  # rule 25
     if ip is not None:

@@ -1,4 +1,7 @@
-"""Meta's facts the rules check against: limits, key sets, enums, patterns (spec/meta-capi.md §1-§4, §13)."""
+"""Meta's facts the rules check against: limits, key sets, enums, patterns.
+
+spec/meta-capi.md §1-§4, §13.
+"""
 
 from __future__ import annotations
 

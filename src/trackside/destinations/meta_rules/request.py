@@ -70,7 +70,9 @@ def _decode_multipart(body: bytes, content_type: str) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # None for a nested multipart part
+            payload = b""
         charset = part.get_content_charset() or "utf-8"
         try:
             params[str(name)] = payload.decode(charset)
