@@ -60,11 +60,8 @@ class Shop:
 
     def drain(self) -> None:
         async def run() -> None:
-            worker = self.runtime.worker()
-            try:
+            async with self.runtime.worker() as worker:
                 await worker.drain(timeout_s=20)
-            finally:
-                await worker.aclose()
 
         # Playwright's sync API owns this thread's event loop: deliver from another thread.
         with ThreadPoolExecutor(1) as pool:

@@ -281,11 +281,8 @@ def test_facebook_business_sdk_through_trackside_reaches_graph_intact(
         import asyncio
 
         async def deliver() -> None:
-            worker = runtime.worker()
-            try:
+            async with runtime.worker() as worker:
                 await worker.drain(timeout_s=30)
-            finally:
-                await worker.aclose()
 
         asyncio.run(deliver())
     finally:
