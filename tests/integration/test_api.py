@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sqlite3
 from typing import Any
@@ -30,7 +31,7 @@ def purchase(event_id: str, **extra: Any) -> dict[str, Any]:
 
 def stored_ids(runtime: Runtime) -> list[str]:
     path = runtime.settings.database_url[len("sqlite:///"):]
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return [row[0] for row in conn.execute("SELECT event_id FROM events ORDER BY pk")]
 
 

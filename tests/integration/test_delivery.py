@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
@@ -283,6 +284,24 @@ def test_worker_writes_nothing_it_did_not_claim(runtime: Runtime) -> None:
             return await worker.drain()
 
     assert asyncio.run(drain_once()) == 0
+
+
+async def test_a_worker_closes_the_client_it_made_and_leaves_a_callers_open(
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
+) -> None:
+    runtime.pipeline.accept([purchase("CM1")], "api")
+    async with runtime.worker() as worker:
+        assert await worker.drain() == 1
+        own = worker.client
+        assert not own.is_closed
+    assert own.is_closed
+    async with httpx.AsyncClient() as callers:
+        async with runtime.worker(client=callers) as worker:
+            assert worker.client is callers
+        assert not callers.is_closed
+        await runtime.worker(client=callers).aclose()  # aclose() is the same promise
+        assert not callers.is_closed
+    assert fake_graph.event_ids() == ["CM1"]
 
 
 def test_consent_is_decided_again_when_the_join_window_ends(

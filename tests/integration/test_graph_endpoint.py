@@ -3,6 +3,7 @@ and Meta's own SDK pointed at trackside, its event reaching the (fake) Graph API
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -52,7 +53,7 @@ def stored(runtime: Runtime) -> list[tuple[str, str]]:
     import sqlite3
 
     path = runtime.settings.database_url[len("sqlite:///"):]
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return list(conn.execute("SELECT event_id, source FROM events ORDER BY pk"))
 
 

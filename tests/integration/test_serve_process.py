@@ -4,6 +4,7 @@ event that got a 202 is in the database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -111,7 +112,7 @@ def test_sigterm_while_posting_exits_cleanly_and_loses_nothing(tmp_path: Path) -
     for thread in threads:
         thread.join(timeout=10)
     assert code == 0, (tmp_path / "serve.log").read_text()[-3000:]
-    with sqlite3.connect(tmp_path / "trackside.db") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "trackside.db")) as conn:
         stored = {row[0] for row in conn.execute("SELECT event_id FROM events")}
     assert len(acknowledged) > 50
     assert acknowledged <= stored

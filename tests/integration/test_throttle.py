@@ -11,6 +11,7 @@ batch, and the backlog the storm pushed into backoff is due at once on recovery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -169,9 +170,10 @@ def test_a_503_storm_opens_the_circuit_and_recovery_drains_the_backlog_at_once(
                 assert await worker.drain() == 0
             assert len(fake_graph.probes) == 3
             assert len(fake_graph.requests) == storm_requests
-            with sqlite3.connect(str(tmp_path / "s.db")) as db:
+            with contextlib.closing(sqlite3.connect(str(tmp_path / "s.db"))) as db:
                 retried, waiting_until = db.execute(
-                    "SELECT COUNT(*), MAX(next_attempt_at) FROM outbox WHERE attempts > 0").fetchone()
+                    "SELECT COUNT(*), MAX(next_attempt_at) FROM outbox WHERE attempts > 0"
+                ).fetchone()
             assert retried >= 50 and waiting_until > clock.now + 60
             assert meta_counts(runtime)["pending"] == 2001
             # Meta recovers: the next probe closes the circuit and the whole backlog goes now.
