@@ -150,7 +150,12 @@ def test_purchases_refunds_and_deliveries(db: Any, tmp_path: Path, fake_graph: A
     joined = runtime.pipeline.accept(browser, source="browser")
     assert {r.status for r in joined} == {"duplicate"}
     assert store.event_view(f.normal)[0].event.user_data["fbp"] == "fb.1.1700000000000.1234567890"
-    asyncio.run(runtime.worker().drain())
+
+    async def deliver() -> None:
+        async with runtime.worker() as worker:
+            await worker.drain()
+
+    asyncio.run(deliver())
     purchases = {e["event_id"]: e for e in fake_graph.unique_events if e["event_name"] == "Purchase"}
     assert set(purchases) == {f.normal, f.split, f.guest, f.chf_ref, f.wire}
     assert purchases[f.split]["custom_data"]["value"] == 39.35
