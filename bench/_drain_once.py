@@ -24,11 +24,8 @@ def main() -> None:
     baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     async def drain() -> int:
-        worker = runtime.worker(timeout_s=60)
-        try:
+        async with runtime.worker(timeout_s=60) as worker:
             return await worker.drain(timeout_s=3600)
-        finally:
-            await worker.aclose()
 
     started = time.perf_counter()
     handled = asyncio.run(drain())

@@ -30,10 +30,11 @@ def hold_lock(path: Path | str, seconds: float = 60.0) -> Iterator[subprocess.Po
             raise RuntimeError(f"the lock holder did not take the lock: {line!r}")
         yield process
     finally:
-        if process.poll() is None:
-            assert process.stdin is not None
-            process.stdin.close()
-        process.wait(timeout=30)
+        with process:  # on exit: both pipes closed (none left for the garbage collector)
+            if process.poll() is None:
+                assert process.stdin is not None
+                process.stdin.close()  # this is what releases the lock
+            process.wait(timeout=30)
 
 
 def _main(path: str, seconds: float) -> None:

@@ -188,8 +188,7 @@ def worker(
     logs.configure(runtime.redactor, log_level)
 
     async def main() -> None:
-        delivery = runtime.worker()
-        try:
+        async with runtime.worker() as delivery:
             if drain:
                 handled = await delivery.drain(timeout_s=3600)
                 out.print(f"handled {handled} outbox rows")
@@ -199,8 +198,6 @@ def worker(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             await delivery.run(stop)
-        finally:
-            await delivery.aclose()
 
     try:
         asyncio.run(main())
@@ -558,11 +555,8 @@ def send_test(
         raise typer.Exit(1)
 
     async def deliver() -> None:
-        delivery = runtime.worker()
-        try:
+        async with runtime.worker() as delivery:
             await delivery.drain(timeout_s=60)
-        finally:
-            await delivery.aclose()
 
     asyncio.run(deliver())
     failed = False

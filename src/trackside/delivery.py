@@ -169,8 +169,15 @@ class Worker:
         self.throttles_in_a_row: dict[str, int] = {d.name: 0 for d in destinations}
 
     async def aclose(self) -> None:
+        """Close the HTTP client if the worker made it (a client passed in is the caller's)."""
         if self._own_client:
             await self.client.aclose()
+
+    async def __aenter__(self) -> Worker:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     # -- loop --------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer
+from tests.waiting import wait_until  # noqa: F401  (the e2e tests import it from here)
 from trackside.runtime import Runtime
 
 CHROMIUM = "/usr/bin/chromium"
@@ -60,11 +60,8 @@ class Shop:
 
     def drain(self) -> None:
         async def run() -> None:
-            worker = self.runtime.worker()
-            try:
+            async with self.runtime.worker() as worker:
                 await worker.drain(timeout_s=20)
-            finally:
-                await worker.aclose()
 
         # Playwright's sync API owns this thread's event loop: deliver from another thread.
         with ThreadPoolExecutor(1) as pool:
@@ -72,17 +69,6 @@ class Shop:
 
     def stored(self, event_id: str) -> list[Any]:
         return self.runtime.store.event_view(event_id)
-
-
-def wait_until(check: Callable[[], Any], timeout_s: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from tests.waiting import wait_until_async
 from trackside.config import load_settings
 from trackside.runtime import Runtime
 from trackside.web import background
@@ -25,17 +26,24 @@ def test_unconfirmed_browser_purchase_ends_while_the_shop_is_idle(tmp_path: Path
     runtime.pipeline.accept([{**old, "event_name": "Lead", "event_id": "old-lead"}], "browser",
                             now=time.time() - 3 * 86400)
 
+    def purchase_ended_and_lead_purged() -> bool:
+        [row] = runtime.store.event_view("R1")[0].outbox
+        [lead] = runtime.store.event_view("old-lead")
+        return row["status"] != "pending" and "client_ip_address" not in lead.event.user_data
+
     async def run() -> None:
         stop = asyncio.Event()
         tasks = background.start(runtime, stop)
-        await asyncio.sleep(2.0)
-        stop.set()
-        await asyncio.wait(tasks, timeout=5)
+        try:
+            await wait_until_async(purchase_ended_and_lead_purged, timeout_s=15,
+                                   what="the sweep to end R1 and the purge to clear old-lead")
+        finally:
+            stop.set()
+            await asyncio.wait(tasks, timeout=5)
 
     async def deliver_old() -> None:
-        worker = runtime.worker()
-        await worker.drain()
-        await worker.aclose()
+        async with runtime.worker() as worker:
+            await worker.drain()
 
     asyncio.run(deliver_old())
     asyncio.run(run())

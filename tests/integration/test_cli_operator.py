@@ -3,6 +3,7 @@ attempts bounded for a row retried for days (issue attack 8 and the attempts not
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
@@ -156,7 +157,7 @@ def test_a_row_retried_for_days_keeps_bounded_attempts(env: dict[str, str], tmp_
     assert messages == [f"attempt {i}" for i in (*range(5), *range(980, 1000))]
     [outbox] = view.outbox
     assert outbox["attempts"] == 1000 and outbox["attempts_not_kept"] == 975
-    with sqlite3.connect(tmp_path / "ops.db") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "ops.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 25
 
     code, shown = invoke("events", "show", "A1")

@@ -20,6 +20,7 @@ import pytest
 from tests.fakes.fixtures import fake_graph  # noqa: F401
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import free_port
+from tests.waiting import wait_until
 
 API_KEY = "crash-test-key-0123456789"
 
@@ -46,7 +47,10 @@ def test_sigkill_twice_loses_nothing_and_sends_each_once(
     fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
 ) -> None:
     # CRASH_TEST_SEED, not TRACKSIDE_*: `serve` refuses TRACKSIDE_* variables it does not know.
-    rng = random.Random(int(os.environ.get("CRASH_TEST_SEED", time.time())))
+    seed = int(os.environ.get("CRASH_TEST_SEED", time.time()))
+    # Shown with a failure (pytest's captured stdout): CRASH_TEST_SEED=<it> replays the schedule.
+    print(f"CRASH_TEST_SEED={seed}")
+    rng = random.Random(seed)
     port = free_port()
     env = {
         # The suite's own environment, but no TRACKSIDE_* of the developer's shell.
@@ -90,15 +94,23 @@ def test_sigkill_twice_loses_nothing_and_sends_each_once(
                         if result["status"] in ("queued", "duplicate"):
                             accepted.add(result["event_id"])
 
+    def accepting(already: int) -> None:
+        wait_until(lambda: len(accepted) > already, timeout_s=20,
+                   what="the (re)started server to accept events")
+
     server = start_serve(env, port)
     poster = threading.Thread(target=post_stream, daemon=True)
     poster.start()
     try:
         for _ in range(2):
+            # The kill comes at a random moment (the seeded schedule under test), but only
+            # once this server has accepted events: a kill before that would test nothing.
+            accepting(len(accepted))
             time.sleep(rng.uniform(0.5, 2.0))
             server.send_signal(signal.SIGKILL)
             server.wait()
             server = start_serve(env, port)
+        accepting(len(accepted))
         time.sleep(rng.uniform(0.3, 1.0))
         stop_posting.set()
         poster.join(10)

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
+from tests.waiting import wait_until_async
 from trackside.delivery import Worker
 from trackside.runtime import Runtime
 
@@ -58,11 +60,8 @@ def purchase(reference: str, event_time: float | None = None, **user: Any) -> di
 
 def drain(runtime: Runtime, clock: Clock | None = None, timeout_s: float = 10.0) -> int:
     async def run() -> int:
-        worker = runtime.worker(clock=clock or time.time, timeout_s=timeout_s)
-        try:
+        async with runtime.worker(clock=clock or time.time, timeout_s=timeout_s) as worker:
             return await worker.drain()
-        finally:
-            await worker.aclose()
 
     return asyncio.run(run())
 
@@ -212,16 +211,15 @@ def test_bad_credentials_pause_instead_of_dead_lettering(
     fake_graph.clear_faults()
 
     async def restart() -> None:
-        worker = runtime.worker()
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.run(stop))
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if len(fake_graph.events) == 5:
-                break
-        stop.set()
-        await task
-        await worker.aclose()
+        async with runtime.worker() as worker:
+            stop = asyncio.Event()
+            task = asyncio.create_task(worker.run(stop))
+            try:
+                await wait_until_async(lambda: len(fake_graph.events) == 5, timeout_s=10,
+                                       what="the backlog of 5 at Meta")
+            finally:
+                stop.set()
+                await task
 
     asyncio.run(restart())
     assert sorted(fake_graph.event_ids()) == [f"R{i}" for i in range(5)]
@@ -292,9 +290,29 @@ def test_a_dead_workers_batch_is_resent_with_the_same_ids(
 
 
 def test_worker_writes_nothing_it_did_not_claim(runtime: Runtime) -> None:
-    worker = Worker(runtime.store, runtime.destinations)
-    assert asyncio.run(worker.drain()) == 0
-    asyncio.run(worker.aclose())
+    async def drain_once() -> int:
+        async with Worker(runtime.store, runtime.destinations) as worker:
+            return await worker.drain()
+
+    assert asyncio.run(drain_once()) == 0
+
+
+async def test_a_worker_closes_the_client_it_made_and_leaves_a_callers_open(
+    runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
+) -> None:
+    runtime.pipeline.accept([purchase("CM1")], "api")
+    async with runtime.worker() as worker:
+        assert await worker.drain() == 1
+        own = worker.client
+        assert not own.is_closed
+    assert own.is_closed
+    async with httpx.AsyncClient() as callers:
+        async with runtime.worker(client=callers) as worker:
+            assert worker.client is callers
+        assert not callers.is_closed
+        await runtime.worker(client=callers).aclose()  # aclose() is the same promise
+        assert not callers.is_closed
+    assert fake_graph.event_ids() == ["CM1"]
 
 
 def test_consent_is_decided_again_when_the_join_window_ends(

@@ -83,11 +83,8 @@ class Gateway:
     def drain(self, at: float) -> None:
         """Deliver everything due at ``at`` (past the join window when it is later)."""
         async def run() -> None:
-            worker = self.runtime.worker(clock=lambda: at)
-            try:
+            async with self.runtime.worker(clock=lambda: at) as worker:
                 await worker.drain(timeout_s=20)
-            finally:
-                await worker.aclose()
 
         asyncio.run(run())
 

@@ -15,6 +15,7 @@ fails
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -152,7 +153,7 @@ def dumps(value: Any) -> bytes:
 
 def stored_ids(runtime: Runtime) -> set[str]:
     path = runtime.settings.database_url[len("sqlite:///"):]
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return {row[0] for row in conn.execute("SELECT event_id FROM events")}
 
 

@@ -3,6 +3,7 @@ and Meta's own SDK pointed at trackside, its event reaching the (fake) Graph API
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -52,7 +53,7 @@ def stored(runtime: Runtime) -> list[tuple[str, str]]:
     import sqlite3
 
     path = runtime.settings.database_url[len("sqlite:///"):]
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return list(conn.execute("SELECT event_id, source FROM events ORDER BY pk"))
 
 
@@ -282,11 +283,8 @@ def test_facebook_business_sdk_through_trackside_reaches_graph_intact(
         import asyncio
 
         async def deliver() -> None:
-            worker = runtime.worker()
-            try:
+            async with runtime.worker() as worker:
                 await worker.drain(timeout_s=30)
-            finally:
-                await worker.aclose()
 
         asyncio.run(deliver())
     finally:

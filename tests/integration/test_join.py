@@ -56,11 +56,8 @@ def make_runtime(fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[Callable[
 
 def drain(runtime: Runtime, clock: Clock) -> int:
     async def run() -> int:
-        worker = runtime.worker(clock=clock)
-        try:
+        async with runtime.worker(clock=clock) as worker:
             return await worker.drain()
-        finally:
-            await worker.aclose()
 
     return asyncio.run(run())
 

@@ -9,8 +9,10 @@ vendor never makes another worker send the same rows (spec/meta-capi.md §6.1: M
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ import pytest
 
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
+from tests.waiting import wait_until
 from trackside.config import ConfigError, load_settings
 from trackside.runtime import Runtime
 from trackside.store.sqlite import SQLiteStore
@@ -61,19 +64,22 @@ def test_a_long_send_keeps_its_lease(fake_graph: FakeGraphAPI, tmp_path: Path) -
     stolen: list[int] = []
 
     async def scenario() -> None:
-        worker = runtime.worker(lease_s=0.9, timeout_s=10)
-        sending = asyncio.create_task(worker.drain())
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not fake_graph.requests:
-            await asyncio.sleep(0.02)
-        # Well past the lease, mid-send: a second worker finds nothing to claim.
-        for _ in range(8):
-            await asyncio.sleep(0.25)
-            claimed = await asyncio.to_thread(
-                other_worker.claim, "meta", 10, "worker-b", 0.9, time.time())
-            stolen.extend(c.outbox_id for c in claimed)
-        await sending
-        await worker.aclose()
+        async with runtime.worker(lease_s=0.9, timeout_s=10) as worker:
+            sending = asyncio.create_task(worker.drain())
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not fake_graph.requests:
+                await asyncio.sleep(0.02)
+            # All through the send (2.5 s, well past the 0.9 s lease), a second worker finds
+            # nothing to claim.
+            watched_from = time.monotonic()
+            while not sending.done() and time.monotonic() < watched_from + 30:
+                claimed = await asyncio.to_thread(
+                    other_worker.claim, "meta", 10, "worker-b", 0.9, time.time())
+                stolen.extend(c.outbox_id for c in claimed)
+                await asyncio.sleep(0.05)
+            watched_s = time.monotonic() - watched_from
+            await sending
+            assert watched_s > 2 * 0.9, f"watched only {watched_s:.2f} s of the send"
 
     asyncio.run(scenario())
     other_worker.close()
@@ -82,6 +88,14 @@ def test_a_long_send_keeps_its_lease(fake_graph: FakeGraphAPI, tmp_path: Path) -
     counts = {c.destination: c.counts for c in runtime.store.counts()}
     assert counts["meta"] == {"delivered": 3}
     runtime.close()
+
+
+def leased_rows(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        [(count,)] = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'"
+                                  " AND lease_owner IS NOT NULL AND lease_expires_at > ?",
+                                  (time.time(),)).fetchall()
+    return count
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -118,7 +132,8 @@ def test_a_killed_workers_rows_go_out_again_within_45_s(
         while time.monotonic() < deadline and not fake_graph.requests:
             time.sleep(0.05)
         assert fake_graph.requests, "the first worker never sent"
-        time.sleep(1.0)  # it holds (and renews) the claim
+        wait_until(lambda: leased_rows(db) == 20, timeout_s=10,
+                   what="the first worker's claim of all 20 rows")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         killed_at = time.monotonic()

@@ -17,6 +17,7 @@ The request-header limit (431) is checked against a real ``trackside serve`` pro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -164,7 +165,7 @@ def prepared(event: dict[str, Any], path: str, value: Any) -> tuple[dict[str, An
 
 def stored_ids(runtime: Runtime) -> list[str]:
     path = runtime.settings.database_url[len("sqlite:///"):]
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return [row[0] for row in conn.execute("SELECT event_id FROM events ORDER BY pk")]
 
 

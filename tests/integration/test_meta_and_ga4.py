@@ -41,9 +41,8 @@ def environ(fake_graph: FakeGraphAPI, fake_ga4: FakeGA4Handle, db: Path) -> dict
 
 def drain(runtime: Runtime, clock: Any = time.time) -> None:
     async def run() -> None:
-        worker = runtime.worker(clock=clock)
-        await worker.drain()
-        await worker.aclose()
+        async with runtime.worker(clock=clock) as worker:
+            await worker.drain()
 
     asyncio.run(run())
 

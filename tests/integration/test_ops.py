@@ -8,6 +8,7 @@ import time
 import httpx
 
 from tests.conftest import API_KEY, app_client
+from tests.waiting import wait_until_async
 from trackside.runtime import Runtime
 
 
@@ -55,19 +56,10 @@ async def test_healthz_fails_when_the_worker_died(runtime: Runtime) -> None:
     async for client in app_client(runtime, run_worker=True):
         state = client._transport.app.state.worker  # type: ignore[attr-defined]
         state.task.cancel()
-        for _ in range(50):
-            if state.task.done():
-                break
-            await _sleep()
+        await wait_until_async(state.task.done, timeout_s=5, what="the cancelled worker task")
         response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["worker"] == "stalled"
-
-
-async def _sleep() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.01)
 
 
 async def test_metrics_count_requests_events_and_queue(runtime: Runtime) -> None:

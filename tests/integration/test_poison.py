@@ -89,11 +89,8 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 def drain(runtime: Runtime, clock: Clock) -> int:
     async def run() -> int:
-        worker = runtime.worker(clock=clock)
-        try:
+        async with runtime.worker(clock=clock) as worker:
             return await worker.drain()
-        finally:
-            await worker.aclose()
 
     return asyncio.run(run())
 
@@ -172,17 +169,16 @@ def test_poisoned_event_is_isolated_across_a_restart(
                             now=clock.now)
 
     async def first_worker_stopped_mid_way() -> None:
-        worker = runtime.worker(clock=clock)
-        task = asyncio.create_task(worker.run(asyncio.Event()))
-        deadline = time.monotonic() + 30
-        # Stop it once the isolation is under way (a few requests in), whatever it was doing.
-        while time.monotonic() < deadline and len(fake_graph.requests) < 4:
-            await asyncio.sleep(0.01)
-            clock.now += 0.5  # lets a first retry's backoff come due
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.aclose()
+        async with runtime.worker(clock=clock) as worker:
+            task = asyncio.create_task(worker.run(asyncio.Event()))
+            deadline = time.monotonic() + 30
+            # Stop it once the isolation is under way (a few requests in), whatever it was doing.
+            while time.monotonic() < deadline and len(fake_graph.requests) < 4:
+                await asyncio.sleep(0.01)
+                clock.now += 0.5  # lets a first retry's backoff come due
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     asyncio.run(first_worker_stopped_mid_way())
     assert len(fake_graph.requests) >= 4

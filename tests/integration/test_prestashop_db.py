@@ -31,6 +31,7 @@ from tests.integration.prestashop_schema import (
     new_reference,
     random_prefix,
 )
+from tests.waiting import wait_until_async
 from trackside.config import load_settings
 from trackside.identity.hashing import sha256_hex
 from trackside.runtime import Runtime
@@ -151,7 +152,12 @@ def test_purchases_refunds_and_deliveries(db: Any, tmp_path: Path, fake_graph: A
     joined = runtime.pipeline.accept(browser, source="browser")
     assert {r.status for r in joined} == {"duplicate"}
     assert store.event_view(f.normal)[0].event.user_data["fbp"] == "fb.1.1700000000000.1234567890"
-    asyncio.run(runtime.worker().drain())
+
+    async def deliver() -> None:
+        async with runtime.worker() as worker:
+            await worker.drain()
+
+    asyncio.run(deliver())
     purchases = {e["event_id"]: e for e in fake_graph.unique_events
                  if e["event_name"] == "Purchase"}
     assert set(purchases) == {f.normal, f.split, f.guest, f.chf_ref, f.wire}
@@ -322,16 +328,12 @@ async def test_poll_forever_picks_up_new_orders_until_stopped(db: Any, tmp_path:
     runtime = _runtime(tmp_path, prefix, TRACKSIDE_PRESTASHOP_POLL_S="0.1")
     stop = asyncio.Event()
     task = asyncio.create_task(poll_forever(runtime, stop))
-    for _ in range(100):
-        if runtime.store.event_view(f.normal):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until_async(lambda: runtime.store.event_view(f.normal), timeout_s=10,
+                           what="the poller to queue the first order")
     shop.change_state(f.wire_id, PAYMENT_ACCEPTED, time.time())
     shop.flush(conn, prefix)
-    for _ in range(100):
-        if runtime.store.event_view(f.wire):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until_async(lambda: runtime.store.event_view(f.wire), timeout_s=10,
+                           what="the poller to queue the paid wire order")
     stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert runtime.store.event_view(f.normal) and runtime.store.event_view(f.wire)

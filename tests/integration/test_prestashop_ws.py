@@ -72,7 +72,12 @@ def test_webservice_sync(shop_ws: Any, tmp_path: Path, fake_ga4: Any) -> None:  
     assert store.event_view(f.wire)[0].event.event_time == int(now - 60)
     assert sync.sync_once().state_changes == 0
 
-    asyncio.run(runtime.worker().drain())
+
+    async def deliver() -> None:
+        async with runtime.worker() as worker:
+            await worker.drain()
+
+    asyncio.run(deliver())
     ga4 = {(e["name"], e["params"]["transaction_id"]): e["params"] for e in fake_ga4.events}
     assert ga4[("purchase", f.split)]["value"] == 39.35
     assert ga4[("refund", f.chf_ref)] == {"transaction_id": f.chf_ref, "value": 120.0,
@@ -85,23 +90,29 @@ def test_webservice_sync(shop_ws: Any, tmp_path: Path, fake_ga4: Any) -> None:  
 
 def test_webservice_errors_name_the_fix(shop_ws: Any) -> None:
     _shop, fake, url = shop_ws
-    with pytest.raises(PrestaShopError, match="TRACKSIDE_PRESTASHOP_API_KEY is refused"):
-        WebserviceReader(url, "A" * 32).check()
-    with pytest.raises(PrestaShopError, match="Invalid authentication key format"):
-        WebserviceReader(url, "short").check()
+    with (pytest.raises(PrestaShopError, match="TRACKSIDE_PRESTASHOP_API_KEY is refused"),
+          WebserviceReader(url, "A" * 32) as reader):
+        reader.check()
+    with (pytest.raises(PrestaShopError, match="Invalid authentication key format"),
+          WebserviceReader(url, "short") as reader):
+        reader.check()
     fake.permissions = ALL - {"order_histories"}
-    with pytest.raises(PrestaShopError,
-                       match=r"may not read 'order_histories'.*tick View \(GET\) for orders, "
-                             r"order_histories"):
-        WebserviceReader(url, KEY).check()
+    with (pytest.raises(PrestaShopError,
+                        match=r"may not read 'order_histories'.*tick View \(GET\) for orders, "
+                              r"order_histories"),
+          WebserviceReader(url, KEY) as reader):
+        reader.check()
     fake.permissions = ALL - {"configurations"}
-    reader = WebserviceReader(url, KEY)
-    reader.check()  # the time zone is optional
-    assert reader.shop_timezone() is None
+    with WebserviceReader(url, KEY) as reader:
+        reader.check()  # the time zone is optional
+        assert reader.shop_timezone() is None
     fake.enabled = False
-    with pytest.raises(PrestaShopError, match=r"webservice of .* is disabled"):
-        WebserviceReader(url, KEY).check()
-    with pytest.raises(PrestaShopError, match=r"/api/orders does not exist"):
-        WebserviceReader(url + "/shop", KEY).check()
-    with pytest.raises(PrestaShopError, match=r"cannot reach http://127\.0\.0\.1:1"):
-        WebserviceReader("http://127.0.0.1:1", KEY).check()
+    with (pytest.raises(PrestaShopError, match=r"webservice of .* is disabled"),
+          WebserviceReader(url, KEY) as reader):
+        reader.check()
+    with (pytest.raises(PrestaShopError, match="/api/orders does not exist"),
+          WebserviceReader(url + "/shop", KEY) as reader):
+        reader.check()
+    with (pytest.raises(PrestaShopError, match=r"cannot reach http://127\.0\.0\.1:1"),
+          WebserviceReader("http://127.0.0.1:1", KEY) as reader):
+        reader.check()

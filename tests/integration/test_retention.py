@@ -38,9 +38,12 @@ def test_purge_clears_browser_context_and_keeps_counts(tmp_path: Path, monkeypat
         for i in range(3)
     ]
     runtime.pipeline.accept(events, "api", now=long_ago)
-    worker = runtime.worker()
-    asyncio.run(worker.drain())
-    asyncio.run(worker.aclose())
+
+    async def deliver() -> None:
+        async with runtime.worker() as worker:
+            await worker.drain()
+
+    asyncio.run(deliver())
     before = {c.destination: c.counts for c in runtime.store.counts()}
     assert before == {"dryrun": {"delivered": 3}}
     assert IP.encode() in file_bytes(db)

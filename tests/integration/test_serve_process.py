@@ -4,6 +4,7 @@ event that got a 202 is in the database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes.server import free_port
+from tests.waiting import wait_until
 
 API_KEY = "serve-test-key-0123456789"
 
@@ -100,14 +102,17 @@ def test_sigterm_while_posting_exits_cleanly_and_loses_nothing(tmp_path: Path) -
     threads = [threading.Thread(target=client, args=(w,)) for w in range(6)]
     for thread in threads:
         thread.start()
-    time.sleep(1.5)
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=60)
-    stop.set()
+    # SIGTERM mid-stream: once the clients have had plenty accepted, while they keep posting.
+    try:
+        wait_until(lambda: len(acknowledged) > 100, timeout_s=30, what="100 acknowledged events")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        stop.set()
     for thread in threads:
         thread.join(timeout=10)
     assert code == 0, (tmp_path / "serve.log").read_text()[-3000:]
-    with sqlite3.connect(tmp_path / "trackside.db") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "trackside.db")) as conn:
         stored = {row[0] for row in conn.execute("SELECT event_id FROM events")}
     assert len(acknowledged) > 50
     assert acknowledged <= stored

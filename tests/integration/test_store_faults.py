@@ -8,6 +8,7 @@ SQLITE_READONLY, as for a read-only file), a closed connection.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
@@ -36,7 +37,7 @@ def _event(event_id: str) -> dict[str, object]:
 
 
 def _stored_ids(db: Path) -> set[str]:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return {row[0] for row in conn.execute("SELECT event_id FROM events")}
 
 
@@ -44,7 +45,7 @@ async def test_healthz_ok_is_a_committed_write(runtime: Runtime) -> None:
     async for client in app_client(runtime):
         response = await client.get("/healthz")
     assert response.status_code == 200 and response.json()["store"] == "ok"
-    with sqlite3.connect(_db(runtime)) as conn:
+    with contextlib.closing(sqlite3.connect(_db(runtime))) as conn:
         # The probe's row is written and deleted in one transaction: nothing accumulates.
         assert conn.execute("SELECT COUNT(*) FROM health_probe").fetchone()[0] == 0
 
@@ -138,10 +139,11 @@ async def test_healthz_reports_a_closed_store_as_unreachable(runtime: Runtime) -
 
 def test_driver_errors_become_named_store_errors(tmp_path: Path) -> None:
     db = tmp_path / "named.db"
-    SQLiteStore(str(db)).migrate()
+    with contextlib.closing(SQLiteStore(str(db))) as creator:
+        creator.migrate()
     # A database opened read-only, as SQLite does for a file it may not write.
-    read_only = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    with pytest.raises(sqlite3.Error) as readonly_error:
+    with (contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as read_only,
+          pytest.raises(sqlite3.Error) as readonly_error):
         read_only.execute("INSERT INTO cursors VALUES ('x', 'y', 0)")
     assert isinstance(translate(readonly_error.value), StoreUnwritable)
 
@@ -238,7 +240,7 @@ def _port() -> int:
 
 
 def _delivered(db: Path) -> set[str]:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return {row[0] for row in conn.execute(
             "SELECT e.event_id FROM events e JOIN outbox o ON o.event_pk = e.pk"
             " WHERE o.status = 'delivered'")}

@@ -11,6 +11,7 @@ batch, and the backlog the storm pushed into backoff is due at once on recovery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -67,24 +68,23 @@ def test_throttle_pauses_escalate_from_5_s_to_15_min_and_reset_on_success(
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(3)], "api", now=clock.now)
 
     async def scenario() -> tuple[list[float], float]:
-        worker = runtime.worker(clock=clock)
-        pauses = []
-        fake_graph.fail_next(Fault.throttle(613), times=9)
-        for _ in range(9):
+        async with runtime.worker(clock=clock) as worker:
+            pauses = []
+            fake_graph.fail_next(Fault.throttle(613), times=9)
+            for _ in range(9):
+                await worker.drain()
+                [state] = runtime.store.destination_states()
+                assert state.paused_until is not None and state.code == 613
+                pauses.append(round(state.paused_until - clock.now, 3))
+                clock.now = state.paused_until + 0.001
+            await worker.drain()  # the tenth try goes through: a success resets the escalation
+            assert meta_counts(runtime) == {"delivered": 3}
+            runtime.pipeline.accept([purchase("AFTER")], "api", now=clock.now)
+            fake_graph.fail_next(Fault.throttle(4))
             await worker.drain()
             [state] = runtime.store.destination_states()
-            assert state.paused_until is not None and state.code == 613
-            pauses.append(round(state.paused_until - clock.now, 3))
-            clock.now = state.paused_until + 0.001
-        await worker.drain()  # the tenth try goes through: a success resets the escalation
-        assert meta_counts(runtime) == {"delivered": 3}
-        runtime.pipeline.accept([purchase("AFTER")], "api", now=clock.now)
-        fake_graph.fail_next(Fault.throttle(4))
-        await worker.drain()
-        [state] = runtime.store.destination_states()
-        assert state.paused_until is not None
-        after_success = round(state.paused_until - clock.now, 3)
-        await worker.aclose()
+            assert state.paused_until is not None
+            after_success = round(state.paused_until - clock.now, 3)
         return pauses, after_success
 
     pauses, after_success = asyncio.run(scenario())
@@ -105,9 +105,8 @@ def test_metas_estimate_overrides_the_escalation(
     fake_graph.fail_next(Fault.throttle(80004, regain_minutes=2))
 
     async def run() -> None:
-        worker = runtime.worker(clock=clock)
-        await worker.drain()
-        await worker.aclose()
+        async with runtime.worker(clock=clock) as worker:
+            await worker.drain()
 
     asyncio.run(run())
     [state] = runtime.store.destination_states()
@@ -156,33 +155,33 @@ def test_a_503_storm_opens_the_circuit_and_recovery_drains_the_backlog_at_once(
     fake_graph.fail_until_cleared(Fault.server_error(503))
 
     async def scenario() -> None:
-        worker = runtime.worker(clock=clock)
-        await worker.drain()
-        breaker = worker.breakers["meta"]
-        assert breaker.is_open
-        # A few requests, then the circuit opened: not one per batch (40 batches were due).
-        storm_requests = len(fake_graph.requests)
-        assert delivery.BREAKER_THRESHOLD <= storm_requests <= delivery.BREAKER_THRESHOLD + 4
-        assert fake_graph.probes == []
-        # While open, one probe when it is due, each interval twice the last.
-        for interval in (5, 10, 20):
-            assert await worker.drain() == 0  # not due yet: nothing sent, nothing probed
-            clock.now += interval + 0.01
-            assert await worker.drain() == 0
-        assert len(fake_graph.probes) == 3
-        assert len(fake_graph.requests) == storm_requests
-        with sqlite3.connect(str(tmp_path / "s.db")) as db:
-            retried, waiting_until = db.execute(
-                "SELECT COUNT(*), MAX(next_attempt_at) FROM outbox WHERE attempts > 0").fetchone()
-        assert retried >= 50 and waiting_until > clock.now + 60
-        assert meta_counts(runtime)["pending"] == 2001
-        # Meta recovers: the next probe closes the circuit and the whole backlog goes now.
-        fake_graph.clear_faults()
-        clock.now += 40.01
-        await worker.drain()
-        assert not breaker.is_open
-        assert clock.now < waiting_until  # sooner than the backoff the storm had set
-        await worker.aclose()
+        async with runtime.worker(clock=clock) as worker:
+            await worker.drain()
+            breaker = worker.breakers["meta"]
+            assert breaker.is_open
+            # A few requests, then the circuit opened: not one per batch (40 batches were due).
+            storm_requests = len(fake_graph.requests)
+            assert delivery.BREAKER_THRESHOLD <= storm_requests <= delivery.BREAKER_THRESHOLD + 4
+            assert fake_graph.probes == []
+            # While open, one probe when it is due, each interval twice the last.
+            for interval in (5, 10, 20):
+                assert await worker.drain() == 0  # not due yet: nothing sent, nothing probed
+                clock.now += interval + 0.01
+                assert await worker.drain() == 0
+            assert len(fake_graph.probes) == 3
+            assert len(fake_graph.requests) == storm_requests
+            with contextlib.closing(sqlite3.connect(str(tmp_path / "s.db"))) as db:
+                retried, waiting_until = db.execute(
+                    "SELECT COUNT(*), MAX(next_attempt_at) FROM outbox WHERE attempts > 0"
+                ).fetchone()
+            assert retried >= 50 and waiting_until > clock.now + 60
+            assert meta_counts(runtime)["pending"] == 2001
+            # Meta recovers: the next probe closes the circuit and the whole backlog goes now.
+            fake_graph.clear_faults()
+            clock.now += 40.01
+            await worker.drain()
+            assert not breaker.is_open
+            assert clock.now < waiting_until  # sooner than the backoff the storm had set
 
     asyncio.run(scenario())
     assert meta_counts(runtime) == {"delivered": 2000, "pending": 1}

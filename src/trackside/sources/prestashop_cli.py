@@ -83,11 +83,8 @@ def _shown(value: object) -> str:
 
 
 async def _drain(runtime: Runtime) -> int:
-    worker = runtime.worker()
-    try:
+    async with runtime.worker() as worker:
         return await worker.drain(timeout_s=3600)
-    finally:
-        await worker.aclose()
 
 
 def _print(report: SyncReport) -> None:

@@ -51,6 +51,12 @@ class WebserviceReader:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> WebserviceReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- HTTP and errors --------------------------------------------------------------------
 
     def _get(self, resource: str, **params: str) -> list[dict[str, Any]]:

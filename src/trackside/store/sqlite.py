@@ -125,6 +125,9 @@ class SQLiteStore(BrowserContextQueries):
             self._conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            _raise_translated(exc)
+        try:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -132,6 +135,7 @@ class SQLiteStore(BrowserContextQueries):
             # Overwrite freed space, so purged IPs and user agents do not linger in the file.
             self._conn.execute("PRAGMA secure_delete=ON")
         except sqlite3.Error as exc:
+            self._conn.close()  # a failed open leaves no connection behind
             _raise_translated(exc)
         self._busy_ms = int(BUSY_TIMEOUT_S * 1000)
         self._lock = threading.RLock()
@@ -239,9 +243,13 @@ class SQLiteStore(BrowserContextQueries):
         try:
             conn = sqlite3.connect(self.path, timeout=READ_BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
+        except sqlite3.Error as exc:
+            _raise_translated(exc)
+        try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA query_only = ON")
         except sqlite3.Error as exc:
+            conn.close()
             _raise_translated(exc)
         return conn
 

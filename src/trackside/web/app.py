@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -57,36 +57,36 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
             log.warning("TRACKSIDE_API_KEYS is empty: POST /v1/events and the Graph-compatible "
                         "endpoint refuse every request until a key is set")
         stop = asyncio.Event()
-        if run_worker:
-            worker = runtime.worker()
-            # New events are due now (or after the join window): wake the idle worker rather
-            # than letting it find them at its next poll.
-            committer.on_commit = worker.wake.set
-            state.worker, state.started_at = worker, time.time()
-            state.task = asyncio.create_task(worker.run(stop), name="trackside-worker")
-            state.task.add_done_callback(_report_worker_exit)
-            jobs = background.start(runtime, stop)
-        else:
-            jobs = []
-        try:
-            yield
-        finally:
-            await committer.aclose()
-            stop.set()
-            if jobs:
-                await asyncio.wait(jobs, timeout=WORKER_STOP_TIMEOUT_S)
-            task, started = state.task, state.worker
-            if task is not None and started is not None:
+        # The worker's HTTP client closes when this stack does: after the task has stopped.
+        async with AsyncExitStack() as resources:
+            if run_worker:
+                worker = await resources.enter_async_context(runtime.worker())
+                # New events are due now (or after the join window): wake the idle worker
+                # rather than letting it find them at its next poll.
+                committer.on_commit = worker.wake.set
+                state.worker, state.started_at = worker, time.time()
+                state.task = asyncio.create_task(worker.run(stop), name="trackside-worker")
+                state.task.add_done_callback(_report_worker_exit)
+                jobs = background.start(runtime, stop)
+            else:
+                jobs = []
+            try:
+                yield
+            finally:
+                await committer.aclose()
+                stop.set()
+                if jobs:
+                    await asyncio.wait(jobs, timeout=WORKER_STOP_TIMEOUT_S)
+                task = state.task
                 # asyncio.wait, not wait_for: a worker that already died (logged by
                 # _report_worker_exit) must not turn shutdown into an error.
-                if not task.done():
+                if task is not None and not task.done():
                     done, _ = await asyncio.wait({task}, timeout=WORKER_STOP_TIMEOUT_S)
                     if not done:
                         log.warning("worker did not stop within %.0fs; its leased rows will "
                                     "be retried when their lease expires", WORKER_STOP_TIMEOUT_S)
                         task.cancel()
-                await started.aclose()
-            log.info("stopped")
+                log.info("stopped")
 
     routes = [
         Route("/v1/events", api.post_events, methods=["POST"]),
