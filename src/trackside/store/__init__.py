@@ -258,9 +258,8 @@ class Store(Protocol):
         ...
 
     def time_limit(self, seconds: float) -> AbstractContextManager[None]:
-        """Within the block, every store call made by this thread waits for locks at most
-        until ``seconds`` from now, then raises StoreLocked (after it, a call that needs no
-        waiting still runs)."""
+        """Within the block, every wait for a lock by a store call of this thread lasts at
+        most ``seconds``, then raises StoreLocked; calls that need no waiting always run."""
         ...
 
     def drop_pending(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -156,21 +155,21 @@ class SQLiteStore(BrowserContextQueries):
 
     @contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:
-        previous = getattr(self._local, "deadline", None)
-        deadline = time.monotonic() + seconds
-        self._local.deadline = deadline if previous is None else min(previous, deadline)
+        previous = getattr(self._local, "wait_limit", None)
+        self._local.wait_limit = seconds if previous is None else min(previous, seconds)
         try:
             yield
         finally:
-            self._local.deadline = previous
+            self._local.wait_limit = previous
 
     def _remaining(self, default: float) -> float:
-        deadline: float | None = getattr(self._local, "deadline", None)
-        if deadline is None:
+        # Each wait for a lock is bounded, not the block's total time: a group whose work is
+        # slow (the GIL shared with a busy event loop) must not fail its follow-up writes on
+        # an uncontended store.
+        limit: float | None = getattr(self._local, "wait_limit", None)
+        if limit is None:
             return default
-        # Past the deadline a call still runs if it needs no waiting (the follow-up writes
-        # of a group that just committed); it only may not wait for a lock.
-        return max(0.001, min(default, deadline - time.monotonic()))
+        return max(0.001, min(default, limit))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
