@@ -69,6 +69,20 @@ _INSERT_OUTBOX = (
 )
 
 
+#: One attempt row per outbox id, for rows still pending (a finished row records no attempt).
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
+    " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox WHERE id = ? AND status = 'pending'"
+)
+
+
+def _attempt_rows(
+    attempt: AttemptRecord, now: float, outbox_ids: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    return [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
+             attempt.message, attempt.batch_size, oid) for oid in outbox_ids]
+
+
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("trackside.store") / "migrations"
     found = []
@@ -431,13 +445,7 @@ class SQLiteStore(BrowserContextQueries):
                 [(next_attempt_at, attempt.code, attempt.subcode, attempt.message, oid)
                  for oid in outbox_ids],
             )
-            conn.executemany(
-                "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
-                " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox"
-                " WHERE id = ? AND status = 'pending'",
-                [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
-                  attempt.message, attempt.batch_size, oid) for oid in outbox_ids],
-            )
+            conn.executemany(_INSERT_ATTEMPT, _attempt_rows(attempt, now, outbox_ids))
 
     def release(self, outbox_ids: Sequence[int]) -> None:
         if not outbox_ids:
@@ -454,13 +462,7 @@ class SQLiteStore(BrowserContextQueries):
         if not outbox_ids:
             return
         with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
-                " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox"
-                " WHERE id = ? AND status = 'pending'",
-                [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
-                  attempt.message, attempt.batch_size, oid) for oid in outbox_ids],
-            )
+            conn.executemany(_INSERT_ATTEMPT, _attempt_rows(attempt, now, outbox_ids))
 
     def renew_lease(
         self, outbox_ids: Sequence[int], owner: str, lease_expires_at: float
