@@ -18,9 +18,9 @@ from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 from trackside.config import Settings
 from trackside.destinations import Prepared, Skip, Verdict
-from trackside.destinations import meta_rules as mr
 from trackside.destinations.dryrun import PLACEHOLDER_PIXEL_ID, PLACEHOLDER_TOKEN, DryRunDestination
 from trackside.destinations.meta import MetaDestination
+from trackside.destinations.meta import rules as mr
 from trackside.destinations.registry import configured_destinations
 from trackside.events import Item, NormalizedEvent, Order
 

@@ -26,7 +26,7 @@ from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.cli import app
 from trackside.config import Settings
-from trackside.destinations import meta_rules
+from trackside.destinations.meta import rules as meta_rules
 from trackside.events import NormalizedEvent
 from trackside.runtime import Runtime
 from trackside.store import NewEvent, OutboxPlan

@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
-from trackside.destinations import meta_rules
-from trackside.destinations.meta_rules import MetaError, RulesConfig
+from trackside.destinations.meta import rules as meta_rules
+from trackside.destinations.meta.rules import MetaError, RulesConfig
 from trackside.events import Event, parse_event
 from trackside.logs import request_id
 from trackside.runtime import Runtime

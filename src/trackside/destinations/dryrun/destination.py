@@ -19,9 +19,10 @@ import httpx
 from pydantic import SecretStr
 
 from trackside.config import Settings
-from trackside.destinations import Classification, Prepared, Skip, Verdict, meta_rules
+from trackside.destinations import Classification, Prepared, Skip, Verdict
 from trackside.destinations.meta import MetaDestination, classify_response
-from trackside.destinations.meta_rules import RulesConfig, TokenGrant
+from trackside.destinations.meta import rules as meta_rules
+from trackside.destinations.meta.rules import RulesConfig, TokenGrant
 from trackside.events import NormalizedEvent
 
 __all__ = ["PLACEHOLDER_PIXEL_ID", "PLACEHOLDER_TOKEN", "DryRunDestination"]

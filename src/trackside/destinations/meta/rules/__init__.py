@@ -13,7 +13,7 @@ them between ``strict`` (refuse) and ``compat`` (what Graph v26.0 was observed t
 
 from __future__ import annotations
 
-from trackside.destinations.meta_rules.errors import (
+from trackside.destinations.meta.rules.errors import (
     MetaError,
     deprecated_version,
     expired_token,
@@ -25,10 +25,10 @@ from trackside.destinations.meta_rules.errors import (
     unknown_version,
     unsupported_method,
 )
-from trackside.destinations.meta_rules.events import (
+from trackside.destinations.meta.rules.events import (
     check_event,
 )
-from trackside.destinations.meta_rules.facts import (
+from trackside.destinations.meta.rules.facts import (
     ACTION_SOURCES,
     CURRENCIES,
     CUSTOMER_SEGMENTS,
@@ -45,14 +45,14 @@ from trackside.destinations.meta_rules.facts import (
     USER_DATA_KEYS,
     Mode,
 )
-from trackside.destinations.meta_rules.model import (
+from trackside.destinations.meta.rules.model import (
     BodyError,
     GraphRequest,
     Outcome,
     RulesConfig,
     TokenGrant,
 )
-from trackside.destinations.meta_rules.request import (
+from trackside.destinations.meta.rules.request import (
     appsecret_proof,
     check_auth,
     check_payload,

@@ -29,8 +29,8 @@ from trackside.destinations import (
     Skip,
     Verdict,
     chunk,
-    ga4_rules,
 )
+from trackside.destinations.ga4 import rules as ga4_rules
 from trackside.events import NormalizedEvent
 from trackside.identity import cookies
 from trackside.redact import MASK
