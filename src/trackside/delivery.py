@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 import httpx
 
 from trackside import metrics
-from trackside.destinations import Classification, Destination, Fault, Prepared, Skip, Verdict
+from trackside.destinations import (
+    Classification,
+    Destination,
+    Fault,
+    Prepared,
+    Skip,
+    Verdict,
+    too_old,
+)
 from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
 from trackside.store import AttemptRecord, Claimed, Finished, Store
@@ -321,13 +329,12 @@ class Worker:
     async def _process(
         self, destination: Destination, claimed: list[Claimed], batch: _Batch, now: float
     ) -> None:
-        oldest_allowed = now - destination.max_event_age_s
         prepared: list[Prepared] = []
         for row in claimed:
             batch.attempts[row.outbox_id] = row.attempts
-            if row.event.event_time < oldest_allowed:
-                self._finish(batch, row.outbox_id, "expired",
-                             message=f"event_time is older than {destination.name}'s window")
+            expired = too_old(destination, row.event, now)
+            if expired is not None:
+                self._finish(batch, row.outbox_id, "expired", message=expired.reason)
                 continue
             if self.policy is not None:
                 refused = self.policy(row.event, destination.name)

@@ -43,6 +43,8 @@ class DryRunDestination:
     build_probe = None
     max_batch_size = MetaDestination.max_batch_size
     max_event_age_s = MetaDestination.max_event_age_s
+    expiry_margin_s = MetaDestination.expiry_margin_s
+    age_limit = MetaDestination.age_limit
 
     def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
         placeholder = settings.model_copy(

@@ -29,6 +29,7 @@ from trackside.destinations import (
     Skip,
     Verdict,
     chunk,
+    too_old,
 )
 from trackside.destinations.ga4 import rules as ga4_rules
 from trackside.events import NormalizedEvent
@@ -159,6 +160,8 @@ class GA4Destination:
     build_probe = None
     max_batch_size = ga4_rules.MAX_EVENTS
     max_event_age_s = ga4_rules.MAX_TIMESTAMP_AGE_S
+    expiry_margin_s = 0
+    age_limit = "GA4 takes events up to 72 hours old"
 
     def __init__(self, settings: Settings, event_names: Mapping[str, str] | None = None) -> None:
         if not settings.ga4_configured:
@@ -199,12 +202,9 @@ class GA4Destination:
         if consent is not None and consent.analytics_storage == "denied":
             # §2.1: in MP analytics_storage is enforced by not sending at all.
             return Skip("suppressed", "analytics_storage consent denied: not sent to GA4")
-        age_s = now - event.event_time
-        if age_s > self.max_event_age_s:
-            return Skip(
-                "expired",
-                f"event is {age_s / 3600:.1f} hours old; GA4 takes events up to 72 hours old",
-            )
+        expired = too_old(self, event, now)
+        if expired is not None:
+            return expired
 
         notes: list[str] = []
         client_id = client_id_from_cookie(event.ga_client_id)

@@ -20,6 +20,7 @@ from trackside.destinations import (
     Skip,
     Verdict,
     chunk_by_bytes,
+    too_old,
 )
 from trackside.destinations.meta import rules as meta_rules
 from trackside.destinations.meta.classify import classify_response
@@ -30,11 +31,6 @@ from trackside.redact import Redactor
 
 __all__ = ["MetaDestination"]
 
-#: An event this close to Meta's 7-day limit would be refused in flight (§2.2, 2804003) and
-#: take its whole batch down with it: give up on it before it is batched.
-EXPIRY_MARGIN_S = 60
-
-
 class MetaDestination:
     """Meta CAPI for one pixel: ``MetaDestination(settings)``."""
 
@@ -42,6 +38,10 @@ class MetaDestination:
     display_name = "Meta"
     max_batch_size = 1000  # §1.4
     max_event_age_s = 7 * 86400  # §2.2
+    #: An event this close to Meta's 7-day limit would be refused in flight (§2.2, 2804003)
+    #: and take its whole batch down with it: give up on it before it is batched.
+    expiry_margin_s = 60
+    age_limit = "Meta refuses events older than 7 days (100/2804003)"
     #: The worker sends this destination's requests (the dry run sets it to True).
     offline = False
 
@@ -65,13 +65,9 @@ class MetaDestination:
     # -- per event ------------------------------------------------------------------------------
 
     def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip:
-        age = now - event.event_time
-        if age > self.max_event_age_s - EXPIRY_MARGIN_S:
-            return Skip(
-                outcome="expired",
-                reason=f"event_time is {age / 86400:.1f} days old; Meta refuses events older "
-                "than 7 days (100/2804003)",
-            )
+        expired = too_old(self, event, now)
+        if expired is not None:
+            return expired
         payload = event_payload(event, self._settings.meta_ldu)
         prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload)
         # Measured before Meta's rules run: an old stored row may hold megabytes (ingest limits
