@@ -5,6 +5,11 @@ environment. A secret may also come from ``TRACKSIDE_<NAME>_FILE`` (Docker/Kuber
 Secrets are ``SecretStr`` values: they print as ``**********`` and are only unwrapped at the one
 place that sends them to a vendor.
 
+A destination that brings its own settings model (``DestinationSpec.settings_model``, e.g. the
+webhook's ``TRACKSIDE_WEBHOOK_*``) is read here too, without this module naming it: its keys
+are validated by its model, known to the did-you-mean check, and its ``SecretStr`` fields are
+secrets (masked, readable from ``*_FILE``). They land in ``Settings.destination_settings``.
+
 Strict at start: every value is checked here (URLs, CIDRs, origins, ids, half-configured
 destinations), so a bad one stops the program with the key and the reason, never a traceback
 or a silent dry run later. ``serve`` and ``worker`` also refuse ``TRACKSIDE_*`` variables that no
@@ -20,7 +25,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,6 +36,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ENV_PREFIX = "TRACKSIDE_"
 
@@ -56,6 +64,38 @@ MIN_WORKER_LEASE_S = 5.0
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key and the reason."""
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+#: The Settings field that holds the destinations' own settings (not a TRACKSIDE_* key).
+_DESTINATION_SETTINGS = "destination_settings"
+
+
+def _destination_models() -> dict[str, type[BaseModel]]:
+    """Registered destinations that bring their own settings model, by destination name."""
+    from trackside.destinations.registry import specs  # the registry imports this module
+
+    return {spec.name: spec.settings_model for spec in specs() if spec.settings_model}
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def secret_keys() -> frozenset[str]:
+    """Settings keys whose values are secrets, the destinations' own included."""
+    extra = {key for model in _destination_models().values()
+             for key, info in model.model_fields.items() if _is_secret(info.annotation)}
+    return SECRET_KEYS | extra
+
+
+def setting_keys() -> frozenset[str]:
+    """Every key a TRACKSIDE_* variable may name (without the prefix)."""
+    own = set(Settings.model_fields) - {_DESTINATION_SETTINGS}
+    for model in _destination_models().values():
+        own |= set(model.model_fields)
+    return frozenset(own)
 
 
 class Settings(BaseModel):
@@ -118,6 +158,10 @@ class Settings(BaseModel):
     prestashop_api_key: SecretStr | None = None
     prestashop_poll_s: float = Field(default=60.0, gt=0)
     prestashop_tax_included: bool = True
+
+    #: Destinations' own settings models, by destination name, built by load_settings from
+    #: their keys (every registered model is present, with its defaults when nothing is set).
+    destination_settings: dict[str, BaseModel] = Field(default_factory=dict)
 
     @field_validator("meta_api_version")
     @classmethod
@@ -215,6 +259,20 @@ class Settings(BaseModel):
     def ga4_configured(self) -> bool:
         return bool(self.ga4_measurement_id and self.ga4_api_secret)
 
+    def destination(self, name: str, model: type[_Model]) -> _Model:
+        """Destination ``name``'s own settings (its defaults when they were not loaded)."""
+        value = self.destination_settings.get(name)
+        return value if isinstance(value, model) else model()
+
+    def _all_values(self) -> Iterator[tuple[str, Any, bool]]:
+        """(key, value, is secret) for every setting, the destinations' own included."""
+        for key in type(self).model_fields:
+            if key != _DESTINATION_SETTINGS:
+                yield key, getattr(self, key), key in SECRET_KEYS
+        for model in self.destination_settings.values():
+            for key, info in type(model).model_fields.items():
+                yield key, getattr(model, key), _is_secret(info.annotation)
+
     def api_key_matches(self, candidate: str) -> bool:
         import hmac
 
@@ -226,8 +284,9 @@ class Settings(BaseModel):
     def secret_values(self) -> list[str]:
         """Every secret's clear value, for scrubbing (logs, error messages)."""
         values: list[str] = []
-        for key in SECRET_KEYS:
-            value = getattr(self, key)
+        for _key, value, secret in self._all_values():
+            if not secret:
+                continue
             for item in value if isinstance(value, list) else [value]:
                 if item is not None and item.get_secret_value():
                     values.append(item.get_secret_value())
@@ -236,9 +295,8 @@ class Settings(BaseModel):
     def effective(self) -> dict[str, str]:
         """The configuration as ``TRACKSIDE_*`` names and printable values, secrets masked."""
         shown: dict[str, str] = {}
-        for key in type(self).model_fields:
-            value = getattr(self, key)
-            if key in SECRET_KEYS:
+        for key, value, secret in self._all_values():
+            if secret:
                 present = bool(value) if isinstance(value, list) else value is not None
                 shown[env_name(key)] = "**********" if present else "(not set)"
             elif isinstance(value, list):
@@ -329,12 +387,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    known = set(Settings.model_fields)
+    known = setting_keys()
+    secrets = secret_keys()
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == "TRACKSIDE_CONFIG":
             continue
         key = name[len(ENV_PREFIX) :].lower()
-        if key.endswith("_file") and key[: -len("_file")] in SECRET_KEYS:
+        if key.endswith("_file") and key[: -len("_file")] in secrets:
             secret_key = key[: -len("_file")]
             try:
                 values[secret_key] = Path(value).read_text(encoding="utf-8").strip()
@@ -363,10 +422,24 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                 "meta_access_token", "ga4_api_secret"):
         if values.get(key) == "":
             values[key] = None
+    problems: list[str] = []
+    if _DESTINATION_SETTINGS in values:  # a field, not a setting anyone may write
+        problems.append(f"{env_name(_DESTINATION_SETTINGS)}: is not a known setting")
+        del values[_DESTINATION_SETTINGS]
+    destination_settings: dict[str, BaseModel] = {}
+    for name, model in _destination_models().items():
+        own = {key: values.pop(key) for key in list(values) if key in model.model_fields}
+        try:
+            destination_settings[name] = model(**own)
+        except ValidationError as exc:
+            problems.append(describe_validation_error(exc))
     try:
-        return Settings(**values)
+        settings = Settings(**values, destination_settings=destination_settings)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        problems.insert(0, describe_validation_error(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -384,8 +457,8 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def _known_variables() -> set[str]:
-    known = {env_name(key) for key in Settings.model_fields}
-    known |= {env_name(key) + "_FILE" for key in SECRET_KEYS}
+    known = {env_name(key) for key in setting_keys()}
+    known |= {env_name(key) + "_FILE" for key in secret_keys()}
     known.add("TRACKSIDE_CONFIG")
     return known
 
