@@ -163,6 +163,13 @@ class Worker:
         self.destinations = list(destinations)
         self.client = client or httpx.AsyncClient(timeout=timeout_s)
         self._own_client = client is None
+        #: A destination that brings its own transport (the dry run answers offline, like
+        #: httpx's MockTransport) gets a client of its own on it; the others share ``client``.
+        self._clients: dict[str, httpx.AsyncClient] = {
+            d.name: httpx.AsyncClient(transport=transport, timeout=timeout_s)
+            for d in destinations
+            if (transport := getattr(d, "transport", None)) is not None
+        }
         self.redact = redactor or Redactor(())
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self.lease_s = lease_s
@@ -178,6 +185,8 @@ class Worker:
 
     async def aclose(self) -> None:
         """Close the HTTP client if the worker made it (a client passed in is the caller's)."""
+        for own in self._clients.values():
+            await own.aclose()
         if self._own_client:
             await self.client.aclose()
 
@@ -632,7 +641,7 @@ class Worker:
         else:
             request = build()
             try:
-                response = await self.client.send(request)
+                response = await self._client(destination).send(request)
                 await response.aread()
             except httpx.HTTPError as exc:
                 result = destination.classify_probe(None, exc)  # type: ignore[attr-defined]
@@ -696,14 +705,15 @@ class Worker:
         self.store.reschedule(retry_ids, at, record, now)
         metrics.RETRIES.labels(destination.name, record.verdict).inc(len(group))
 
+    def _client(self, destination: Destination) -> httpx.AsyncClient:
+        return self._clients.get(destination.name, self.client)
+
     async def _classified_send(
         self, destination: Destination, group: list[Prepared]
     ) -> Classification:
-        if getattr(destination, "offline", False):
-            return destination.simulate(group)  # type: ignore[attr-defined, no-any-return]
         request = destination.build_request(group)
         try:
-            response = await self.client.send(request)
+            response = await self._client(destination).send(request)
             await response.aread()
         except httpx.HTTPError as exc:
             return destination.classify(None, exc, len(group))

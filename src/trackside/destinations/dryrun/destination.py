@@ -2,49 +2,42 @@
 
 Active when no Meta credentials are configured, so a new install shows, event by event, the
 payload Meta would receive and whether Meta would take it (spec/meta-capi.md §13), before the
-owner pastes a token. The worker calls :meth:`DryRunDestination.simulate` instead of sending
-because ``offline`` is true.
-
-It wraps a :class:`MetaDestination` built with placeholder credentials, so the payload and the
-request are byte for byte what Meta would get — only the pixel id and token differ, and the real
-token (if one is configured anyway) never enters a dry-run request.
+owner pastes a token. It is the Meta destination built with placeholder credentials, with a
+:class:`~trackside.destinations.dryrun.transport.DryRunTransport` as its client's transport:
+the worker sends and classifies its requests like Meta's, and they never leave the process.
+The payload and the request are byte for byte what Meta would get — only the pixel id and
+token differ, and the real token (if one is configured anyway) never enters a dry-run request.
 """
 
 from __future__ import annotations
 
-import time
+import json
 from collections.abc import Sequence
 
 import httpx
 from pydantic import SecretStr
 
 from trackside.config import Settings
-from trackside.destinations import Classification, Prepared, Skip, Verdict
-from trackside.destinations.meta import MetaDestination, classify_response
-from trackside.destinations.meta import rules as meta_rules
+from trackside.destinations import Classification, Prepared, Verdict
+from trackside.destinations.dryrun.transport import DryRunTransport
+from trackside.destinations.meta import MetaDestination
 from trackside.destinations.meta.rules import RulesConfig, TokenGrant
-from trackside.events import NormalizedEvent
 
 __all__ = ["PLACEHOLDER_PIXEL_ID", "PLACEHOLDER_TOKEN", "DryRunDestination"]
 
 PLACEHOLDER_PIXEL_ID = "000000000000000"
 PLACEHOLDER_TOKEN = "DRY-RUN-PLACEHOLDER-TOKEN"
-#: Never resolved: the worker does not send offline destinations' requests.
+#: Never resolved: the dry run's client answers through its transport.
 PLACEHOLDER_GRAPH_URL = "https://graph.facebook.invalid"
 
 
-class DryRunDestination:
+class DryRunDestination(MetaDestination):
     """``DryRunDestination(settings)``: Meta's payloads, validated locally."""
 
     name = "dryrun"
     display_name = "the dry run"
-    offline = True
     #: Nothing to probe: the dry run sends nothing.
-    build_probe = None
-    max_batch_size = MetaDestination.max_batch_size
-    max_event_age_s = MetaDestination.max_event_age_s
-    expiry_margin_s = MetaDestination.expiry_margin_s
-    age_limit = MetaDestination.age_limit
+    build_probe = None  # type: ignore[assignment]
 
     def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
         placeholder = settings.model_copy(
@@ -54,59 +47,48 @@ class DryRunDestination:
                 "meta_graph_url": PLACEHOLDER_GRAPH_URL,
             }
         )
-        self._meta = MetaDestination(placeholder, rules=rules)
-        self.rules = self._meta.rules
-        self._tokens = {PLACEHOLDER_TOKEN: TokenGrant(pixels=frozenset({PLACEHOLDER_PIXEL_ID}))}
+        super().__init__(placeholder, rules=rules)
+        #: The worker gives this destination a client of its own on this transport.
+        self.transport = DryRunTransport(
+            self.rules, {PLACEHOLDER_TOKEN: TokenGrant(pixels=frozenset({PLACEHOLDER_PIXEL_ID}))}
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mode={self.rules.mode!r})"
 
-    def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip:
-        return self._meta.prepare(outbox_id, event, now)
-
-    def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
-        return self._meta.batches(prepared)
-
-    def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
-        return self._meta.build_request(batch)
-
     def classify(
         self, response: httpx.Response | None, error: Exception | None, batch_size: int
     ) -> Classification:
-        return self._meta.classify(response, error, batch_size)
+        """Meta's verdict, with the rule's whole description or the warnings as message."""
+        result = super().classify(response, error, batch_size)
+        extra = _dry_run_notes(response)
+        if extra is None:
+            return result
+        described, warnings = extra
+        if result.verdict is Verdict.DELIVERED:
+            message = "; ".join(warnings) or None
+            return Classification(result.verdict, http_status=result.http_status,
+                                  message=message, trace_id=result.trace_id)
+        return Classification(result.verdict, http_status=result.http_status, code=result.code,
+                              subcode=result.subcode, message=described or result.message,
+                              retry_after_s=result.retry_after_s, trace_id=result.trace_id)
 
     def simulate(self, batch: Sequence[Prepared], now: float | None = None) -> Classification:
-        """Meta's verdict on this batch, from the request exactly as it would be sent."""
+        """Meta's verdict on this batch, from the request exactly as the worker sends it."""
         request = self.build_request(batch)
-        parts = request.url.path.strip("/").split("/")
-        version, object_id = (parts[0], parts[1]) if len(parts) == 3 else (None, parts[0])
-        parsed = meta_rules.parse_request(
-            request.method,
-            version,
-            object_id,
-            dict(request.url.params),
-            {key.lower(): value for key, value in request.headers.items()},
-            request.read(),  # multipart bodies are streams until read
-        )
-        if isinstance(parsed, meta_rules.MetaError):
-            return _verdict(parsed)
-        outcome = meta_rules.validate(
-            parsed, self.rules, time.time() if now is None else now, tokens=self._tokens
-        )
-        if outcome.error is not None:
-            return _verdict(outcome.error)
-        message = "; ".join(outcome.warnings) or None
-        return Classification(Verdict.DELIVERED, http_status=200, message=message)
+        request.read()
+        return self.classify(self.transport.answer(request, now), None, len(batch))
 
 
-def _verdict(error: meta_rules.MetaError) -> Classification:
-    """The verdict the real response would get, through the same classifier rules."""
-    response = httpx.Response(error.http_status, json=error.body("dry-run"))
-    classified = classify_response(response, None, 0)
-    return Classification(
-        classified.verdict,
-        http_status=error.http_status,
-        code=error.code,
-        subcode=error.subcode,
-        message=error.describe(),
-    )
+def _dry_run_notes(response: httpx.Response | None) -> tuple[str | None, list[str]] | None:
+    if response is None:
+        return None
+    try:
+        notes = json.loads(response.content).get("dry_run")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(notes, dict):
+        return None
+    described = notes.get("described")
+    warnings = [str(w) for w in notes.get("warnings") or []]
+    return (str(described) if described else None), warnings

@@ -42,8 +42,6 @@ class MetaDestination:
     #: and take its whole batch down with it: give up on it before it is batched.
     expiry_margin_s = 60
     age_limit = "Meta refuses events older than 7 days (100/2804003)"
-    #: The worker sends this destination's requests (the dry run sets it to True).
-    offline = False
 
     def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
         if not settings.meta_configured:
