@@ -175,6 +175,7 @@ class IsolationMixin(WorkerBase):
                     message=self.redact(f"probe {'succeeded' if _healthy(result) else 'failed'}: "
                                         f"{result.message}"),
                     batch_size=len(group),
+                    fbtrace_id=result.trace_id,
                 )
                 await asyncio.to_thread(
                     self.store.record_attempts, [i.outbox_id for i in group], record, self.clock()

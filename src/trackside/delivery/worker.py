@@ -345,6 +345,8 @@ class Worker(IsolationMixin, ThrottleMixin):
             subcode=result.subcode,
             message=self.redact(result.message),
             batch_size=size,
+            # Meta support asks for it; other vendors' trace ids ride along the same way.
+            fbtrace_id=result.trace_id,
         )
 
     def _retry_later(

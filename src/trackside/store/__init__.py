@@ -118,6 +118,7 @@ class AttemptRecord:
     subcode: int | None = None
     message: str | None = None
     batch_size: int | None = None
+    fbtrace_id: str | None = None
 
 
 @dataclass

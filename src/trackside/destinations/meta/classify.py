@@ -115,9 +115,11 @@ def classify_response(
             fault=Fault.TIMEOUT if _timed_out(error) else None,
         )
     status = response.status_code
+    # Meta names each request in a header too, also on answers without a JSON body.
+    header_trace = response.headers.get("x-fb-trace-id") or None
     if status == 413:
         return Classification(
-            Verdict.RETRY, http_status=status, fault=Fault.TOO_LARGE,
+            Verdict.RETRY, http_status=status, fault=Fault.TOO_LARGE, trace_id=header_trace,
             message=f"HTTP 413 (request too large) with {_body_kind(response)}",
         )
     try:
@@ -133,8 +135,9 @@ def classify_response(
             # A 5xx says "my fault" (a storm, not this batch); HTML on a 200 or a 4xx may be
             # something in this batch choking a proxy or the vendor.
             fault=None if status >= 500 else Fault.GARBLED,
+            trace_id=header_trace,
         )
-    trace = body.get("fbtrace_id") if isinstance(body.get("fbtrace_id"), str) else None
+    trace = body.get("fbtrace_id") if isinstance(body.get("fbtrace_id"), str) else header_trace
     if 200 <= status < 300 and "events_received" in body:
         received = body.get("events_received")
         counted = received if isinstance(received, int) and not isinstance(received, bool) else 0
