@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from trackside.events import NormalizedEvent
+from trackside.outcomes import Outcome
 
 
 class Verdict(enum.Enum):
@@ -137,7 +138,7 @@ def too_old(destination: Destination, event: NormalizedEvent, now: float) -> Ski
     if age_s <= destination.max_event_age_s - destination.expiry_margin_s:
         return None
     return Skip(
-        outcome="expired",
+        outcome=Outcome.EXPIRED,
         reason=f"event_time is {age_s / 3600:.1f} hours ({age_s / 86400:.1f} days) old; "
         f"{destination.age_limit}",
     )

@@ -7,9 +7,7 @@ from trackside.destinations import Destination
 from trackside.destinations.meta.destination import MetaDestination
 from trackside.destinations.meta.rules import USER_DATA_KEYS
 from trackside.destinations.spec import DestinationSpec, DoctorLine
-
-#: What Meta needs in clear (spec/meta-capi.md §0.4) and the purge removes.
-CLEAR_USER_KEYS = frozenset({"client_ip_address", "client_user_agent", "fbp", "fbc"})
+from trackside.identity.keys import PURGED_KEYS
 
 
 def _create(settings: Settings) -> Destination:
@@ -37,7 +35,8 @@ SPEC = DestinationSpec(
     create=_create,
     not_applicable=frozenset({"Refund"}),
     personal_keys=frozenset(USER_DATA_KEYS),
-    purged_paths=frozenset(f"user_data.{key}" for key in CLEAR_USER_KEYS),
+    # What Meta needs in clear (spec/meta-capi.md §0.4) and the purge removes.
+    purged_paths=frozenset(f"user_data.{key}" for key in PURGED_KEYS),
     doctor=doctor,
     order=10,
 )

@@ -33,7 +33,9 @@ from trackside.destinations.webhook.settings import WebhookSettings
 from trackside.destinations.webhook.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from trackside.events import NormalizedEvent
 from trackside.identity import is_sha256_hex
+from trackside.outcomes import Outcome
 from trackside.redact import Redactor
+from trackside.retry_after import parse_retry_after
 
 __all__ = ["WebhookDestination", "event_document"]
 
@@ -93,7 +95,7 @@ class WebhookDestination:
         prepared = Prepared(outbox_id=outbox_id, event=event, payload=event_document(event))
         size = prepared.payload_bytes()
         if size + 2 > self.max_request_bytes:
-            return Skip("dead", f"the event is {size:,} bytes of JSON, more than one webhook "
+            return Skip(Outcome.DEAD, f"the event is {size:,} bytes of JSON, more than one webhook "
                         f"request may carry (TRACKSIDE_WEBHOOK_MAX_BATCH_BYTES = "
                         f"{self.max_request_bytes:,}); it was never sent")
         return prepared
@@ -132,7 +134,7 @@ class WebhookDestination:
         if 200 <= status < 300:
             return Classification(Verdict.DELIVERED, http_status=status)
         message = f"HTTP {status} from the webhook: {self._excerpt(response)}"
-        retry_after = _retry_after(response)
+        retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
         if status == 429 or (retry_after is not None and (status == 408 or status >= 500)):
             return Classification(Verdict.THROTTLED, http_status=status, message=message,
                                   retry_after_s=retry_after)
@@ -151,8 +153,3 @@ class WebhookDestination:
 
     def _scrub(self, text: str) -> str:
         return self._redact(text) or ""
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    return float(value) if value.isdigit() and int(value) > 0 else None

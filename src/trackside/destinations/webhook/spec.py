@@ -9,6 +9,7 @@ from trackside.destinations import Destination
 from trackside.destinations.spec import ConsentKind, DestinationSpec, DoctorLine
 from trackside.destinations.webhook.destination import WebhookDestination
 from trackside.destinations.webhook.settings import WebhookSettings
+from trackside.identity.keys import HASHED_KEYS
 
 
 def _own(settings: Settings) -> WebhookSettings:
@@ -39,9 +40,8 @@ SPEC = DestinationSpec(
     consent_kind=_consent_kind,
     configured=lambda settings: _own(settings).configured,
     create=_create,
-    #: Hashed only (destination.event_document): nothing in clear for the purge to remove.
-    personal_keys=frozenset({"em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country",
-                             "external_id"}),
+    # Hashed only (destination.event_document): nothing in clear for the purge to remove.
+    personal_keys=frozenset(HASHED_KEYS),
     settings_model=WebhookSettings,
     doctor=doctor,
 )
