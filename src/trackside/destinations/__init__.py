@@ -126,10 +126,12 @@ class Destination(Protocol):
         self, response: httpx.Response | None, error: Exception | None, batch_size: int
     ) -> Classification: ...
 
-    # Optional, read with getattr by the worker: ``display_name`` ("Meta") for messages, and
-    # the probe pair ``build_probe() -> httpx.Request`` / ``classify_probe(response, error)
-    # -> Classification`` (DELIVERED means the credentials and the account work).
-    # ``build_probe = None`` says the vendor offers no such proof.
+    # Optional, read with getattr by the worker: ``display_name`` ("Meta") for messages; the
+    # probe pair ``build_probe() -> httpx.Request`` / ``classify_probe(response, error)
+    # -> Classification`` (DELIVERED means the credentials and the account work), where
+    # ``build_probe = None`` says the vendor offers no such proof; and ``transport`` (an
+    # ``httpx.AsyncBaseTransport``) that the worker mounts on a client of this destination's
+    # own, as the dry run does to answer offline.
 
 
 def too_old(destination: Destination, event: NormalizedEvent, now: float) -> Skip | None:

@@ -1,9 +1,10 @@
 """Meta Conversions API request validator: spec/meta-capi.md §13, pure (no I/O).
 
 One module answers "would Meta accept this request, and if not, exactly what would it say?".
-The strict fake Graph API (tests/fakes/graph_api.py) answers HTTP with it, the dry-run
-destination simulates a delivery with it, and the Meta destination runs the event-level rules on
-each event before it is batched so that one bad event never gets a whole batch refused (§0.1).
+The Graph-compatible endpoint (web/graph.py) answers HTTP with it, the dry run's transport
+(dryrun/transport.py) answers the worker's requests with it, and the Meta destination runs the
+event-level rules on each event before it is batched so that one bad event never gets a whole
+batch refused (§0.1).
 
 Every refusal is one :class:`MetaError` for the WHOLE request (§13 conventions): the first rule
 that fails wins, in the order Graph itself checks (transport, auth, body, then events in order).
