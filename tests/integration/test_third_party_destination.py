@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from trackside.config import load_settings, unknown_variable_problems
+from trackside.config import ConfigError, load_settings, unknown_variable_problems
 from trackside.destinations import registry
 from trackside.runtime import Runtime
 
@@ -71,23 +71,50 @@ SPEC = DestinationSpec(
 '''
 
 
-@pytest.fixture
-def plugin_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An installed distribution ``tiktok-plugin``: a module and its dist-info on sys.path."""
-    site = tmp_path / "site"
-    info = site / "tiktok_plugin-0.1.dist-info"
+def install(site: Path, module: str, source: str, entry: str) -> None:
+    """An installed distribution: ``module``.py and its dist-info declaring ``entry``."""
+    info = site / f"{module}-0.1.dist-info"
     info.mkdir(parents=True)
-    (site / "tiktok_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tiktok-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[trackside.destinations]\ntiktok = tiktok_plugin:SPEC\n")
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[trackside.destinations]\n{entry}\n")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    site = tmp_path / "site"
+    site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     registry.specs.cache_clear()
     try:
-        yield
+        yield site
     finally:
         monkeypatch.undo()
         registry.specs.cache_clear()
+
+
+@pytest.fixture
+def plugin_installed(site: Path) -> None:
+    install(site, "tiktok_plugin", PLUGIN, "tiktok = tiktok_plugin:SPEC")
+
+
+@pytest.mark.parametrize(
+    ("source", "entry", "message"),
+    [
+        ("raise ImportError('needs tiktok-sdk')\n", "broken = broken_plugin:SPEC",
+         "entry point broken = broken_plugin:SPEC cannot be loaded: ImportError: needs"),
+        ("SPEC = 'not a spec'\n", "broken = broken_plugin:SPEC",
+         "entry point broken = broken_plugin:SPEC is not a DestinationSpec"),
+    ],
+)
+def test_a_broken_plugin_is_a_configuration_error_naming_it(
+    site: Path, source: str, entry: str, message: str
+) -> None:
+    install(site, "broken_plugin", source, entry)
+    with pytest.raises(ConfigError) as refused:
+        load_settings({})
+    assert message in str(refused.value)
 
 
 def test_a_plugin_destination_is_registered_configured_and_planned(

@@ -14,12 +14,14 @@ from importlib.metadata import entry_points
 from trackside.config import Settings
 from trackside.destinations import Destination
 from trackside.destinations.spec import ConsentKind, DestinationSpec
+from trackside.errors import ConfigError
 
 ENTRY_POINT_GROUP = "trackside.destinations"
 
 
-class RegistryError(RuntimeError):
-    """The entry points do not describe usable destinations."""
+class RegistryError(ConfigError):
+    """The installed entry points do not describe usable destinations (exit 2, like a bad
+    setting: the installation, not the input, needs fixing)."""
 
 
 @functools.cache
@@ -27,7 +29,11 @@ def specs() -> tuple[DestinationSpec, ...]:
     """Every registered destination's spec, Meta first."""
     found: dict[str, DestinationSpec] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        spec = entry.load()
+        try:
+            spec = entry.load()
+        except Exception as exc:  # a broken plugin names itself instead of a traceback
+            raise RegistryError(f"entry point {entry.name} = {entry.value} cannot be loaded: "
+                                f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(spec, DestinationSpec):
             raise RegistryError(f"entry point {entry.name} = {entry.value} is not a "
                                 "DestinationSpec")
