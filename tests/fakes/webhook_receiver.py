@@ -8,6 +8,7 @@ scripted answer (``answer_next``), else 200; only verified requests are recorded
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -45,6 +46,8 @@ class Answer:
     status: int
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    #: Answer this late (a slow receiver: the worker's timeout is the test).
+    delay_s: float = 0.0
 
 
 @dataclass
@@ -83,6 +86,10 @@ class WebhookReceiver:
             return Response("bad signature", status_code=401)
         with self._lock:
             answer = self._script.pop(0) if self._script else Answer(200, "ok")
+        if answer.delay_s:
+            await asyncio.sleep(answer.delay_s)
+            return Response(answer.body, status_code=answer.status, headers=answer.headers)
+        with self._lock:
             if 200 <= answer.status < 300:
                 self.received.append(json.loads(body))
         return Response(answer.body, status_code=answer.status, headers=answer.headers)

@@ -58,9 +58,9 @@ def runtime(receiver: WebhookReceiver, tmp_path: Path) -> Iterator[Runtime]:
     runtime.close()
 
 
-def drain(runtime: Runtime, clock: WorkerClock) -> int:
+def drain(runtime: Runtime, clock: WorkerClock, timeout_s: float = 5) -> int:
     async def run() -> int:
-        async with runtime.worker(clock=clock, timeout_s=5) as worker:
+        async with runtime.worker(clock=clock, timeout_s=timeout_s) as worker:
             return await worker.drain()
 
     return asyncio.run(run())
@@ -111,6 +111,21 @@ def test_a_503_is_retried_then_delivered(runtime: Runtime, receiver: WebhookRece
     [view] = runtime.store.event_view("R1")
     [attempt] = [a for a in view.attempts if a["destination"] == "webhook"]
     assert attempt["verdict"] == "retry" and attempt["http_status"] == 503
+    clock.advance(3600)
+    drain(runtime, clock)
+    assert webhook_row(runtime, "R1")["status"] == "delivered"
+    assert receiver.event_ids() == ["R1"]
+
+
+def test_no_answer_in_time_is_retried(runtime: Runtime, receiver: WebhookReceiver) -> None:
+    receiver.answer_next(Answer(200, "late", delay_s=2.0))  # after the worker gave up
+    runtime.pipeline.accept([purchase("R1")], "api")
+    clock = WorkerClock()
+    drain(runtime, clock, timeout_s=0.5)
+    assert webhook_row(runtime, "R1")["status"] == "pending"
+    [view] = runtime.store.event_view("R1")
+    [attempt] = [a for a in view.attempts if a["destination"] == "webhook"]
+    assert attempt["verdict"] == "retry" and "Timeout" in attempt["message"]
     clock.advance(3600)
     drain(runtime, clock)
     assert webhook_row(runtime, "R1")["status"] == "delivered"
