@@ -21,6 +21,7 @@ from rich.table import Table
 from trackside import __version__, logs
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.destinations import registry
+from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
 from trackside.runtime import Runtime
 from trackside.store import ATTEMPTS_KEPT_FIRST, StoreError
@@ -502,7 +503,8 @@ def send_test(
 ) -> None:
     """Send one test PageView now and print what the destinations answered."""
     settings = _settings()
-    if settings.meta_configured and not settings.meta_test_event_code and not force:
+    meta = settings.destination("meta", MetaSettings)
+    if meta.meta_configured and not meta.meta_test_event_code and not force:
         err.print("TRACKSIDE_META_TEST_EVENT_CODE is not set: the test event would count as a real "
                   "one. Set it (Events Manager > Test Events) or pass --force.")
         raise typer.Exit(2)

@@ -61,7 +61,8 @@ class DestinationSpec:
     #: personal data kept in clear, which the retention purge removes (:func:`purge_payload`).
     purged_paths: frozenset[str] = frozenset()
     #: Its own settings (fields named ``<name>_…``, read from ``TRACKSIDE_<NAME>_…``; every
-    #: field has a default). None: its settings are fields of ``config.Settings`` (Meta, GA4).
+    #: field has a default); read with ``settings.destination(name, Model)``. None: it needs
+    #: none, or shares another's (the dry run reads Meta's).
     settings_model: type[BaseModel] | None = None
     #: ``doctor``'s lines about it (called for every registered destination).
     doctor: Callable[[Settings], list[DoctorLine]] = _no_lines

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from trackside.config import ConfigError
+from trackside.destinations.ga4.settings import GA4Settings
 from trackside.events import Event, FieldError, parse_event, validation_errors
 from trackside.identity.cookies import ga_client_id
 from trackside.join import BROWSER_SOURCE, MARK
@@ -79,7 +80,8 @@ class CollectEndpoint:
         self.names = BrowserEventNames(settings.browser_custom_events)
         self.limiter = browser.RateLimiter(rate_per_s, burst)
         self.index = browser.subdomain_index(settings.cookie_domain)
-        stream = (settings.ga4_measurement_id or "").removeprefix("G-")
+        ga4 = settings.destination("ga4", GA4Settings)
+        stream = (ga4.ga4_measurement_id or "").removeprefix("G-")
         self.ga_session_cookie = f"_ga_{stream}" if stream else None
         self._own_committer: Committer | None = None
 

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from trackside import metrics
 from trackside.destinations.meta import rules as meta_rules
 from trackside.destinations.meta.rules import MetaError, RulesConfig
+from trackside.destinations.meta.settings import MetaSettings
 from trackside.events import Event, parse_event
 from trackside.logs import request_id
 from trackside.runtime import Runtime
@@ -141,7 +142,7 @@ class GraphEndpoint:
         return len(events)
 
     def _known_pixel(self, pixel_id: str) -> bool:
-        configured = self.runtime.settings.meta_pixel_id
+        configured = self.runtime.settings.destination("meta", MetaSettings).meta_pixel_id
         if configured:
             return pixel_id == configured
         return pixel_id.isdigit()

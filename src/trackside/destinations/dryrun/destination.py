@@ -22,6 +22,7 @@ from trackside.destinations import Classification, Prepared, Verdict
 from trackside.destinations.dryrun.transport import DryRunTransport
 from trackside.destinations.meta import MetaDestination
 from trackside.destinations.meta.rules import RulesConfig, TokenGrant
+from trackside.destinations.meta.settings import MetaSettings
 
 __all__ = ["PLACEHOLDER_PIXEL_ID", "PLACEHOLDER_TOKEN", "DryRunDestination"]
 
@@ -40,12 +41,15 @@ class DryRunDestination(MetaDestination):
     build_probe = None  # type: ignore[assignment]
 
     def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
-        placeholder = settings.model_copy(
+        meta = settings.destination("meta", MetaSettings).model_copy(
             update={
                 "meta_pixel_id": PLACEHOLDER_PIXEL_ID,
                 "meta_access_token": SecretStr(PLACEHOLDER_TOKEN),
                 "meta_graph_url": PLACEHOLDER_GRAPH_URL,
             }
+        )
+        placeholder = settings.model_copy(
+            update={"destination_settings": {**settings.destination_settings, "meta": meta}}
         )
         super().__init__(placeholder, rules=rules)
         #: The worker gives this destination a client of its own on this transport.

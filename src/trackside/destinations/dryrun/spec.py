@@ -6,6 +6,7 @@ from trackside.config import Settings
 from trackside.destinations import Destination
 from trackside.destinations.dryrun.destination import DryRunDestination
 from trackside.destinations.meta.spec import SPEC as META
+from trackside.destinations.meta.spec import own as meta_settings
 from trackside.destinations.spec import DestinationSpec, DoctorLine
 
 
@@ -14,7 +15,7 @@ def _create(settings: Settings) -> Destination:
 
 
 def doctor(settings: Settings) -> list[DoctorLine]:
-    if settings.meta_configured:
+    if meta_settings(settings).meta_configured:
         return []
     return [DoctorLine("warn", "Meta: dry-run (no credentials): payloads are validated and "
                                "recorded, not sent. Set TRACKSIDE_META_PIXEL_ID and "
@@ -27,7 +28,7 @@ SPEC = DestinationSpec(
     display_name="the dry run",
     kind=META.kind,
     consent_kind=META.consent_kind,
-    configured=lambda settings: not settings.meta_configured,
+    configured=lambda settings: not meta_settings(settings).meta_configured,
     create=_create,
     not_applicable=META.not_applicable,
     personal_keys=META.personal_keys,

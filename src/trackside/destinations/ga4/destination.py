@@ -31,6 +31,7 @@ from trackside.destinations import (
     too_old,
 )
 from trackside.destinations.ga4 import rules as ga4_rules
+from trackside.destinations.ga4.settings import GA4Settings
 from trackside.events import NormalizedEvent
 from trackside.identity import cookies
 from trackside.redact import MASK
@@ -164,12 +165,13 @@ class GA4Destination:
     age_limit = "GA4 takes events up to 72 hours old"
 
     def __init__(self, settings: Settings, event_names: Mapping[str, str] | None = None) -> None:
-        if not settings.ga4_configured:
+        if not settings.destination("ga4", GA4Settings).ga4_configured:
             raise ValueError(
                 "GA4 is not configured: set TRACKSIDE_GA4_MEASUREMENT_ID and "
                 "TRACKSIDE_GA4_API_SECRET"
             )
         self._settings = settings
+        self._own = settings.destination("ga4", GA4Settings)
         names = dict(GA4_EVENT_NAMES)
         for source, target in (event_names or {}).items():
             if not ga4_rules.is_valid_name(target) or ga4_rules.is_reserved_event_name(target):
@@ -181,7 +183,7 @@ class GA4Destination:
         self.event_names: Mapping[str, str] = names
 
     def __repr__(self) -> str:
-        return f"GA4Destination(measurement_id={self._settings.ga4_measurement_id!r})"
+        return f"GA4Destination(measurement_id={self._own.ga4_measurement_id!r})"
 
     # -- prepare ---------------------------------------------------------------------------
 
@@ -209,7 +211,7 @@ class GA4Destination:
         notes: list[str] = []
         client_id = client_id_from_cookie(event.ga_client_id)
         if client_id is None:
-            if self._settings.ga4_without_client_id == "skip":
+            if self._own.ga4_without_client_id == "skip":
                 return Skip(
                     "suppressed",
                     "no GA client id (no _ga cookie joined) and "
@@ -341,14 +343,14 @@ class GA4Destination:
             raise ValueError("a GA4 request needs at least one event")
         if len({_request_key(p) for p in payloads}) != 1:
             raise ValueError("events of one GA4 request must share client_id, user_id and consent")
-        assert self._settings.ga4_api_secret is not None
+        assert self._own.ga4_api_secret is not None
         body = {**_body(payloads), **extra}
         return _GA4Request(
             "POST",
-            self._settings.ga4_url + path,
+            self._own.ga4_url + path,
             params={
-                "measurement_id": self._settings.ga4_measurement_id or "",
-                "api_secret": self._settings.ga4_api_secret.get_secret_value(),
+                "measurement_id": self._own.ga4_measurement_id or "",
+                "api_secret": self._own.ga4_api_secret.get_secret_value(),
             },
             content=ga4_rules.encode_body(body),
             headers={"Content-Type": "application/json"},
@@ -396,7 +398,7 @@ class GA4Destination:
         return Classification(Verdict.RETRY, http_status=status, message=message)
 
     def _scrub(self, text: str) -> str:
-        secret = self._settings.ga4_api_secret
+        secret = self._own.ga4_api_secret
         return _redact(text, secret.get_secret_value() if secret else None)
 
 
@@ -480,6 +482,7 @@ def debug_validate(settings: Settings, client: httpx.Client) -> list[dict[str, A
     plain-words explanation when GA4 cannot be asked. Nothing is recorded in reports: the debug
     endpoint does not process events.
     """
+    url = settings.destination("ga4", GA4Settings).ga4_url
     try:
         destination = GA4Destination(settings)
     except ValueError as exc:
@@ -496,14 +499,14 @@ def debug_validate(settings: Settings, client: httpx.Client) -> list[dict[str, A
     try:
         response = client.send(request)
     except httpx.TimeoutException:
-        return f"cannot reach GA4 at {settings.ga4_url}: the request timed out"
+        return f"cannot reach GA4 at {url}: the request timed out"
     except httpx.HTTPError as exc:
         # "[Errno 111] Connection refused" → "Connection refused": the words, not the number.
         reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or type(exc).__name__
-        return destination._scrub(f"cannot reach GA4 at {settings.ga4_url}: {reason}")
+        return destination._scrub(f"cannot reach GA4 at {url}: {reason}")
     if response.status_code != 200:
         return destination._scrub(
-            f"GA4's debug endpoint at {settings.ga4_url} answered HTTP {response.status_code}"
+            f"GA4's debug endpoint at {url} answered HTTP {response.status_code}"
         )
     try:
         messages = response.json().get("validationMessages")
@@ -511,7 +514,7 @@ def debug_validate(settings: Settings, client: httpx.Client) -> list[dict[str, A
         messages = None
     if not isinstance(messages, list):
         return (
-            f"GA4's debug endpoint at {settings.ga4_url} did not answer with validation "
+            f"GA4's debug endpoint at {url} did not answer with validation "
             "messages; is TRACKSIDE_GA4_URL right?"
         )
     return messages

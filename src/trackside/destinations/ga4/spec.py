@@ -7,6 +7,7 @@ import httpx
 from trackside.config import Settings
 from trackside.destinations import Destination
 from trackside.destinations.ga4.destination import GA4Destination, debug_validate
+from trackside.destinations.ga4.settings import GA4Settings
 from trackside.destinations.spec import DestinationSpec, DoctorLine
 
 
@@ -14,11 +15,16 @@ def _create(settings: Settings) -> Destination:
     return GA4Destination(settings)
 
 
+def own(settings: Settings) -> GA4Settings:
+    return settings.destination("ga4", GA4Settings)
+
+
 def doctor(settings: Settings) -> list[DoctorLine]:
-    if not settings.ga4_configured:
+    ga4 = own(settings)
+    if not ga4.ga4_configured:
         return [DoctorLine("ok", "GA4: off (set TRACKSIDE_GA4_MEASUREMENT_ID and "
                                  "TRACKSIDE_GA4_API_SECRET)")]
-    return [DoctorLine("ok", f"GA4: ready, measurement id {settings.ga4_measurement_id}"),
+    return [DoctorLine("ok", f"GA4: ready, measurement id {ga4.ga4_measurement_id}"),
             _debug_check(settings)]
 
 
@@ -42,10 +48,11 @@ SPEC = DestinationSpec(
     display_name="GA4",
     kind="analytics",
     consent_kind="analytics",
-    configured=lambda settings: settings.ga4_configured,
+    configured=lambda settings: own(settings).ga4_configured,
     create=_create,
     personal_keys=frozenset({"client_id", "user_id", "session_id"}),
     purged_paths=frozenset({"client_id"}),  # the browser's _ga client id
+    settings_model=GA4Settings,
     doctor=doctor,
     order=20,
 )

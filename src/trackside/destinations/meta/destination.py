@@ -26,6 +26,7 @@ from trackside.destinations.meta import rules as meta_rules
 from trackside.destinations.meta.classify import classify_response
 from trackside.destinations.meta.payload import event_payload
 from trackside.destinations.meta.rules import RulesConfig
+from trackside.destinations.meta.settings import MetaSettings
 from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
 
@@ -44,21 +45,22 @@ class MetaDestination:
     age_limit = "Meta refuses events older than 7 days (100/2804003)"
 
     def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
-        if not settings.meta_configured:
+        own = settings.destination("meta", MetaSettings)
+        if not own.meta_configured:
             raise ValueError("Meta needs TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN")
-        self._settings = settings
+        self._meta = own
         self._redact = Redactor(settings.secret_values())
         # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
         # server Purchase without a browser user agent is still sent.
-        self.rules = rules or RulesConfig(mode="compat", versions=(settings.meta_api_version,))
-        self.max_request_bytes = settings.meta_max_request_bytes
+        self.rules = rules or RulesConfig(mode="compat", versions=(own.meta_api_version,))
+        self.max_request_bytes = own.meta_max_request_bytes
         self.node_url = (
-            f"{settings.meta_graph_url}/{settings.meta_api_version}/{settings.meta_pixel_id}"
+            f"{own.meta_graph_url}/{own.meta_api_version}/{own.meta_pixel_id}"
         )
         self.url = f"{self.node_url}/events"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(pixel_id={self._settings.meta_pixel_id!r})"
+        return f"{type(self).__name__}(pixel_id={self._meta.meta_pixel_id!r})"
 
     # -- per event ------------------------------------------------------------------------------
 
@@ -66,7 +68,7 @@ class MetaDestination:
         expired = too_old(self, event, now)
         if expired is not None:
             return expired
-        payload = event_payload(event, self._settings.meta_ldu)
+        payload = event_payload(event, self._meta.meta_ldu)
         prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload)
         # Measured before Meta's rules run: an old stored row may hold megabytes (ingest limits
         # came later), and such an event would make one request of hundreds of megabytes.
@@ -93,7 +95,7 @@ class MetaDestination:
 
     def request_params(self, batch: Sequence[Prepared]) -> dict[str, str]:
         """The form fields of the call (§1.4). Holds the token: never log it."""
-        token = self._settings.meta_access_token
+        token = self._meta.meta_access_token
         assert token is not None  # checked in __init__
         params = {
             "data": "[" + ",".join(item.payload_json() for item in batch) + "]",
@@ -101,8 +103,8 @@ class MetaDestination:
             "access_token": token.get_secret_value(),
             "partner_agent": PARTNER_AGENT,
         }
-        if self._settings.meta_test_event_code:
-            params["test_event_code"] = self._settings.meta_test_event_code
+        if self._meta.meta_test_event_code:
+            params["test_event_code"] = self._meta.meta_test_event_code
         return params
 
     def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
@@ -128,7 +130,7 @@ class MetaDestination:
         """A read of the pixel node (``GET /{version}/{pixel_id}?fields=id``, spec §8 reads the
         same node): it proves token and pixel without creating a conversion. The token goes in
         the Authorization header (§1.2), never in the URL: URLs end up in access logs."""
-        token = self._settings.meta_access_token
+        token = self._meta.meta_access_token
         assert token is not None  # checked in __init__
         return httpx.Request(
             "GET",
@@ -150,7 +152,7 @@ class MetaDestination:
                 body = response.json()
             except ValueError:
                 body = None
-            if isinstance(body, dict) and str(body.get("id")) == self._settings.meta_pixel_id:
+            if isinstance(body, dict) and str(body.get("id")) == self._meta.meta_pixel_id:
                 return Classification(Verdict.DELIVERED, http_status=200,
                                       message="the pixel is readable with this token")
         result = classify_response(response, error, 0)
