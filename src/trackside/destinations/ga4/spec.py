@@ -6,7 +6,8 @@ import httpx
 
 from trackside.config import Settings
 from trackside.destinations import Destination
-from trackside.destinations.ga4.destination import GA4Destination, debug_validate
+from trackside.destinations.ga4.debug import debug_validate
+from trackside.destinations.ga4.destination import GA4Destination
 from trackside.destinations.ga4.settings import GA4Settings
 from trackside.destinations.spec import DestinationSpec, DoctorLine
 
