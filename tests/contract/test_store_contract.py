@@ -65,7 +65,7 @@ def test_duplicates_are_stored_once_and_add_only_missing_context(store: Store) -
     [view] = store.event_view("R1")
     assert view.event.user_data["fbc"] == "fb.1.1700000000000.abc"
     assert view.event.user_data["em"] == ["a" * 64]  # the first value wins
-    assert any("duplicate from browser; added fbc" in n["detail"] for n in view.notes)
+    assert any("duplicate from browser; added fbc" in n.detail for n in view.notes)
     assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1}
 
 
@@ -124,7 +124,7 @@ def test_record_attempts_and_last_attempts(store: Store) -> None:
     assert (last[b].verdict, last[b].code, last[b].subcode) == ("rejected", 100, 2804048)
     # A step row does not reschedule: the row stays pending and claimed, attempts unchanged.
     [view] = store.event_view("R1")
-    assert (view.outbox[0]["status"], view.outbox[0]["attempts"]) == ("pending", 0)
+    assert (view.outbox[0].status, view.outbox[0].attempts) == ("pending", 0)
     assert len(view.attempts) == 2
     assert store.last_attempts([]) == {}
 
@@ -174,10 +174,10 @@ def test_reschedule_records_attempt_and_finish_is_final(store: Store) -> None:
     store.reschedule([again.outbox_id], NOW + 8, AttemptRecord("retry"), NOW + 7)
     [view] = store.event_view("R1")
     [outbox] = view.outbox
-    assert (outbox["status"], outbox["code"], outbox["subcode"]) == ("dead", 100, 2804016)
-    assert outbox["sent"] == {"x": 1}
-    assert outbox["attempts"] == 2
-    assert [a["verdict"] for a in view.attempts] == ["retry"]
+    assert (outbox.status, outbox.code, outbox.subcode) == ("dead", 100, 2804016)
+    assert outbox.sent == {"x": 1}
+    assert outbox.attempts == 2
+    assert [a.verdict for a in view.attempts] == ["retry"]
 
 
 def test_initially_final_rows(store: Store) -> None:
@@ -213,7 +213,7 @@ def test_replay_refuses_events_outside_the_window(store: Store) -> None:
     assert [event_id for event_id, _ in result.refused] == ["OLD"]
     assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1, "expired": 1}
     [view] = store.event_view("R1")
-    assert any(n["kind"] == "replay" for n in view.notes)
+    assert any(n.kind == "replay" for n in view.notes)
 
 
 def test_cursors(store: Store) -> None:
@@ -245,7 +245,7 @@ def test_store_order_replaces_the_browsers_when_the_beacon_came_first(store: Sto
     assert view.event.order is not None and view.event.order.value == 59.8
     assert view.event.source == "prestashop"
     assert view.event.user_data["client_ip_address"] == "1.2.3.4"
-    assert any("confirmation from prestashop" in n["detail"] for n in view.notes)
+    assert any("confirmation from prestashop" in n.detail for n in view.notes)
 
 
 def test_drop_pending_ends_only_pending_rows_with_a_note(store: Store) -> None:
@@ -256,10 +256,10 @@ def test_drop_pending_ends_only_pending_rows_with_a_note(store: Store) -> None:
     assert result.dropped == [("Purchase", "meta")]
     assert result.refused == [("Purchase", "ga4", "delivered")]
     [view] = store.event_view("R1")
-    rows = {r["destination"]: r for r in view.outbox}
-    assert rows["meta"]["status"] == "dead" and rows["ga4"]["status"] == "delivered"
-    assert rows["meta"]["message"] == "dropped by operator: test order"
-    assert [(n["kind"], n["destination"], n["detail"]) for n in view.notes] == [
+    rows = {r.destination: r for r in view.outbox}
+    assert rows["meta"].status == "dead" and rows["ga4"].status == "delivered"
+    assert rows["meta"].message == "dropped by operator: test order"
+    assert [(n.kind, n.destination, n.detail) for n in view.notes] == [
         ("dropped", "meta", "dropped by ana: test order")]
     assert store.claim("meta", 10, "w", 60, NOW + 2) == []
     assert store.drop_pending("R1", "meta", "again", "ana", NOW + 3).dropped == []
@@ -273,10 +273,10 @@ def test_attempts_keep_the_first_and_last_few_and_count_the_rest(store: Store) -
     for i in range(total):
         store.reschedule([row.outbox_id], NOW, AttemptRecord("retry", message=f"a{i}"), NOW + i)
     [view] = store.event_view("R1")
-    kept = [a["message"] for a in view.attempts]
+    kept = [a.message for a in view.attempts]
     assert kept[:ATTEMPTS_KEPT_FIRST] == [f"a{i}" for i in range(ATTEMPTS_KEPT_FIRST)]
     assert kept[ATTEMPTS_KEPT_FIRST:] == [f"a{i}" for i in range(total - ATTEMPTS_KEPT_LAST, total)]
-    assert view.outbox[0]["attempts"] == total and view.outbox[0]["attempts_not_kept"] == 40
+    assert view.outbox[0].attempts == total and view.outbox[0].attempts_not_kept == 40
 
 
 def test_probe_write_commits_and_leaves_nothing(store: Store) -> None:

@@ -62,7 +62,7 @@ def test_purge_clears_browser_context_and_keeps_counts(tmp_path: Path, monkeypat
     assert {c.destination: c.counts for c in runtime.store.counts()} == before
     [view] = runtime.store.event_view("R1")
     assert "em" in view.event.user_data and "client_ip_address" not in view.event.user_data
-    assert "client_ip_address" not in view.outbox[0]["sent"]["user_data"]
+    assert "client_ip_address" not in view.outbox[0].sent["user_data"]
     runtime.close()
 
 

@@ -118,6 +118,8 @@ class AttemptRecord:
     subcode: int | None = None
     message: str | None = None
     batch_size: int | None = None
+    #: Meta's id of the request (its support asks for it); None for other vendors.
+    fbtrace_id: str | None = None
 
 
 @dataclass
@@ -138,6 +140,53 @@ class DestinationCounts:
 
 
 @dataclass
+class OutboxRow:
+    """One destination's delivery state of a stored event, as ``event_view`` reports it."""
+
+    id: int
+    destination: str
+    status: str
+    attempts: int = 0
+    next_attempt_at: float | None = None
+    lease_expires_at: float | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    finished_at: float | None = None
+    #: What was sent (parsed JSON), None until a send.
+    sent: Any = None
+    #: Attempts between the first and last few that were not kept (bounded attempts).
+    attempts_not_kept: int = 0
+
+
+@dataclass
+class AttemptRow:
+    """One recorded attempt of an outbox row."""
+
+    id: int
+    outbox_id: int
+    destination: str
+    at: float
+    verdict: str
+    http_status: int | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    batch_size: int | None = None
+    fbtrace_id: str | None = None
+
+
+@dataclass
+class NoteRow:
+    """Something that happened to an event besides delivery (duplicate, join, replay, …)."""
+
+    at: float
+    kind: str
+    detail: str
+    destination: str | None = None
+
+
+@dataclass
 class EventView:
     """Everything known about one stored event, for `events show` and the API."""
 
@@ -146,9 +195,11 @@ class EventView:
     source: str
     accepted_at: float
     event: NormalizedEvent
-    outbox: list[dict[str, Any]]
-    attempts: list[dict[str, Any]]
-    notes: list[dict[str, Any]]
+    outbox: list[OutboxRow]
+    #: Oldest first (by time, then by the order they were recorded).
+    attempts: list[AttemptRow]
+    #: Oldest first.
+    notes: list[NoteRow]
 
 
 @dataclass

@@ -30,6 +30,7 @@ from trackside.store import (
     FINAL_STATUSES,
     HOLD_UNTIL,
     AttemptRecord,
+    AttemptRow,
     Claimed,
     DestinationCounts,
     DestinationState,
@@ -38,6 +39,8 @@ from trackside.store import (
     Finished,
     InsertResult,
     NewEvent,
+    NoteRow,
+    OutboxRow,
     ReplayResult,
     StoreError,
     StoreFull,
@@ -72,7 +75,8 @@ _INSERT_OUTBOX = (
 #: One attempt row per outbox id, for rows still pending (a finished row records no attempt).
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
-    " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox WHERE id = ? AND status = 'pending'"
+    " batch_size, fbtrace_id) SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM outbox"
+    " WHERE id = ? AND status = 'pending'"
 )
 
 
@@ -80,7 +84,8 @@ def _attempt_rows(
     attempt: AttemptRecord, now: float, outbox_ids: Sequence[int]
 ) -> list[tuple[Any, ...]]:
     return [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
-             attempt.message, attempt.batch_size, oid) for oid in outbox_ids]
+             attempt.message, attempt.batch_size, attempt.fbtrace_id, oid)
+            for oid in outbox_ids]
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -487,13 +492,13 @@ class SQLiteStore(BrowserContextQueries):
             marks = ",".join("?" * len(part))
             for row in self._read(
                 "SELECT a.outbox_id, a.verdict, a.http_status, a.code, a.subcode, a.message,"
-                " a.batch_size FROM attempts a WHERE a.id IN (SELECT MAX(id) FROM attempts"
-                f" WHERE outbox_id IN ({marks}) GROUP BY outbox_id)",
+                " a.batch_size, a.fbtrace_id FROM attempts a WHERE a.id IN (SELECT MAX(id)"
+                f" FROM attempts WHERE outbox_id IN ({marks}) GROUP BY outbox_id)",
                 part,
             ):
                 found[row["outbox_id"]] = AttemptRecord(
                     row["verdict"], row["http_status"], row["code"], row["subcode"],
-                    row["message"], row["batch_size"],
+                    row["message"], row["batch_size"], row["fbtrace_id"],
                 )
         return found
 
@@ -587,16 +592,25 @@ class SQLiteStore(BrowserContextQueries):
             "SELECT * FROM events WHERE event_id = ? ORDER BY accepted_at", (event_id,)
         ):
             pk = event["pk"]
-            # row.keys(), not row: `in` on a sqlite3.Row tests its values, not its column names.
             outbox = [
-                {key: row[key] for key in row.keys() if key not in ("event_pk", "lease_owner")}  # noqa: SIM118
+                OutboxRow(
+                    id=row["id"], destination=row["destination"], status=row["status"],
+                    attempts=row["attempts"], next_attempt_at=row["next_attempt_at"],
+                    lease_expires_at=row["lease_expires_at"], code=row["code"],
+                    subcode=row["subcode"], message=row["message"],
+                    finished_at=row["finished_at"],
+                    sent=json.loads(row["sent"]) if row["sent"] else row["sent"],
+                    attempts_not_kept=row["attempts_not_kept"],
+                )
                 for row in self._read("SELECT * FROM outbox WHERE event_pk = ? ORDER BY id", (pk,))
             ]
-            for row in outbox:
-                if row["sent"]:
-                    row["sent"] = json.loads(row["sent"])
             attempts = [
-                dict(row)
+                AttemptRow(
+                    id=row["id"], outbox_id=row["outbox_id"], destination=row["destination"],
+                    at=row["at"], verdict=row["verdict"], http_status=row["http_status"],
+                    code=row["code"], subcode=row["subcode"], message=row["message"],
+                    batch_size=row["batch_size"], fbtrace_id=row["fbtrace_id"],
+                )
                 for row in self._read(
                     "SELECT a.*, o.destination FROM attempts a JOIN outbox o ON o.id = a.outbox_id"
                     " WHERE o.event_pk = ? ORDER BY a.at, a.id",
@@ -604,7 +618,8 @@ class SQLiteStore(BrowserContextQueries):
                 )
             ]
             notes = [
-                dict(row)
+                NoteRow(at=row["at"], kind=row["kind"], detail=row["detail"],
+                        destination=row["destination"])
                 for row in self._read(
                     "SELECT at, kind, destination, detail FROM notes WHERE event_pk = ?"
                     " ORDER BY at, id",
