@@ -1,9 +1,13 @@
-"""One contract suite over every Store implementation (SQLite today; PostgreSQL next)."""
+"""One contract suite over every Store implementation (memory and SQLite; PostgreSQL next).
+
+Written against the Store protocol only (no SQL): tests/contract/conftest.py says which
+stores it runs over.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 
@@ -19,17 +23,8 @@ from trackside.store import (
     Store,
     StoreLocked,
 )
-from trackside.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    implementation = SQLiteStore(str(tmp_path / "contract.db"))
-    implementation.migrate()
-    yield implementation
-    implementation.close()
 
 
 def make_event(event_id: str = "R1", name: str = "Purchase", **user: object) -> NormalizedEvent:
@@ -285,13 +280,13 @@ def test_probe_write_commits_and_leaves_nothing(store: Store) -> None:
     assert store.counts() == []
 
 
-def test_time_limit_bounds_waiting_not_work(store: Store, tmp_path: Path) -> None:
-    from tests.lockholder import hold_lock
-
+def test_time_limit_bounds_waiting_not_work(
+    store: Store, locked_elsewhere: Callable[[], AbstractContextManager[object]]
+) -> None:
     # Past its limit a call that needs no lock wait still runs (a group's follow-up write).
     with store.time_limit(0):
         store.set_cursor("c", "v", NOW)
     assert store.get_cursor("c") == "v"
-    with hold_lock(tmp_path / "contract.db"), pytest.raises(StoreLocked), store.time_limit(0.2):
+    with locked_elsewhere(), pytest.raises(StoreLocked), store.time_limit(0.2):
         store.set_cursor("c", "w", NOW)
     assert store.get_cursor("c") == "v"
