@@ -22,7 +22,7 @@ from rich.table import Table
 from trackside import __version__, logs, timeline
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.runtime import Runtime
-from trackside.store import EventView, StoreError
+from trackside.store import STATUSES, EventView, StoreError
 from trackside.terminal import safe
 
 app = typer.Typer(
@@ -331,7 +331,7 @@ def status(
         })
         return
     table = Table(title="Outbox by destination")
-    columns = ("pending", "delivered", "dead", "expired", "suppressed", "not_applicable")
+    columns = STATUSES
     table.add_column("destination")
     for column in columns:
         table.add_column(column, justify="right")
@@ -573,9 +573,10 @@ def purge(
     runtime = _runtime()
     retention = days if days is not None else runtime.settings.retention_days
     now = time.time()
-    count = runtime.store.purge_personal_data(
-        now - retention * 86400, now, include_dead=include_dead
-    )
+    from trackside.retention import purge_personal_data
+
+    count = purge_personal_data(runtime.store, now - retention * 86400, now,
+                                include_dead=include_dead)
     runtime.close()
     out.print(f"purged browser context of {count} events older than {retention} days")
 

@@ -17,13 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
 from trackside.store import (
     ATTEMPTS_KEPT_FIRST,
     ATTEMPTS_KEPT_LAST,
     FINAL_STATUSES,
-    HOLD_UNTIL,
+    HELD,
     AttemptRecord,
     AttemptRow,
     Claimed,
@@ -35,8 +34,11 @@ from trackside.store import (
     InsertResult,
     NewEvent,
     NoteRow,
+    OutboxPlan,
     OutboxRow,
+    PurgeCandidate,
     ReplayResult,
+    StoredEvent,
     StoreLocked,
     StoreUnavailable,
 )
@@ -185,50 +187,17 @@ class MemoryStore:
 
     # -- accept --------------------------------------------------------------------------------
 
-    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
-        results: list[InsertResult] = []
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryUnit]:
         with self._write() as state:
-            for record in records:
-                event = record.event
-                key = (event.event_name, event.event_id)
-                if key in state.keys:
-                    results.append(self._merge_duplicate(state, state.keys[key], record, now))
-                    continue
-                pk = state.next_id()
-                state.keys[key] = pk
-                state.events[pk] = _Event(pk, event.event_name, event.event_id,
-                                          event.event_time, record.source, now, _dump(event))
-                for plan in record.outbox:
-                    pending = plan.status == "pending"
-                    due = plan.next_attempt_at if plan.next_attempt_at is not None else now
-                    oid = state.next_id()
-                    state.outbox[oid] = _Outbox(
-                        oid, pk, plan.destination, plan.status,
-                        next_attempt_at=due if pending else None, message=plan.reason,
-                        finished_at=now if plan.status in FINAL_STATUSES else None)
-                results.append(InsertResult(event.event_name, event.event_id, "queued"))
-        return results
+            yield MemoryUnit(state)
 
-    def _merge_duplicate(self, state: _State, pk: int, record: NewEvent,
-                         now: float) -> InsertResult:
-        incoming = record.event
-        stored_row = state.events[pk]
-        rows = self._rows_of(state, pk)
-        added: list[str] = []
-        if any(row.status == "pending" for row in rows):
-            merged, added = merge_context(stored_row.event(), incoming)
-            if added:
-                stored_row.body = _dump(merged)
-                if BROWSER_KEYS.intersection(added):
-                    for row in rows:
-                        if (row.status == "pending" and row.attempts == 0
-                                and row.next_attempt_at is not None
-                                and now < row.next_attempt_at < HOLD_UNTIL):
-                            row.next_attempt_at = now
-        detail = f"duplicate from {record.source}"
-        detail += f"; added {', '.join(added)}" if added else "; nothing new"
-        self._note(state, pk, now, "duplicate", None, detail)
-        return InsertResult(incoming.event_name, incoming.event_id, "duplicate", added)
+    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
+        with self.transaction() as unit:
+            inserted = unit.insert_new(records, now)
+        return [InsertResult(r.event.event_name, r.event.event_id,
+                             "queued" if new else "duplicate")
+                for r, new in zip(records, inserted, strict=True)]
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -337,10 +306,6 @@ class MemoryStore:
 
     # -- notes and destination state -----------------------------------------------------------
 
-    def _note(self, state: _State, pk: int, now: float, kind: str, destination: str | None,
-              detail: str) -> None:
-        state.notes.append(_Note(state.next_id(), pk, now, kind, destination, detail))
-
     def add_note(
         self, event_name: str, event_id: str, kind: str, detail: str, now: float,
         destination: str | None = None,
@@ -348,21 +313,14 @@ class MemoryStore:
         with self._write() as state:
             pk = state.keys.get((event_name, event_id))
             if pk is not None:
-                self._note(state, pk, now, kind, destination, detail)
+                _note(state, pk, now, kind, destination, detail)
 
     def add_notes(self, notes: Sequence[tuple[int, str, str, str]], now: float) -> None:
         with self._write() as state:
             for oid, kind, destination, detail in notes:
                 row = state.outbox.get(oid)
                 if row is not None:
-                    self._note(state, row.event_pk, now, kind, destination, detail)
-
-    def add_event_notes(self, notes: Sequence[tuple[str, str, str, str]], now: float) -> None:
-        with self._write() as state:
-            for event_name, event_id, kind, detail in notes:
-                pk = state.keys.get((event_name, event_id))
-                if pk is not None:
-                    self._note(state, pk, now, kind, None, detail)
+                    _note(state, row.event_pk, now, kind, destination, detail)
 
     def pause_destination(
         self, destination: str, until: float | None, reason: str, code: int | None, now: float
@@ -394,16 +352,13 @@ class MemoryStore:
                         accepted if oldest is None else min(oldest, accepted))
             return [by_destination[name] for name in sorted(by_destination)]
 
-    def _rows_of(self, state: _State, pk: int) -> list[_Outbox]:
-        return [row for row in state.outbox.values() if row.event_pk == pk]
-
     def event_view(self, event_id: str) -> list[EventView]:
         with self._locked() as state:
             stored = sorted((e for e in state.events.values() if e.event_id == event_id),
                             key=lambda e: (e.accepted_at, e.pk))
             views = []
             for event in stored:
-                rows = self._rows_of(state, event.pk)
+                rows = _rows_of(state, event.pk)
                 destination = {row.id: row.destination for row in rows}
                 attempts = sorted((a for row in rows for a in state.attempts.get(row.id, ())),
                                   key=lambda a: (a.at, a.id))
@@ -457,7 +412,7 @@ class MemoryStore:
                     continue
                 row.status, row.next_attempt_at, row.finished_at = "pending", now, None
                 row.lease_owner = row.lease_expires_at = None
-                self._note(state, row.event_pk, now, "replay", row.destination,
+                _note(state, row.event_pk, now, "replay", row.destination,
                            "replayed by operator")
                 replayed += 1
         return ReplayResult(replayed, refused)
@@ -474,35 +429,16 @@ class MemoryStore:
                           key=lambda row: (row.event_pk, row.id))
             for row in rows:
                 event_name = state.events[row.event_pk].event_name
-                if row.status != "pending":
+                if row.status not in ("pending", HELD):
                     refused.append((event_name, row.destination, row.status))
                     continue
                 row.status, row.code, row.subcode = "dead", None, None
                 row.message, row.finished_at = f"dropped by operator: {reason}", now
                 row.next_attempt_at = row.lease_owner = row.lease_expires_at = None
-                self._note(state, row.event_pk, now, "dropped", row.destination,
+                _note(state, row.event_pk, now, "dropped", row.destination,
                            f"dropped by {actor}: {reason}")
                 dropped.append((event_name, row.destination))
         return DropResult(dropped, refused)
-
-    # -- retention -------------------------------------------------------------------------------
-
-    def purge_personal_data(self, older_than: float, now: float, include_dead: bool = False) -> int:
-        blocking = ("pending",) if include_dead else ("pending", "dead")
-        purged = 0
-        with self._write() as state:
-            for event in state.events.values():
-                rows = self._rows_of(state, event.pk)
-                if (event.purged_at is not None or event.accepted_at >= older_than
-                        or any(row.status in blocking for row in rows)):
-                    continue
-                event.body = _dump(strip_browser_context(event.event()))
-                event.purged_at = now
-                for row in rows:
-                    if row.sent is not None:
-                        row.sent = strip_sent_payload(row.sent)
-                purged += 1
-        return purged
 
     # -- cursors ---------------------------------------------------------------------------------
 
@@ -514,7 +450,7 @@ class MemoryStore:
         with self._write() as state:
             state.cursors[name] = value
 
-    # -- browser context joins and held purchases --------------------------------------------
+    # -- browser context joins -------------------------------------------------------------
 
     def browser_events_by_key(
         self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
@@ -530,78 +466,134 @@ class MemoryStore:
             found.sort(key=lambda item: (-item[0], item[1]))
             return [event for _, _, event in found[:limit]]
 
-    def _held(self, state: _State, destinations: Sequence[str], hold_until: float,
-              accepted_before: float) -> list[_Outbox]:
-        return [row for row in state.outbox.values()
-                if row.destination in destinations and row.status == "pending"
-                and row.next_attempt_at is not None and row.next_attempt_at >= hold_until
-                and state.events[row.event_pk].accepted_at < accepted_before]
-
-    def has_expired_holds(
-        self, destinations: Sequence[str], hold_until: float, accepted_before: float
-    ) -> bool:
+    def has_expired_holds(self, accepted_before: float) -> bool:
         with self._locked() as state:
-            return bool(self._held(state, destinations, hold_until, accepted_before))
-
-    def finish_expired_holds(
-        self, destinations: Sequence[str], hold_until: float, accepted_before: float,
-        reason: str, now: float,
-    ) -> int:
-        with self._write() as state:
-            rows = self._held(state, destinations, hold_until, accepted_before)
-            for row in rows:
-                row.status, row.message, row.finished_at = "suppressed", reason, now
-                row.next_attempt_at = None
-            return len(rows)
-
-    def confirm_held_purchase(
-        self, record: NewEvent, unconfirmed_flag: str, seen_flag: str, hold_until: float,
-        reason: str, now: float, lends_since: float,
-    ) -> list[str] | None:
-        incoming = record.event
-        with self._write() as state:
-            pk = state.keys.get((incoming.event_name, incoming.event_id))
-            if pk is None or state.events[pk].source != "browser":
-                return None
-            row = state.events[pk]
-            stored = row.event()
-            if unconfirmed_flag not in stored.flags:
-                return None
-            lends = row.accepted_at >= lends_since
-            merged, added = merge_context(incoming, stored) if lends else (incoming, [])
-            dropped = (unconfirmed_flag, "no_customer_information")
-            kept = [f for f in stored.flags if f not in dropped]
-            flags = list(dict.fromkeys([*merged.flags, *kept, seen_flag]))
-            row.body = _dump(merged.model_copy(update={"flags": flags}))
-            row.source = record.source
-            rows = self._rows_of(state, pk)
-            if lends:
-                for out in rows:
-                    if (out.status == "pending" and out.next_attempt_at is not None
-                            and out.next_attempt_at >= hold_until):
-                        out.next_attempt_at = now
-                    elif out.status == "suppressed" and out.message == reason:
-                        out.status, out.next_attempt_at = "pending", now
-                        out.finished_at = out.message = None
-                detail = (f"confirmed by {record.source}: the store's order replaces the "
-                          f"browser's; browser context kept: "
-                          f"{', '.join(added) if added else 'nothing new'}")
-            else:
-                for plan in record.outbox:
-                    for out in rows:
-                        if (out.destination == plan.destination and out.attempts == 0
-                                and out.sent is None and out.status in ("pending", "suppressed")):
-                            pending = plan.status == "pending"
-                            out.status, out.message = plan.status, plan.reason
-                            out.next_attempt_at = now if pending else None
-                            out.finished_at = None if pending else now
-                detail = (f"confirmed by {record.source}: the browser's copy was not used: it "
-                          f"arrived {now - row.accepted_at:.0f} s earlier, outside the join "
-                          "window (TRACKSIDE_JOIN_WINDOW_S), and an unconfirmed browser purchase "
-                          "lends nothing (fbp, fbc, IP, user agent, consent, GA ids); sent on "
-                          "the store's own data")
-            self._note(state, pk, now, "confirmed", None, detail)
-            return added
+            return MemoryUnit(state).has_expired_holds(accepted_before)
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._state.events)} events)"
+
+
+def _note(state: _State, pk: int, now: float, kind: str, destination: str | None,
+          detail: str) -> None:
+    state.notes.append(_Note(state.next_id(), pk, now, kind, destination, detail))
+
+
+def _rows_of(state: _State, pk: int) -> list[_Outbox]:
+    return [row for row in state.outbox.values() if row.event_pk == pk]
+
+
+class MemoryUnit:
+    """The unit of work of :class:`MemoryStore` (runs under its lock, within one write)."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
+        state = self._state
+        inserted = []
+        for record in records:
+            event = record.event
+            key = (event.event_name, event.event_id)
+            inserted.append(key not in state.keys)
+            if key in state.keys:
+                continue
+            pk = state.next_id()
+            state.keys[key] = pk
+            state.events[pk] = _Event(pk, event.event_name, event.event_id, event.event_time,
+                                      record.source, now, _dump(event))
+            for plan in record.outbox:
+                oid = state.next_id()
+                state.outbox[oid] = _Outbox(oid, pk, plan.destination, plan.status)
+                _plan(state.outbox[oid], plan, now)
+        return inserted
+
+    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None:
+        pk = self._state.keys.get((event_name, event_id))
+        if pk is None:
+            return None
+        stored = self._state.events[pk]
+        return StoredEvent(pk, stored.event(), stored.source, stored.accepted_at,
+                           [row.status for row in _rows_of(self._state, pk)])
+
+    def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
+        stored = self._state.events[ref]
+        stored.body = _dump(event)
+        if source is not None:
+            stored.source = source
+
+    def make_due(self, ref: int, now: float) -> int:
+        rows = [row for row in _rows_of(self._state, ref)
+                if row.status == "pending" and row.attempts == 0
+                and row.next_attempt_at is not None and row.next_attempt_at > now]
+        for row in rows:
+            row.next_attempt_at = now
+        return len(rows)
+
+    def release_held(self, ref: int, now: float) -> int:
+        rows = [row for row in _rows_of(self._state, ref) if row.status == HELD]
+        for row in rows:
+            row.status, row.next_attempt_at = "pending", now
+        return len(rows)
+
+    def reopen(self, ref: int, reason: str, now: float) -> int:
+        rows = [row for row in _rows_of(self._state, ref)
+                if row.status == "suppressed" and row.message == reason]
+        for row in rows:
+            row.status, row.next_attempt_at, row.finished_at, row.message = (
+                "pending", now, None, None)
+        return len(rows)
+
+    def replan(self, ref: int, plans: Sequence[OutboxPlan], now: float) -> None:
+        for plan in plans:
+            for row in _rows_of(self._state, ref):
+                if (row.destination == plan.destination and row.attempts == 0
+                        and row.sent is None and row.status in ("pending", HELD, "suppressed")):
+                    _plan(row, plan, now, due=now)
+
+    def note(self, ref: int, kind: str, detail: str, now: float,
+             destination: str | None = None) -> None:
+        _note(self._state, ref, now, kind, destination, detail)
+
+    def _expired_holds(self, accepted_before: float) -> list[_Outbox]:
+        return [row for row in self._state.outbox.values() if row.status == HELD
+                and self._state.events[row.event_pk].accepted_at < accepted_before]
+
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        return bool(self._expired_holds(accepted_before))
+
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
+        rows = self._expired_holds(accepted_before)
+        for row in rows:
+            row.status, row.message, row.finished_at = "suppressed", reason, now
+            row.next_attempt_at = None
+        return len(rows)
+
+    def purge_candidates(
+        self, older_than: float, blocking: Sequence[str]
+    ) -> list[PurgeCandidate]:
+        found = []
+        for event in self._state.events.values():
+            rows = _rows_of(self._state, event.pk)
+            if (event.purged_at is None and event.accepted_at < older_than
+                    and not any(row.status in blocking for row in rows)):
+                found.append(PurgeCandidate(event.pk, event.event(), {
+                    row.id: row.sent for row in rows if row.sent is not None}))
+        return found
+
+    def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
+                    now: float) -> None:
+        stored = self._state.events[ref]
+        stored.body, stored.purged_at = _dump(event), now
+        for oid, text in sent.items():
+            if self._state.outbox[oid].event_pk == ref:
+                self._state.outbox[oid].sent = text
+
+
+def _plan(row: _Outbox, plan: OutboxPlan, now: float, due: float | None = None) -> None:
+    pending = plan.status == "pending"
+    if due is None:
+        due = plan.next_attempt_at if plan.next_attempt_at is not None else now
+    row.status, row.message = plan.status, plan.reason
+    row.next_attempt_at = due if pending else None
+    row.finished_at = now if plan.status in FINAL_STATUSES else None

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
+from trackside.context import insert_or_merge
 from trackside.events import NormalizedEvent
 from trackside.store import (
     ATTEMPTS_KEPT_FIRST,
@@ -18,6 +19,7 @@ from trackside.store import (
     AttemptRecord,
     DropResult,
     Finished,
+    InsertResult,
     NewEvent,
     OutboxPlan,
     Store,
@@ -35,10 +37,16 @@ def make_event(event_id: str = "R1", name: str = "Purchase", **user: object) -> 
     )
 
 
+def insert(store: Store, records: list[NewEvent], now: float) -> list[InsertResult]:
+    """As accept() stores a group: one transaction, duplicates merged (trackside.context)."""
+    with store.transaction() as unit:
+        return insert_or_merge(unit, records, now)
+
+
 def accept(store: Store, *events: NormalizedEvent, destinations: tuple[str, ...] = ("meta", "ga4"),
            source: str = "api", now: float = NOW) -> list[str]:
     records = [NewEvent(e, source, [OutboxPlan(d) for d in destinations]) for e in events]
-    return [r.status for r in store.insert_events(records, now)]
+    return [r.status for r in insert(store, records, now)]
 
 
 def test_migrate_is_idempotent(store: Store) -> None:
@@ -62,6 +70,33 @@ def test_duplicates_are_stored_once_and_add_only_missing_context(store: Store) -
     assert view.event.user_data["em"] == ["a" * 64]  # the first value wins
     assert any("duplicate from browser; added fbc" in n.detail for n in view.notes)
     assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1}
+
+
+def test_insert_events_stores_new_events_and_leaves_duplicates_as_they_are(store: Store) -> None:
+    first = NewEvent(make_event("R1"), "api", [OutboxPlan("meta")])
+    again = NewEvent(make_event("R1", fbc="fb.1.1700000000000.abc"), "browser",
+                     [OutboxPlan("meta")])
+    results = store.insert_events([first, again], NOW)
+    assert [(r.event_id, r.status, r.added) for r in results] == [
+        ("R1", "queued", []), ("R1", "duplicate", [])]
+    [view] = store.event_view("R1")
+    assert "fbc" not in view.event.user_data and view.notes == []
+    assert view.source == "api" and [r.destination for r in view.outbox] == ["meta"]
+
+
+def test_a_transaction_is_all_or_nothing(store: Store) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), store.transaction() as unit:
+        unit.insert_new([NewEvent(make_event("R1"), "api", [OutboxPlan("meta")])], NOW)
+        stored = unit.find_event("Purchase", "R1")
+        assert stored is not None and stored.statuses == ["pending"]
+        unit.note(stored.ref, "warning", "then it failed", NOW)
+        raise Boom
+    assert store.event_view("R1") == [] and store.counts() == []
+    accept(store, make_event("R1"))  # and the store still works
+    assert len(store.event_view("R1")) == 1
 
 
 def test_same_id_with_another_event_name_is_another_event(store: Store) -> None:
@@ -233,8 +268,8 @@ def test_store_order_replaces_the_browsers_when_the_beacon_came_first(store: Sto
     server = make_event("R1").model_copy(
         update={"source": "prestashop",
                 "order": Order(reference="R1", value=59.8, currency="EUR", items=[{"id": "A"}])})
-    store.insert_events([NewEvent(browser, "browser", [OutboxPlan("meta")])], NOW)
-    [result] = store.insert_events([NewEvent(server, "prestashop", [OutboxPlan("meta")])], NOW)
+    insert(store, [NewEvent(browser, "browser", [OutboxPlan("meta")])], NOW)
+    [result] = insert(store, [NewEvent(server, "prestashop", [OutboxPlan("meta")])], NOW)
     assert result.status == "duplicate"
     [view] = store.event_view("R1")
     assert view.event.order is not None and view.event.order.value == 59.8

@@ -8,12 +8,15 @@ from contextlib import AbstractContextManager
 import pytest
 
 from tests.contract.test_store_contract import NOW, accept, make_event
+from trackside import join
 from trackside.events import Consent, Order
+from trackside.retention import purge_personal_data
 from trackside.store import (
-    HOLD_UNTIL,
+    HELD,
     AttemptRecord,
     AttemptRow,
     Finished,
+    InsertResult,
     NewEvent,
     NoteRow,
     OutboxPlan,
@@ -23,17 +26,22 @@ from trackside.store import (
     StoreLocked,
 )
 
+#: What the join stage needs; these tests' events carry no cart or customer id to join by.
+WINDOW_S = 60.0
+
 UNCONFIRMED, SEEN = "unconfirmed_browser_purchase", "seen_by_browser"
 REASON = "browser purchase not confirmed by the store"
 
 
-def test_notes_by_event_by_outbox_row_and_in_bulk(store: Store) -> None:
+def test_notes_by_event_by_outbox_row_and_in_a_transaction(store: Store) -> None:
     accept(store, make_event("R1"), destinations=("meta",))
     [row] = store.claim("meta", 10, "w", 60, NOW)
     store.add_note("Purchase", "R1", "warning", "late", NOW + 2, destination="meta")
     store.add_notes([(row.outbox_id, "note", "meta", "truncated")], NOW + 1)
-    store.add_event_notes([("Purchase", "R1", "joined", "by cart_id"),
-                           ("Purchase", "NOPE", "joined", "nobody")], NOW + 3)
+    with store.transaction() as unit:
+        stored = unit.find_event("Purchase", "R1")
+        assert stored is not None
+        unit.note(stored.ref, "joined", "by cart_id", NOW + 3)
     store.add_note("Purchase", "NOPE", "warning", "nobody", NOW)  # no such event: nothing
     [view] = store.event_view("R1")
     assert view.notes == [
@@ -113,14 +121,22 @@ def test_browser_events_by_key(store: Store) -> None:
     assert store.browser_events_by_key("cart_id", "NONE", 0) == []
 
 
+def _stage(store: Store) -> join.JoinStage:
+    return join.JoinStage(store, join_window_s=WINDOW_S, retention_days=30,
+                          trust_browser_purchases=False, plan=lambda e, s, n: [])
+
+
 def _held_purchase(store: Store, event_id: str, at: float, **user: object) -> None:
     event = make_event(event_id, **user).model_copy(
         update={"source": "browser", "flags": [SEEN, UNCONFIRMED],
                 "order": Order(reference=event_id, value=10, currency="EUR")})
     store.insert_events([NewEvent(event, "browser", [
-        OutboxPlan("meta", next_attempt_at=HOLD_UNTIL),
-        OutboxPlan("ga4", next_attempt_at=HOLD_UNTIL),
-    ])], at)
+        OutboxPlan("meta", HELD), OutboxPlan("ga4", HELD)])], at)
+
+
+def _sweep(store: Store, accepted_before: float, now: float) -> int:
+    with store.transaction() as unit:
+        return unit.finish_expired_holds(accepted_before, REASON, now)
 
 
 def test_held_rows_are_never_due_and_expire_after_the_window(store: Store) -> None:
@@ -128,71 +144,104 @@ def test_held_rows_are_never_due_and_expire_after_the_window(store: Store) -> No
     _held_purchase(store, "NEW", NOW - 1)
     accept(store, make_event("PLAIN"), now=NOW - 100)
     assert [r.event.event_id for r in store.claim("meta", 10, "w", 60, NOW)] == ["PLAIN"]
-    assert store.has_expired_holds(["meta", "ga4"], HOLD_UNTIL, NOW - 50)
-    assert not store.has_expired_holds(["meta", "ga4"], HOLD_UNTIL, NOW - 200)
-    assert not store.has_expired_holds(["other"], HOLD_UNTIL, NOW)
-    assert store.finish_expired_holds(["meta"], HOLD_UNTIL, NOW - 50, REASON, NOW) == 1
-    [old] = store.event_view("OLD")
-    rows = {r.destination: r for r in old.outbox}
-    assert (rows["meta"].status, rows["meta"].message) == ("suppressed", REASON)
-    assert rows["meta"].finished_at == NOW
-    assert rows["ga4"].status == "pending"  # not in the destinations asked
-    [new] = store.event_view("NEW")
-    assert {r.status for r in new.outbox} == {"pending"}
-    assert [r.event.event_id for r in store.claim("ga4", 10, "w", 60, NOW)] == ["PLAIN"]
+    assert store.next_due("ga4") == NOW - 100  # held rows are never due
     counts = {c.destination: c.counts for c in store.counts()}
-    assert counts["meta"] == {"pending": 2, "suppressed": 1}
+    assert counts["ga4"] == {"pending": 1, "held": 2}
+    assert store.has_expired_holds(NOW - 50)
+    assert not store.has_expired_holds(NOW - 200)
+    with store.transaction() as unit:
+        assert unit.has_expired_holds(NOW - 50) and not unit.has_expired_holds(NOW - 200)
+    assert _sweep(store, NOW - 50, NOW) == 2
+    [old] = store.event_view("OLD")
+    assert {(r.status, r.message, r.finished_at, r.next_attempt_at) for r in old.outbox} == {
+        ("suppressed", REASON, NOW, None)}
+    [new] = store.event_view("NEW")
+    assert {(r.status, r.next_attempt_at) for r in new.outbox} == {(HELD, None)}
+    assert not store.has_expired_holds(NOW - 50)
+    # An operator may drop a held row like a pending one.
+    assert store.drop_pending("NEW", "meta", "test", "ana", NOW).dropped == [("Purchase", "meta")]
 
 
 def _store_copy(event_id: str) -> NewEvent:
     event = make_event(event_id).model_copy(update={
         "source": "prestashop",
         "order": Order(reference=event_id, value=59.8, currency="EUR", items=[{"id": "A"}])})
-    return NewEvent(event, "prestashop", [OutboxPlan("meta"), OutboxPlan("ga4", "suppressed",
-                                                                          reason="consent")])
+    # As the pipeline plans a server Purchase: waiting for the browser's context.
+    return NewEvent(event, "prestashop", [OutboxPlan("meta", next_attempt_at=NOW + WINDOW_S),
+                                          OutboxPlan("ga4", "suppressed", reason="consent")])
 
 
-def test_confirm_held_purchase_within_the_window_lends_the_browsers_context(store: Store) -> None:
+def _confirm(store: Store, record: NewEvent, now: float = NOW) -> list[InsertResult]:
+    with store.transaction() as unit:
+        return join.insert(_stage(store), unit, [record], record.source, now)
+
+
+def test_a_store_copy_within_the_window_confirms_and_takes_the_browsers_context(
+    store: Store,
+) -> None:
     _held_purchase(store, "R1", NOW - 10, client_ip_address="1.2.3.4")
-    store.finish_expired_holds(["ga4"], HOLD_UNTIL, NOW, REASON, NOW - 5)  # ga4 expired early
-    added = store.confirm_held_purchase(_store_copy("R1"), UNCONFIRMED, SEEN, HOLD_UNTIL,
-                                        REASON, NOW, lends_since=NOW - 60)
-    assert added is not None and "client_ip_address" in added
+    _sweep(store, NOW, NOW - 5)  # the window ended early for both rows
+    with store.transaction() as unit:
+        stored = unit.find_event("Purchase", "R1")
+        assert stored is not None
+        assert unit.release_held(stored.ref, NOW - 4) == 0  # nothing held any more
+    [result] = _confirm(store, _store_copy("R1"))
+    assert result.status == "queued" and "client_ip_address" in result.added
     [view] = store.event_view("R1")
     assert view.source == "prestashop"
     assert view.event.order is not None and view.event.order.value == 59.8
     assert view.event.user_data["client_ip_address"] == "1.2.3.4"
     assert UNCONFIRMED not in view.event.flags and SEEN in view.event.flags
-    # Both rows due now: the held one and the one the window had ended as unconfirmed.
+    # Both rows due now again: the window had ended them as unconfirmed.
     assert {r.destination: (r.status, r.next_attempt_at) for r in view.outbox} == {
         "meta": ("pending", NOW), "ga4": ("pending", NOW)}
     [note] = view.notes
     assert note.kind == "confirmed" and "browser context kept" in note.detail
-    # Confirmed once: the event is no longer a held browser purchase.
-    assert store.confirm_held_purchase(_store_copy("R1"), UNCONFIRMED, SEEN, HOLD_UNTIL,
-                                       REASON, NOW, lends_since=NOW - 60) is None
+    # Confirmed once: another store copy is an ordinary duplicate.
+    assert [r.status for r in _confirm(store, _store_copy("R1"), NOW + 1)] == ["duplicate"]
 
 
-def test_confirm_held_purchase_after_the_window_lends_nothing(store: Store) -> None:
+def test_release_held_makes_held_rows_due_now(store: Store) -> None:
+    _held_purchase(store, "R1", NOW - 10)
+    [result] = _confirm(store, _store_copy("R1"))
+    assert result.status == "queued"
+    [view] = store.event_view("R1")
+    assert {(r.status, r.next_attempt_at) for r in view.outbox} == {("pending", NOW)}
+    assert len(store.claim("meta", 10, "w", 60, NOW)) == 1
+
+
+def test_a_store_copy_after_the_window_takes_nothing_from_the_browser(store: Store) -> None:
     _held_purchase(store, "R1", NOW - 1000, client_ip_address="1.2.3.4")
-    added = store.confirm_held_purchase(_store_copy("R1"), UNCONFIRMED, SEEN, HOLD_UNTIL,
-                                        REASON, NOW, lends_since=NOW - 60)
-    assert added == []
+    [result] = _confirm(store, _store_copy("R1"))
+    assert (result.status, result.added) == ("queued", [])
     [view] = store.event_view("R1")
     assert "client_ip_address" not in view.event.user_data
-    # Planned again from the store's copy.
-    assert {r.destination: (r.status, r.message) for r in view.outbox} == {
-        "meta": ("pending", None), "ga4": ("suppressed", "consent")}
+    # Planned again from the store's copy, due now (the join window is long over).
+    assert {r.destination: (r.status, r.message, r.next_attempt_at) for r in view.outbox} == {
+        "meta": ("pending", None, NOW), "ga4": ("suppressed", "consent", None)}
     assert "outside the join window" in view.notes[0].detail
 
 
-def test_confirm_held_purchase_ignores_events_that_are_not_held(store: Store) -> None:
-    assert store.confirm_held_purchase(_store_copy("R1"), UNCONFIRMED, SEEN, HOLD_UNTIL,
-                                       REASON, NOW, lends_since=NOW) is None
-    accept(store, make_event("R2").model_copy(update={"source": "browser"}), source="browser")
-    assert store.confirm_held_purchase(_store_copy("R2"), UNCONFIRMED, SEEN, HOLD_UNTIL,
-                                       REASON, NOW, lends_since=NOW) is None
-    assert store.event_view("R1") == []
+def test_unit_of_work_primitives(store: Store) -> None:
+    store.insert_events([NewEvent(make_event("R1"), "api", [
+        OutboxPlan("meta", next_attempt_at=NOW + 60), OutboxPlan("ga4")])], NOW)
+    with store.transaction() as unit:
+        assert unit.find_event("Purchase", "NOPE") is None
+        stored = unit.find_event("Purchase", "R1")
+        assert stored is not None and stored.source == "api" and stored.accepted_at == NOW
+        assert stored.statuses == ["pending", "pending"]
+        changed = stored.event.model_copy(update={"cart_id": "K1", "source": "browser"})
+        unit.update_event(stored.ref, changed, source="browser")
+        assert unit.make_due(stored.ref, NOW) == 1  # meta waited; ga4 was due already
+        unit.replan(stored.ref, [OutboxPlan("ga4", "suppressed", reason="consent: denied")],
+                    NOW)
+        assert unit.reopen(stored.ref, "consent: other", NOW) == 0
+        assert unit.reopen(stored.ref, "consent: denied", NOW + 1) == 1
+    [view] = store.event_view("R1")
+    assert view.source == "browser" and view.event.cart_id == "K1"
+    assert [e.event_id for e in store.browser_events_by_key("cart_id", "K1", 0)] == ["R1"]
+    assert {r.destination: (r.status, r.next_attempt_at) for r in view.outbox} == {
+        "meta": ("pending", NOW), "ga4": ("pending", NOW + 1)}
 
 
 def test_purge_clears_browser_data_of_final_events_only(store: Store) -> None:
@@ -203,19 +252,19 @@ def test_purge_clears_browser_data_of_final_events_only(store: Store) -> None:
     sent = '{"user_data":{"em":["x"],"client_ip_address":"1.2.3.4"},"client_id":"1.2"}'
     store.finish([Finished(rows["DONE"], "delivered", sent=sent),
                   Finished(rows["DEAD"], "dead")], NOW)
-    assert store.purge_personal_data(NOW - 200, NOW) == 0  # none accepted that early
-    assert store.purge_personal_data(NOW, NOW) == 1
+    assert purge_personal_data(store, NOW - 200, NOW) == 0  # none accepted that early
+    assert purge_personal_data(store, NOW, NOW) == 1
     [done] = store.event_view("DONE")
     assert set(done.event.user_data) == {"em"}
     assert done.outbox[0].sent == {"user_data": {"em": ["x"]}}
     [dead] = store.event_view("DEAD")
     assert dead.event.user_data["client_ip_address"] == "1.2.3.4"  # may still be replayed
-    assert store.purge_personal_data(NOW, NOW, include_dead=True) == 1
+    assert purge_personal_data(store, NOW, NOW, include_dead=True) == 1
     [dead] = store.event_view("DEAD")
     assert "client_ip_address" not in dead.event.user_data
     [wait] = store.event_view("WAIT")
     assert wait.event.user_data["fbp"] == "fb.1.1.1"  # still pending: never purged
-    assert store.purge_personal_data(NOW, NOW, include_dead=True) == 0  # purged once
+    assert purge_personal_data(store, NOW, NOW, include_dead=True) == 0  # purged once
 
 
 def test_consent_of_a_duplicate_combines_to_the_most_restrictive(store: Store) -> None:

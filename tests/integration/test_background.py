@@ -29,7 +29,8 @@ def test_unconfirmed_browser_purchase_ends_while_the_shop_is_idle(tmp_path: Path
     def purchase_ended_and_lead_purged() -> bool:
         [row] = runtime.store.event_view("R1")[0].outbox
         [lead] = runtime.store.event_view("old-lead")
-        return row.status != "pending" and "client_ip_address" not in lead.event.user_data
+        ended = row.status not in ("pending", "held")
+        return ended and "client_ip_address" not in lead.event.user_data
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -18,7 +18,7 @@ from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 from trackside import join
 from trackside.runtime import Runtime
-from trackside.store import OutboxRow
+from trackside.store import HELD, OutboxRow
 
 SHOP = "https://shop.example"
 GRANTED = {k: "granted" for k in ("ad_storage", "analytics_storage", "ad_user_data",
@@ -175,7 +175,7 @@ def test_a_second_unsigned_browser_copy_never_releases_a_held_purchase(
     assert again.status == "duplicate"
     drain(runtime, clock)
     assert fake_graph.requests == []
-    assert outbox(runtime, "XKBKNABJK").next_attempt_at >= join.HOLD_UNTIL
+    assert outbox(runtime, "XKBKNABJK").status == HELD  # never due on its own
 
 
 def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
@@ -184,7 +184,7 @@ def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
     runtime = make_runtime(join_window_s=60)
     clock = Clock()
     runtime.pipeline.accept([browser_purchase("FAKEORDER")], "browser", now=clock.now)
-    assert join.sweep(runtime.pipeline, clock.advance(30), force=True) == 0
+    assert runtime.pipeline.sweep_holds(clock.advance(30), force=True) == 0
     # Any later accept sweeps: the window is over for FAKEORDER.
     runtime.pipeline.accept([browser_event("PageView", "pv-1")], "browser", now=clock.advance(31))
     row = outbox(runtime, "FAKEORDER")

@@ -4,10 +4,17 @@ Callers (pipeline, worker, CLI, web) only see this protocol and the records belo
 PostgreSQL implementation can sit beside ``sqlite.py`` without changing them. Methods are
 synchronous; async callers run them in a thread.
 
-Outbox statuses: ``pending`` (waiting for its ``next_attempt_at``), and the final ones
-``delivered``, ``dead`` (the destination, or our local check of its rules, refused it),
-``expired`` (too old for the destination's window), ``suppressed`` (consent or policy) and
-``not_applicable`` (the destination has no such event, e.g. a refund for Meta).
+Outbox statuses: ``pending`` (waiting for its ``next_attempt_at``), ``held`` (an unconfirmed
+browser Purchase: never due on its own, see trackside.join), and the final ones ``delivered``,
+``dead`` (the destination, or our local check of its rules, refused it), ``expired`` (too old
+for the destination's window), ``suppressed`` (consent or policy) and ``not_applicable`` (the
+destination has no such event, e.g. a refund for Meta).
+
+Writes that belong together run in one :meth:`Store.transaction`: its :class:`UnitOfWork`
+offers small operations (insert, update an event's body, release held rows, note, …) and no
+business rules. What a duplicate adds (trackside.context), how a held purchase is confirmed
+(trackside.join) and what the purge strips (trackside.retention) are decided above the store,
+so every implementation (SQLite, trackside.testing.MemoryStore, PostgreSQL next) shares them.
 """
 
 from __future__ import annotations
@@ -19,12 +26,11 @@ from typing import Any, Literal, Protocol
 
 from trackside.events import NormalizedEvent
 
-#: next_attempt_at of a held row (an unconfirmed browser Purchase): 3000-01-01, never due on
-#: its own; only trackside.join's confirmation or its sweep moves it.
-HOLD_UNTIL = 32503680000.0
-
+#: The status of a held row (an unconfirmed browser Purchase): never claimed; only
+#: trackside.join's confirmation or its sweep moves it.
+HELD = "held"
 FINAL_STATUSES = ("delivered", "dead", "expired", "suppressed", "not_applicable")
-STATUSES = ("pending", *FINAL_STATUSES)
+STATUSES = ("pending", HELD, *FINAL_STATUSES)
 #: Attempt rows a store keeps per outbox row: the first few (what went wrong at first) and the
 #: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
 ATTEMPTS_KEPT_FIRST = 5
@@ -66,6 +72,7 @@ class OutboxPlan:
     """The outbox row to create for one destination when an event is accepted."""
 
     destination: str
+    #: ``pending``, ``held`` or a final status.
     status: str = "pending"
     next_attempt_at: float | None = None
     #: Why a row starts final (e.g. "consent: ad_storage denied").
@@ -217,12 +224,102 @@ class ReplayResult:
     refused: list[tuple[str, str]]  # (event_id, reason)
 
 
+@dataclass
+class StoredEvent:
+    """An event already in the store, as a unit of work read it."""
+
+    #: The store's own key of the event, valid for the unit of work's store.
+    ref: int
+    event: NormalizedEvent
+    #: The source that stored it (the events row's, which a confirmation changes).
+    source: str
+    accepted_at: float
+    #: The statuses of its outbox rows.
+    statuses: list[str]
+
+
+@dataclass
+class PurgeCandidate:
+    """An event the retention purge may strip, with what was sent for it (JSON text)."""
+
+    ref: int
+    event: NormalizedEvent
+    #: outbox id → the sent payload.
+    sent: dict[int, str]
+
+
+class UnitOfWork(Protocol):
+    """The operations of one store transaction: all of them commit together, or none.
+
+    ``ref`` is a :attr:`StoredEvent.ref`. No business rules here: callers decide.
+    """
+
+    def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
+        """Store each new event with its outbox rows; per record, False when an event with
+        its (event_name, event_id) is already stored (then nothing of it is written)."""
+        ...
+
+    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None: ...
+
+    def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
+        """Replace the stored body (and the join keys read from it); ``source`` too if given."""
+        ...
+
+    def make_due(self, ref: int, now: float) -> int:
+        """The event's pending rows never attempted and waiting past ``now`` become due now."""
+        ...
+
+    def release_held(self, ref: int, now: float) -> int:
+        """The event's held rows become pending, due now."""
+        ...
+
+    def reopen(self, ref: int, reason: str, now: float) -> int:
+        """The event's rows that ended ``suppressed`` with exactly ``reason`` become pending,
+        due now (a decision that is being taken back)."""
+        ...
+
+    def replan(self, ref: int, plans: Sequence[OutboxPlan], now: float) -> None:
+        """Rows of the event never attempted nor sent, held, pending or suppressed, take the
+        plan of their destination (status, reason; due now when pending)."""
+        ...
+
+    def note(self, ref: int, kind: str, detail: str, now: float,
+             destination: str | None = None) -> None: ...
+
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        """Whether any held row's event was accepted before ``accepted_before``."""
+        ...
+
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
+        """Held rows of events accepted before ``accepted_before`` end ``suppressed``."""
+        ...
+
+    def purge_candidates(
+        self, older_than: float, blocking: Sequence[str]
+    ) -> list[PurgeCandidate]:
+        """The events accepted before ``older_than``, not purged yet, none of whose
+        rows has a status in ``blocking``."""
+        ...
+
+    def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
+                    now: float) -> None:
+        """Store the stripped event and payloads, and remember when it was purged."""
+        ...
+
+
 class Store(Protocol):
     def migrate(self) -> None: ...
 
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction (one durable commit when the block ends; nothing if it raises)."""
+        ...
+
     def close(self) -> None: ...
 
-    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]: ...
+    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
+        """New events with their outbox rows, in one transaction; an event already stored is
+        left as it is and reported ``duplicate`` (merging is trackside.context's decision)."""
+        ...
 
     def claim(
         self, destination: str, limit: int, owner: str, lease_s: float, now: float
@@ -256,7 +353,7 @@ class Store(Protocol):
 
     def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
         """Make due now the pending rows waiting on a backoff after a ``retry`` attempt at or
-        after ``failed_since`` (held rows, with no attempt, are untouched); returns the count."""
+        after ``failed_since``; returns the count."""
         ...
 
     def add_note(
@@ -293,10 +390,6 @@ class Store(Protocol):
         now: float,
     ) -> ReplayResult: ...
 
-    def purge_personal_data(
-        self, older_than: float, now: float, include_dead: bool = False
-    ) -> int: ...
-
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, value: str, now: float) -> None: ...
@@ -316,31 +409,23 @@ class Store(Protocol):
     def drop_pending(
         self, event_id: str, destination: str | None, reason: str, actor: str, now: float
     ) -> DropResult:
-        """End the pending rows of ``event_id`` (all destinations, or ``destination``) as
-        ``dead`` with ``reason``; a note records who did it and why."""
+        """End the pending and held rows of ``event_id`` (all destinations, or
+        ``destination``) as ``dead`` with ``reason``; a note records who did it and why."""
         ...
 
-    # Browser context joins and held browser purchases (trackside/join.py).
+    # Browser context joins (trackside/join.py).
 
     def browser_events_by_key(
         self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
-    ) -> list[NormalizedEvent]: ...
+    ) -> list[NormalizedEvent]:
+        """The newest events (newest first) stored from the browser with ``key == value``,
+        accepted at or after ``since``."""
+        ...
 
-    def has_expired_holds(
-        self, destinations: Sequence[str], hold_until: float, accepted_before: float
-    ) -> bool: ...
-
-    def finish_expired_holds(
-        self, destinations: Sequence[str], hold_until: float, accepted_before: float,
-        reason: str, now: float,
-    ) -> int: ...
-
-    def confirm_held_purchase(
-        self, record: NewEvent, unconfirmed_flag: str, seen_flag: str, hold_until: float,
-        reason: str, now: float, lends_since: float,
-    ) -> list[str] | None: ...
-
-    def add_event_notes(self, notes: Sequence[tuple[str, str, str, str]], now: float) -> None: ...
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
+        outside any transaction)."""
+        ...
 
 
 def open_store(database_url: str) -> Store:

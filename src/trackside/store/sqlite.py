@@ -22,13 +22,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
-from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
 from trackside.store import (
-    FINAL_STATUSES,
-    HOLD_UNTIL,
     AttemptRecord,
     AttemptRow,
     Claimed,
@@ -48,7 +45,7 @@ from trackside.store import (
     StoreUnavailable,
     StoreUnwritable,
 )
-from trackside.store.sqlite_context import BrowserContextQueries
+from trackside.store.sqlite_unit import EXPIRED_HOLDS, SQLiteUnit
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
@@ -62,16 +59,6 @@ HEALTH_PROBE_BYTES = 32 * 1024
 # Primary SQLite result codes (https://www.sqlite.org/rescode.html).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
 _SQLITE_PERM = 3
-_INSERT_EVENT = (
-    "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_name, event_id) DO NOTHING"
-)
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
-
-
 #: One attempt row per outbox id, for rows still pending (a finished row records no attempt).
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
@@ -134,7 +121,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(BrowserContextQueries):
+class SQLiteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":
@@ -318,77 +305,20 @@ class SQLiteStore(BrowserContextQueries):
 
     # -- accept ----------------------------------------------------------------------------
 
-    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
-        results: list[InsertResult] = []
-        # The outbox rows of the whole group go in with one executemany (one statement
-        # instead of one per event); they are flushed before a duplicate is merged, because
-        # the merge reads the outbox of an event this same group may have inserted.
-        outbox: list[tuple[Any, ...]] = []
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteUnit]:
         with self._write() as conn:
-            for record in records:
-                event = record.event
-                cursor = conn.execute(_INSERT_EVENT, (
-                    event.event_name, event.event_id, event.event_time, record.source, now,
-                    event.model_dump_json(exclude_defaults=True),
-                ))
-                if cursor.rowcount == 0:
-                    if outbox:
-                        conn.executemany(_INSERT_OUTBOX, outbox)
-                        outbox = []
-                    results.append(self._merge_duplicate(conn, record, now))
-                    continue
-                pk = cursor.lastrowid
-                for plan in record.outbox:
-                    status = plan.status
-                    outbox.append((
-                        pk, plan.destination, status,
-                        (plan.next_attempt_at if plan.next_attempt_at is not None else now)
-                        if status == "pending" else None,
-                        plan.reason,
-                        now if status in FINAL_STATUSES else None,
-                    ))
-                results.append(InsertResult(event.event_name, event.event_id, "queued"))
-            if outbox:
-                conn.executemany(_INSERT_OUTBOX, outbox)
-        return results
+            unit = SQLiteUnit(conn)
+            yield unit
+        if unit.purged:
+            self._checkpoint()
 
-    def _merge_duplicate(
-        self, conn: sqlite3.Connection, record: NewEvent, now: float
-    ) -> InsertResult:
-        incoming = record.event
-        row = conn.execute(
-            "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
-            (incoming.event_name, incoming.event_id),
-        ).fetchone()
-        pk = row["pk"]
-        pending = conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE event_pk = ? AND status = 'pending'", (pk,)
-        ).fetchone()[0]
-        added: list[str] = []
-        if pending:
-            stored = NormalizedEvent.model_validate_json(row["body"])
-            merged, added = merge_context(stored, incoming)
-            if added:
-                conn.execute(
-                    "UPDATE events SET body = ? WHERE pk = ?",
-                    (merged.model_dump_json(exclude_defaults=True), pk),
-                )
-                if BROWSER_KEYS.intersection(added):
-                    # The browser context the join window waited for is here: send now.
-                    # Never a held row: another browser copy is no confirmation.
-                    conn.execute(
-                        "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ?"
-                        " AND status = 'pending' AND attempts = 0 AND next_attempt_at > ?"
-                        " AND next_attempt_at < ?",
-                        (now, pk, now, HOLD_UNTIL),
-                    )
-        detail = f"duplicate from {record.source}"
-        detail += f"; added {', '.join(added)}" if added else "; nothing new"
-        conn.execute(
-            "INSERT INTO notes (event_pk, at, kind, detail) VALUES (?, ?, 'duplicate', ?)",
-            (pk, now, detail),
-        )
-        return InsertResult(incoming.event_name, incoming.event_id, "duplicate", added)
+    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
+        with self.transaction() as unit:
+            inserted = unit.insert_new(records, now)
+        return [InsertResult(r.event.event_name, r.event.event_id,
+                             "queued" if new else "duplicate")
+                for r, new in zip(records, inserted, strict=True)]
 
     # -- delivery --------------------------------------------------------------------------
 
@@ -704,14 +634,14 @@ class SQLiteStore(BrowserContextQueries):
         refused: list[tuple[str, str, str]] = []
         with self._write() as conn:
             for row in conn.execute(sql + " ORDER BY e.pk, o.id", params).fetchall():
-                if row["status"] != "pending":
+                if row["status"] not in ("pending", "held"):
                     refused.append((row["event_name"], row["destination"], row["status"]))
                     continue
-                # status = 'pending' again: the worker may have finished it meanwhile.
+                # The status again: the worker may have finished it meanwhile.
                 changed = conn.execute(
                     "UPDATE outbox SET status = 'dead', code = NULL, subcode = NULL, message = ?,"
                     " finished_at = ?, next_attempt_at = NULL, lease_owner = NULL,"
-                    " lease_expires_at = NULL WHERE id = ? AND status = 'pending'",
+                    " lease_expires_at = NULL WHERE id = ? AND status IN ('pending', 'held')",
                     (f"dropped by operator: {reason}", now, row["id"]),
                 ).rowcount
                 if not changed:
@@ -724,40 +654,13 @@ class SQLiteStore(BrowserContextQueries):
                 dropped.append((row["event_name"], row["destination"]))
         return DropResult(dropped, refused)
 
-    # -- retention -----------------------------------------------------------------------------
-
-    def purge_personal_data(self, older_than: float, now: float, include_dead: bool = False) -> int:
-        """Clear IP, user agent and browser identifiers of final events accepted before
-        ``older_than``; dead letters only with ``include_dead`` (they may still be replayed)."""
-        blocking = "('pending')" if include_dead else "('pending', 'dead')"
-        purged = 0
-        with self._write() as conn:
-            rows = conn.execute(
-                "SELECT pk, body FROM events e WHERE purged_at IS NULL AND accepted_at < ?"
-                f" AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk"
-                f" AND o.status IN {blocking})",
-                (older_than,),
-            ).fetchall()
-            for row in rows:
-                event = strip_browser_context(NormalizedEvent.model_validate_json(row["body"]))
-                conn.execute(
-                    "UPDATE events SET body = ?, purged_at = ? WHERE pk = ?",
-                    (event.model_dump_json(exclude_defaults=True), now, row["pk"]),
-                )
-                for sent in conn.execute(
-                    "SELECT id, sent FROM outbox WHERE event_pk = ? AND sent IS NOT NULL",
-                    (row["pk"],),
-                ).fetchall():
-                    conn.execute("UPDATE outbox SET sent = ? WHERE id = ?",
-                                 (strip_sent_payload(sent["sent"]), sent["id"]))
-                purged += 1
+    def _checkpoint(self) -> None:
         with self._lock:
-            # Old page images in the WAL still hold the cleared values until checkpointed.
+            # Old page images in the WAL still hold purged values until checkpointed.
             try:
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
                 _raise_translated(exc)
-        return purged
 
     # -- cursors -------------------------------------------------------------------------------
 
@@ -773,3 +676,21 @@ class SQLiteStore(BrowserContextQueries):
                 " updated_at = excluded.updated_at",
                 (name, value, now),
             )
+
+    # -- browser context joins ------------------------------------------------------------------
+
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float,
+        limit: int = 10,
+    ) -> list[NormalizedEvent]:
+        # The columns of migration 0006, spelled so the planner uses its partial indexes.
+        column = {"cart_id": "cart_id", "customer_id": "customer_id"}[key]
+        rows = self._read(
+            f"SELECT body FROM events WHERE source = 'browser' AND {column} IS NOT NULL"
+            f" AND {column} = ? AND accepted_at >= ? ORDER BY {column}, accepted_at DESC LIMIT ?",
+            (value, since, limit),
+        )
+        return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
+
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        return bool(self._read("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1", (accepted_before,)))

@@ -59,7 +59,8 @@ class EventsAccepted(BaseModel):
 
 class DestinationOutcome(BaseModel):
     destination: str
-    status: Literal["pending", "delivered", "dead", "expired", "suppressed", "not_applicable"]
+    status: Literal["pending", "held", "delivered", "dead", "expired", "suppressed",
+                    "not_applicable"]
     attempts: int
     next_attempt_at: float | None = None
     finished_at: float | None = None
