@@ -21,6 +21,7 @@ from rich.table import Table
 
 from trackside import __version__, logs, timeline
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
+from trackside.errors import TracksideError, exit_code
 from trackside.runtime import Runtime
 from trackside.store import STATUSES, EventView, StoreError
 from trackside.terminal import safe
@@ -540,7 +541,8 @@ def refund(
     ] = None,
 ) -> None:
     """Emit a GA4 refund for an order (Meta has no refund event: recorded as not applicable)."""
-    from trackside.refunds import RefundError, build_refund
+    from trackside.errors import RefundError
+    from trackside.refunds import build_refund
 
     runtime = _runtime()
     try:
@@ -582,7 +584,13 @@ def purge(
 
 
 def main() -> None:
-    app()
+    """The console script: a TracksideError no command caught ends with its message and its
+    exit code (trackside/errors.py), never a traceback."""
+    try:
+        app()
+    except TracksideError as exc:
+        err.print(f"{type(exc).__name__}: {safe(exc)}", style="red")
+        raise SystemExit(exit_code(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

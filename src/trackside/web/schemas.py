@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from trackside.events import Event, FieldError
+from trackside.outcomes import Outcome
 
 MAX_EVENTS_PER_REQUEST = 1000  # DESIGN.md "Public interface"; Meta's own cap (spec §6.1)
 
@@ -59,8 +60,7 @@ class EventsAccepted(BaseModel):
 
 class DestinationOutcome(BaseModel):
     destination: str
-    status: Literal["pending", "held", "delivered", "dead", "expired", "suppressed",
-                    "not_applicable"]
+    status: Outcome
     attempts: int
     next_attempt_at: float | None = None
     finished_at: float | None = None
