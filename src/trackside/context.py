@@ -14,33 +14,13 @@ from collections.abc import Sequence
 
 from trackside.consent import BROWSER_SOURCES
 from trackside.events import Consent, NormalizedEvent
-from trackside.store import HELD, InsertResult, NewEvent, UnitOfWork
-
-#: user_data keys a later copy may add.
-JOINABLE_USER_KEYS = (
-    "client_ip_address",
-    "client_user_agent",
-    "fbp",
-    "fbc",
-    "em",
-    "ph",
-    "fn",
-    "ln",
-    "db",
-    "ge",
-    "ct",
-    "st",
-    "zp",
-    "country",
-    "external_id",
-)
-
-#: Keys whose arrival means "the browser was seen": a waiting server event may go now.
-BROWSER_KEYS = frozenset({"client_ip_address", "client_user_agent", "fbp", "fbc"})
-
+from trackside.identity.keys import BROWSER_KEYS, JOINABLE_KEYS
+from trackside.outcomes import OPEN
+from trackside.store import InsertResult, NewEvent, UnitOfWork
 
 #: The consent signals, each combined on its own.
 CONSENT_SIGNALS = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+
 
 def most_restrictive_consent(*choices: Consent | None) -> Consent | None:
     """Per signal: ``denied`` if any choice denies it, else ``granted`` if any grants it.
@@ -67,7 +47,7 @@ def merge_context(
     """The stored event with what ``incoming`` adds, and the names of what it added."""
     user_data = dict(stored.user_data)
     added: list[str] = []
-    for key in JOINABLE_USER_KEYS:
+    for key in JOINABLE_KEYS:  # user_data keys a later copy may add
         if key not in user_data and key in incoming.user_data:
             user_data[key] = incoming.user_data[key]
             added.append(key)
@@ -122,7 +102,7 @@ def insert_or_merge(unit: UnitOfWork, records: Sequence[NewEvent],
         stored = unit.find_event(incoming.event_name, incoming.event_id)
         assert stored is not None  # the insert conflicted with it in this transaction
         added: list[str] = []
-        if any(status in ("pending", HELD) for status in stored.statuses):
+        if any(status in OPEN for status in stored.statuses):
             merged, added = merge_context(stored.event, incoming)
             if added:
                 unit.update_event(stored.ref, merged)

@@ -39,10 +39,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from trackside.consent import BROWSER_SOURCES
-from trackside.context import BROWSER_KEYS, insert_or_merge, merge_context, most_restrictive_consent
+from trackside.context import insert_or_merge, merge_context, most_restrictive_consent
 from trackside.events import NormalizedEvent
+from trackside.identity.keys import BROWSER_KEYS
+from trackside.outcomes import Outcome
 from trackside.quality import has_sufficient_customer_information
-from trackside.store import HELD, InsertResult, NewEvent, OutboxPlan, Store, UnitOfWork
+from trackside.store import InsertResult, NewEvent, OutboxPlan, Store, UnitOfWork
 
 BROWSER_SOURCE = "browser"
 #: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
@@ -182,8 +184,8 @@ def _browser_record(stage: JoinStage, record: NewEvent,
         elif not stage.trust_browser_purchases:
             event.flags.append(UNCONFIRMED)
             for plan in record.outbox:
-                if plan.status == "pending":
-                    plan.status = HELD
+                if plan.status == Outcome.PENDING:
+                    plan.status = Outcome.HELD
     return record
 
 

@@ -13,10 +13,13 @@ import json
 from collections.abc import Collection
 
 from trackside.events import NormalizedEvent
-from trackside.store import HELD, Store
+from trackside.identity.keys import PURGED_KEYS
+from trackside.outcomes import OPEN, Outcome
+from trackside.store import Store
 
-#: user_data keys the purge clears (DESIGN.md: only IP and user agent are stored in clear).
-PURGED_USER_KEYS = ("client_ip_address", "client_user_agent", "fbp", "fbc")
+#: user_data keys the purge clears by default (DESIGN.md: only IP, user agent and browser
+#: ids are stored in clear).
+PURGED_USER_KEYS = PURGED_KEYS
 #: Top-level keys of a sent payload the purge clears by default (GA4: the browser's client id).
 PURGED_PAYLOAD_KEYS = ("client_id",)
 
@@ -47,7 +50,7 @@ def purge_personal_data(
 ) -> int:
     """Clear the browser data of final events accepted before ``older_than``; returns how many
     events were purged."""
-    blocking = ("pending", HELD) if include_dead else ("pending", HELD, "dead")
+    blocking = [*OPEN] if include_dead else [*OPEN, Outcome.DEAD]
     with store.transaction() as unit:
         candidates = unit.purge_candidates(older_than, blocking)
         for candidate in candidates:

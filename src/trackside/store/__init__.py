@@ -26,12 +26,14 @@ from typing import Any, Literal, Protocol
 
 from trackside.errors import TracksideError
 from trackside.events import NormalizedEvent
+from trackside.outcomes import ALL, FINAL, Outcome
 
 #: The status of a held row (an unconfirmed browser Purchase): never claimed; only
 #: trackside.join's confirmation or its sweep moves it.
-HELD = "held"
-FINAL_STATUSES = ("delivered", "dead", "expired", "suppressed", "not_applicable")
-STATUSES = ("pending", HELD, *FINAL_STATUSES)
+HELD = Outcome.HELD
+#: The final statuses, in the order reports show them (trackside.outcomes).
+FINAL_STATUSES = tuple(outcome for outcome in ALL if outcome in FINAL)
+STATUSES = ALL
 #: Attempt rows a store keeps per outbox row: the first few (what went wrong at first) and the
 #: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
 ATTEMPTS_KEPT_FIRST = 5
