@@ -267,6 +267,24 @@ def test_purge_clears_browser_data_of_final_events_only(store: Store) -> None:
     assert purge_personal_data(store, NOW, NOW, include_dead=True) == 0  # purged once
 
 
+def test_purge_candidates_and_mark_purged(store: Store) -> None:
+    accept(store, make_event("DONE", fbp="fb.1.1.1"), make_event("WAIT"), destinations=("meta",),
+           now=NOW - 10)
+    [done, _] = sorted(store.claim("meta", 10, "w", 60, NOW), key=lambda r: r.event.event_id)
+    store.finish([Finished(done.outbox_id, "delivered", sent='{"a":1}')], NOW)
+    with store.transaction() as unit:
+        assert unit.purge_candidates(NOW - 10, ["pending"]) == []  # accepted at, not before
+        [candidate] = unit.purge_candidates(NOW, ["pending"])
+        assert candidate.event.event_id == "DONE"
+        assert candidate.sent == {done.outbox_id: '{"a":1}'}
+        assert unit.purge_candidates(NOW, ["pending", "delivered"]) == []
+        stripped = candidate.event.model_copy(update={"user_data": {}})
+        unit.mark_purged(candidate.ref, stripped, {done.outbox_id: '{"b":2}'}, NOW)
+        assert unit.purge_candidates(NOW, ["pending"]) == []  # purged once
+    [view] = store.event_view("DONE")
+    assert view.event.user_data == {} and view.outbox[0].sent == {"b": 2}
+
+
 def test_consent_of_a_duplicate_combines_to_the_most_restrictive(store: Store) -> None:
     accept(store, make_event("R1").model_copy(
         update={"consent": Consent(ad_storage="granted")}))
@@ -291,3 +309,18 @@ def test_a_closed_store_says_so(store: Store) -> None:
         store.ping()
     with pytest.raises(StoreError):
         store.set_cursor("c", "v", NOW)
+
+
+def test_the_suite_calls_every_protocol_method() -> None:
+    # So a method added to the protocol cannot go untested over every implementation.
+    import inspect
+    from pathlib import Path
+
+    from trackside.store import UnitOfWork
+
+    here = Path(__file__).parent
+    source = "".join(path.read_text(encoding="utf-8") for path in here.glob("test_*.py"))
+    for protocol in (Store, UnitOfWork):
+        for name, _ in inspect.getmembers(protocol, inspect.isfunction):
+            if not name.startswith("_"):
+                assert f".{name}(" in source, f"{protocol.__name__}.{name} is not in the suite"

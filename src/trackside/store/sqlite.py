@@ -15,7 +15,6 @@ write lock and SQLite's busy handler; other callers (the worker, the CLI) wait u
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,25 +25,17 @@ from typing import Any, Literal, NoReturn
 
 from trackside.events import NormalizedEvent
 from trackside.store import (
-    AttemptRecord,
-    AttemptRow,
-    Claimed,
-    DestinationCounts,
     DestinationState,
-    DropResult,
-    EventView,
-    Finished,
     InsertResult,
     NewEvent,
-    NoteRow,
-    OutboxRow,
-    ReplayResult,
     StoreError,
     StoreFull,
     StoreLocked,
     StoreUnavailable,
     StoreUnwritable,
 )
+from trackside.store.sqlite_outbox import OutboxQueries
+from trackside.store.sqlite_reports import ReportQueries
 from trackside.store.sqlite_unit import EXPIRED_HOLDS, SQLiteUnit
 
 BUSY_TIMEOUT_S = 30.0
@@ -59,20 +50,6 @@ HEALTH_PROBE_BYTES = 32 * 1024
 # Primary SQLite result codes (https://www.sqlite.org/rescode.html).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
 _SQLITE_PERM = 3
-#: One attempt row per outbox id, for rows still pending (a finished row records no attempt).
-_INSERT_ATTEMPT = (
-    "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
-    " batch_size, fbtrace_id) SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM outbox"
-    " WHERE id = ? AND status = 'pending'"
-)
-
-
-def _attempt_rows(
-    attempt: AttemptRecord, now: float, outbox_ids: Sequence[int]
-) -> list[tuple[Any, ...]]:
-    return [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
-             attempt.message, attempt.batch_size, attempt.fbtrace_id, oid)
-            for oid in outbox_ids]
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -121,7 +98,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore:
+class SQLiteStore(OutboxQueries, ReportQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":
@@ -320,135 +297,6 @@ class SQLiteStore:
                              "queued" if new else "duplicate")
                 for r, new in zip(records, inserted, strict=True)]
 
-    # -- delivery --------------------------------------------------------------------------
-
-    def claim(
-        self, destination: str, limit: int, owner: str, lease_s: float, now: float
-    ) -> list[Claimed]:
-        with self._write() as conn:
-            rows = conn.execute(
-                "SELECT o.id, o.attempts, e.body, e.accepted_at FROM outbox o"
-                " JOIN events e ON e.pk = o.event_pk"
-                " WHERE o.destination = ? AND o.status = 'pending' AND o.next_attempt_at <= ?"
-                " AND (o.lease_expires_at IS NULL OR o.lease_expires_at < ?)"
-                " ORDER BY o.next_attempt_at, o.id LIMIT ?",
-                (destination, now, now, limit),
-            ).fetchall()
-            if rows:
-                conn.executemany(
-                    "UPDATE outbox SET lease_owner = ?, lease_expires_at = ? WHERE id = ?",
-                    [(owner, now + lease_s, row["id"]) for row in rows],
-                )
-        return [
-            Claimed(
-                outbox_id=row["id"],
-                destination=destination,
-                attempts=row["attempts"],
-                event=NormalizedEvent.model_validate_json(row["body"]),
-                accepted_at=row["accepted_at"],
-            )
-            for row in rows
-        ]
-
-    def finish(self, results: Sequence[Finished], now: float) -> None:
-        if not results:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET status = ?, code = ?, subcode = ?, message = ?, sent = ?,"
-                " finished_at = ?, attempts = attempts + ?, lease_owner = NULL,"
-                " lease_expires_at = NULL, next_attempt_at = NULL"
-                " WHERE id = ? AND status = 'pending'",
-                [
-                    (r.status, r.code, r.subcode, r.message, r.sent, now,
-                     1 if r.sent is not None else 0, r.outbox_id)
-                    for r in results
-                ],
-            )
-
-    def reschedule(
-        self, outbox_ids: Sequence[int], next_attempt_at: float, attempt: AttemptRecord, now: float
-    ) -> None:
-        if not outbox_ids:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
-                " lease_owner = NULL,"
-                " lease_expires_at = NULL, code = ?, subcode = ?, message = ?"
-                " WHERE id = ? AND status = 'pending'",
-                [(next_attempt_at, attempt.code, attempt.subcode, attempt.message, oid)
-                 for oid in outbox_ids],
-            )
-            conn.executemany(_INSERT_ATTEMPT, _attempt_rows(attempt, now, outbox_ids))
-
-    def release(self, outbox_ids: Sequence[int]) -> None:
-        if not outbox_ids:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                [(oid,) for oid in outbox_ids],
-            )
-
-    def record_attempts(
-        self, outbox_ids: Sequence[int], attempt: AttemptRecord, now: float
-    ) -> None:
-        if not outbox_ids:
-            return
-        with self._write() as conn:
-            conn.executemany(_INSERT_ATTEMPT, _attempt_rows(attempt, now, outbox_ids))
-
-    def renew_lease(
-        self, outbox_ids: Sequence[int], owner: str, lease_expires_at: float
-    ) -> int:
-        if not outbox_ids:
-            return 0
-        with self._write() as conn:
-            held = 0
-            for oid in outbox_ids:
-                held += conn.execute(
-                    "UPDATE outbox SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
-                    " AND status = 'pending'",
-                    (lease_expires_at, oid, owner),
-                ).rowcount
-        return held
-
-    def last_attempts(self, outbox_ids: Sequence[int]) -> dict[int, AttemptRecord]:
-        found: dict[int, AttemptRecord] = {}
-        ids = list(outbox_ids)
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._read(
-                "SELECT a.outbox_id, a.verdict, a.http_status, a.code, a.subcode, a.message,"
-                " a.batch_size, a.fbtrace_id FROM attempts a WHERE a.id IN (SELECT MAX(id)"
-                f" FROM attempts WHERE outbox_id IN ({marks}) GROUP BY outbox_id)",
-                part,
-            ):
-                found[row["outbox_id"]] = AttemptRecord(
-                    row["verdict"], row["http_status"], row["code"], row["subcode"],
-                    row["message"], row["batch_size"], row["fbtrace_id"],
-                )
-        return found
-
-    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
-        with self._write() as conn:
-            return conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE destination = ? AND status = 'pending'"
-                " AND attempts > 0 AND next_attempt_at > ? AND EXISTS (SELECT 1 FROM attempts a"
-                " WHERE a.outbox_id = outbox.id AND a.at >= ? AND a.verdict = 'retry')",
-                (now, destination, now, failed_since),
-            ).rowcount
-
-    def next_due(self, destination: str) -> float | None:
-        rows = self._read(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE destination = ? AND status = 'pending'",
-            (destination,),
-        )
-        due: float | None = rows[0][0]
-        return due
-
     # -- notes and destination state ------------------------------------------------------
 
     def add_note(
@@ -496,163 +344,6 @@ class SQLiteStore:
                              r["updated_at"])
             for r in self._read("SELECT * FROM destination_state ORDER BY destination")
         ]
-
-    # -- reporting ---------------------------------------------------------------------------
-
-    def counts(self) -> list[DestinationCounts]:
-        by_destination: dict[str, DestinationCounts] = {}
-        for row in self._read(
-            "SELECT destination, status, COUNT(*) AS n FROM outbox GROUP BY destination, status"
-        ):
-            entry = by_destination.setdefault(
-                row["destination"], DestinationCounts(row["destination"], {}, None)
-            )
-            entry.counts[row["status"]] = row["n"]
-        for row in self._read(
-            "SELECT o.destination, MIN(e.accepted_at) AS oldest FROM outbox o"
-            " JOIN events e ON e.pk = o.event_pk WHERE o.status = 'pending'"
-            " GROUP BY o.destination"
-        ):
-            by_destination[row["destination"]].oldest_pending_accepted_at = row["oldest"]
-        return [by_destination[name] for name in sorted(by_destination)]
-
-    def event_view(self, event_id: str) -> list[EventView]:
-        views = []
-        for event in self._read(
-            "SELECT * FROM events WHERE event_id = ? ORDER BY accepted_at", (event_id,)
-        ):
-            pk = event["pk"]
-            outbox = [
-                OutboxRow(
-                    id=row["id"], destination=row["destination"], status=row["status"],
-                    attempts=row["attempts"], next_attempt_at=row["next_attempt_at"],
-                    lease_expires_at=row["lease_expires_at"], code=row["code"],
-                    subcode=row["subcode"], message=row["message"],
-                    finished_at=row["finished_at"],
-                    sent=json.loads(row["sent"]) if row["sent"] else row["sent"],
-                    attempts_not_kept=row["attempts_not_kept"],
-                )
-                for row in self._read("SELECT * FROM outbox WHERE event_pk = ? ORDER BY id", (pk,))
-            ]
-            attempts = [
-                AttemptRow(
-                    id=row["id"], outbox_id=row["outbox_id"], destination=row["destination"],
-                    at=row["at"], verdict=row["verdict"], http_status=row["http_status"],
-                    code=row["code"], subcode=row["subcode"], message=row["message"],
-                    batch_size=row["batch_size"], fbtrace_id=row["fbtrace_id"],
-                )
-                for row in self._read(
-                    "SELECT a.*, o.destination FROM attempts a JOIN outbox o ON o.id = a.outbox_id"
-                    " WHERE o.event_pk = ? ORDER BY a.at, a.id",
-                    (pk,),
-                )
-            ]
-            notes = [
-                NoteRow(at=row["at"], kind=row["kind"], detail=row["detail"],
-                        destination=row["destination"])
-                for row in self._read(
-                    "SELECT at, kind, destination, detail FROM notes WHERE event_pk = ?"
-                    " ORDER BY at, id",
-                    (pk,),
-                )
-            ]
-            views.append(
-                EventView(
-                    event_name=event["event_name"],
-                    event_id=event["event_id"],
-                    source=event["source"],
-                    accepted_at=event["accepted_at"],
-                    event=NormalizedEvent.model_validate_json(event["body"]),
-                    outbox=outbox,
-                    attempts=attempts,
-                    notes=notes,
-                )
-            )
-        return views
-
-    def replay(
-        self,
-        *,
-        destination: str | None,
-        since: float | None,
-        until: float | None,
-        event_id: str | None,
-        min_event_time: dict[str, float],
-        now: float,
-    ) -> ReplayResult:
-        sql = (
-            "SELECT o.id, o.destination, e.event_id, e.event_time, o.event_pk FROM outbox o"
-            " JOIN events e ON e.pk = o.event_pk WHERE o.status IN ('dead', 'expired')"
-        )
-        params: list[Any] = []
-        if destination:
-            sql += " AND o.destination = ?"
-            params.append(destination)
-        if since is not None:
-            sql += " AND e.event_time >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND e.event_time <= ?"
-            params.append(until)
-        if event_id:
-            sql += " AND e.event_id = ?"
-            params.append(event_id)
-        replayed: list[sqlite3.Row] = []
-        refused: list[tuple[str, str]] = []
-        with self._write() as conn:
-            for row in conn.execute(sql, params).fetchall():
-                oldest = min_event_time.get(row["destination"])
-                if oldest is not None and row["event_time"] < oldest:
-                    refused.append(
-                        (row["event_id"],
-                         f"{row['destination']}: event_time is outside the destination's window")
-                    )
-                    continue
-                replayed.append(row)
-            conn.executemany(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, finished_at = NULL,"
-                " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                [(now, row["id"]) for row in replayed],
-            )
-            conn.executemany(
-                "INSERT INTO notes (event_pk, at, kind, destination, detail)"
-                " VALUES (?, ?, 'replay', ?, 'replayed by operator')",
-                [(row["event_pk"], now, row["destination"]) for row in replayed],
-            )
-        return ReplayResult(len(replayed), refused)
-
-    def drop_pending(
-        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
-    ) -> DropResult:
-        sql = ("SELECT o.id, o.event_pk, o.destination, o.status, e.event_name FROM outbox o"
-               " JOIN events e ON e.pk = o.event_pk WHERE e.event_id = ?")
-        params: list[Any] = [event_id]
-        if destination is not None:
-            sql += " AND o.destination = ?"
-            params.append(destination)
-        dropped: list[tuple[str, str]] = []
-        refused: list[tuple[str, str, str]] = []
-        with self._write() as conn:
-            for row in conn.execute(sql + " ORDER BY e.pk, o.id", params).fetchall():
-                if row["status"] not in ("pending", "held"):
-                    refused.append((row["event_name"], row["destination"], row["status"]))
-                    continue
-                # The status again: the worker may have finished it meanwhile.
-                changed = conn.execute(
-                    "UPDATE outbox SET status = 'dead', code = NULL, subcode = NULL, message = ?,"
-                    " finished_at = ?, next_attempt_at = NULL, lease_owner = NULL,"
-                    " lease_expires_at = NULL WHERE id = ? AND status IN ('pending', 'held')",
-                    (f"dropped by operator: {reason}", now, row["id"]),
-                ).rowcount
-                if not changed:
-                    continue
-                conn.execute(
-                    "INSERT INTO notes (event_pk, at, kind, destination, detail)"
-                    " VALUES (?, ?, 'dropped', ?, ?)",
-                    (row["event_pk"], now, row["destination"], f"dropped by {actor}: {reason}"),
-                )
-                dropped.append((row["event_name"], row["destination"]))
-        return DropResult(dropped, refused)
 
     def _checkpoint(self) -> None:
         with self._lock:

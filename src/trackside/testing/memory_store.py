@@ -14,14 +14,12 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Literal
 
 from trackside.events import NormalizedEvent
 from trackside.store import (
     ATTEMPTS_KEPT_FIRST,
     ATTEMPTS_KEPT_LAST,
-    FINAL_STATUSES,
     HELD,
     AttemptRecord,
     AttemptRow,
@@ -34,89 +32,21 @@ from trackside.store import (
     InsertResult,
     NewEvent,
     NoteRow,
-    OutboxPlan,
     OutboxRow,
-    PurgeCandidate,
     ReplayResult,
-    StoredEvent,
     StoreLocked,
     StoreUnavailable,
+)
+from trackside.testing.memory_unit import (
+    AttemptState,
+    MemoryUnit,
+    State,
+    add_note,
+    rows_of,
 )
 
 #: How long a store call waits for the lock outside ``time_limit`` (as SQLite's busy timeout).
 WAIT_S = 30.0
-
-
-@dataclass
-class _Event:
-    pk: int
-    event_name: str
-    event_id: str
-    event_time: int
-    source: str
-    accepted_at: float
-    #: As SQLite keeps it: JSON text, so no caller shares a mutable event with the store.
-    body: str
-    purged_at: float | None = None
-
-    def event(self) -> NormalizedEvent:
-        return NormalizedEvent.model_validate_json(self.body)
-
-
-@dataclass
-class _Outbox:
-    id: int
-    event_pk: int
-    destination: str
-    status: str
-    attempts: int = 0
-    next_attempt_at: float | None = None
-    lease_owner: str | None = None
-    lease_expires_at: float | None = None
-    code: int | None = None
-    subcode: int | None = None
-    message: str | None = None
-    finished_at: float | None = None
-    sent: str | None = None
-    attempts_not_kept: int = 0
-
-
-@dataclass
-class _Attempt:
-    id: int
-    outbox_id: int
-    at: float
-    record: AttemptRecord
-
-
-@dataclass
-class _Note:
-    id: int
-    event_pk: int
-    at: float
-    kind: str
-    destination: str | None
-    detail: str
-
-
-@dataclass
-class _State:
-    events: dict[int, _Event] = field(default_factory=dict)
-    keys: dict[tuple[str, str], int] = field(default_factory=dict)
-    outbox: dict[int, _Outbox] = field(default_factory=dict)
-    attempts: dict[int, list[_Attempt]] = field(default_factory=dict)
-    notes: list[_Note] = field(default_factory=list)
-    paused: dict[str, DestinationState] = field(default_factory=dict)
-    cursors: dict[str, str] = field(default_factory=dict)
-    last_id: int = 0
-
-    def next_id(self) -> int:
-        self.last_id += 1
-        return self.last_id
-
-
-def _dump(event: NormalizedEvent) -> str:
-    return event.model_dump_json(exclude_defaults=True)
 
 
 class MemoryStore:
@@ -125,7 +55,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._state = _State()
+        self._state = State()
         self._closed = False
 
     # -- locking -------------------------------------------------------------------------------
@@ -140,7 +70,7 @@ class MemoryStore:
             self._local.wait_limit = previous
 
     @contextmanager
-    def _locked(self) -> Iterator[_State]:
+    def _locked(self) -> Iterator[State]:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         limit: float | None = getattr(self._local, "wait_limit", None)
@@ -153,7 +83,7 @@ class MemoryStore:
             self._lock.release()
 
     @contextmanager
-    def _write(self) -> Iterator[_State]:
+    def _write(self) -> Iterator[State]:
         with self._locked() as state:
             if getattr(self._local, "writing", False):  # nested: inside our own write
                 yield state
@@ -255,14 +185,14 @@ class MemoryStore:
         with self._write() as state:
             self._record(state, outbox_ids, attempt, now)
 
-    def _record(self, state: _State, outbox_ids: Sequence[int], attempt: AttemptRecord,
+    def _record(self, state: State, outbox_ids: Sequence[int], attempt: AttemptRecord,
                 now: float) -> None:
         for oid in outbox_ids:
             row = state.outbox.get(oid)
             if row is None or row.status != "pending":
                 continue  # a finished row records no attempt
             kept = state.attempts.setdefault(oid, [])
-            kept.append(_Attempt(state.next_id(), oid, now, copy.copy(attempt)))
+            kept.append(AttemptState(state.next_id(), oid, now, copy.copy(attempt)))
             if len(kept) > ATTEMPTS_KEPT_FIRST + ATTEMPTS_KEPT_LAST:
                 del kept[ATTEMPTS_KEPT_FIRST]
                 row.attempts_not_kept += 1
@@ -313,14 +243,14 @@ class MemoryStore:
         with self._write() as state:
             pk = state.keys.get((event_name, event_id))
             if pk is not None:
-                _note(state, pk, now, kind, destination, detail)
+                add_note(state, pk, now, kind, destination, detail)
 
     def add_notes(self, notes: Sequence[tuple[int, str, str, str]], now: float) -> None:
         with self._write() as state:
             for oid, kind, destination, detail in notes:
                 row = state.outbox.get(oid)
                 if row is not None:
-                    _note(state, row.event_pk, now, kind, destination, detail)
+                    add_note(state, row.event_pk, now, kind, destination, detail)
 
     def pause_destination(
         self, destination: str, until: float | None, reason: str, code: int | None, now: float
@@ -358,7 +288,7 @@ class MemoryStore:
                             key=lambda e: (e.accepted_at, e.pk))
             views = []
             for event in stored:
-                rows = _rows_of(state, event.pk)
+                rows = rows_of(state, event.pk)
                 destination = {row.id: row.destination for row in rows}
                 attempts = sorted((a for row in rows for a in state.attempts.get(row.id, ())),
                                   key=lambda a: (a.at, a.id))
@@ -412,7 +342,7 @@ class MemoryStore:
                     continue
                 row.status, row.next_attempt_at, row.finished_at = "pending", now, None
                 row.lease_owner = row.lease_expires_at = None
-                _note(state, row.event_pk, now, "replay", row.destination,
+                add_note(state, row.event_pk, now, "replay", row.destination,
                            "replayed by operator")
                 replayed += 1
         return ReplayResult(replayed, refused)
@@ -435,7 +365,7 @@ class MemoryStore:
                 row.status, row.code, row.subcode = "dead", None, None
                 row.message, row.finished_at = f"dropped by operator: {reason}", now
                 row.next_attempt_at = row.lease_owner = row.lease_expires_at = None
-                _note(state, row.event_pk, now, "dropped", row.destination,
+                add_note(state, row.event_pk, now, "dropped", row.destination,
                            f"dropped by {actor}: {reason}")
                 dropped.append((event_name, row.destination))
         return DropResult(dropped, refused)
@@ -472,128 +402,3 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._state.events)} events)"
-
-
-def _note(state: _State, pk: int, now: float, kind: str, destination: str | None,
-          detail: str) -> None:
-    state.notes.append(_Note(state.next_id(), pk, now, kind, destination, detail))
-
-
-def _rows_of(state: _State, pk: int) -> list[_Outbox]:
-    return [row for row in state.outbox.values() if row.event_pk == pk]
-
-
-class MemoryUnit:
-    """The unit of work of :class:`MemoryStore` (runs under its lock, within one write)."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
-        state = self._state
-        inserted = []
-        for record in records:
-            event = record.event
-            key = (event.event_name, event.event_id)
-            inserted.append(key not in state.keys)
-            if key in state.keys:
-                continue
-            pk = state.next_id()
-            state.keys[key] = pk
-            state.events[pk] = _Event(pk, event.event_name, event.event_id, event.event_time,
-                                      record.source, now, _dump(event))
-            for plan in record.outbox:
-                oid = state.next_id()
-                state.outbox[oid] = _Outbox(oid, pk, plan.destination, plan.status)
-                _plan(state.outbox[oid], plan, now)
-        return inserted
-
-    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None:
-        pk = self._state.keys.get((event_name, event_id))
-        if pk is None:
-            return None
-        stored = self._state.events[pk]
-        return StoredEvent(pk, stored.event(), stored.source, stored.accepted_at,
-                           [row.status for row in _rows_of(self._state, pk)])
-
-    def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
-        stored = self._state.events[ref]
-        stored.body = _dump(event)
-        if source is not None:
-            stored.source = source
-
-    def make_due(self, ref: int, now: float) -> int:
-        rows = [row for row in _rows_of(self._state, ref)
-                if row.status == "pending" and row.attempts == 0
-                and row.next_attempt_at is not None and row.next_attempt_at > now]
-        for row in rows:
-            row.next_attempt_at = now
-        return len(rows)
-
-    def release_held(self, ref: int, now: float) -> int:
-        rows = [row for row in _rows_of(self._state, ref) if row.status == HELD]
-        for row in rows:
-            row.status, row.next_attempt_at = "pending", now
-        return len(rows)
-
-    def reopen(self, ref: int, reason: str, now: float) -> int:
-        rows = [row for row in _rows_of(self._state, ref)
-                if row.status == "suppressed" and row.message == reason]
-        for row in rows:
-            row.status, row.next_attempt_at, row.finished_at, row.message = (
-                "pending", now, None, None)
-        return len(rows)
-
-    def replan(self, ref: int, plans: Sequence[OutboxPlan], now: float) -> None:
-        for plan in plans:
-            for row in _rows_of(self._state, ref):
-                if (row.destination == plan.destination and row.attempts == 0
-                        and row.sent is None and row.status in ("pending", HELD, "suppressed")):
-                    _plan(row, plan, now, due=now)
-
-    def note(self, ref: int, kind: str, detail: str, now: float,
-             destination: str | None = None) -> None:
-        _note(self._state, ref, now, kind, destination, detail)
-
-    def _expired_holds(self, accepted_before: float) -> list[_Outbox]:
-        return [row for row in self._state.outbox.values() if row.status == HELD
-                and self._state.events[row.event_pk].accepted_at < accepted_before]
-
-    def has_expired_holds(self, accepted_before: float) -> bool:
-        return bool(self._expired_holds(accepted_before))
-
-    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
-        rows = self._expired_holds(accepted_before)
-        for row in rows:
-            row.status, row.message, row.finished_at = "suppressed", reason, now
-            row.next_attempt_at = None
-        return len(rows)
-
-    def purge_candidates(
-        self, older_than: float, blocking: Sequence[str]
-    ) -> list[PurgeCandidate]:
-        found = []
-        for event in self._state.events.values():
-            rows = _rows_of(self._state, event.pk)
-            if (event.purged_at is None and event.accepted_at < older_than
-                    and not any(row.status in blocking for row in rows)):
-                found.append(PurgeCandidate(event.pk, event.event(), {
-                    row.id: row.sent for row in rows if row.sent is not None}))
-        return found
-
-    def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
-                    now: float) -> None:
-        stored = self._state.events[ref]
-        stored.body, stored.purged_at = _dump(event), now
-        for oid, text in sent.items():
-            if self._state.outbox[oid].event_pk == ref:
-                self._state.outbox[oid].sent = text
-
-
-def _plan(row: _Outbox, plan: OutboxPlan, now: float, due: float | None = None) -> None:
-    pending = plan.status == "pending"
-    if due is None:
-        due = plan.next_attempt_at if plan.next_attempt_at is not None else now
-    row.status, row.message = plan.status, plan.reason
-    row.next_attempt_at = due if pending else None
-    row.finished_at = now if plan.status in FINAL_STATUSES else None
