@@ -318,7 +318,7 @@ def test_probe_write_commits_and_leaves_nothing(store: Store) -> None:
 def test_time_limit_bounds_waiting_not_work(
     store: Store, locked_elsewhere: Callable[[], AbstractContextManager[object]]
 ) -> None:
-    # Past its limit a call that needs no lock wait still runs (a group's follow-up write).
+    # Past its limit a call that needs no lock wait still runs (a slow block's later call).
     with store.time_limit(0):
         store.set_cursor("c", "v", NOW)
     assert store.get_cursor("c") == "v"

@@ -147,7 +147,7 @@ class SQLiteStore(OutboxQueries, ReportQueries):
 
     def _remaining(self, default: float) -> float:
         # Each wait for a lock is bounded, not the block's total time: a group whose work is
-        # slow (the GIL shared with a busy event loop) must not fail its follow-up writes on
+        # slow (the GIL shared with a busy event loop) must not fail its later store calls on
         # an uncontended store.
         limit: float | None = getattr(self._local, "wait_limit", None)
         if limit is None:
