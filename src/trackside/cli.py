@@ -22,6 +22,7 @@ from rich.table import Table
 from trackside import __version__, logs, timeline
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.errors import TracksideError, exit_code
+from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
 from trackside.store import STATUSES, EventView, StoreError
 from trackside.terminal import safe
@@ -382,10 +383,13 @@ def events_show(
             if entry.kind != timeline.ACCEPTED:  # said above, with the event's own time
                 out.print(f"  {_when(entry.at)}  {safe(timeline.line(entry))}", highlight=False)
         for row in view.outbox:
-            if row.status == "pending":
+            if row.status == Outcome.PENDING:
                 out.print(f"  pending [{safe(row.destination)}]: next attempt "
                           f"{_when(row.next_attempt_at)} (attempts so far: {row.attempts})",
                           highlight=False)
+            elif row.status == Outcome.HELD:
+                out.print(f"  held [{safe(row.destination)}]: an unconfirmed browser purchase, "
+                          "waiting for the store's copy of the order", highlight=False)
         for row in view.outbox:
             if row.sent is not None:
                 out.print(f"  payload [{safe(row.destination)}]:", highlight=False)
