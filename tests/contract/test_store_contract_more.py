@@ -311,6 +311,27 @@ def test_a_closed_store_says_so(store: Store) -> None:
         store.set_cursor("c", "v", NOW)
 
 
+def test_events_finish_and_cursor_commit_together_or_not_at_all(store: Store) -> None:
+    accept(store, make_event("R1"), destinations=("meta",))
+    [row] = store.claim("meta", 10, "w", 60, NOW)
+    with pytest.raises(RuntimeError), store.transaction() as unit:
+        unit.insert_new([NewEvent(make_event("R2"), "prestashop", [OutboxPlan("meta")])], NOW)
+        unit.set_cursor("prestashop", "42", NOW)
+        unit.finish([Finished(row.outbox_id, "delivered", sent="{}")], NOW)
+        raise RuntimeError("the poller failed before its commit")
+    assert store.get_cursor("prestashop") is None and store.event_view("R2") == []
+    assert store.event_view("R1")[0].outbox[0].status == "pending"
+    with store.transaction() as unit:
+        assert unit.insert_new([NewEvent(make_event("R2"), "prestashop",
+                                         [OutboxPlan("meta")])], NOW) == [True]
+        unit.set_cursor("prestashop", "42", NOW)
+        unit.finish([Finished(row.outbox_id, "delivered", sent="{}"),
+                     Finished(row.outbox_id, "dead")], NOW)  # the second: already final
+    assert store.get_cursor("prestashop") == "42"
+    [view] = store.event_view("R1")
+    assert (view.outbox[0].status, view.outbox[0].attempts) == ("delivered", 1)
+
+
 def test_the_suite_calls_every_protocol_method() -> None:
     # So a method added to the protocol cannot go untested over every implementation.
     import inspect

@@ -1,6 +1,6 @@
 """The Store protocol: durable events, dedup keys, the outbox, attempts and notes.
 
-Callers (pipeline, worker, CLI, web) only see this protocol and the records below, so a
+Callers (pipeline, worker, CLI, web) only see this protocol and its records (records.py), so a
 PostgreSQL implementation can sit beside ``sqlite.py`` without changing them. Methods are
 synchronous; async callers run them in a thread.
 
@@ -158,6 +158,14 @@ class UnitOfWork(Protocol):
 
     def note(self, ref: int, kind: str, detail: str, now: float,
              destination: str | None = None) -> None: ...
+
+    def finish(self, results: Sequence[Finished], now: float) -> None:
+        """Final outcomes for pending rows (as :meth:`Store.finish`, inside this transaction)."""
+        ...
+
+    def set_cursor(self, name: str, value: str, now: float) -> None:
+        """A poller's position, committed with the events it read (as :meth:`Store.set_cursor`)."""
+        ...
 
     def has_expired_holds(self, accepted_before: float) -> bool:
         """Whether any held row's event was accepted before ``accepted_before``."""

@@ -360,13 +360,8 @@ class SQLiteStore(OutboxQueries, ReportQueries):
         return rows[0][0] if rows else None
 
     def set_cursor(self, name: str, value: str, now: float) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
-                " updated_at = excluded.updated_at",
-                (name, value, now),
-            )
+        with self.transaction() as unit:
+            unit.set_cursor(name, value, now)
 
     # -- browser context joins ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from trackside.events import NormalizedEvent
 from trackside.store import AttemptRecord, Claimed, Finished
+from trackside.store.sqlite_unit import SQLiteUnit
 
 #: One attempt row per outbox id, for rows still pending (a finished row records no attempt).
 _INSERT_ATTEMPT = (
@@ -72,17 +73,7 @@ class OutboxQueries(SQLiteHost):
         if not results:
             return
         with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET status = ?, code = ?, subcode = ?, message = ?, sent = ?,"
-                " finished_at = ?, attempts = attempts + ?, lease_owner = NULL,"
-                " lease_expires_at = NULL, next_attempt_at = NULL"
-                " WHERE id = ? AND status = 'pending'",
-                [
-                    (r.status, r.code, r.subcode, r.message, r.sent, now,
-                     1 if r.sent is not None else 0, r.outbox_id)
-                    for r in results
-                ],
-            )
+            SQLiteUnit(conn).finish(results, now)
 
     def reschedule(
         self, outbox_ids: Sequence[int], next_attempt_at: float, attempt: AttemptRecord, now: float

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from trackside.events import NormalizedEvent
-from trackside.store import FINAL_STATUSES, NewEvent, OutboxPlan, PurgeCandidate, StoredEvent
+from trackside.store import (
+    FINAL_STATUSES,
+    Finished,
+    NewEvent,
+    OutboxPlan,
+    PurgeCandidate,
+    StoredEvent,
+)
 
 _INSERT_EVENT = (
     "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body, cart_id,"
@@ -108,6 +115,24 @@ class SQLiteUnit:
     def note(self, ref: int, kind: str, detail: str, now: float,
              destination: str | None = None) -> None:
         self._conn.execute(_NOTE, (ref, now, kind, destination, detail))
+
+    def finish(self, results: Sequence[Finished], now: float) -> None:
+        self._conn.executemany(
+            "UPDATE outbox SET status = ?, code = ?, subcode = ?, message = ?, sent = ?,"
+            " finished_at = ?, attempts = attempts + ?, lease_owner = NULL,"
+            " lease_expires_at = NULL, next_attempt_at = NULL"
+            " WHERE id = ? AND status = 'pending'",
+            [(r.status, r.code, r.subcode, r.message, r.sent, now,
+              1 if r.sent is not None else 0, r.outbox_id) for r in results],
+        )
+
+    def set_cursor(self, name: str, value: str, now: float) -> None:
+        self._conn.execute(
+            "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (name, value, now),
+        )
 
     def has_expired_holds(self, accepted_before: float) -> bool:
         return self._conn.execute("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1",

@@ -148,15 +148,8 @@ class MemoryStore:
                             state.events[row.event_pk].accepted_at) for row in due]
 
     def finish(self, results: Sequence[Finished], now: float) -> None:
-        with self._write() as state:
-            for result in results:
-                row = state.outbox.get(result.outbox_id)
-                if row is None or row.status != "pending":
-                    continue
-                row.status, row.code, row.subcode = result.status, result.code, result.subcode
-                row.message, row.sent, row.finished_at = result.message, result.sent, now
-                row.attempts += 1 if result.sent is not None else 0
-                row.lease_owner = row.lease_expires_at = row.next_attempt_at = None
+        with self.transaction() as unit:
+            unit.finish(results, now)
 
     def reschedule(
         self, outbox_ids: Sequence[int], next_attempt_at: float, attempt: AttemptRecord, now: float
@@ -377,8 +370,8 @@ class MemoryStore:
             return state.cursors.get(name)
 
     def set_cursor(self, name: str, value: str, now: float) -> None:
-        with self._write() as state:
-            state.cursors[name] = value
+        with self.transaction() as unit:
+            unit.set_cursor(name, value, now)
 
     # -- browser context joins -------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from trackside.store import (
     HELD,
     AttemptRecord,
     DestinationState,
+    Finished,
     NewEvent,
     OutboxPlan,
     PurgeCandidate,
@@ -174,6 +175,19 @@ class MemoryUnit:
     def note(self, ref: int, kind: str, detail: str, now: float,
              destination: str | None = None) -> None:
         add_note(self._state, ref, now, kind, destination, detail)
+
+    def finish(self, results: Sequence[Finished], now: float) -> None:
+        for result in results:
+            row = self._state.outbox.get(result.outbox_id)
+            if row is None or row.status != "pending":
+                continue
+            row.status, row.code, row.subcode = result.status, result.code, result.subcode
+            row.message, row.sent, row.finished_at = result.message, result.sent, now
+            row.attempts += 1 if result.sent is not None else 0
+            row.lease_owner = row.lease_expires_at = row.next_attempt_at = None
+
+    def set_cursor(self, name: str, value: str, now: float) -> None:
+        self._state.cursors[name] = value
 
     def _expired_holds(self, accepted_before: float) -> list[OutboxState]:
         return [row for row in self._state.outbox.values() if row.status == HELD
