@@ -142,6 +142,9 @@ def _sweep(store: Store, accepted_before: float, now: float) -> int:
 def test_held_rows_are_never_due_and_expire_after_the_window(store: Store) -> None:
     _held_purchase(store, "OLD", NOW - 100)
     _held_purchase(store, "NEW", NOW - 1)
+    # Held rows are still waiting: they count for the oldest waiting event.
+    assert {c.destination: c.oldest_pending_accepted_at for c in store.counts()} == {
+        "meta": NOW - 100, "ga4": NOW - 100}
     accept(store, make_event("PLAIN"), now=NOW - 100)
     assert [r.event.event_id for r in store.claim("meta", 10, "w", 60, NOW)] == ["PLAIN"]
     assert store.next_due("ga4") == NOW - 100  # held rows are never due

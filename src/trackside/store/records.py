@@ -87,6 +87,7 @@ class DestinationState:
 class DestinationCounts:
     destination: str
     counts: dict[str, int]
+    #: When the oldest event still waiting (a pending or held row) was accepted.
     oldest_pending_accepted_at: float | None
 
 

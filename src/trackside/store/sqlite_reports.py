@@ -35,7 +35,7 @@ class ReportQueries(SQLiteHost):
             entry.counts[row["status"]] = row["n"]
         for row in self._read(
             "SELECT o.destination, MIN(e.accepted_at) AS oldest FROM outbox o"
-            " JOIN events e ON e.pk = o.event_pk WHERE o.status = 'pending'"
+            " JOIN events e ON e.pk = o.event_pk WHERE o.status IN ('pending', 'held')"
             " GROUP BY o.destination"
         ):
             by_destination[row["destination"]].oldest_pending_accepted_at = row["oldest"]

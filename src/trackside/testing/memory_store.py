@@ -268,7 +268,7 @@ class MemoryStore:
                 entry = by_destination.setdefault(
                     row.destination, DestinationCounts(row.destination, {}, None))
                 entry.counts[row.status] = entry.counts.get(row.status, 0) + 1
-                if row.status == "pending":
+                if row.status in ("pending", HELD):
                     accepted = state.events[row.event_pk].accepted_at
                     oldest = entry.oldest_pending_accepted_at
                     entry.oldest_pending_accepted_at = (
