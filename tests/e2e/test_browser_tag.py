@@ -179,8 +179,8 @@ def test_consent_denied_in_the_banner_nothing_reaches_meta(
     assert {row["event_name"] for row in rows} >= {"PageView", "ViewContent", "AddToCart",
                                                    "InitiateCheckout", "Purchase"}
     for row in rows:
-        assert row.status == "suppressed", row
-        assert row.message.startswith("consent"), row
+        assert row["status"] == "suppressed", dict(row)
+        assert row["message"].startswith("consent"), dict(row)
 
 
 # -- the tag never throws -----------------------------------------------------------------------
