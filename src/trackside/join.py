@@ -27,7 +27,7 @@ confirmed in time may be a forgery planted for a guessed order reference. Withou
 the held rows end ``suppressed`` with :data:`UNCONFIRMED_REASON` after the join window.
 
 This is a stage of ``Pipeline.commit``: it gets the settings it needs and the pipeline's
-planner (:class:`JoinStage`) and does its writes through the unit of work of the accepted
+planner (:class:`JoinStage`) and reads and writes through the unit of work of the accepted
 group's one transaction (``Store.transaction``); the store runs the queries, the decisions are
 here (and in trackside.context for what a duplicate adds).
 """
@@ -44,7 +44,7 @@ from trackside.events import NormalizedEvent
 from trackside.identity.keys import BROWSER_KEYS
 from trackside.outcomes import Outcome
 from trackside.quality import has_sufficient_customer_information
-from trackside.store import InsertResult, NewEvent, OutboxPlan, Store, UnitOfWork
+from trackside.store import InsertResult, NewEvent, OutboxPlan, UnitOfWork
 
 BROWSER_SOURCE = "browser"
 #: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
@@ -65,10 +65,9 @@ Planner = Callable[[NormalizedEvent, str, float], list[OutboxPlan]]
 
 @dataclass
 class JoinStage:
-    """What the join needs from the pipeline: settings values, the planner, and the store for
-    its reads outside the transaction."""
+    """What the join needs from the pipeline: settings values and the planner (the store comes
+    as the unit of work of the group's transaction)."""
 
-    store: Store
     join_window_s: float
     retention_days: float
     trust_browser_purchases: bool
@@ -85,7 +84,7 @@ def insert(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent], source: 
         records = [_browser_record(stage, record, notes) for record in records]
         results = insert_or_merge(unit, records, now)
     else:
-        records = [_join_by_key(stage, record, now, notes) for record in records]
+        records = [_join_by_key(stage, unit, record, now, notes) for record in records]
         results = _insert_confirming_held(stage, unit, records, now)
     queued = {(r.event_name, r.event_id) for r in results if r.status == "queued"}
     for event_name, event_id, kind, detail in notes:
@@ -189,7 +188,7 @@ def _browser_record(stage: JoinStage, record: NewEvent,
     return record
 
 
-def _join_by_key(stage: JoinStage, record: NewEvent, now: float,
+def _join_by_key(stage: JoinStage, unit: UnitOfWork, record: NewEvent, now: float,
                  notes: list[tuple[str, str, str, str]]) -> NewEvent:
     event = record.event
     join_keys: tuple[Literal["cart_id", "customer_id"], ...] = ("cart_id", "customer_id")
@@ -201,7 +200,7 @@ def _join_by_key(stage: JoinStage, record: NewEvent, now: float,
     seen: set[tuple[str, str]] = set()
     used: list[str] = []
     for key, value in keys:
-        candidates = stage.store.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
+        candidates = unit.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
         found = [row for row in candidates if (row.event_name, row.event_id) not in seen]
         if found:
             used.append(key)

@@ -69,7 +69,7 @@ class Pipeline:
         self.store = store
         self.destinations = list(destinations)
         self.joins = join.JoinStage(
-            store, join_window_s=settings.join_window_s, retention_days=settings.retention_days,
+            join_window_s=settings.join_window_s, retention_days=settings.retention_days,
             trust_browser_purchases=settings.trust_browser_purchases, plan=self.plan)
 
     def normalize(self, event: Event, source: str, now: float) -> NormalizedEvent:

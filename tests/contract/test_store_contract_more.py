@@ -119,10 +119,15 @@ def test_browser_events_by_key(store: Store) -> None:
         "B3", "B2"]
     assert newest_first[0].user_data["fbp"] == "fb.1.1.B3"
     assert store.browser_events_by_key("cart_id", "NONE", 0) == []
+    with store.transaction() as unit:  # the same answers inside a transaction
+        assert [e.event_id for e in unit.browser_events_by_key("customer_id", "C9", 0, 2)] == [
+            "B3", "B2"]
+        assert [e.event_id for e in unit.browser_events_by_key("cart_id", "K1", NOW - 50)] == [
+            "B2"]
 
 
-def _stage(store: Store) -> join.JoinStage:
-    return join.JoinStage(store, join_window_s=WINDOW_S, retention_days=30,
+def _stage() -> join.JoinStage:
+    return join.JoinStage(join_window_s=WINDOW_S, retention_days=30,
                           trust_browser_purchases=False, plan=lambda e, s, n: [])
 
 
@@ -176,7 +181,7 @@ def _store_copy(event_id: str) -> NewEvent:
 
 def _confirm(store: Store, record: NewEvent, now: float = NOW) -> list[InsertResult]:
     with store.transaction() as unit:
-        return join.insert(_stage(store), unit, [record], record.source, now)
+        return join.insert(_stage(), unit, [record], record.source, now)
 
 
 def test_a_store_copy_within_the_window_confirms_and_takes_the_browsers_context(

@@ -134,6 +134,12 @@ class UnitOfWork(Protocol):
 
     def find_event(self, event_name: str, event_id: str) -> StoredEvent | None: ...
 
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+    ) -> list[NormalizedEvent]:
+        """As :meth:`Store.browser_events_by_key`, inside this transaction."""
+        ...
+
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         """Replace the stored body (and the join keys read from it); ``source`` too if given."""
         ...

@@ -36,7 +36,7 @@ from trackside.store import (
 )
 from trackside.store.sqlite_outbox import OutboxQueries
 from trackside.store.sqlite_reports import ReportQueries
-from trackside.store.sqlite_unit import EXPIRED_HOLDS, SQLiteUnit
+from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
@@ -369,13 +369,7 @@ class SQLiteStore(OutboxQueries, ReportQueries):
         self, key: Literal["cart_id", "customer_id"], value: str, since: float,
         limit: int = 10,
     ) -> list[NormalizedEvent]:
-        # The columns of migration 0006, spelled so the planner uses its partial indexes.
-        column = {"cart_id": "cart_id", "customer_id": "customer_id"}[key]
-        rows = self._read(
-            f"SELECT body FROM events WHERE source = 'browser' AND {column} IS NOT NULL"
-            f" AND {column} = ? AND accepted_at >= ? ORDER BY {column}, accepted_at DESC LIMIT ?",
-            (value, since, limit),
-        )
+        rows = self._read(BROWSER_EVENTS_BY_KEY[key], (value, since, limit))
         return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
 
     def has_expired_holds(self, accepted_before: float) -> bool:

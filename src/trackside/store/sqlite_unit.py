@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from trackside.events import NormalizedEvent
 from trackside.store import (
@@ -30,6 +30,16 @@ _NOTE = "INSERT INTO notes (event_pk, at, kind, destination, detail) VALUES (?, 
 #: Held rows of events accepted before a time (outbox_held, then one lookup per row).
 EXPIRED_HOLDS = ("FROM outbox o JOIN events e ON e.pk = o.event_pk"
                   " WHERE o.status = 'held' AND e.accepted_at < ?")
+
+
+#: The newest browser events by join key; the columns of migration 0006, spelled so the
+#: planner uses its partial indexes.
+BROWSER_EVENTS_BY_KEY = {
+    column: (f"SELECT body FROM events WHERE source = 'browser' AND {column} IS NOT NULL"
+             f" AND {column} = ? AND accepted_at >= ? ORDER BY {column}, accepted_at DESC"
+             " LIMIT ?")
+    for column in ("cart_id", "customer_id")
+}
 
 
 def _dump(event: NormalizedEvent) -> str:
@@ -80,6 +90,12 @@ class SQLiteUnit:
             "SELECT status FROM outbox WHERE event_pk = ? ORDER BY id", (row["pk"],))]
         return StoredEvent(row["pk"], NormalizedEvent.model_validate_json(row["body"]),
                            row["source"], row["accepted_at"], statuses)
+
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+    ) -> list[NormalizedEvent]:
+        rows = self._conn.execute(BROWSER_EVENTS_BY_KEY[key], (value, since, limit)).fetchall()
+        return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         self._conn.execute(

@@ -379,15 +379,7 @@ class MemoryStore:
         self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
     ) -> list[NormalizedEvent]:
         with self._locked() as state:
-            found = []
-            for stored in state.events.values():
-                if stored.source != "browser" or stored.accepted_at < since:
-                    continue
-                event = stored.event()
-                if getattr(event, key) == value:
-                    found.append((stored.accepted_at, stored.pk, event))
-            found.sort(key=lambda item: (-item[0], item[1]))
-            return [event for _, _, event in found[:limit]]
+            return MemoryUnit(state).browser_events_by_key(key, value, since, limit)
 
     def has_expired_holds(self, accepted_before: float) -> bool:
         with self._locked() as state:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from trackside.events import NormalizedEvent
 from trackside.store import (
@@ -136,6 +137,19 @@ class MemoryUnit:
         stored = self._state.events[pk]
         return StoredEvent(pk, stored.event(), stored.source, stored.accepted_at,
                            [row.status for row in rows_of(self._state, pk)])
+
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+    ) -> list[NormalizedEvent]:
+        found = []
+        for stored in self._state.events.values():
+            if stored.source != "browser" or stored.accepted_at < since:
+                continue
+            event = stored.event()
+            if getattr(event, key) == value:
+                found.append((stored.accepted_at, stored.pk, event))
+        found.sort(key=lambda item: (-item[0], item[1]))
+        return [event for _, _, event in found[:limit]]
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         stored = self._state.events[ref]
