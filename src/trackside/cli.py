@@ -9,6 +9,7 @@ notes, vendors' messages) is printed through ``terminal.safe``: never a raw cont
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
 from datetime import UTC, datetime
@@ -18,13 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trackside import __version__, logs
+from trackside import __version__, logs, timeline
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.destinations import registry
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
+from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
-from trackside.store import ATTEMPTS_KEPT_FIRST, StoreError
+from trackside.store import STATUSES, EventView, StoreError
 from trackside.terminal import safe
 
 app = typer.Typer(
@@ -303,7 +305,7 @@ def status(
         })
         return
     table = Table(title="Outbox by destination")
-    columns = ("pending", "delivered", "dead", "expired", "suppressed", "not_applicable")
+    columns = STATUSES
     table.add_column("destination")
     for column in columns:
         table.add_column(column, justify="right")
@@ -349,61 +351,21 @@ def events_show(
             out.print(f"  warning: {safe(warning)}", highlight=False)
         for flag in view.event.flags:
             out.print(f"  flag: {safe(flag)}", highlight=False)
-        for at, line in _timeline(view):
-            out.print(f"  {_when(at)}  {safe(line)}", highlight=False)
+        for entry in timeline.build(view):
+            if entry.kind != timeline.ACCEPTED:  # said above, with the event's own time
+                out.print(f"  {_when(entry.at)}  {safe(timeline.line(entry))}", highlight=False)
         for row in view.outbox:
-            if row["status"] == "pending":
-                out.print(f"  pending [{safe(row['destination'])}]: next attempt "
-                          f"{_when(row['next_attempt_at'])} (attempts so far: {row['attempts']})",
+            if row.status == Outcome.PENDING:
+                out.print(f"  pending [{safe(row.destination)}]: next attempt "
+                          f"{_when(row.next_attempt_at)} (attempts so far: {row.attempts})",
                           highlight=False)
+            elif row.status == Outcome.HELD:
+                out.print(f"  held [{safe(row.destination)}]: an unconfirmed browser purchase, "
+                          "waiting for the store's copy of the order", highlight=False)
         for row in view.outbox:
-            if row["sent"] is not None:
-                out.print(f"  payload [{safe(row['destination'])}]:", highlight=False)
-                out.print_json(data=row["sent"])
-
-
-def _timeline(view: Any) -> list[tuple[float, str]]:
-    """(time, line) for the notes, attempts and outcomes of one event, oldest first."""
-    timeline: list[tuple[float, str]] = []
-    for note in view.notes:
-        where = f" [{note['destination']}]" if note["destination"] else ""
-        timeline.append((note["at"], f"{note['kind']}{where}: {note['detail']}"))
-    not_kept = {row["destination"]: row.get("attempts_not_kept") or 0 for row in view.outbox}
-    seen: dict[str, int] = {}
-    for attempt in view.attempts:
-        destination = attempt["destination"]
-        seen[destination] = seen.get(destination, 0) + 1
-        if seen[destination] == ATTEMPTS_KEPT_FIRST + 1 and not_kept.get(destination):
-            # The attempts between the first few and the last few were not kept (migration
-            # 0005); say so where they would have been.
-            timeline.append((attempt["at"], f"attempt [{destination}]: … "
-                                            f"{not_kept[destination]} earlier attempts not kept"))
-        timeline.append((attempt["at"], _attempt_line(attempt)))
-    for row in view.outbox:
-        if row["finished_at"] is not None:
-            timeline.append((row["finished_at"], _outcome_line(row)))
-    return sorted(timeline, key=lambda item: item[0])
-
-
-def _attempt_line(attempt: dict[str, Any]) -> str:
-    parts = [f"attempt [{attempt['destination']}]: {attempt['verdict']}"]
-    if attempt["http_status"]:
-        parts.append(f"HTTP {attempt['http_status']}")
-    if attempt["code"] is not None:
-        subcode = f"/{attempt['subcode']}" if attempt["subcode"] else ""
-        parts.append(f"code {attempt['code']}{subcode}")
-    if attempt["message"]:
-        parts.append(attempt["message"])
-    return ", ".join(parts)
-
-
-def _outcome_line(row: dict[str, Any]) -> str:
-    line = f"{row['status']} [{row['destination']}]"
-    if row["code"] is not None:
-        line += f" code {row['code']}" + (f"/{row['subcode']}" if row["subcode"] else "")
-    if row["message"]:
-        line += f": {row['message']}"
-    return line
+            if row.sent is not None:
+                out.print(f"  payload [{safe(row.destination)}]:", highlight=False)
+                out.print_json(data=row.sent)
 
 
 @events_app.command("drop")
@@ -449,16 +411,16 @@ def events_drop(
         raise typer.Exit(1)
 
 
-def _view_dict(view: Any) -> dict[str, Any]:
+def _view_dict(view: EventView) -> dict[str, Any]:
     return {
         "event_name": view.event_name,
         "event_id": view.event_id,
         "source": view.source,
         "accepted_at": view.accepted_at,
         "event": view.event.model_dump(exclude_defaults=True),
-        "destinations": view.outbox,
-        "attempts": view.attempts,
-        "notes": view.notes,
+        "destinations": [dataclasses.asdict(row) for row in view.outbox],
+        "attempts": [dataclasses.asdict(row) for row in view.attempts],
+        "notes": [dataclasses.asdict(row) for row in view.notes],
     }
 
 
@@ -536,10 +498,10 @@ def send_test(
     failed = False
     for view in runtime.store.event_view(event_id):
         for row in view.outbox:
-            line = _outcome_line(row) if row["status"] != "pending" else (
-                f"pending [{row['destination']}]: {row['message'] or 'not sent yet'}")
+            line = timeline.outcome_line(row) if row.status != "pending" else (
+                f"pending [{row.destination}]: {row.message or 'not sent yet'}")
             out.print(safe(line), highlight=False)
-            failed |= row["status"] not in ("delivered",)
+            failed |= row.status not in ("delivered",)
     runtime.close()
     if failed:
         raise typer.Exit(1)
@@ -590,9 +552,10 @@ def purge(
     runtime = _runtime()
     retention = days if days is not None else runtime.settings.retention_days
     now = time.time()
-    count = runtime.store.purge_personal_data(
-        now - retention * 86400, now, include_dead=include_dead
-    )
+    from trackside.retention import purge_personal_data
+
+    count = purge_personal_data(runtime.store, now - retention * 86400, now,
+                                include_dead=include_dead)
     runtime.close()
     out.print(f"purged browser context of {count} events older than {retention} days")
 

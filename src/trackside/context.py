@@ -10,55 +10,16 @@ exception to "first wins": it combines to the most restrictive choice per signal
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 
 from trackside.consent import BROWSER_SOURCES
 from trackside.events import Consent, NormalizedEvent
-
-#: user_data keys a later copy may add.
-JOINABLE_USER_KEYS = (
-    "client_ip_address",
-    "client_user_agent",
-    "fbp",
-    "fbc",
-    "em",
-    "ph",
-    "fn",
-    "ln",
-    "db",
-    "ge",
-    "ct",
-    "st",
-    "zp",
-    "country",
-    "external_id",
-)
-
-#: Keys whose arrival means "the browser was seen": a waiting server event may go now.
-BROWSER_KEYS = frozenset({"client_ip_address", "client_user_agent", "fbp", "fbc"})
-
+from trackside.identity.keys import BROWSER_KEYS, JOINABLE_KEYS
+from trackside.outcomes import OPEN
+from trackside.store import InsertResult, NewEvent, UnitOfWork
 
 #: The consent signals, each combined on its own.
 CONSENT_SIGNALS = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
-
-#: What the retention purge clears (DESIGN.md: only IP and user agent are stored in clear).
-PURGED_USER_KEYS = ("client_ip_address", "client_user_agent", "fbp", "fbc")
-
-
-def strip_browser_context(event: NormalizedEvent) -> NormalizedEvent:
-    user_data = {k: v for k, v in event.user_data.items() if k not in PURGED_USER_KEYS}
-    return event.model_copy(update={"user_data": user_data, "ga_client_id": None,
-                                    "ga_session_id": None})
-
-
-def strip_sent_payload(sent: str) -> str:
-    """A delivered payload keeps only hashed data after the retention period."""
-    payload = json.loads(sent)
-    user = payload.get("user_data")
-    if isinstance(user, dict):
-        payload["user_data"] = {k: v for k, v in user.items() if k not in PURGED_USER_KEYS}
-    payload.pop("client_id", None)  # GA4: the browser's _ga client id
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def most_restrictive_consent(*choices: Consent | None) -> Consent | None:
@@ -86,7 +47,7 @@ def merge_context(
     """The stored event with what ``incoming`` adds, and the names of what it added."""
     user_data = dict(stored.user_data)
     added: list[str] = []
-    for key in JOINABLE_USER_KEYS:
+    for key in JOINABLE_KEYS:  # user_data keys a later copy may add
         if key not in user_data and key in incoming.user_data:
             user_data[key] = incoming.user_data[key]
             added.append(key)
@@ -120,3 +81,35 @@ def merge_context(
         flags.remove("no_customer_information")
     merged = stored.model_copy(update={"user_data": user_data, "flags": flags, **updates})
     return merged, added
+
+
+def insert_or_merge(unit: UnitOfWork, records: Sequence[NewEvent],
+                    now: float) -> list[InsertResult]:
+    """Store the new events; a duplicate adds to the stored copy what it lacks.
+
+    Only while some row is still to be sent (pending or held): after that, what was sent is
+    the record. When a duplicate brings browser keys (:data:`BROWSER_KEYS`), rows that were
+    waiting for them (a server Purchase's join window) become due now; held rows stay held,
+    because another browser copy is no confirmation. Every duplicate gets a note.
+    """
+    inserted = unit.insert_new(records, now)
+    results: list[InsertResult] = []
+    for record, new in zip(records, inserted, strict=True):
+        incoming = record.event
+        if new:
+            results.append(InsertResult(incoming.event_name, incoming.event_id, "queued"))
+            continue
+        stored = unit.find_event(incoming.event_name, incoming.event_id)
+        assert stored is not None  # the insert conflicted with it in this transaction
+        added: list[str] = []
+        if any(status in OPEN for status in stored.statuses):
+            merged, added = merge_context(stored.event, incoming)
+            if added:
+                unit.update_event(stored.ref, merged)
+                if BROWSER_KEYS.intersection(added):
+                    unit.make_due(stored.ref, now)
+        detail = f"duplicate from {record.source}"
+        detail += f"; added {', '.join(added)}" if added else "; nothing new"
+        unit.note(stored.ref, "duplicate", detail, now)
+        results.append(InsertResult(incoming.event_name, incoming.event_id, "duplicate", added))
+    return results

@@ -152,11 +152,10 @@ class DemoShop:
             for view in self.runtime.store.event_view(event_id):
                 outcomes = []
                 for row in view.outbox:
-                    sent_value = row.get("sent")
-                    sent = sent_value if isinstance(sent_value, dict) else {}
-                    text = f"{row['destination']}: {row['status']}"
-                    if row.get("message"):
-                        text += f" ({row['message']})"
+                    sent = row.sent if isinstance(row.sent, dict) else {}
+                    text = f"{row.destination}: {row.status}"
+                    if row.message:
+                        text += f" ({row.message})"
                     if sent.get("event_id"):
                         text += f", sent event_id={sent['event_id']}"
                     outcomes.append(text)

@@ -26,25 +26,25 @@ browser copy lends nothing and the store's copy goes on its own data, because a 
 confirmed in time may be a forgery planted for a guessed order reference. Without a store copy
 the held rows end ``suppressed`` with :data:`UNCONFIRMED_REASON` after the join window.
 
-The store work is done by Store protocol methods (SQLite: store/sqlite_context.py):
-``browser_events_by_key``, ``confirm_held_purchase``, ``has_expired_holds``,
-``finish_expired_holds``, ``add_event_notes``.
+This is a stage of ``Pipeline.commit``: it gets the settings it needs and the pipeline's
+planner (:class:`JoinStage`) and reads and writes through the unit of work of the accepted
+group's one transaction (``Store.transaction``); the store runs the queries, the decisions are
+here (and in trackside.context for what a duplicate adds).
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from trackside.consent import BROWSER_SOURCES
-from trackside.context import BROWSER_KEYS, merge_context, most_restrictive_consent
+from trackside.context import insert_or_merge, merge_context, most_restrictive_consent
 from trackside.events import NormalizedEvent
+from trackside.identity.keys import BROWSER_KEYS
+from trackside.outcomes import Outcome
 from trackside.quality import has_sufficient_customer_information
-from trackside.store import HOLD_UNTIL, InsertResult, NewEvent
-
-if TYPE_CHECKING:
-    from trackside.pipeline import Pipeline
+from trackside.store import InsertResult, NewEvent, OutboxPlan, UnitOfWork
 
 BROWSER_SOURCE = "browser"
 #: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
@@ -57,74 +57,116 @@ UNCONFIRMED_REASON = "browser purchase not confirmed by the store"
 #: Note kind for a cart or customer id that a beacon named without the store's token.
 UNVERIFIED_KEY = "join_key_refused"
 _CONTEXT_ROWS = 10
-_SWEEP_EVERY_S = 1.0
-_last_sweep: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+SWEEP_EVERY_S = 1.0
+
+#: The planner of the pipeline: (event, source, now) → the outbox rows to create.
+Planner = Callable[[NormalizedEvent, str, float], list[OutboxPlan]]
 
 
-def insert(pipeline: Pipeline, records: list[NewEvent], source: str,
+@dataclass
+class JoinStage:
+    """What the join needs from the pipeline: settings values and the planner (the store comes
+    as the unit of work of the group's transaction)."""
+
+    join_window_s: float
+    retention_days: float
+    trust_browser_purchases: bool
+    plan: Planner
+    #: When the sweep last looked (at most once a second unless forced).
+    last_sweep: float = 0.0
+
+
+def insert(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent], source: str,
            now: float) -> list[InsertResult]:
-    """``store.insert_events`` with the joins and the browser Purchase policy around it."""
-    store = pipeline.store
+    """The insert of the accepted group, with the joins and the browser Purchase policy."""
     notes: list[tuple[str, str, str, str]] = []
     if source in BROWSER_SOURCES:
-        records = [_browser_record(pipeline, record, notes) for record in records]
-        results = store.insert_events(records, now)
+        records = [_browser_record(stage, record, notes) for record in records]
+        results = insert_or_merge(unit, records, now)
     else:
-        records = [_join_by_key(pipeline, record, now, notes) for record in records]
-        results = _insert_confirming_held(pipeline, records, now)
+        records = [_join_by_key(stage, unit, record, now, notes) for record in records]
+        results = _insert_confirming_held(stage, unit, records, now)
     queued = {(r.event_name, r.event_id) for r in results if r.status == "queued"}
-    store.add_event_notes([n for n in notes if (n[0], n[1]) in queued], now)
-    sweep(pipeline, now)
+    for event_name, event_id, kind, detail in notes:
+        if (event_name, event_id) in queued:
+            stored = unit.find_event(event_name, event_id)
+            if stored is not None:
+                unit.note(stored.ref, kind, detail, now)
+    sweep(stage, unit, now)
     return results
 
 
-def _insert_confirming_held(pipeline: Pipeline, records: list[NewEvent],
+def _insert_confirming_held(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent],
                             now: float) -> list[InsertResult]:
-    # A server Purchase whose browser copy is held confirms it before the insert: the
-    # duplicate merge of insert_events would let the browser's values win and could release
-    # the held rows before confirm_held_purchase decides what the browser copy may lend.
+    # A server Purchase whose browser copy is held confirms it instead of being inserted: the
+    # duplicate merge would let the browser's values win and could release the held rows
+    # before _confirm_held decides what the browser copy may lend.
     confirmed: dict[int, InsertResult] = {}
     for index, record in enumerate(records):
         if record.event.event_name == "Purchase":
-            result = _confirm_held(pipeline, record, now)
+            result = _confirm_held(stage, unit, record, now)
             if result is not None:
                 confirmed[index] = result
-    inserted = iter(pipeline.store.insert_events(
-        [r for i, r in enumerate(records) if i not in confirmed], now))
-    results: list[InsertResult] = []
-    for index, record in enumerate(records):
-        result = confirmed.get(index) or next(inserted)
-        if result.status == "duplicate" and record.event.event_name == "Purchase":
-            # Another process stored the browser's copy between the check and the insert.
-            result = _confirm_held(pipeline, record, now) or result
-        results.append(result)
-    return results
+    inserted = iter(insert_or_merge(
+        unit, [r for i, r in enumerate(records) if i not in confirmed], now))
+    return [confirmed.get(index) or next(inserted) for index in range(len(records))]
 
 
-def _confirm_held(pipeline: Pipeline, record: NewEvent, now: float) -> InsertResult | None:
-    added = pipeline.store.confirm_held_purchase(
-        record, UNCONFIRMED, SEEN_BY_BROWSER, HOLD_UNTIL, UNCONFIRMED_REASON, now,
-        lends_since=now - pipeline.settings.join_window_s)
-    if added is None:
+def _confirm_held(stage: JoinStage, unit: UnitOfWork, record: NewEvent,
+                  now: float) -> InsertResult | None:
+    """Replace a held browser purchase by the store's copy of the same order.
+
+    The store's order (value, items, hashed customer data) wins. A browser copy accepted
+    within the join window lends its context where the store's copy lacks it: fbp, fbc, IP,
+    user agent, GA ids, and consent, combined to the most restrictive; its held rows become
+    due now, rows already finished as unconfirmed are due again. An older browser copy lends
+    nothing: the event becomes the store's copy, and every row the browser copy planned and
+    never sent is planned again from the store's copy (``record.outbox``), due now. None when
+    the stored event is not a held browser purchase (an ordinary duplicate, or none).
+    """
+    incoming = record.event
+    stored = unit.find_event(incoming.event_name, incoming.event_id)
+    # Held purchases are stored as the browser's (``source``); the store's re-sends are not.
+    if (stored is None or stored.source != BROWSER_SOURCE
+            or UNCONFIRMED not in stored.event.flags):
         return None
+    lends = stored.accepted_at >= now - stage.join_window_s
+    merged, added = merge_context(incoming, stored.event) if lends else (incoming, [])
+    dropped = (UNCONFIRMED, "no_customer_information")
+    kept = [f for f in stored.event.flags if f not in dropped]
+    flags = list(dict.fromkeys([*merged.flags, *kept, SEEN_BY_BROWSER]))
+    unit.update_event(stored.ref, merged.model_copy(update={"flags": flags}),
+                      source=record.source)
+    if lends:
+        unit.release_held(stored.ref, now)
+        unit.reopen(stored.ref, UNCONFIRMED_REASON, now)
+        detail = (f"confirmed by {record.source}: the store's order replaces the browser's; "
+                  f"browser context kept: {', '.join(added) if added else 'nothing new'}")
+    else:
+        # Held rows were never due, so none was ever attempted or sent.
+        unit.replan(stored.ref, record.outbox, now)
+        detail = (f"confirmed by {record.source}: the browser's copy was not used: it arrived "
+                  f"{now - stored.accepted_at:.0f} s earlier, outside the join window "
+                  "(TRACKSIDE_JOIN_WINDOW_S), and an unconfirmed browser purchase lends nothing "
+                  "(fbp, fbc, IP, user agent, consent, GA ids); sent on the store's own data")
+    unit.note(stored.ref, "confirmed", detail, now)
     # The store's first copy of the order: for its sender it is new.
-    return InsertResult(record.event.event_name, record.event.event_id, "queued", added)
+    return InsertResult(incoming.event_name, incoming.event_id, "queued", added)
 
 
-def sweep(pipeline: Pipeline, now: float, force: bool = False) -> int:
+def sweep(stage: JoinStage, unit: UnitOfWork, now: float, force: bool = False) -> int:
     """End held purchases whose join window is over; at most once a second unless forced."""
-    store = pipeline.store
-    if not force and now - _last_sweep.get(store, 0.0) < _SWEEP_EVERY_S:
+    if not force and now - stage.last_sweep < SWEEP_EVERY_S:
         return 0
-    _last_sweep[store] = now
-    cutoff = now - pipeline.settings.join_window_s
-    if not store.has_expired_holds(pipeline.destinations, HOLD_UNTIL, cutoff):
+    stage.last_sweep = now
+    cutoff = now - stage.join_window_s
+    # A cheap read first: almost always there is nothing to end.
+    if not unit.has_expired_holds(cutoff):
         return 0
-    return store.finish_expired_holds(pipeline.destinations, HOLD_UNTIL, cutoff,
-                                    UNCONFIRMED_REASON, now)
+    return unit.finish_expired_holds(cutoff, UNCONFIRMED_REASON, now)
 
 
-def _browser_record(pipeline: Pipeline, record: NewEvent,
+def _browser_record(stage: JoinStage, record: NewEvent,
                     notes: list[tuple[str, str, str, str]]) -> NewEvent:
     # In place: the record was built by this accept() call and is not shared (hot path).
     event = record.event
@@ -138,27 +180,27 @@ def _browser_record(pipeline: Pipeline, record: NewEvent,
         event.flags.append(SEEN_BY_BROWSER)
         if mark.get("verified") is True:
             event.flags.append(SIGNED)
-        elif not pipeline.settings.trust_browser_purchases:
+        elif not stage.trust_browser_purchases:
             event.flags.append(UNCONFIRMED)
             for plan in record.outbox:
-                if plan.status == "pending":
-                    plan.next_attempt_at = HOLD_UNTIL
+                if plan.status == Outcome.PENDING:
+                    plan.status = Outcome.HELD
     return record
 
 
-def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,
+def _join_by_key(stage: JoinStage, unit: UnitOfWork, record: NewEvent, now: float,
                  notes: list[tuple[str, str, str, str]]) -> NewEvent:
     event = record.event
     join_keys: tuple[Literal["cart_id", "customer_id"], ...] = ("cart_id", "customer_id")
     keys = [(key, getattr(event, key)) for key in join_keys if getattr(event, key)]
     if not keys:
         return record
-    since = now - pipeline.settings.retention_days * 86400
+    since = now - stage.retention_days * 86400
     rows: list[NormalizedEvent] = []
     seen: set[tuple[str, str]] = set()
     used: list[str] = []
     for key, value in keys:
-        candidates = pipeline.store.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
+        candidates = unit.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
         found = [row for row in candidates if (row.event_name, row.event_id) not in seen]
         if found:
             used.append(key)
@@ -172,7 +214,7 @@ def _join_by_key(pipeline: Pipeline, record: NewEvent, now: float,
     notes.append((event.event_name, event.event_id, "joined",
                   f"browser context by {', '.join(used)}: added {', '.join(added)}"))
     # Planned again: the joined consent and browser keys change what is due and when.
-    return NewEvent(merged, record.source, pipeline.plan(merged, record.source, now))
+    return NewEvent(merged, record.source, stage.plan(merged, record.source, now))
 
 
 def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> NormalizedEvent:

@@ -63,6 +63,9 @@ class Pipeline:
         self.settings = settings
         self.store = store
         self.destinations = list(destinations)
+        self.joins = join.JoinStage(
+            join_window_s=settings.join_window_s, retention_days=settings.retention_days,
+            trust_browser_purchases=settings.trust_browser_purchases, plan=self.plan)
 
     def normalize(self, event: Event, source: str, now: float) -> NormalizedEvent:
         user = normalize_user(
@@ -170,11 +173,25 @@ class Pipeline:
         return PreparedBatch(source, now, results, records, positions)
 
     def commit(self, batch: PreparedBatch) -> list[AcceptResult]:
-        """The store half of accept(): one transaction for the batch; returns once durable."""
+        """The store half of accept(): one transaction (one fsync) for the batch, its joins,
+        confirmations, notes and the sweep of expired holds included; returns once durable."""
         if batch.records:
-            # join.insert wraps store.insert_events: browser context joins and the browser
-            # Purchase policy (trackside/join.py, DESIGN.md "Joining browser context").
-            inserted = join.insert(self, batch.records, batch.source, batch.now)
+            # Browser context joins and the browser Purchase policy (trackside/join.py,
+            # DESIGN.md "Joining browser context").
+            with self.store.transaction() as unit:
+                inserted = join.insert(self.joins, unit, batch.records, batch.source, batch.now)
             for position, result in zip(batch.positions, inserted, strict=True):
                 batch.results[position].status = result.status
         return batch.results
+
+    def sweep_holds(self, now: float, force: bool = False) -> int:
+        """End held browser purchases whose join window is over (serve runs it every second,
+        so they end while the shop is idle too); at most once a second unless forced."""
+        if not force and now - self.joins.last_sweep < join.SWEEP_EVERY_S:
+            return 0
+        # A cheap read outside any transaction first: almost always nothing has expired.
+        if not self.store.has_expired_holds(now - self.joins.join_window_s):
+            self.joins.last_sweep = now
+            return 0
+        with self.store.transaction() as unit:
+            return join.sweep(self.joins, unit, now, force=True)

@@ -1,12 +1,17 @@
-"""One contract suite over every Store implementation (SQLite today; PostgreSQL next)."""
+"""One contract suite over every Store implementation (memory and SQLite; PostgreSQL next).
+
+Written against the Store protocol only (no SQL): tests/contract/conftest.py says which
+stores it runs over.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 
+from trackside.context import insert_or_merge
 from trackside.events import NormalizedEvent
 from trackside.store import (
     ATTEMPTS_KEPT_FIRST,
@@ -14,22 +19,14 @@ from trackside.store import (
     AttemptRecord,
     DropResult,
     Finished,
+    InsertResult,
     NewEvent,
     OutboxPlan,
     Store,
     StoreLocked,
 )
-from trackside.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    implementation = SQLiteStore(str(tmp_path / "contract.db"))
-    implementation.migrate()
-    yield implementation
-    implementation.close()
 
 
 def make_event(event_id: str = "R1", name: str = "Purchase", **user: object) -> NormalizedEvent:
@@ -40,10 +37,16 @@ def make_event(event_id: str = "R1", name: str = "Purchase", **user: object) -> 
     )
 
 
+def insert(store: Store, records: list[NewEvent], now: float) -> list[InsertResult]:
+    """As accept() stores a group: one transaction, duplicates merged (trackside.context)."""
+    with store.transaction() as unit:
+        return insert_or_merge(unit, records, now)
+
+
 def accept(store: Store, *events: NormalizedEvent, destinations: tuple[str, ...] = ("meta", "ga4"),
            source: str = "api", now: float = NOW) -> list[str]:
     records = [NewEvent(e, source, [OutboxPlan(d) for d in destinations]) for e in events]
-    return [r.status for r in store.insert_events(records, now)]
+    return [r.status for r in insert(store, records, now)]
 
 
 def test_migrate_is_idempotent(store: Store) -> None:
@@ -65,8 +68,35 @@ def test_duplicates_are_stored_once_and_add_only_missing_context(store: Store) -
     [view] = store.event_view("R1")
     assert view.event.user_data["fbc"] == "fb.1.1700000000000.abc"
     assert view.event.user_data["em"] == ["a" * 64]  # the first value wins
-    assert any("duplicate from browser; added fbc" in n["detail"] for n in view.notes)
+    assert any("duplicate from browser; added fbc" in n.detail for n in view.notes)
     assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1}
+
+
+def test_insert_events_stores_new_events_and_leaves_duplicates_as_they_are(store: Store) -> None:
+    first = NewEvent(make_event("R1"), "api", [OutboxPlan("meta")])
+    again = NewEvent(make_event("R1", fbc="fb.1.1700000000000.abc"), "browser",
+                     [OutboxPlan("meta")])
+    results = store.insert_events([first, again], NOW)
+    assert [(r.event_id, r.status, r.added) for r in results] == [
+        ("R1", "queued", []), ("R1", "duplicate", [])]
+    [view] = store.event_view("R1")
+    assert "fbc" not in view.event.user_data and view.notes == []
+    assert view.source == "api" and [r.destination for r in view.outbox] == ["meta"]
+
+
+def test_a_transaction_is_all_or_nothing(store: Store) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), store.transaction() as unit:
+        unit.insert_new([NewEvent(make_event("R1"), "api", [OutboxPlan("meta")])], NOW)
+        stored = unit.find_event("Purchase", "R1")
+        assert stored is not None and stored.statuses == ["pending"]
+        unit.note(stored.ref, "warning", "then it failed", NOW)
+        raise Boom
+    assert store.event_view("R1") == [] and store.counts() == []
+    accept(store, make_event("R1"))  # and the store still works
+    assert len(store.event_view("R1")) == 1
 
 
 def test_same_id_with_another_event_name_is_another_event(store: Store) -> None:
@@ -124,7 +154,7 @@ def test_record_attempts_and_last_attempts(store: Store) -> None:
     assert (last[b].verdict, last[b].code, last[b].subcode) == ("rejected", 100, 2804048)
     # A step row does not reschedule: the row stays pending and claimed, attempts unchanged.
     [view] = store.event_view("R1")
-    assert (view.outbox[0]["status"], view.outbox[0]["attempts"]) == ("pending", 0)
+    assert (view.outbox[0].status, view.outbox[0].attempts) == ("pending", 0)
     assert len(view.attempts) == 2
     assert store.last_attempts([]) == {}
 
@@ -174,10 +204,10 @@ def test_reschedule_records_attempt_and_finish_is_final(store: Store) -> None:
     store.reschedule([again.outbox_id], NOW + 8, AttemptRecord("retry"), NOW + 7)
     [view] = store.event_view("R1")
     [outbox] = view.outbox
-    assert (outbox["status"], outbox["code"], outbox["subcode"]) == ("dead", 100, 2804016)
-    assert outbox["sent"] == {"x": 1}
-    assert outbox["attempts"] == 2
-    assert [a["verdict"] for a in view.attempts] == ["retry"]
+    assert (outbox.status, outbox.code, outbox.subcode) == ("dead", 100, 2804016)
+    assert outbox.sent == {"x": 1}
+    assert outbox.attempts == 2
+    assert [a.verdict for a in view.attempts] == ["retry"]
 
 
 def test_initially_final_rows(store: Store) -> None:
@@ -213,7 +243,7 @@ def test_replay_refuses_events_outside_the_window(store: Store) -> None:
     assert [event_id for event_id, _ in result.refused] == ["OLD"]
     assert {c.destination: c.counts for c in store.counts()}["meta"] == {"pending": 1, "expired": 1}
     [view] = store.event_view("R1")
-    assert any(n["kind"] == "replay" for n in view.notes)
+    assert any(n.kind == "replay" for n in view.notes)
 
 
 def test_cursors(store: Store) -> None:
@@ -238,14 +268,14 @@ def test_store_order_replaces_the_browsers_when_the_beacon_came_first(store: Sto
     server = make_event("R1").model_copy(
         update={"source": "prestashop",
                 "order": Order(reference="R1", value=59.8, currency="EUR", items=[{"id": "A"}])})
-    store.insert_events([NewEvent(browser, "browser", [OutboxPlan("meta")])], NOW)
-    [result] = store.insert_events([NewEvent(server, "prestashop", [OutboxPlan("meta")])], NOW)
+    insert(store, [NewEvent(browser, "browser", [OutboxPlan("meta")])], NOW)
+    [result] = insert(store, [NewEvent(server, "prestashop", [OutboxPlan("meta")])], NOW)
     assert result.status == "duplicate"
     [view] = store.event_view("R1")
     assert view.event.order is not None and view.event.order.value == 59.8
     assert view.event.source == "prestashop"
     assert view.event.user_data["client_ip_address"] == "1.2.3.4"
-    assert any("confirmation from prestashop" in n["detail"] for n in view.notes)
+    assert any("confirmation from prestashop" in n.detail for n in view.notes)
 
 
 def test_drop_pending_ends_only_pending_rows_with_a_note(store: Store) -> None:
@@ -256,10 +286,10 @@ def test_drop_pending_ends_only_pending_rows_with_a_note(store: Store) -> None:
     assert result.dropped == [("Purchase", "meta")]
     assert result.refused == [("Purchase", "ga4", "delivered")]
     [view] = store.event_view("R1")
-    rows = {r["destination"]: r for r in view.outbox}
-    assert rows["meta"]["status"] == "dead" and rows["ga4"]["status"] == "delivered"
-    assert rows["meta"]["message"] == "dropped by operator: test order"
-    assert [(n["kind"], n["destination"], n["detail"]) for n in view.notes] == [
+    rows = {r.destination: r for r in view.outbox}
+    assert rows["meta"].status == "dead" and rows["ga4"].status == "delivered"
+    assert rows["meta"].message == "dropped by operator: test order"
+    assert [(n.kind, n.destination, n.detail) for n in view.notes] == [
         ("dropped", "meta", "dropped by ana: test order")]
     assert store.claim("meta", 10, "w", 60, NOW + 2) == []
     assert store.drop_pending("R1", "meta", "again", "ana", NOW + 3).dropped == []
@@ -273,10 +303,10 @@ def test_attempts_keep_the_first_and_last_few_and_count_the_rest(store: Store) -
     for i in range(total):
         store.reschedule([row.outbox_id], NOW, AttemptRecord("retry", message=f"a{i}"), NOW + i)
     [view] = store.event_view("R1")
-    kept = [a["message"] for a in view.attempts]
+    kept = [a.message for a in view.attempts]
     assert kept[:ATTEMPTS_KEPT_FIRST] == [f"a{i}" for i in range(ATTEMPTS_KEPT_FIRST)]
     assert kept[ATTEMPTS_KEPT_FIRST:] == [f"a{i}" for i in range(total - ATTEMPTS_KEPT_LAST, total)]
-    assert view.outbox[0]["attempts"] == total and view.outbox[0]["attempts_not_kept"] == 40
+    assert view.outbox[0].attempts == total and view.outbox[0].attempts_not_kept == 40
 
 
 def test_probe_write_commits_and_leaves_nothing(store: Store) -> None:
@@ -285,13 +315,13 @@ def test_probe_write_commits_and_leaves_nothing(store: Store) -> None:
     assert store.counts() == []
 
 
-def test_time_limit_bounds_waiting_not_work(store: Store, tmp_path: Path) -> None:
-    from tests.lockholder import hold_lock
-
-    # Past its limit a call that needs no lock wait still runs (a group's follow-up write).
+def test_time_limit_bounds_waiting_not_work(
+    store: Store, locked_elsewhere: Callable[[], AbstractContextManager[object]]
+) -> None:
+    # Past its limit a call that needs no lock wait still runs (a slow block's later call).
     with store.time_limit(0):
         store.set_cursor("c", "v", NOW)
     assert store.get_cursor("c") == "v"
-    with hold_lock(tmp_path / "contract.db"), pytest.raises(StoreLocked), store.time_limit(0.2):
+    with locked_elsewhere(), pytest.raises(StoreLocked), store.time_limit(0.2):
         store.set_cursor("c", "w", NOW)
     assert store.get_cursor("c") == "v"

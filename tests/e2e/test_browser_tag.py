@@ -140,7 +140,7 @@ def test_blocked_pixel_the_server_purchase_still_reaches_meta_with_browser_conte
     fbp = wait_until(lambda: next((c["value"] for c in browser_context.cookies(shop.url)
                                    if c["name"] == "_fbp"), None), what="the _fbp cookie")
     wait_until(lambda: any("pixel_absent" in v.event.flags for v in shop.stored(reference))
-               or any("duplicate from browser" in n["detail"]
+               or any("duplicate from browser" in n.detail
                       for v in shop.stored(reference) for n in v.notes),
                what="the confirmation page's beacon")
     shop.drain()
@@ -168,7 +168,7 @@ def test_consent_denied_in_the_banner_nothing_reaches_meta(
     page.wait_for_url(re.compile(r".*/demo/order/[A-Z]{9}$"))
     reference = page.inner_text("#reference")
     assert len(pixel_calls(page)) == before_choice  # denied: the tag does not fire the pixel
-    wait_until(lambda: any(n["detail"].startswith("duplicate from browser")
+    wait_until(lambda: any(n.detail.startswith("duplicate from browser")
                            for v in shop.stored(reference) for n in v.notes),
                what="the confirmation page's beacon")
     shop.drain()

@@ -69,7 +69,7 @@ def test_forged_beacons_for_the_shoppers_ids_never_reach_the_shoppers_order(
     page.click("#checkout")
     page.wait_for_url(re.compile(r".*/demo/order/[A-Z]{9}$"))
     reference = page.inner_text("#reference")
-    wait_until(lambda: any(n["detail"].startswith("duplicate from browser")
+    wait_until(lambda: any(n.detail.startswith("duplicate from browser")
                            for v in shop.stored(reference) for n in v.notes),
                what="the confirmation page's beacon")
     shop.drain()
@@ -79,7 +79,7 @@ def test_forged_beacons_for_the_shoppers_ids_never_reach_the_shoppers_order(
     assert user["client_user_agent"] == page.evaluate("navigator.userAgent") != FORGER_UA
     assert "fbc" not in user
     assert view.event.consent.ad_storage == choice
-    assert any(n["kind"] == "joined" for n in view.notes)
+    assert any(n.kind == "joined" for n in view.notes)
     for forged_id in ("forged-0", "forged-1"):
         [forged] = shop.stored(forged_id)
         assert forged.event.cart_id is None and forged.event.customer_id is None
@@ -87,7 +87,7 @@ def test_forged_beacons_for_the_shoppers_ids_never_reach_the_shoppers_order(
     if choice == "denied":
         assert purchases == []
         [row] = view.outbox
-        assert row["status"] == "suppressed" and "denied" in row["message"]
+        assert row.status == "suppressed" and "denied" in row.message
     else:
         [sent] = purchases
         assert sent["event_id"] == reference

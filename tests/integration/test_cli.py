@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from trackside.cli import app
 from trackside.config import load_settings
 from trackside.runtime import Runtime
-from trackside.store import Finished
+from trackside.store import AttemptRecord, Finished
 
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted"}
 
@@ -109,3 +109,33 @@ def test_status_events_show_and_replay(env: dict[str, str]) -> None:
 
     code, output = invoke("replay", "--since", "yesterday")
     assert code == 2 and "is not a date" in output
+
+
+def test_events_show_and_status_with_held_rows_and_fbtrace_ids(env: dict[str, str]) -> None:
+    runtime = Runtime.from_settings(load_settings())
+    now = time.time()
+    beacon = {"event_name": "Purchase", "event_time": int(now), "consent": GRANTED,
+              "event_source_url": "https://shop.example/thanks",
+              "user": {"fbp": "fb.1.1700000000000.1", "ip": "203.0.113.9", "user_agent": "UA"},
+              "order": {"reference": "HELD1", "value": 5, "currency": "EUR"}}
+    runtime.pipeline.accept([beacon], "browser", now=now)
+    runtime.pipeline.accept([{**beacon, "order": {**beacon["order"], "reference": "R1"},
+                              "user": {"email": "a@example.com"}}], "api", now=now)
+    [row] = runtime.store.claim("dryrun", 10, "test", 60, now)
+    runtime.store.reschedule([row.outbox_id], now + 60,
+                             AttemptRecord("retry", 500, 2, None, "Please retry",
+                                           fbtrace_id="AZx9Trace"), now)
+    runtime.close()
+
+    code, output = invoke("events", "show", "HELD1")
+    assert code == 0, output
+    assert "held [dryrun]: an unconfirmed browser purchase" in output
+    code, output = invoke("events", "show", "R1")
+    assert code == 0, output
+    assert "attempt [dryrun]: retry, HTTP 500, code 2, Please retry, fbtrace_id AZx9Trace" in output
+    code, output = invoke("events", "show", "R1", "--json")
+    [shown] = json.loads(output)
+    assert shown["attempts"][0]["fbtrace_id"] == "AZx9Trace"
+    code, output = invoke("status", "--json")
+    [entry] = json.loads(output)["destinations"]
+    assert entry["counts"] == {"held": 1, "pending": 1}

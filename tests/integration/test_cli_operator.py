@@ -108,14 +108,14 @@ def test_events_drop_ends_pending_rows_with_an_audited_note(env: dict[str, str])
     runtime = Runtime.from_settings(load_settings())
     [view] = runtime.store.event_view("D1")
     runtime.close()
-    rows = {row["destination"]: row for row in view.outbox}
-    assert rows["ga4"]["status"] == "dead" and rows["dryrun"]["status"] == "pending"
-    assert rows["ga4"]["message"] == "dropped by operator: test order placed by staff"
-    assert rows["ga4"]["finished_at"] is not None
-    [note] = [n for n in view.notes if n["kind"] == "dropped"]
-    assert note["destination"] == "ga4"
-    assert note["detail"].startswith("dropped by ") and "(trackside events drop)" in note["detail"]
-    assert note["detail"].endswith(": test order placed by staff")
+    rows = {row.destination: row for row in view.outbox}
+    assert rows["ga4"].status == "dead" and rows["dryrun"].status == "pending"
+    assert rows["ga4"].message == "dropped by operator: test order placed by staff"
+    assert rows["ga4"].finished_at is not None
+    [note] = [n for n in view.notes if n.kind == "dropped"]
+    assert note.destination == "ga4"
+    assert note.detail.startswith("dropped by ") and "(trackside events drop)" in note.detail
+    assert note.detail.endswith(": test order placed by staff")
 
     code, shown = invoke("events", "show", "D1")
     assert "dropped [ga4]: dropped by" in shown and "dead [ga4]: dropped by operator" in shown
@@ -153,10 +153,10 @@ def test_a_row_retried_for_days_keeps_bounded_attempts(env: dict[str, str], tmp_
     [view] = runtime.store.event_view("A1")
     runtime.close()
 
-    messages = [a["message"] for a in view.attempts]
+    messages = [a.message for a in view.attempts]
     assert messages == [f"attempt {i}" for i in (*range(5), *range(980, 1000))]
     [outbox] = view.outbox
-    assert outbox["attempts"] == 1000 and outbox["attempts_not_kept"] == 975
+    assert outbox.attempts == 1000 and outbox.attempts_not_kept == 975
     with contextlib.closing(sqlite3.connect(tmp_path / "ops.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 25
 

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from tests.fakes.server import ThreadedServer
 from trackside.config import Settings
 from trackside.runtime import Runtime
+from trackside.store import HELD
 from trackside.web.browser import join_token, sign_purchase
 from trackside.web.collect import MAX_BODY_BYTES, collect_routes
 
@@ -274,13 +275,13 @@ def test_signed_browser_purchase_goes_on_its_own_word(
     view = gateway.stored("SIGNEDREF")
     assert "signed_browser_purchase" in view.event.flags
     assert "pixel_absent" in view.event.flags
-    assert [row["next_attempt_at"] < 10**10 for row in view.outbox] == [True]
+    assert [row.next_attempt_at < 10**10 for row in view.outbox] == [True]
 
     forged = sign_purchase(CANARY_KEY, "FORGEDREF", 49.9, "EUR")
     gateway.collect(purchase("FORGEDREF", signature=forged, value=4990))
     held = gateway.stored("FORGEDREF")
     assert "unconfirmed_browser_purchase" in held.event.flags
-    assert [row["next_attempt_at"] > 10**10 for row in held.outbox] == [True]
+    assert [row.status for row in held.outbox] == [HELD]  # never due on its own
 
 
 def test_the_purchase_id_is_the_servers_rule_not_the_browsers_word(

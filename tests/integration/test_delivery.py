@@ -20,6 +20,7 @@ from tests.fakes.graph_api import FakeGraphAPI, Fault
 from tests.waiting import wait_until_async
 from trackside.delivery import Worker
 from trackside.runtime import Runtime
+from trackside.store import OutboxRow
 
 DAY = 86400
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
@@ -55,7 +56,7 @@ def drain(runtime: Runtime, clock: WorkerClock | None = None, timeout_s: float =
     return asyncio.run(run())
 
 
-def outbox(runtime: Runtime, event_id: str) -> dict[str, Any]:
+def outbox(runtime: Runtime, event_id: str) -> OutboxRow:
     [view] = runtime.store.event_view(event_id)
     [row] = view.outbox
     return row
@@ -69,7 +70,7 @@ def test_delivers_once_with_the_same_event_ids(runtime: Runtime, fake_graph: Fak
     sent = fake_graph.events[0].payload
     assert len(sent["user_data"]["em"]) == 64 or len(sent["user_data"]["em"][0]) == 64
     row = outbox(runtime, "R0")
-    assert row["status"] == "delivered" and row["sent"]["event_id"] == "R0"
+    assert row.status == "delivered" and row.sent["event_id"] == "R0"
     assert drain(runtime) == 0
 
 
@@ -102,14 +103,14 @@ def test_transient_failures_are_retried_with_backoff(
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
     drain(runtime, clock)
     row = outbox(runtime, "R1")
-    assert row["status"] == "pending" and row["attempts"] == 1
+    assert row.status == "pending" and row.attempts == 1
     # Full jitter on 2 s: the first retry is due within seconds.
-    assert clock.now < row["next_attempt_at"] <= clock.now + 2.01
+    assert clock.now < row.next_attempt_at <= clock.now + 2.01
     [attempt] = runtime.store.event_view("R1")[0].attempts
-    assert attempt["verdict"] == "retry"
+    assert attempt.verdict == "retry"
     clock.advance(3)
     drain(runtime, clock)
-    assert outbox(runtime, "R1")["status"] == "delivered"
+    assert outbox(runtime, "R1").status == "delivered"
     assert fake_graph.event_ids() == ["R1"]
 
 
@@ -118,10 +119,10 @@ def test_timeout_is_retried(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
     fake_graph.fail_next(Fault.timeout(2.0))
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
     drain(runtime, clock, timeout_s=0.5)
-    assert outbox(runtime, "R1")["status"] == "pending"
+    assert outbox(runtime, "R1").status == "pending"
     clock.advance(3)
     drain(runtime, clock, timeout_s=0.5)
-    assert outbox(runtime, "R1")["status"] == "delivered"
+    assert outbox(runtime, "R1").status == "delivered"
 
 
 @pytest.mark.parametrize("code", [4, 17, 32, 613, 80004])
@@ -136,7 +137,7 @@ def test_throttling_pauses_the_destination(
     assert state.destination == "meta" and state.code == code
     # A first throttle without a hint pauses 5 s; throttles in a row escalate (test_throttle.py).
     assert state.paused_until == pytest.approx(clock.now + 5)
-    assert outbox(runtime, "R1")["status"] == "pending"
+    assert outbox(runtime, "R1").status == "pending"
     clock.advance(3)
     assert drain(runtime, clock) == 0  # still paused: nothing is sent
     assert len(fake_graph.requests) == 1
@@ -167,8 +168,8 @@ def test_one_invalid_event_in_a_thousand_is_isolated_by_bisection(
     assert len(set(fake_graph.event_ids())) == 999
     assert "R0500" not in fake_graph.event_ids()
     dead = outbox(runtime, "R0500")
-    assert (dead["status"], dead["code"], dead["subcode"]) == ("dead", 100, 2804048)
-    assert dead["message"]
+    assert (dead.status, dead.code, dead.subcode) == ("dead", 100, 2804048)
+    assert dead.message
     counts = {c.destination: c.counts for c in runtime.store.counts()}
     assert counts["meta"] == {"delivered": 999, "dead": 1}
     # log2(1000) levels, two requests per level at most, plus the first.
@@ -221,7 +222,7 @@ def test_events_older_than_seven_days_expire_without_being_sent(
     runtime.pipeline.accept([purchase("OLD", event_time=old), purchase("NEW")], "api")
     drain(runtime)
     assert fake_graph.event_ids() == ["NEW"]
-    assert outbox(runtime, "OLD")["status"] == "expired"
+    assert outbox(runtime, "OLD").status == "expired"
 
 
 def test_retry_gives_up_only_when_the_window_closes(
@@ -235,15 +236,15 @@ def test_retry_gives_up_only_when_the_window_closes(
     for _ in range(30):
         drain(runtime, clock)
         row = outbox(runtime, "EDGE")
-        if row["status"] != "pending":
+        if row.status != "pending":
             break
-        clock.now = row["next_attempt_at"]
+        clock.now = row.next_attempt_at
     row = outbox(runtime, "EDGE")
-    assert row["status"] == "expired"
-    assert row["attempts"] >= 2  # it was retried, not dropped at the first failure
+    assert row.status == "expired"
+    assert row.attempts >= 2  # it was retried, not dropped at the first failure
     # Either the retry would land past the window, or the destination's own check (60 s
     # margin before 7 days) caught it first; both say why.
-    assert "window" in row["message"] or "older than 7 days" in row["message"]
+    assert "window" in row.message or "older than 7 days" in row.message
     assert clock.now <= nearly_old + 7 * DAY
 
 
@@ -251,14 +252,14 @@ def test_replay_resends_dead_letters(runtime: Runtime, fake_graph: FakeGraphAPI)
     fake_graph.reject_event_id("R1")
     runtime.pipeline.accept([purchase("R1")], "api")
     drain(runtime)
-    assert outbox(runtime, "R1")["status"] == "dead"
+    assert outbox(runtime, "R1").status == "dead"
     fake_graph.clear_faults()
     now = time.time()
     result = runtime.store.replay(destination="meta", since=None, until=None, event_id="R1",
                                   min_event_time={"meta": now - 7 * DAY}, now=now)
     assert result.replayed == 1
     drain(runtime)
-    assert outbox(runtime, "R1")["status"] == "delivered"
+    assert outbox(runtime, "R1").status == "delivered"
     assert fake_graph.event_ids() == ["R1"]
 
 
@@ -322,5 +323,5 @@ def test_consent_is_decided_again_when_the_join_window_ends(
     drain(runtime, clock)
     assert fake_graph.event_ids() == ["R1"]
     r2 = outbox(runtime, "R2")
-    assert r2["status"] == "suppressed" and "TRACKSIDE_SERVER_EVENT_CONSENT=deny" in r2["message"]
+    assert r2.status == "suppressed" and "TRACKSIDE_SERVER_EVENT_CONSENT=deny" in r2.message
     runtime.close()

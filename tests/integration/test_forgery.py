@@ -158,18 +158,18 @@ def test_forged_beacon_for_a_guessable_id_never_joins_the_shoppers_purchase(
     forged_view = gateway.stored("forged-atc-1")
     assert getattr(forged_view.event, key) is None  # not findable by that id
     assert token_param not in forged_view.event.custom_data
-    assert [n["detail"] for n in forged_view.notes if n["kind"] == join.UNVERIFIED_KEY] == [
+    assert [n.detail for n in forged_view.notes if n.kind == join.UNVERIFIED_KEY] == [
         f"{key} not used for joins: no valid {token_param}"]
 
     gateway.store_purchase(**{key: value})
     view = gateway.stored("ORDER1001")
     assert_shoppers_context(view.event)
-    assert any(n["kind"] == "joined" and key in n["detail"] for n in view.notes)
+    assert any(n.kind == "joined" and key in n.detail for n in view.notes)
     gateway.drain(time.time() + 61)
     assert purchases_at_meta(fake_graph) == []
     [row] = gateway.stored("ORDER1001").outbox
-    assert row["status"] == "suppressed"
-    assert row["message"].startswith("consent: ad_storage, ad_user_data denied")
+    assert row.status == "suppressed"
+    assert row.message.startswith("consent: ad_storage, ad_user_data denied")
 
 
 def test_forged_beacon_alone_lends_nothing_to_the_order(
@@ -237,13 +237,13 @@ def test_forged_purchase_beacon_not_confirmed_in_the_window_lends_nothing(
     assert view.source == "store"
     assert_shoppers_context(view.event)  # the cart's own context, by its token
     assert view.event.order.value == 49.9
-    confirmed = [n["detail"] for n in view.notes if n["kind"] == "confirmed"]
+    confirmed = [n.detail for n in view.notes if n.kind == "confirmed"]
     assert len(confirmed) == 1 and "browser's copy was not used" in confirmed[0]
     assert "join window" in confirmed[0]
     gateway.drain(later)
     assert purchases_at_meta(fake_graph) == []
     [row] = gateway.stored("ORDER1001").outbox
-    assert row["status"] == "suppressed" and "denied" in row["message"]
+    assert row.status == "suppressed" and "denied" in row.message
 
 
 def test_forged_purchase_beacon_late_store_copy_goes_on_its_own_data(
@@ -296,7 +296,7 @@ def test_same_id_merge_a_forged_grant_never_upgrades_the_shoppers_denial(
     gateway.drain(time.time() + 61)
     assert purchases_at_meta(fake_graph) == []
     [row] = gateway.stored("ORDER1001").outbox
-    assert row["status"] == "suppressed" and "denied" in row["message"]
+    assert row.status == "suppressed" and "denied" in row.message
 
 
 # -- attack: a lower-case purchase as a track beacon --------------------------------------------

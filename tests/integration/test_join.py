@@ -18,6 +18,7 @@ from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 from trackside import join
 from trackside.runtime import Runtime
+from trackside.store import HELD, OutboxRow
 
 SHOP = "https://shop.example"
 GRANTED = {k: "granted" for k in ("ad_storage", "analytics_storage", "ad_user_data",
@@ -89,7 +90,7 @@ def browser_purchase(
                                             "currency": "EUR"}, **extra)
 
 
-def outbox(runtime: Runtime, event_id: str) -> dict[str, Any]:
+def outbox(runtime: Runtime, event_id: str) -> OutboxRow:
     [view] = runtime.store.event_view(event_id)
     [row] = view.outbox
     return row
@@ -106,7 +107,7 @@ def test_server_purchase_waits_the_join_window_then_goes_with_what_it_has(
     clock = Clock()
     runtime.pipeline.accept([server_purchase()], "store", now=clock.now)
     drain(runtime, clock)
-    assert fake_graph.events == [] and outbox(runtime, "XKBKNABJK")["status"] == "pending"
+    assert fake_graph.events == [] and outbox(runtime, "XKBKNABJK").status == "pending"
     clock.advance(59)
     drain(runtime, clock)
     assert fake_graph.requests == []
@@ -115,7 +116,7 @@ def test_server_purchase_waits_the_join_window_then_goes_with_what_it_has(
     # Gone with what it has: no user agent, which Meta requires for a website event, so the
     # local rules check finishes it without a call; what matters here is when.
     row = outbox(runtime, "XKBKNABJK")
-    assert row["status"] != "pending" and row["finished_at"] >= clock.now - 1
+    assert row.status != "pending" and row.finished_at >= clock.now - 1
 
 
 def test_browser_context_arriving_in_the_window_is_joined_and_releases_the_purchase(
@@ -155,8 +156,8 @@ def test_unsigned_browser_purchase_first_is_held_then_confirmed_by_the_store(
     assert "seen_by_browser" in view.event.flags
     assert "unconfirmed_browser_purchase" not in view.event.flags
     # Confirmed before the insert: the duplicate merge (browser's values first) never runs.
-    assert [n["kind"] for n in view.notes] == ["confirmed"]
-    assert "browser context kept" in view.notes[0]["detail"]
+    assert [n.kind for n in view.notes] == ["confirmed"]
+    assert "browser context kept" in view.notes[0].detail
 
 
 def test_a_second_unsigned_browser_copy_never_releases_a_held_purchase(
@@ -174,7 +175,7 @@ def test_a_second_unsigned_browser_copy_never_releases_a_held_purchase(
     assert again.status == "duplicate"
     drain(runtime, clock)
     assert fake_graph.requests == []
-    assert outbox(runtime, "XKBKNABJK")["next_attempt_at"] >= join.HOLD_UNTIL
+    assert outbox(runtime, "XKBKNABJK").status == HELD  # never due on its own
 
 
 def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
@@ -183,11 +184,11 @@ def test_unconfirmed_browser_purchase_ends_suppressed_after_the_window(
     runtime = make_runtime(join_window_s=60)
     clock = Clock()
     runtime.pipeline.accept([browser_purchase("FAKEORDER")], "browser", now=clock.now)
-    assert join.sweep(runtime.pipeline, clock.advance(30), force=True) == 0
+    assert runtime.pipeline.sweep_holds(clock.advance(30), force=True) == 0
     # Any later accept sweeps: the window is over for FAKEORDER.
     runtime.pipeline.accept([browser_event("PageView", "pv-1")], "browser", now=clock.advance(31))
     row = outbox(runtime, "FAKEORDER")
-    assert (row["status"], row["message"]) == ("suppressed", join.UNCONFIRMED_REASON)
+    assert (row.status, row.message) == ("suppressed", join.UNCONFIRMED_REASON)
     drain(runtime, clock)
     assert purchases_at_meta(fake_graph) == []
     # The store's copy, late (a poller's minute): the order is real after all, and goes, on
@@ -231,7 +232,7 @@ def test_context_joins_by_cart_id_and_consent_travels(
     assert sent["event_source_url"] == f"{SHOP}/page"
     [view] = runtime.store.event_view("XKBKNABJK")
     assert view.event.consent.ad_storage == "granted" and view.event.consent_source == "browser"
-    assert any(n["kind"] == "joined" and "cart_id" in n["detail"] for n in view.notes)
+    assert any(n.kind == "joined" and "cart_id" in n.detail for n in view.notes)
 
 
 def test_denied_consent_in_the_browser_suppresses_the_joined_server_event(
@@ -245,8 +246,8 @@ def test_denied_consent_in_the_browser_suppresses_the_joined_server_event(
     drain(runtime, clock)
     assert fake_graph.events == []
     row = outbox(runtime, "XKBKNABJK")
-    assert row["status"] == "suppressed" and row["message"].startswith("consent")
-    assert "joined from the browser" in row["message"]
+    assert row.status == "suppressed" and row.message.startswith("consent")
+    assert "joined from the browser" in row.message
 
 
 def test_customer_context_newest_wins_within_retention(

@@ -98,7 +98,7 @@ def test_store_purchase_seen_in_browser_reaches_meta_and_ga4_with_one_id(
     assert refund["params"]["value"] == 59.8
     assert fake_ga4.requests[-1].json["client_id"] == "1197596843.1673515099"
     [view] = runtime.store.event_view("Refund:shop1-XKBKNABJK")
-    assert {r["destination"]: r["status"] for r in view.outbox} == {
+    assert {r.destination: r.status for r in view.outbox} == {
         "meta": "not_applicable", "ga4": "delivered"}
     assert len(fake_graph.events) == 1
     runtime.close()

@@ -35,7 +35,7 @@ from trackside.config import Settings
 from trackside.destinations.meta import rules as meta_rules
 from trackside.events import NormalizedEvent
 from trackside.runtime import Runtime
-from trackside.store import NewEvent, OutboxPlan
+from trackside.store import NewEvent, OutboxPlan, OutboxRow
 
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
            "ad_personalization": "granted"}
@@ -110,7 +110,7 @@ def settle(runtime: Runtime, clock: WorkerClock, deadline_s: float = 90.0) -> No
     raise AssertionError(f"still pending after {deadline_s} s: {counts(runtime)}")
 
 
-def outbox(runtime: Runtime, event_id: str) -> dict[str, Any]:
+def outbox(runtime: Runtime, event_id: str) -> OutboxRow:
     [view] = runtime.store.event_view(event_id)
     [row] = view.outbox
     return row
@@ -120,17 +120,17 @@ def assert_isolated(runtime: Runtime, fake: FakeGraphAPI, expected: dict[str, An
     assert counts(runtime) == {"delivered": 999, "dead": 1}
     assert {e["event_id"] for e in fake.unique_events} == GOOD
     dead = outbox(runtime, POISON)
-    assert dead["status"] == "dead"
-    assert expected["message"] in dead["message"], dead["message"]
+    assert dead.status == "dead"
+    assert expected["message"] in dead.message, dead.message
     for key in ("code", "subcode"):
         if key in expected:
-            assert dead[key] == expected[key]
+            assert getattr(dead, key) == expected[key]
     assert runtime.store.destination_states() == []  # never paused
     # Every split and probe step is on the poisoned event's timeline, with the vendor's code.
     attempts = runtime.store.event_view(POISON)[0].attempts
-    sizes = {a["batch_size"] for a in attempts}
+    sizes = {a.batch_size for a in attempts}
     assert {1000, 1} <= sizes and len(sizes) >= 5, sizes
-    assert fake.token not in str(attempts) and fake.token not in dead["message"]
+    assert fake.token not in str(attempts) and fake.token not in dead.message
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
@@ -151,7 +151,7 @@ def test_one_poisoned_event_among_a_thousand_is_dead_lettered_alone(
     if fault.kind in ("html", "empty", "timeout"):
         # Once could be a passing fault: the first answer was retried, not split.
         first = runtime.store.event_view(POISON)[0].attempts[0]
-        assert (first["verdict"], first["batch_size"]) == ("retry", 1000)
+        assert (first.verdict, first.batch_size) == ("retry", 1000)
 
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
@@ -179,7 +179,7 @@ def test_poisoned_event_is_isolated_across_a_restart(
 
     asyncio.run(first_worker_stopped_mid_way())
     assert len(fake_graph.requests) >= 4
-    assert outbox(runtime, POISON)["status"] == "pending"  # stopped before it was isolated
+    assert outbox(runtime, POISON).status == "pending"  # stopped before it was isolated
     runtime.close()
     restarted = Runtime.from_settings(settings)
     try:
@@ -260,8 +260,8 @@ def test_an_event_over_the_byte_budget_is_dead_lettered_never_sent(
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(5)], "api", now=now)
     drain(runtime, clock)
     row = outbox(runtime, "BIG")
-    assert row["status"] == "dead"
-    assert "TRACKSIDE_META_MAX_REQUEST_BYTES" in row["message"]
+    assert row.status == "dead"
+    assert "TRACKSIDE_META_MAX_REQUEST_BYTES" in row.message
     assert "BIG" not in fake_graph.event_ids()
     assert all(r.body_bytes < 100_000 for r in fake_graph.requests)
     assert counts(runtime) == {"delivered": 5, "dead": 1}

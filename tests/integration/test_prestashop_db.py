@@ -137,8 +137,8 @@ def test_purchases_refunds_and_deliveries(db: Any, tmp_path: Path, fake_graph: A
     refund = store.event_view(f"Refund:{f.chf_ref}")[0]
     assert refund.event_name == "Refund"
     assert refund.event.order.value == 120.0 and refund.event.order.currency == "CHF"
-    notes = [n["detail"] for n in store.event_view(f.chf_ref)[0].notes
-             if n["kind"] == "order_state"]
+    notes = [n.detail for n in store.event_view(f.chf_ref)[0].notes
+             if n.kind == "order_state"]
     assert any("'Payment accepted' to 'Canceled'" in n for n in notes)
 
     assert sync.sync_once().state_changes == 0  # nothing new: nothing re-read
@@ -223,7 +223,7 @@ def test_restart_in_the_middle_misses_and_repeats_nothing(db: Any, tmp_path: Pat
     stored = [v.event_id for r in [*references, late] for v in runtime.store.event_view(r)]
     assert sorted(stored) == sorted([*references, late])  # none missed
     assert report.duplicates == 0  # none re-read after the restart
-    assert all(not [n for n in runtime.store.event_view(r)[0].notes if n["kind"] == "duplicate"]
+    assert all(not [n for n in runtime.store.event_view(r)[0].notes if n.kind == "duplicate"]
                for r in references)
     runtime.close()
 
@@ -251,7 +251,7 @@ def test_unknown_currency_and_missing_address_are_sent_with_warnings(
     view = runtime.store.event_view(broken)[0]
     assert view.event.order.value is None and view.event.order.currency is None
     assert view.event.user_data["ct"] == [_h("lyon")]  # delivery address used instead
-    warnings = " | ".join(n["detail"] for n in view.notes if n["kind"] == "warning")
+    warnings = " | ".join(n.detail for n in view.notes if n.kind == "warning")
     assert "unknown currency id 42" in warnings and "invoice address 999 not found" in warnings
     assert runtime.store.event_view(fine)[0].event.order.value == 10.0
     runtime.close()

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from trackside.cli import app
 from trackside.config import load_settings
+from trackside.retention import purge_personal_data
 from trackside.runtime import Runtime
 
 IP = "198.51.100.234"
@@ -62,7 +63,7 @@ def test_purge_clears_browser_context_and_keeps_counts(tmp_path: Path, monkeypat
     assert {c.destination: c.counts for c in runtime.store.counts()} == before
     [view] = runtime.store.event_view("R1")
     assert "em" in view.event.user_data and "client_ip_address" not in view.event.user_data
-    assert "client_ip_address" not in view.outbox[0]["sent"]["user_data"]
+    assert "client_ip_address" not in view.outbox[0].sent["user_data"]
     runtime.close()
 
 
@@ -75,6 +76,6 @@ def test_recent_pending_and_dead_events_are_kept(tmp_path: Path) -> None:
             "event_source_url": "https://shop.example/", "user": {"email": "a@b.co", "ip": IP}}
     runtime.pipeline.accept([{**base, "event_id": "old-pending"}], "api", now=now - 40 * 86400)
     runtime.pipeline.accept([{**base, "event_id": "recent"}], "api", now=now)
-    assert runtime.store.purge_personal_data(now - 30 * 86400, now) == 0
+    assert purge_personal_data(runtime.store, now - 30 * 86400, now) == 0
     assert runtime.store.event_view("old-pending")[0].event.user_data["client_ip_address"] == IP
     runtime.close()

@@ -141,7 +141,7 @@ def test_a_plugin_destination_is_registered_configured_and_planned(
             {"event_name": "Refund", "event_id": "F1", "user": {"email": "a@example.com"},
              "order": {"reference": "P1", "value": 5, "currency": "EUR"}},
         ], "api")
-        rows = {(view.event_id, row["destination"]): row["status"]
+        rows = {(view.event_id, row.destination): row.status
                 for event_id in ("P1", "F1") for view in runtime.store.event_view(event_id)
                 for row in view.outbox}
         assert rows[("P1", "tiktok")] == "pending"

@@ -179,5 +179,5 @@ def test_a_503_storm_opens_the_circuit_and_recovery_drains_the_backlog_at_once(
     assert meta_counts(runtime) == {"delivered": 2000, "pending": 1}
     assert len({e["event_id"] for e in fake_graph.unique_events}) == 2000
     [row] = runtime.store.event_view("HELD")[0].outbox
-    assert (row["status"], row["attempts"]) == ("pending", 0)
-    assert row["next_attempt_at"] == pytest.approx(held_until)
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert row.next_attempt_at == pytest.approx(held_until)

@@ -18,6 +18,7 @@ from tests.fakes.webhook_receiver import Answer, WebhookReceiver, webhook_receiv
 from trackside.config import ConfigError, load_settings, unknown_variable_problems
 from trackside.destinations import registry
 from trackside.runtime import Runtime
+from trackside.store import OutboxRow
 
 #: A canary: it may appear in no log line, stored message or byte of the database.
 SECRET = "canary-webhook-secret-7f3a9c2e1b"
@@ -66,9 +67,9 @@ def drain(runtime: Runtime, clock: WorkerClock, timeout_s: float = 5) -> int:
     return asyncio.run(run())
 
 
-def webhook_row(runtime: Runtime, event_id: str) -> dict[str, Any]:
+def webhook_row(runtime: Runtime, event_id: str) -> OutboxRow:
     [view] = runtime.store.event_view(event_id)
-    [row] = [r for r in view.outbox if r["destination"] == "webhook"]
+    [row] = [r for r in view.outbox if r.destination == "webhook"]
     return row
 
 
@@ -98,7 +99,7 @@ def test_delivers_a_signed_batch_of_hashed_events(
     sent = str(body)
     for clear in ("203.0.113.9", "canary-agent", "fb.1.1700000000000.42", "r0@example.com"):
         assert clear not in sent
-    assert {webhook_row(runtime, f"R{i}")["status"] for i in range(3)} == {"delivered"}
+    assert {webhook_row(runtime, f"R{i}").status for i in range(3)} == {"delivered"}
 
 
 def test_a_503_is_retried_then_delivered(runtime: Runtime, receiver: WebhookReceiver) -> None:
@@ -107,13 +108,13 @@ def test_a_503_is_retried_then_delivered(runtime: Runtime, receiver: WebhookRece
     clock = WorkerClock()
     drain(runtime, clock)
     row = webhook_row(runtime, "R1")
-    assert row["status"] == "pending" and receiver.received == []
+    assert row.status == "pending" and receiver.received == []
     [view] = runtime.store.event_view("R1")
-    [attempt] = [a for a in view.attempts if a["destination"] == "webhook"]
-    assert attempt["verdict"] == "retry" and attempt["http_status"] == 503
+    [attempt] = [a for a in view.attempts if a.destination == "webhook"]
+    assert attempt.verdict == "retry" and attempt.http_status == 503
     clock.advance(3600)
     drain(runtime, clock)
-    assert webhook_row(runtime, "R1")["status"] == "delivered"
+    assert webhook_row(runtime, "R1").status == "delivered"
     assert receiver.event_ids() == ["R1"]
 
 
@@ -122,13 +123,13 @@ def test_no_answer_in_time_is_retried(runtime: Runtime, receiver: WebhookReceive
     runtime.pipeline.accept([purchase("R1")], "api")
     clock = WorkerClock()
     drain(runtime, clock, timeout_s=0.5)
-    assert webhook_row(runtime, "R1")["status"] == "pending"
+    assert webhook_row(runtime, "R1").status == "pending"
     [view] = runtime.store.event_view("R1")
-    [attempt] = [a for a in view.attempts if a["destination"] == "webhook"]
-    assert attempt["verdict"] == "retry" and "Timeout" in attempt["message"]
+    [attempt] = [a for a in view.attempts if a.destination == "webhook"]
+    assert attempt.verdict == "retry" and "Timeout" in attempt.message
     clock.advance(3600)
     drain(runtime, clock)
-    assert webhook_row(runtime, "R1")["status"] == "delivered"
+    assert webhook_row(runtime, "R1").status == "delivered"
     assert receiver.event_ids() == ["R1"]
 
 
@@ -143,7 +144,7 @@ def test_retry_after_on_a_429_pauses_the_webhook_that_long(
     assert state.paused_until == pytest.approx(clock.now + 120)
     clock.advance(121)
     drain(runtime, clock)
-    assert webhook_row(runtime, "R1")["status"] == "delivered"
+    assert webhook_row(runtime, "R1").status == "delivered"
 
 
 def test_a_400_dead_letters_the_event_alone_with_the_status_and_an_excerpt(
@@ -155,9 +156,9 @@ def test_a_400_dead_letters_the_event_alone_with_the_status_and_an_excerpt(
     runtime.pipeline.accept([purchase("R1"), purchase("R2")], "api")
     drain(runtime, WorkerClock())
     dead = webhook_row(runtime, "R1")
-    assert dead["status"] == "dead"
-    assert "HTTP 400" in dead["message"] and "unknown currency" in dead["message"]
-    assert webhook_row(runtime, "R2")["status"] == "delivered"
+    assert dead.status == "dead"
+    assert "HTTP 400" in dead.message and "unknown currency" in dead.message
+    assert webhook_row(runtime, "R2").status == "delivered"
     assert receiver.event_ids() == ["R2"]
 
 
@@ -172,7 +173,7 @@ def test_a_wrong_secret_is_refused_by_the_receiver(
         drain(runtime, WorkerClock())
         assert receiver.forged >= 1 and receiver.received == []
         row = webhook_row(runtime, "R1")
-        assert row["status"] == "dead" and "HTTP 401" in row["message"]
+        assert row.status == "dead" and "HTTP 401" in row.message
     finally:
         runtime.close()
 
@@ -209,7 +210,7 @@ def test_the_secret_never_reaches_logs_or_the_database(
         drain(runtime, clock)
         clock.advance(3600)
         drain(runtime, clock)
-    assert webhook_row(runtime, "R1")["status"] == "dead"
+    assert webhook_row(runtime, "R1").status == "dead"
     assert SECRET not in caplog.text
     runtime.store.close()
     for path in tmp_path.glob("hook.db*"):
@@ -236,7 +237,7 @@ def test_consent_applies_as_for_ads_unless_the_shop_says_analytics(
     runtime = Runtime.from_settings(load_settings(environ(receiver, tmp_path)))
     try:
         runtime.pipeline.accept([denied_ads], "api")
-        assert webhook_row(runtime, "R1")["status"] == "suppressed"
+        assert webhook_row(runtime, "R1").status == "suppressed"
     finally:
         runtime.close()
     analytics = load_settings(environ(receiver, tmp_path, TRACKSIDE_WEBHOOK_CONSENT="analytics",
@@ -244,7 +245,7 @@ def test_consent_applies_as_for_ads_unless_the_shop_says_analytics(
     runtime = Runtime.from_settings(analytics)
     try:
         runtime.pipeline.accept([denied_ads], "api")
-        assert webhook_row(runtime, "R1")["status"] == "pending"
+        assert webhook_row(runtime, "R1").status == "pending"
     finally:
         runtime.close()
 

@@ -48,7 +48,7 @@ def outcome(store: SQLiteStore, country: str | None, consent: dict | None, sourc
         event["consent"] = consent
     Pipeline(settings, store, ["meta", "ga4"]).accept([event], source, now=NOW)
     [view] = store.event_view("E1")
-    return {row["destination"]: row["status"] for row in view.outbox}
+    return {row.destination: row.status for row in view.outbox}
 
 
 CASES = [
@@ -108,7 +108,7 @@ def test_ad_personalization_denied_sent_with_opt_out_when_allowed(tmp_path: Path
 def test_each_suppression_says_which_rule_decided(store: SQLiteStore) -> None:
     outcome(store, "fr", None, "api", "eea")
     [view] = store.event_view("E1")
-    reasons = {row["destination"]: row["message"] for row in view.outbox}
+    reasons = {row.destination: row.message for row in view.outbox}
     assert "TRACKSIDE_SERVER_EVENT_CONSENT=deny" in reasons["meta"]
     assert reasons["meta"].startswith("consent:")
 

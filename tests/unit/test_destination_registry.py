@@ -51,6 +51,14 @@ def test_the_purge_removes_each_vendors_clear_keys_only() -> None:
     assert purge_payload(meta, {"event_id": "R1"}) == {"event_id": "R1"}
 
 
+def test_the_purge_parameters_come_from_the_specs() -> None:
+    from trackside import retention
+
+    user, top = registry.purged_keys()
+    # The same as retention's defaults today; a new destination's clear keys join them.
+    assert user == set(retention.PURGED_USER_KEYS) and top == set(retention.PURGED_PAYLOAD_KEYS)
+
+
 @pytest.mark.parametrize(
     ("destination", "age_s", "expired"),
     [

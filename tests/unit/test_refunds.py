@@ -34,12 +34,12 @@ def test_store_refund_without_consent_inherits_the_shoppers_choice(tmp_path: Pat
     assert enriched["user"]["country"] == "fr"
     [result] = pipeline.accept([enriched], "prestashop", now=now)
     [view] = store.event_view(result.event_id or "")
-    assert {r["destination"]: r["status"] for r in view.outbox} == {
+    assert {r.destination: r.status for r in view.outbox} == {
         "meta": "not_applicable", "ga4": "pending"}
     # Without it, the same refund is a server event with no consent: suppressed under eea.
     [_bare] = pipeline.accept([{**refund, "event_id": "Refund:R1-bare"}], "prestashop", now=now)
     [view] = store.event_view("Refund:R1-bare")
-    assert {r["destination"]: r["status"] for r in view.outbox}["ga4"] == "suppressed"
+    assert {r.destination: r.status for r in view.outbox}["ga4"] == "suppressed"
     store.close()
 
 

@@ -70,3 +70,12 @@ def not_applicable(name: str) -> frozenset[str]:
 def personal_keys() -> frozenset[str]:
     """Every registered destination's personal payload keys (for views and the purge)."""
     return frozenset().union(*(s.personal_keys for s in specs()))
+
+
+def purged_keys() -> tuple[frozenset[str], frozenset[str]]:
+    """(``user_data`` keys, top-level payload keys) that some destination's purge clears: the
+    parameters of retention.purge_personal_data, from every registered spec's purged_paths."""
+    paths = frozenset().union(*(s.purged_paths for s in specs()))
+    user = frozenset(p.removeprefix("user_data.") for p in paths if p.startswith("user_data."))
+    top = frozenset(p for p in paths if "." not in p)
+    return user, top

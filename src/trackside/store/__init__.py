@@ -1,31 +1,88 @@
 """The Store protocol: durable events, dedup keys, the outbox, attempts and notes.
 
-Callers (pipeline, worker, CLI, web) only see this protocol and the records below, so a
+Callers (pipeline, worker, CLI, web) only see this protocol and its records (records.py), so a
 PostgreSQL implementation can sit beside ``sqlite.py`` without changing them. Methods are
 synchronous; async callers run them in a thread.
 
-Outbox statuses: ``pending`` (waiting for its ``next_attempt_at``), and the final ones
-``delivered``, ``dead`` (the destination, or our local check of its rules, refused it),
-``expired`` (too old for the destination's window), ``suppressed`` (consent or policy) and
-``not_applicable`` (the destination has no such event, e.g. a refund for Meta).
+Outbox statuses: ``pending`` (waiting for its ``next_attempt_at``), ``held`` (an unconfirmed
+browser Purchase: never due on its own, see trackside.join), and the final ones ``delivered``,
+``dead`` (the destination, or our local check of its rules, refused it), ``expired`` (too old
+for the destination's window), ``suppressed`` (consent or policy) and ``not_applicable`` (the
+destination has no such event, e.g. a refund for Meta).
+
+Writes that belong together run in one :meth:`Store.transaction`: its :class:`UnitOfWork`
+offers small operations (insert, update an event's body, release held rows, note, …) and no
+business rules. What a duplicate adds (trackside.context), how a held purchase is confirmed
+(trackside.join) and what the purge strips (trackside.retention) are decided above the store,
+so every implementation (SQLite, trackside.testing.MemoryStore, PostgreSQL next) shares them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from trackside.errors import TracksideError
 from trackside.events import NormalizedEvent
+from trackside.outcomes import ALL, FINAL, Outcome
+from trackside.store.records import (
+    AttemptRecord,
+    AttemptRow,
+    Claimed,
+    DestinationCounts,
+    DestinationState,
+    DropResult,
+    EventView,
+    Finished,
+    InsertResult,
+    NewEvent,
+    NoteRow,
+    OutboxPlan,
+    OutboxRow,
+    PurgeCandidate,
+    ReplayResult,
+    StoredEvent,
+)
 
-#: next_attempt_at of a held row (an unconfirmed browser Purchase): 3000-01-01, never due on
-#: its own; only trackside.join's confirmation or its sweep moves it.
-HOLD_UNTIL = 32503680000.0
+__all__ = [
+    "ATTEMPTS_KEPT_FIRST",
+    "ATTEMPTS_KEPT_LAST",
+    "FINAL_STATUSES",
+    "HELD",
+    "STATUSES",
+    "AttemptRecord",
+    "AttemptRow",
+    "Claimed",
+    "DestinationCounts",
+    "DestinationState",
+    "DropResult",
+    "EventView",
+    "Finished",
+    "InsertResult",
+    "NewEvent",
+    "NoteRow",
+    "OutboxPlan",
+    "OutboxRow",
+    "PurgeCandidate",
+    "ReplayResult",
+    "Store",
+    "StoreError",
+    "StoreFull",
+    "StoreLocked",
+    "StoreUnavailable",
+    "StoreUnwritable",
+    "StoredEvent",
+    "UnitOfWork",
+    "open_store",
+]
 
-FINAL_STATUSES = ("delivered", "dead", "expired", "suppressed", "not_applicable")
-STATUSES = ("pending", *FINAL_STATUSES)
+#: The status of a held row (an unconfirmed browser Purchase): never claimed; only
+#: trackside.join's confirmation or its sweep moves it.
+HELD = Outcome.HELD
+#: The final statuses, in the order reports show them (trackside.outcomes).
+FINAL_STATUSES = tuple(outcome for outcome in ALL if outcome in FINAL)
+STATUSES = ALL
 #: Attempt rows a store keeps per outbox row: the first few (what went wrong at first) and the
 #: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
 ATTEMPTS_KEPT_FIRST = 5
@@ -64,118 +121,92 @@ class StoreUnavailable(StoreError):
     health = "unreachable"
 
 
-@dataclass
-class OutboxPlan:
-    """The outbox row to create for one destination when an event is accepted."""
+class UnitOfWork(Protocol):
+    """The operations of one store transaction: all of them commit together, or none.
 
-    destination: str
-    status: str = "pending"
-    next_attempt_at: float | None = None
-    #: Why a row starts final (e.g. "consent: ad_storage denied").
-    reason: str | None = None
+    ``ref`` is a :attr:`StoredEvent.ref`. No business rules here: callers decide.
+    """
 
+    def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
+        """Store each new event with its outbox rows; per record, False when an event with
+        its (event_name, event_id) is already stored (then nothing of it is written)."""
+        ...
 
-@dataclass
-class NewEvent:
-    event: NormalizedEvent
-    source: str
-    outbox: list[OutboxPlan]
+    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None: ...
 
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+    ) -> list[NormalizedEvent]:
+        """As :meth:`Store.browser_events_by_key`, inside this transaction."""
+        ...
 
-@dataclass
-class InsertResult:
-    event_name: str
-    event_id: str
-    status: Literal["queued", "duplicate"]
-    #: Context keys a duplicate added to the stored event (e.g. ["fbc", "client_ip_address"]).
-    added: list[str] = field(default_factory=list)
+    def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
+        """Replace the stored body (and the join keys read from it); ``source`` too if given."""
+        ...
 
+    def make_due(self, ref: int, now: float) -> int:
+        """The event's pending rows never attempted and waiting past ``now`` become due now."""
+        ...
 
-@dataclass
-class Claimed:
-    outbox_id: int
-    destination: str
-    attempts: int
-    event: NormalizedEvent
-    accepted_at: float
+    def release_held(self, ref: int, now: float) -> int:
+        """The event's held rows become pending, due now."""
+        ...
 
+    def reopen(self, ref: int, reason: str, now: float) -> int:
+        """The event's rows that ended ``suppressed`` with exactly ``reason`` become pending,
+        due now (a decision that is being taken back)."""
+        ...
 
-@dataclass
-class Finished:
-    """A final outcome for one outbox row."""
+    def replan(self, ref: int, plans: Sequence[OutboxPlan], now: float) -> None:
+        """Rows of the event never attempted nor sent, held, pending or suppressed, take the
+        plan of their destination (status, reason; due now when pending)."""
+        ...
 
-    outbox_id: int
-    status: str
-    code: int | None = None
-    subcode: int | None = None
-    message: str | None = None
-    #: What was (or would have been) sent for this event, as JSON text.
-    sent: str | None = None
+    def note(self, ref: int, kind: str, detail: str, now: float,
+             destination: str | None = None) -> None: ...
 
+    def finish(self, results: Sequence[Finished], now: float) -> None:
+        """Final outcomes for pending rows (as :meth:`Store.finish`, inside this transaction)."""
+        ...
 
-@dataclass
-class AttemptRecord:
-    verdict: str
-    http_status: int | None = None
-    code: int | None = None
-    subcode: int | None = None
-    message: str | None = None
-    batch_size: int | None = None
-    fbtrace_id: str | None = None
+    def set_cursor(self, name: str, value: str, now: float) -> None:
+        """A poller's position, committed with the events it read (as :meth:`Store.set_cursor`)."""
+        ...
 
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        """Whether any held row's event was accepted before ``accepted_before``."""
+        ...
 
-@dataclass
-class DestinationState:
-    destination: str
-    #: None means paused until an operator acts (e.g. an invalid token).
-    paused_until: float | None
-    reason: str
-    code: int | None
-    updated_at: float
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
+        """Held rows of events accepted before ``accepted_before`` end ``suppressed``."""
+        ...
 
+    def purge_candidates(
+        self, older_than: float, blocking: Sequence[str]
+    ) -> list[PurgeCandidate]:
+        """The events accepted before ``older_than``, not purged yet, none of whose
+        rows has a status in ``blocking``."""
+        ...
 
-@dataclass
-class DestinationCounts:
-    destination: str
-    counts: dict[str, int]
-    oldest_pending_accepted_at: float | None
-
-
-@dataclass
-class EventView:
-    """Everything known about one stored event, for `events show` and the API."""
-
-    event_name: str
-    event_id: str
-    source: str
-    accepted_at: float
-    event: NormalizedEvent
-    outbox: list[dict[str, Any]]
-    attempts: list[dict[str, Any]]
-    notes: list[dict[str, Any]]
-
-
-@dataclass
-class DropResult:
-    """What ``drop_pending`` did: rows ended ``dead``, and rows it left because they were
-    already final, as (event_name, destination, status)."""
-
-    dropped: list[tuple[str, str]]
-    refused: list[tuple[str, str, str]]
-
-
-@dataclass
-class ReplayResult:
-    replayed: int
-    refused: list[tuple[str, str]]  # (event_id, reason)
+    def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
+                    now: float) -> None:
+        """Store the stripped event and payloads, and remember when it was purged."""
+        ...
 
 
 class Store(Protocol):
     def migrate(self) -> None: ...
 
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction (one durable commit when the block ends; nothing if it raises)."""
+        ...
+
     def close(self) -> None: ...
 
-    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]: ...
+    def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
+        """New events with their outbox rows, in one transaction; an event already stored is
+        left as it is and reported ``duplicate`` (merging is trackside.context's decision)."""
+        ...
 
     def claim(
         self, destination: str, limit: int, owner: str, lease_s: float, now: float
@@ -209,7 +240,7 @@ class Store(Protocol):
 
     def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
         """Make due now the pending rows waiting on a backoff after a ``retry`` attempt at or
-        after ``failed_since`` (held rows, with no attempt, are untouched); returns the count."""
+        after ``failed_since``; returns the count."""
         ...
 
     def add_note(
@@ -246,10 +277,6 @@ class Store(Protocol):
         now: float,
     ) -> ReplayResult: ...
 
-    def purge_personal_data(
-        self, older_than: float, now: float, include_dead: bool = False
-    ) -> int: ...
-
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, value: str, now: float) -> None: ...
@@ -269,31 +296,23 @@ class Store(Protocol):
     def drop_pending(
         self, event_id: str, destination: str | None, reason: str, actor: str, now: float
     ) -> DropResult:
-        """End the pending rows of ``event_id`` (all destinations, or ``destination``) as
-        ``dead`` with ``reason``; a note records who did it and why."""
+        """End the pending and held rows of ``event_id`` (all destinations, or
+        ``destination``) as ``dead`` with ``reason``; a note records who did it and why."""
         ...
 
-    # Browser context joins and held browser purchases (trackside/join.py).
+    # Browser context joins (trackside/join.py).
 
     def browser_events_by_key(
         self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
-    ) -> list[NormalizedEvent]: ...
+    ) -> list[NormalizedEvent]:
+        """The newest events (newest first) stored from the browser with ``key == value``,
+        accepted at or after ``since``."""
+        ...
 
-    def has_expired_holds(
-        self, destinations: Sequence[str], hold_until: float, accepted_before: float
-    ) -> bool: ...
-
-    def finish_expired_holds(
-        self, destinations: Sequence[str], hold_until: float, accepted_before: float,
-        reason: str, now: float,
-    ) -> int: ...
-
-    def confirm_held_purchase(
-        self, record: NewEvent, unconfirmed_flag: str, seen_flag: str, hold_until: float,
-        reason: str, now: float, lends_since: float,
-    ) -> list[str] | None: ...
-
-    def add_event_notes(self, notes: Sequence[tuple[str, str, str, str]], now: float) -> None: ...
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
+        outside any transaction)."""
+        ...
 
 
 def open_store(database_url: str) -> Store:

@@ -15,37 +15,28 @@ write lock and SQLite's busy handler; other callers (the worker, the CLI) wait u
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
-from trackside.context import BROWSER_KEYS, merge_context, strip_browser_context, strip_sent_payload
 from trackside.events import NormalizedEvent
 from trackside.store import (
-    FINAL_STATUSES,
-    HOLD_UNTIL,
-    AttemptRecord,
-    Claimed,
-    DestinationCounts,
     DestinationState,
-    DropResult,
-    EventView,
-    Finished,
     InsertResult,
     NewEvent,
-    ReplayResult,
     StoreError,
     StoreFull,
     StoreLocked,
     StoreUnavailable,
     StoreUnwritable,
 )
-from trackside.store.sqlite_context import BrowserContextQueries
+from trackside.store.sqlite_outbox import OutboxQueries
+from trackside.store.sqlite_reports import ReportQueries
+from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
@@ -59,28 +50,6 @@ HEALTH_PROBE_BYTES = 32 * 1024
 # Primary SQLite result codes (https://www.sqlite.org/rescode.html).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
 _SQLITE_PERM = 3
-_INSERT_EVENT = (
-    "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_name, event_id) DO NOTHING"
-)
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
-
-
-#: One attempt row per outbox id, for rows still pending (a finished row records no attempt).
-_INSERT_ATTEMPT = (
-    "INSERT INTO attempts (outbox_id, at, verdict, http_status, code, subcode, message,"
-    " batch_size) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM outbox WHERE id = ? AND status = 'pending'"
-)
-
-
-def _attempt_rows(
-    attempt: AttemptRecord, now: float, outbox_ids: Sequence[int]
-) -> list[tuple[Any, ...]]:
-    return [(now, attempt.verdict, attempt.http_status, attempt.code, attempt.subcode,
-             attempt.message, attempt.batch_size, oid) for oid in outbox_ids]
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -129,7 +98,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(BrowserContextQueries):
+class SQLiteStore(OutboxQueries, ReportQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":
@@ -178,7 +147,7 @@ class SQLiteStore(BrowserContextQueries):
 
     def _remaining(self, default: float) -> float:
         # Each wait for a lock is bounded, not the block's total time: a group whose work is
-        # slow (the GIL shared with a busy event loop) must not fail its follow-up writes on
+        # slow (the GIL shared with a busy event loop) must not fail its later store calls on
         # an uncontended store.
         limit: float | None = getattr(self._local, "wait_limit", None)
         if limit is None:
@@ -313,206 +282,20 @@ class SQLiteStore(BrowserContextQueries):
 
     # -- accept ----------------------------------------------------------------------------
 
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteUnit]:
+        with self._write() as conn:
+            unit = SQLiteUnit(conn)
+            yield unit
+        if unit.purged:
+            self._checkpoint()
+
     def insert_events(self, records: Sequence[NewEvent], now: float) -> list[InsertResult]:
-        results: list[InsertResult] = []
-        # The outbox rows of the whole group go in with one executemany (one statement
-        # instead of one per event); they are flushed before a duplicate is merged, because
-        # the merge reads the outbox of an event this same group may have inserted.
-        outbox: list[tuple[Any, ...]] = []
-        with self._write() as conn:
-            for record in records:
-                event = record.event
-                cursor = conn.execute(_INSERT_EVENT, (
-                    event.event_name, event.event_id, event.event_time, record.source, now,
-                    event.model_dump_json(exclude_defaults=True),
-                ))
-                if cursor.rowcount == 0:
-                    if outbox:
-                        conn.executemany(_INSERT_OUTBOX, outbox)
-                        outbox = []
-                    results.append(self._merge_duplicate(conn, record, now))
-                    continue
-                pk = cursor.lastrowid
-                for plan in record.outbox:
-                    status = plan.status
-                    outbox.append((
-                        pk, plan.destination, status,
-                        (plan.next_attempt_at if plan.next_attempt_at is not None else now)
-                        if status == "pending" else None,
-                        plan.reason,
-                        now if status in FINAL_STATUSES else None,
-                    ))
-                results.append(InsertResult(event.event_name, event.event_id, "queued"))
-            if outbox:
-                conn.executemany(_INSERT_OUTBOX, outbox)
-        return results
-
-    def _merge_duplicate(
-        self, conn: sqlite3.Connection, record: NewEvent, now: float
-    ) -> InsertResult:
-        incoming = record.event
-        row = conn.execute(
-            "SELECT pk, body FROM events WHERE event_name = ? AND event_id = ?",
-            (incoming.event_name, incoming.event_id),
-        ).fetchone()
-        pk = row["pk"]
-        pending = conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE event_pk = ? AND status = 'pending'", (pk,)
-        ).fetchone()[0]
-        added: list[str] = []
-        if pending:
-            stored = NormalizedEvent.model_validate_json(row["body"])
-            merged, added = merge_context(stored, incoming)
-            if added:
-                conn.execute(
-                    "UPDATE events SET body = ? WHERE pk = ?",
-                    (merged.model_dump_json(exclude_defaults=True), pk),
-                )
-                if BROWSER_KEYS.intersection(added):
-                    # The browser context the join window waited for is here: send now.
-                    # Never a held row: another browser copy is no confirmation.
-                    conn.execute(
-                        "UPDATE outbox SET next_attempt_at = ? WHERE event_pk = ?"
-                        " AND status = 'pending' AND attempts = 0 AND next_attempt_at > ?"
-                        " AND next_attempt_at < ?",
-                        (now, pk, now, HOLD_UNTIL),
-                    )
-        detail = f"duplicate from {record.source}"
-        detail += f"; added {', '.join(added)}" if added else "; nothing new"
-        conn.execute(
-            "INSERT INTO notes (event_pk, at, kind, detail) VALUES (?, ?, 'duplicate', ?)",
-            (pk, now, detail),
-        )
-        return InsertResult(incoming.event_name, incoming.event_id, "duplicate", added)
-
-    # -- delivery --------------------------------------------------------------------------
-
-    def claim(
-        self, destination: str, limit: int, owner: str, lease_s: float, now: float
-    ) -> list[Claimed]:
-        with self._write() as conn:
-            rows = conn.execute(
-                "SELECT o.id, o.attempts, e.body, e.accepted_at FROM outbox o"
-                " JOIN events e ON e.pk = o.event_pk"
-                " WHERE o.destination = ? AND o.status = 'pending' AND o.next_attempt_at <= ?"
-                " AND (o.lease_expires_at IS NULL OR o.lease_expires_at < ?)"
-                " ORDER BY o.next_attempt_at, o.id LIMIT ?",
-                (destination, now, now, limit),
-            ).fetchall()
-            if rows:
-                conn.executemany(
-                    "UPDATE outbox SET lease_owner = ?, lease_expires_at = ? WHERE id = ?",
-                    [(owner, now + lease_s, row["id"]) for row in rows],
-                )
-        return [
-            Claimed(
-                outbox_id=row["id"],
-                destination=destination,
-                attempts=row["attempts"],
-                event=NormalizedEvent.model_validate_json(row["body"]),
-                accepted_at=row["accepted_at"],
-            )
-            for row in rows
-        ]
-
-    def finish(self, results: Sequence[Finished], now: float) -> None:
-        if not results:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET status = ?, code = ?, subcode = ?, message = ?, sent = ?,"
-                " finished_at = ?, attempts = attempts + ?, lease_owner = NULL,"
-                " lease_expires_at = NULL, next_attempt_at = NULL"
-                " WHERE id = ? AND status = 'pending'",
-                [
-                    (r.status, r.code, r.subcode, r.message, r.sent, now,
-                     1 if r.sent is not None else 0, r.outbox_id)
-                    for r in results
-                ],
-            )
-
-    def reschedule(
-        self, outbox_ids: Sequence[int], next_attempt_at: float, attempt: AttemptRecord, now: float
-    ) -> None:
-        if not outbox_ids:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
-                " lease_owner = NULL,"
-                " lease_expires_at = NULL, code = ?, subcode = ?, message = ?"
-                " WHERE id = ? AND status = 'pending'",
-                [(next_attempt_at, attempt.code, attempt.subcode, attempt.message, oid)
-                 for oid in outbox_ids],
-            )
-            conn.executemany(_INSERT_ATTEMPT, _attempt_rows(attempt, now, outbox_ids))
-
-    def release(self, outbox_ids: Sequence[int]) -> None:
-        if not outbox_ids:
-            return
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                [(oid,) for oid in outbox_ids],
-            )
-
-    def record_attempts(
-        self, outbox_ids: Sequence[int], attempt: AttemptRecord, now: float
-    ) -> None:
-        if not outbox_ids:
-            return
-        with self._write() as conn:
-            conn.executemany(_INSERT_ATTEMPT, _attempt_rows(attempt, now, outbox_ids))
-
-    def renew_lease(
-        self, outbox_ids: Sequence[int], owner: str, lease_expires_at: float
-    ) -> int:
-        if not outbox_ids:
-            return 0
-        with self._write() as conn:
-            held = 0
-            for oid in outbox_ids:
-                held += conn.execute(
-                    "UPDATE outbox SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
-                    " AND status = 'pending'",
-                    (lease_expires_at, oid, owner),
-                ).rowcount
-        return held
-
-    def last_attempts(self, outbox_ids: Sequence[int]) -> dict[int, AttemptRecord]:
-        found: dict[int, AttemptRecord] = {}
-        ids = list(outbox_ids)
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._read(
-                "SELECT a.outbox_id, a.verdict, a.http_status, a.code, a.subcode, a.message,"
-                " a.batch_size FROM attempts a WHERE a.id IN (SELECT MAX(id) FROM attempts"
-                f" WHERE outbox_id IN ({marks}) GROUP BY outbox_id)",
-                part,
-            ):
-                found[row["outbox_id"]] = AttemptRecord(
-                    row["verdict"], row["http_status"], row["code"], row["subcode"],
-                    row["message"], row["batch_size"],
-                )
-        return found
-
-    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
-        with self._write() as conn:
-            return conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE destination = ? AND status = 'pending'"
-                " AND attempts > 0 AND next_attempt_at > ? AND EXISTS (SELECT 1 FROM attempts a"
-                " WHERE a.outbox_id = outbox.id AND a.at >= ? AND a.verdict = 'retry')",
-                (now, destination, now, failed_since),
-            ).rowcount
-
-    def next_due(self, destination: str) -> float | None:
-        rows = self._read(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE destination = ? AND status = 'pending'",
-            (destination,),
-        )
-        due: float | None = rows[0][0]
-        return due
+        with self.transaction() as unit:
+            inserted = unit.insert_new(records, now)
+        return [InsertResult(r.event.event_name, r.event.event_id,
+                             "queued" if new else "duplicate")
+                for r, new in zip(records, inserted, strict=True)]
 
     # -- notes and destination state ------------------------------------------------------
 
@@ -562,187 +345,13 @@ class SQLiteStore(BrowserContextQueries):
             for r in self._read("SELECT * FROM destination_state ORDER BY destination")
         ]
 
-    # -- reporting ---------------------------------------------------------------------------
-
-    def counts(self) -> list[DestinationCounts]:
-        by_destination: dict[str, DestinationCounts] = {}
-        for row in self._read(
-            "SELECT destination, status, COUNT(*) AS n FROM outbox GROUP BY destination, status"
-        ):
-            entry = by_destination.setdefault(
-                row["destination"], DestinationCounts(row["destination"], {}, None)
-            )
-            entry.counts[row["status"]] = row["n"]
-        for row in self._read(
-            "SELECT o.destination, MIN(e.accepted_at) AS oldest FROM outbox o"
-            " JOIN events e ON e.pk = o.event_pk WHERE o.status = 'pending'"
-            " GROUP BY o.destination"
-        ):
-            by_destination[row["destination"]].oldest_pending_accepted_at = row["oldest"]
-        return [by_destination[name] for name in sorted(by_destination)]
-
-    def event_view(self, event_id: str) -> list[EventView]:
-        views = []
-        for event in self._read(
-            "SELECT * FROM events WHERE event_id = ? ORDER BY accepted_at", (event_id,)
-        ):
-            pk = event["pk"]
-            # row.keys(), not row: `in` on a sqlite3.Row tests its values, not its column names.
-            outbox = [
-                {key: row[key] for key in row.keys() if key not in ("event_pk", "lease_owner")}  # noqa: SIM118
-                for row in self._read("SELECT * FROM outbox WHERE event_pk = ? ORDER BY id", (pk,))
-            ]
-            for row in outbox:
-                if row["sent"]:
-                    row["sent"] = json.loads(row["sent"])
-            attempts = [
-                dict(row)
-                for row in self._read(
-                    "SELECT a.*, o.destination FROM attempts a JOIN outbox o ON o.id = a.outbox_id"
-                    " WHERE o.event_pk = ? ORDER BY a.at, a.id",
-                    (pk,),
-                )
-            ]
-            notes = [
-                dict(row)
-                for row in self._read(
-                    "SELECT at, kind, destination, detail FROM notes WHERE event_pk = ?"
-                    " ORDER BY at, id",
-                    (pk,),
-                )
-            ]
-            views.append(
-                EventView(
-                    event_name=event["event_name"],
-                    event_id=event["event_id"],
-                    source=event["source"],
-                    accepted_at=event["accepted_at"],
-                    event=NormalizedEvent.model_validate_json(event["body"]),
-                    outbox=outbox,
-                    attempts=attempts,
-                    notes=notes,
-                )
-            )
-        return views
-
-    def replay(
-        self,
-        *,
-        destination: str | None,
-        since: float | None,
-        until: float | None,
-        event_id: str | None,
-        min_event_time: dict[str, float],
-        now: float,
-    ) -> ReplayResult:
-        sql = (
-            "SELECT o.id, o.destination, e.event_id, e.event_time, o.event_pk FROM outbox o"
-            " JOIN events e ON e.pk = o.event_pk WHERE o.status IN ('dead', 'expired')"
-        )
-        params: list[Any] = []
-        if destination:
-            sql += " AND o.destination = ?"
-            params.append(destination)
-        if since is not None:
-            sql += " AND e.event_time >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND e.event_time <= ?"
-            params.append(until)
-        if event_id:
-            sql += " AND e.event_id = ?"
-            params.append(event_id)
-        replayed: list[sqlite3.Row] = []
-        refused: list[tuple[str, str]] = []
-        with self._write() as conn:
-            for row in conn.execute(sql, params).fetchall():
-                oldest = min_event_time.get(row["destination"])
-                if oldest is not None and row["event_time"] < oldest:
-                    refused.append(
-                        (row["event_id"],
-                         f"{row['destination']}: event_time is outside the destination's window")
-                    )
-                    continue
-                replayed.append(row)
-            conn.executemany(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, finished_at = NULL,"
-                " lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                [(now, row["id"]) for row in replayed],
-            )
-            conn.executemany(
-                "INSERT INTO notes (event_pk, at, kind, destination, detail)"
-                " VALUES (?, ?, 'replay', ?, 'replayed by operator')",
-                [(row["event_pk"], now, row["destination"]) for row in replayed],
-            )
-        return ReplayResult(len(replayed), refused)
-
-    def drop_pending(
-        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
-    ) -> DropResult:
-        sql = ("SELECT o.id, o.event_pk, o.destination, o.status, e.event_name FROM outbox o"
-               " JOIN events e ON e.pk = o.event_pk WHERE e.event_id = ?")
-        params: list[Any] = [event_id]
-        if destination is not None:
-            sql += " AND o.destination = ?"
-            params.append(destination)
-        dropped: list[tuple[str, str]] = []
-        refused: list[tuple[str, str, str]] = []
-        with self._write() as conn:
-            for row in conn.execute(sql + " ORDER BY e.pk, o.id", params).fetchall():
-                if row["status"] != "pending":
-                    refused.append((row["event_name"], row["destination"], row["status"]))
-                    continue
-                # status = 'pending' again: the worker may have finished it meanwhile.
-                changed = conn.execute(
-                    "UPDATE outbox SET status = 'dead', code = NULL, subcode = NULL, message = ?,"
-                    " finished_at = ?, next_attempt_at = NULL, lease_owner = NULL,"
-                    " lease_expires_at = NULL WHERE id = ? AND status = 'pending'",
-                    (f"dropped by operator: {reason}", now, row["id"]),
-                ).rowcount
-                if not changed:
-                    continue
-                conn.execute(
-                    "INSERT INTO notes (event_pk, at, kind, destination, detail)"
-                    " VALUES (?, ?, 'dropped', ?, ?)",
-                    (row["event_pk"], now, row["destination"], f"dropped by {actor}: {reason}"),
-                )
-                dropped.append((row["event_name"], row["destination"]))
-        return DropResult(dropped, refused)
-
-    # -- retention -----------------------------------------------------------------------------
-
-    def purge_personal_data(self, older_than: float, now: float, include_dead: bool = False) -> int:
-        """Clear IP, user agent and browser identifiers of final events accepted before
-        ``older_than``; dead letters only with ``include_dead`` (they may still be replayed)."""
-        blocking = "('pending')" if include_dead else "('pending', 'dead')"
-        purged = 0
-        with self._write() as conn:
-            rows = conn.execute(
-                "SELECT pk, body FROM events e WHERE purged_at IS NULL AND accepted_at < ?"
-                f" AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk"
-                f" AND o.status IN {blocking})",
-                (older_than,),
-            ).fetchall()
-            for row in rows:
-                event = strip_browser_context(NormalizedEvent.model_validate_json(row["body"]))
-                conn.execute(
-                    "UPDATE events SET body = ?, purged_at = ? WHERE pk = ?",
-                    (event.model_dump_json(exclude_defaults=True), now, row["pk"]),
-                )
-                for sent in conn.execute(
-                    "SELECT id, sent FROM outbox WHERE event_pk = ? AND sent IS NOT NULL",
-                    (row["pk"],),
-                ).fetchall():
-                    conn.execute("UPDATE outbox SET sent = ? WHERE id = ?",
-                                 (strip_sent_payload(sent["sent"]), sent["id"]))
-                purged += 1
+    def _checkpoint(self) -> None:
         with self._lock:
-            # Old page images in the WAL still hold the cleared values until checkpointed.
+            # Old page images in the WAL still hold purged values until checkpointed.
             try:
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
                 _raise_translated(exc)
-        return purged
 
     # -- cursors -------------------------------------------------------------------------------
 
@@ -751,10 +360,17 @@ class SQLiteStore(BrowserContextQueries):
         return rows[0][0] if rows else None
 
     def set_cursor(self, name: str, value: str, now: float) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
-                " updated_at = excluded.updated_at",
-                (name, value, now),
-            )
+        with self.transaction() as unit:
+            unit.set_cursor(name, value, now)
+
+    # -- browser context joins ------------------------------------------------------------------
+
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float,
+        limit: int = 10,
+    ) -> list[NormalizedEvent]:
+        rows = self._read(BROWSER_EVENTS_BY_KEY[key], (value, since, limit))
+        return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
+
+    def has_expired_holds(self, accepted_before: float) -> bool:
+        return bool(self._read("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1", (accepted_before,)))

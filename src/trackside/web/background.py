@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 
-from trackside import join
+from trackside.retention import purge_personal_data
 from trackside.runtime import Runtime
 
 log = logging.getLogger("trackside.background")
@@ -36,7 +36,7 @@ async def _every(period_s: float, stop: asyncio.Event) -> bool:
 async def sweep_held_purchases(runtime: Runtime, stop: asyncio.Event) -> None:
     while await _every(SWEEP_EVERY_S, stop):
         try:
-            ended = await asyncio.to_thread(join.sweep, runtime.pipeline, time.time())
+            ended = await asyncio.to_thread(runtime.pipeline.sweep_holds, time.time())
             if ended:
                 log.info("%d browser purchases were not confirmed by the store in time", ended)
         except Exception:
@@ -48,7 +48,7 @@ async def purge_daily(runtime: Runtime, stop: asyncio.Event) -> None:
         try:
             now = time.time()
             cutoff = now - runtime.settings.retention_days * 86400
-            purged = await asyncio.to_thread(runtime.store.purge_personal_data, cutoff, now)
+            purged = await asyncio.to_thread(purge_personal_data, runtime.store, cutoff, now)
             if purged:
                 log.info("retention: cleared browser context of %d events", purged)
         except Exception:

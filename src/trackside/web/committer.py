@@ -101,9 +101,8 @@ class Committer:
         """Accept ``events`` (already parsed); returns once they are committed.
 
         Raises StoreLocked when the store did not take them within ``store_wait_s`` and
-        another StoreError when it refused them; in both cases nothing was committed, except
-        when a follow-up write of the same group failed after the events were in (then the
-        client's retry is answered "duplicate").
+        another StoreError when it refused them; in both cases nothing was committed: a group
+        (its joins, confirmations, notes and sweep included) is one store transaction.
         """
         if self._closed:
             raise CommitterClosed

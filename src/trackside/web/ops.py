@@ -63,7 +63,8 @@ class QueueCollector(Collector):
         for entry in self.counts:
             for status, count in sorted(entry.counts.items()):
                 rows.add_metric([entry.destination, status], count)
-            depth.add_metric([entry.destination], entry.counts.get("pending", 0))
+            depth.add_metric([entry.destination],  # held rows wait too (for confirmation)
+                             entry.counts.get("pending", 0) + entry.counts.get("held", 0))
             accepted = entry.oldest_pending_accepted_at
             oldest.add_metric([entry.destination], 0.0 if accepted is None else now - accepted)
         yield rows

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from trackside import timeline
 from trackside.identity import is_sha256_hex, sha256_hex
-from trackside.store import ATTEMPTS_KEPT_FIRST, EventView
+from trackside.store import EventView, OutboxRow
 
 #: Keys whose values are personal data in any stored or sent document (Meta's user_data keys,
 #: GA4's ids, trackside's own ids). Meta's hashed keys are listed too: a value that is not
@@ -42,55 +43,24 @@ def hash_personal(value: Any, key: str | None = None) -> Any:
 
 
 def _timeline(view: EventView) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = [
-        {"at": view.accepted_at, "kind": "accepted", "destination": None,
-         "detail": f"accepted from {view.source}"}
+    return [
+        {"at": entry.at, "kind": entry.kind, "destination": entry.destination,
+         "detail": (entry.detail or entry.kind) if entry.final else entry.detail}
+        for entry in timeline.build(view)
     ]
-    for note in view.notes:
-        entries.append({"at": note["at"], "kind": note["kind"],
-                        "destination": note.get("destination"), "detail": note["detail"]})
-    not_kept = {row["destination"]: row.get("attempts_not_kept") or 0 for row in view.outbox}
-    seen: dict[str | None, int] = {}
-    for attempt in view.attempts:
-        destination = attempt.get("destination")
-        seen[destination] = seen.get(destination, 0) + 1
-        if seen[destination] == ATTEMPTS_KEPT_FIRST + 1 and not_kept.get(destination):
-            # Where the attempts that were not kept would have been (bounded attempts).
-            entries.append({"at": attempt["at"], "kind": "attempts_not_kept",
-                            "destination": destination,
-                            "detail": f"… {not_kept[destination]} earlier attempts not kept"})
-        parts = [attempt["verdict"]]
-        if attempt.get("http_status"):
-            parts.append(f"HTTP {attempt['http_status']}")
-        if attempt.get("code") is not None:
-            code = str(attempt["code"])
-            if attempt.get("subcode"):
-                code += f"/{attempt['subcode']}"
-            parts.append(f"code {code}")
-        if attempt.get("message"):
-            parts.append(str(attempt["message"]))
-        entries.append({"at": attempt["at"], "kind": "attempt",
-                        "destination": attempt.get("destination"), "detail": ", ".join(parts)})
-    for row in view.outbox:
-        if row.get("finished_at") is not None:
-            entries.append({"at": row["finished_at"], "kind": row["status"],
-                            "destination": row["destination"],
-                            "detail": row.get("message") or row["status"]})
-    entries.sort(key=lambda entry: entry["at"])
-    return entries
 
 
-def _outcome(row: dict[str, Any]) -> dict[str, Any]:
+def _outcome(row: OutboxRow) -> dict[str, Any]:
     return {
-        "destination": row["destination"],
-        "status": row["status"],
-        "attempts": row.get("attempts") or 0,
-        "next_attempt_at": row.get("next_attempt_at") if row["status"] == "pending" else None,
-        "finished_at": row.get("finished_at"),
-        "code": row.get("code"),
-        "subcode": row.get("subcode"),
-        "message": row.get("message"),
-        "sent": hash_personal(row.get("sent")),
+        "destination": row.destination,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
+        "finished_at": row.finished_at,
+        "code": row.code,
+        "subcode": row.subcode,
+        "message": row.message,
+        "sent": hash_personal(row.sent),
     }
 
 

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
+from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
+    RuntimeFactory,
+    WorkerClock,
+    clock,
+    fake_graph,
+    graph_runtime,
+)
+from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.delivery import Worker
 from trackside.destinations import Verdict
 from trackside.destinations.meta import classify_response
@@ -33,3 +43,26 @@ async def test_the_worker_puts_it_on_the_attempt_record(tmp_path: object) -> Non
         assert record.fbtrace_id == "Trace789"
     finally:
         store.close()
+
+
+def test_the_trace_id_is_stored_on_each_attempt_row(
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, clock: WorkerClock  # noqa: F811
+) -> None:
+    runtime = graph_runtime("trace")
+    runtime.pipeline.accept([{
+        "event_name": "Purchase", "event_id": "T1", "event_time": int(clock.now),
+        "event_source_url": "https://shop.example/thanks",
+        "user": {"email": "t1@example.com", "ip": "203.0.113.9", "user_agent": "Mozilla/5.0"},
+        "order": {"reference": "T1", "value": 5, "currency": "EUR"},
+        "consent": {"ad_storage": "granted", "ad_user_data": "granted"},
+    }], "api", now=clock.now)
+    fake_graph.fail_next(Fault.throttle(613))  # a JSON error from Meta: it carries fbtrace_id
+
+    async def drain() -> None:
+        async with runtime.worker(clock=clock) as worker:
+            await worker.drain()
+
+    asyncio.run(drain())
+    [view] = runtime.store.event_view("T1")
+    [attempt] = view.attempts
+    assert attempt.verdict == "throttled" and attempt.fbtrace_id

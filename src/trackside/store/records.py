@@ -1,0 +1,193 @@
+"""The records the Store protocol takes and returns (re-exported by ``trackside.store``).
+
+Plain dataclasses, no driver types: a caller never sees a SQLite row or column name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from trackside.events import NormalizedEvent
+
+
+@dataclass
+class OutboxPlan:
+    """The outbox row to create for one destination when an event is accepted."""
+
+    destination: str
+    #: ``pending``, ``held`` or a final status.
+    status: str = "pending"
+    next_attempt_at: float | None = None
+    #: Why a row starts final (e.g. "consent: ad_storage denied").
+    reason: str | None = None
+
+
+@dataclass
+class NewEvent:
+    event: NormalizedEvent
+    source: str
+    outbox: list[OutboxPlan]
+
+
+@dataclass
+class InsertResult:
+    event_name: str
+    event_id: str
+    status: Literal["queued", "duplicate"]
+    #: Context keys a duplicate added to the stored event (e.g. ["fbc", "client_ip_address"]).
+    added: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Claimed:
+    outbox_id: int
+    destination: str
+    attempts: int
+    event: NormalizedEvent
+    accepted_at: float
+
+
+@dataclass
+class Finished:
+    """A final outcome for one outbox row."""
+
+    outbox_id: int
+    status: str
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    #: What was (or would have been) sent for this event, as JSON text.
+    sent: str | None = None
+
+
+@dataclass
+class AttemptRecord:
+    verdict: str
+    http_status: int | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    batch_size: int | None = None
+    #: Meta's id of the request (its support asks for it); None for other vendors.
+    fbtrace_id: str | None = None
+
+
+@dataclass
+class DestinationState:
+    destination: str
+    #: None means paused until an operator acts (e.g. an invalid token).
+    paused_until: float | None
+    reason: str
+    code: int | None
+    updated_at: float
+
+
+@dataclass
+class DestinationCounts:
+    destination: str
+    counts: dict[str, int]
+    #: When the oldest event still waiting (a pending or held row) was accepted.
+    oldest_pending_accepted_at: float | None
+
+
+@dataclass
+class OutboxRow:
+    """One destination's delivery state of a stored event, as ``event_view`` reports it."""
+
+    id: int
+    destination: str
+    status: str
+    attempts: int = 0
+    next_attempt_at: float | None = None
+    lease_expires_at: float | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    finished_at: float | None = None
+    #: What was sent (parsed JSON), None until a send.
+    sent: Any = None
+    #: Attempts between the first and last few that were not kept (bounded attempts).
+    attempts_not_kept: int = 0
+
+
+@dataclass
+class AttemptRow:
+    """One recorded attempt of an outbox row."""
+
+    id: int
+    outbox_id: int
+    destination: str
+    at: float
+    verdict: str
+    http_status: int | None = None
+    code: int | None = None
+    subcode: int | None = None
+    message: str | None = None
+    batch_size: int | None = None
+    fbtrace_id: str | None = None
+
+
+@dataclass
+class NoteRow:
+    """Something that happened to an event besides delivery (duplicate, join, replay, …)."""
+
+    at: float
+    kind: str
+    detail: str
+    destination: str | None = None
+
+
+@dataclass
+class EventView:
+    """Everything known about one stored event, for `events show` and the API."""
+
+    event_name: str
+    event_id: str
+    source: str
+    accepted_at: float
+    event: NormalizedEvent
+    outbox: list[OutboxRow]
+    #: Oldest first (by time, then by the order they were recorded).
+    attempts: list[AttemptRow]
+    #: Oldest first.
+    notes: list[NoteRow]
+
+
+@dataclass
+class DropResult:
+    """What ``drop_pending`` did: rows ended ``dead``, and rows it left because they were
+    already final, as (event_name, destination, status)."""
+
+    dropped: list[tuple[str, str]]
+    refused: list[tuple[str, str, str]]
+
+
+@dataclass
+class ReplayResult:
+    replayed: int
+    refused: list[tuple[str, str]]  # (event_id, reason)
+
+
+@dataclass
+class StoredEvent:
+    """An event already in the store, as a unit of work read it."""
+
+    #: The store's own key of the event, valid for the unit of work's store.
+    ref: int
+    event: NormalizedEvent
+    #: The source that stored it (the events row's, which a confirmation changes).
+    source: str
+    accepted_at: float
+    #: The statuses of its outbox rows.
+    statuses: list[str]
+
+
+@dataclass
+class PurgeCandidate:
+    """An event the retention purge may strip, with what was sent for it (JSON text)."""
+
+    ref: int
+    event: NormalizedEvent
+    #: outbox id → the sent payload.
+    sent: dict[int, str]

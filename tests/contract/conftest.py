@@ -1,0 +1,63 @@
+"""The stores the contract suite runs over, and how each is locked by "someone else".
+
+Everything implementation-specific lives here: the tests use the Store protocol only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.lockholder import hold_lock
+from trackside.store import Store
+from trackside.store.sqlite import SQLiteStore
+from trackside.testing import MemoryStore
+
+IMPLEMENTATIONS = ["memory", "sqlite"]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    implementation: Store
+    if request.param == "sqlite":
+        implementation = SQLiteStore(str(tmp_path / "contract.db"))
+    else:
+        implementation = MemoryStore()
+    implementation.migrate()
+    yield implementation
+    implementation.close()
+
+
+@contextmanager
+def _hold_memory_lock(store: MemoryStore) -> Iterator[None]:
+    # Another thread inside a write, as another writer of the same process would be.
+    taken, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store._write():
+            taken.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    taken.wait(30)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(30)
+
+
+@pytest.fixture
+def locked_elsewhere(
+    store: Store, tmp_path: Path
+) -> Callable[[], AbstractContextManager[object]]:
+    """A context manager during which another writer holds ``store``'s lock."""
+    if isinstance(store, SQLiteStore):
+        return lambda: hold_lock(tmp_path / "contract.db")
+    assert isinstance(store, MemoryStore)
+    return lambda: _hold_memory_lock(store)
