@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 from trackside import consent, join
 from trackside.config import Settings
-from trackside.events import Event, FieldError, NormalizedEvent, parse_event
+from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
 from trackside.identity.event_id import resolve_event_id
 from trackside.quality import has_sufficient_customer_information
+from trackside.sources.batch import parse_batch
 from trackside.store import NewEvent, OutboxPlan, Store
 
 #: Events that a destination has no counterpart for (recorded as not_applicable).
@@ -155,23 +156,20 @@ class Pipeline:
     ) -> PreparedBatch:
         """The CPU half of accept(): parse, normalize, hash and plan; no store I/O."""
         now = time.time() if now is None else now
-        results: list[AcceptResult] = []
+        parsed = parse_batch(raw_events, prefix="events",
+                             max_event_bytes=self.settings.max_event_bytes)
+        slots: list[AcceptResult | None] = [None] * len(raw_events)
+        for rejected in parsed.rejected:
+            slots[rejected.index] = AcceptResult(rejected.index, "rejected",
+                                                 errors=rejected.errors)
         records: list[NewEvent] = []
-        positions: list[int] = []
-        for index, raw in enumerate(raw_events):
-            parsed = raw if isinstance(raw, Event) else parse_event(
-                raw, prefix=f"events[{index}]", max_event_bytes=self.settings.max_event_bytes)
-            if isinstance(parsed, list):
-                results.append(AcceptResult(index, "rejected", errors=parsed))
-                continue
-            event = self.normalize(parsed, source, now)
+        for index, raw in zip(parsed.positions, parsed.events, strict=True):
+            event = self.normalize(raw, source, now)
             records.append(NewEvent(event, source, self.plan(event, source, now)))
-            positions.append(len(results))
-            results.append(
-                AcceptResult(index, "queued", event.event_id, event.event_name,
-                             warnings=event.warnings)
-            )
-        return PreparedBatch(source, now, results, records, positions)
+            slots[index] = AcceptResult(index, "queued", event.event_id, event.event_name,
+                                        warnings=event.warnings)
+        results = [result for result in slots if result is not None]
+        return PreparedBatch(source, now, results, records, parsed.positions)
 
     def commit(self, batch: PreparedBatch) -> list[AcceptResult]:
         """The store half of accept(): one transaction for the batch; returns once durable."""

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
-from trackside.events import Event, parse_event, validation_errors
+from trackside.events import validation_errors
 from trackside.pipeline import AcceptResult
 from trackside.runtime import Runtime
+from trackside.sources.batch import parse_batch
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import ApiError, unauthorized
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, bearer_token, read_body
@@ -88,29 +89,23 @@ class EventsAPI:
             raise ApiError(400, "The request body was not received completely") from None
         raw_events = parse_envelope(body)
 
+        parsed = parse_batch(raw_events, prefix="events",
+                             max_event_bytes=self.runtime.settings.max_event_bytes)
         results: list[AcceptResult | None] = [None] * len(raw_events)
-        valid: list[Event] = []
-        positions: list[int] = []
-        for index, raw in enumerate(raw_events):
-            parsed = parse_event(raw, prefix=f"events[{index}]",
-                                 max_event_bytes=self.runtime.settings.max_event_bytes)
-            if isinstance(parsed, list):
-                results[index] = AcceptResult(index, "rejected", errors=parsed)
-            else:
-                valid.append(parsed)
-                positions.append(index)
-        rejected = len(raw_events) - len(valid)
-        if rejected:
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(rejected)
+        for rejected in parsed.rejected:
+            results[rejected.index] = AcceptResult(rejected.index, "rejected",
+                                                   errors=rejected.errors)
+        if parsed.rejected:
+            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(parsed.rejected))
         try:
-            accepted = await self.committer.accept(valid, SOURCE)
+            accepted = await self.committer.accept(parsed.events, SOURCE)
         except CommitterClosed:
             raise ApiError(503, "The service is shutting down; retry on another instance",
                            headers={"Retry-After": "5"}) from None
         except Exception:
             # Logged with its traceback by the committer; nothing was stored.
             raise ApiError(503, headers={"Retry-After": "5"}) from None
-        for index, result in zip(positions, accepted, strict=True):
+        for index, result in zip(parsed.positions, accepted, strict=True):
             result.index = index
             results[index] = result
 

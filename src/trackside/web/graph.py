@@ -32,9 +32,9 @@ from starlette.responses import JSONResponse, Response
 from trackside import metrics
 from trackside.destinations import meta_rules
 from trackside.destinations.meta_rules import MetaError, RulesConfig
-from trackside.events import Event, parse_event
 from trackside.logs import request_id
 from trackside.runtime import Runtime
+from trackside.sources.batch import parse_batch
 from trackside.web.committer import Committer
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
 
@@ -126,14 +126,14 @@ class GraphEndpoint:
         if outcome.error is not None:
             metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events) or 1)
             return outcome.error
-        events: list[Event] = []
-        for index, raw in enumerate(outcome.events):
-            event = parse_event(raw, prefix=f"data[{index}]",
-                                max_event_bytes=settings.max_event_bytes)
-            if isinstance(event, list):
-                metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events))
-                return _not_accepted(event[0].field, event[0].reason)
-            events.append(event)
+        batch = parse_batch(outcome.events, prefix="data",
+                            max_event_bytes=settings.max_event_bytes)
+        if batch.rejected:
+            # Like Meta, one invalid event refuses the whole request: the first one is named.
+            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events))
+            first = batch.rejected[0].errors[0]
+            return _not_accepted(first.field, first.reason)
+        events = batch.events
         try:
             await self.committer.accept(events, SOURCE)
         except Exception:  # the store failed (logged by the committer): retrying may work
