@@ -36,7 +36,7 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
-    from trackside.sources.prestashop_cli import app as prestashop_app
+    from trackside.sources.prestashop.cli import app as prestashop_app
 
     app.add_typer(prestashop_app, name="prestashop")
     app.command()(demo)

@@ -35,10 +35,10 @@ from tests.waiting import wait_until_async
 from trackside.config import load_settings
 from trackside.identity.hashing import sha256_hex
 from trackside.runtime import Runtime
-from trackside.sources.prestashop import PrestaShopSync
-from trackside.sources.prestashop_db import DatabaseReader
-from trackside.sources.prestashop_map import user_fields
-from trackside.sources.prestashop_records import PrestaShopError
+from trackside.sources.prestashop.db import DatabaseReader
+from trackside.sources.prestashop.map import user_fields
+from trackside.sources.prestashop.records import PrestaShopError
+from trackside.sources.prestashop.sync import PrestaShopSync
 
 pytestmark = pytest.mark.mariadb
 
@@ -319,7 +319,7 @@ def test_user_without_a_grant_is_told_which(db: Any) -> None:
 
 
 async def test_poll_forever_picks_up_new_orders_until_stopped(db: Any, tmp_path: Path) -> None:
-    from trackside.sources.prestashop import poll_forever
+    from trackside.sources.prestashop.sync import poll_forever
 
     conn, prefix = db
     shop = Shop()

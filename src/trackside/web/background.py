@@ -62,7 +62,7 @@ def start(runtime: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         asyncio.create_task(sweep_held_purchases(runtime, stop), name="trackside-sweep"),
         asyncio.create_task(purge_daily(runtime, stop), name="trackside-purge"),
     ]
-    from trackside.sources.prestashop import poll_forever, prestashop_configured
+    from trackside.sources.prestashop.sync import poll_forever, prestashop_configured
 
     if prestashop_configured(runtime.settings):
         tasks.append(asyncio.create_task(poll_forever(runtime, stop), name="trackside-prestashop"))

@@ -22,14 +22,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from trackside.config import Settings
 from trackside.refunds import inherit_from_purchase, stored_purchase
 from trackside.runtime import Runtime
-from trackside.sources.prestashop_map import (
+from trackside.sources.prestashop.map import (
     SOURCE,
     MapContext,
     Mapped,
     purchase,
     refund,
 )
-from trackside.sources.prestashop_records import (
+from trackside.sources.prestashop.records import (
     HistoryRow,
     Order,
     OrderReader,
@@ -57,12 +57,12 @@ def prestashop_configured(settings: Settings) -> bool:
 def open_reader(settings: Settings) -> OrderReader:
     """The database reader when a DSN is set, else the webservice reader."""
     if settings.prestashop_db_url is not None:
-        from trackside.sources.prestashop_db import DatabaseReader
+        from trackside.sources.prestashop.db import DatabaseReader
 
         return DatabaseReader(settings.prestashop_db_url.get_secret_value(),
                               settings.prestashop_db_prefix)
     if settings.prestashop_url and settings.prestashop_api_key is not None:
-        from trackside.sources.prestashop_ws import WebserviceReader
+        from trackside.sources.prestashop.ws import WebserviceReader
 
         return WebserviceReader(settings.prestashop_url,
                                 settings.prestashop_api_key.get_secret_value())
