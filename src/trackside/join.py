@@ -41,14 +41,13 @@ from trackside.consent import BROWSER_SOURCES
 from trackside.context import BROWSER_KEYS, merge_context, most_restrictive_consent
 from trackside.events import NormalizedEvent
 from trackside.quality import has_sufficient_customer_information
+from trackside.sources.facts import facts_of
 from trackside.store import HOLD_UNTIL, InsertResult, NewEvent
 
 if TYPE_CHECKING:
     from trackside.pipeline import Pipeline
 
 BROWSER_SOURCE = "browser"
-#: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
-MARK = "_trackside"
 UNCONFIRMED = "unconfirmed_browser_purchase"
 SEEN_BY_BROWSER = "seen_by_browser"
 PIXEL_ABSENT = "pixel_absent"
@@ -128,15 +127,14 @@ def _browser_record(pipeline: Pipeline, record: NewEvent,
                     notes: list[tuple[str, str, str, str]]) -> NewEvent:
     # In place: the record was built by this accept() call and is not shared (hot path).
     event = record.event
-    mark = event.custom_data.pop(MARK, None)
-    mark = mark if isinstance(mark, dict) else {}
-    for detail in mark.get("notes") or ():
-        notes.append((event.event_name, event.event_id, UNVERIFIED_KEY, str(detail)))
-    if mark.get("pixel") is False:
+    facts = facts_of(record)
+    for detail in facts.refused_join_keys:
+        notes.append((event.event_name, event.event_id, UNVERIFIED_KEY, detail))
+    if facts.pixel is False:
         event.flags.append(PIXEL_ABSENT)
     if event.event_name == "Purchase":
         event.flags.append(SEEN_BY_BROWSER)
-        if mark.get("verified") is True:
+        if facts.verified:
             event.flags.append(SIGNED)
         elif not pipeline.settings.trust_browser_purchases:
             event.flags.append(UNCONFIRMED)

@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from trackside.config import Settings
 from trackside.events import Event, FieldError, parse_event, validation_errors
 from trackside.identity.cookies import ga_client_id
-from trackside.join import MARK
 from trackside.sources import signing
 from trackside.sources.event_names import BrowserEventNames
+from trackside.sources.facts import BrowserFacts
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _ITEM_KEYS = ("id", "name", "price", "quantity", "category")
@@ -93,8 +93,10 @@ class BeaconMapping:
         self.max_event_bytes = settings.max_event_bytes
 
     def event(self, beacon: Beacon, cookies: Mapping[str, str], *, fbp: str | None,
-              fbc: str | None, ip: str | None, user_agent: str | None) -> Event | list[FieldError]:
-        """The canonical event, or the beacon's fields that refuse it.
+              fbc: str | None, ip: str | None,
+              user_agent: str | None) -> tuple[Event, BrowserFacts] | list[FieldError]:
+        """The canonical event and the facts the join needs, or the beacon's fields that
+        refuse it.
 
         ``cookies`` are the request's and the beacon's; ``fbp``/``fbc`` the values the event
         carries (web/browser.py decides them with the cookies the response sets).
@@ -147,10 +149,8 @@ class BeaconMapping:
             verified = signing.verify_purchase(
                 self.signing_key, params.get("signature"),
                 event.order.reference, event.order.value, event.order.currency)
-        # Read and removed by trackside.join before the event is stored; a client cannot
-        # set it (params never reach this key, see _custom_data).
-        event.custom_data[MARK] = {"pixel": beacon.pixel, "verified": verified, "notes": notes}
-        return event
+        return event, BrowserFacts(pixel=beacon.pixel, verified=verified,
+                                   refused_join_keys=tuple(notes))
 
     def _join_keys(self, params: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
         """The cart and customer ids the store vouched for, and a note for each one it did not."""
@@ -198,7 +198,7 @@ def _custom_data(params: dict[str, Any]) -> dict[str, Any]:
     """Page parameters beyond the order (search_string, content_name…): scalars only."""
     out: dict[str, Any] = {}
     for key, value in params.items():
-        if key in _ORDER_PARAMS or key == MARK or len(out) >= _MAX_CUSTOM_KEYS:
+        if key in _ORDER_PARAMS or len(out) >= _MAX_CUSTOM_KEYS:
             continue
         if isinstance(value, (str, int, float, bool)) and len(key) <= 64:
             out[key] = value[:500] if isinstance(value, str) else value

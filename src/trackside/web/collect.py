@@ -109,12 +109,14 @@ class CollectEndpoint:
             "ad_storage" not in consent and self.runtime.settings.consent_mode == "off")
         cookies = browser.decide_cookies(known, beacon.click_id(), int(time.time() * 1000),
                                          self.index, may_store)
-        event_or_errors = self.mapping.event(beacon, known, fbp=cookies.fbp, fbc=cookies.fbc,
-                                             ip=ip, user_agent=request.headers.get("user-agent"))
-        if isinstance(event_or_errors, list):
-            return error_response(400, "The event is not valid", event_or_errors, headers=cors)
+        mapped = self.mapping.event(beacon, known, fbp=cookies.fbp, fbc=cookies.fbc,
+                                    ip=ip, user_agent=request.headers.get("user-agent"))
+        if isinstance(mapped, list):
+            return error_response(400, "The event is not valid", mapped, headers=cors)
+        event, facts = mapped
         try:
-            results = await self._committer(request).accept([event_or_errors], BROWSER_SOURCE)
+            results = await self._committer(request).accept([event], BROWSER_SOURCE,
+                                                            facts=[facts])
         except CommitterClosed:
             return error_response(503, "The gateway is shutting down; retry later", headers=cors)
         except Exception as exc:  # noqa: BLE001 (the store failed: 503; the log says why)
