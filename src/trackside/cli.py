@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trackside import __version__, logs
+from trackside import __version__, logs, pollers
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.runtime import Runtime
 from trackside.store import ATTEMPTS_KEPT_FIRST, StoreError
@@ -183,7 +183,9 @@ def worker(
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Deliver queued events (no HTTP service). Stops cleanly on SIGTERM or Ctrl-C."""
+    """Deliver queued events and run the periodic jobs (no HTTP service): the held-purchase
+    sweep, the retention purge and each configured source's poller (PrestaShop), as `serve`
+    does beside its worker. --drain only delivers. Stops cleanly on SIGTERM or Ctrl-C."""
     runtime = _runtime(_settings(strict=True))
     logs.configure(runtime.redactor, log_level)
 
@@ -197,7 +199,14 @@ def worker(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            await delivery.run(stop)
+            jobs = pollers.start(runtime, stop)
+            try:
+                await delivery.run(stop)
+            finally:
+                stop.set()
+                if jobs:
+                    # A pass in progress (a shop sync) finishes; one that hangs is left behind.
+                    await asyncio.wait(jobs, timeout=30)
 
     try:
         asyncio.run(main())
