@@ -9,8 +9,8 @@ shopper. Three joins bring them together:
 2. Same ``cart_id`` / ``customer_id``: a server event takes the newest browser identifiers seen
    for its cart or customer within the retention period (fbp, fbc, IP, user agent, GA ids),
    before its outbox is planned, so consent and the join window see it. A browser event only
-   carries such an id when the page also sent the store's token for it (web/collect.py drops
-   the id otherwise, with a note): customer ids are guessable, the token is not.
+   carries such an id when the page also sent the store's token for it (sources/browser.py
+   drops the id otherwise, with a note): customer ids are guessable, the token is not.
 3. Consent captured in the browser travels with whichever join brought it, and combines with
    the event's own and every other context's to the most restrictive choice per signal
    (``context.most_restrictive_consent``): a join only ever adds what the event lacks and

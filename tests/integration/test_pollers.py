@@ -10,9 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.integration.prestashop_schema import Fixtures
+from tests.integration.test_prestashop_ws import (
+    KEY,
+    shop_ws,  # noqa: F401  (pytest fixture)
+)
 from tests.waiting import wait_until, wait_until_async
 from trackside import pollers
 from trackside.config import Settings, load_settings
@@ -78,6 +84,29 @@ def test_pollers_come_from_the_sources_when_configured(tmp_path: Path) -> None:
     assert PrestaShopPoller().interval_s(shop) == shop.prestashop_poll_s
 
 
+def _start_worker(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
+    child_env.update({"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/p.db", **env})
+    # Logs to a file, not a pipe: nobody reads a pipe here, and a full one blocks the worker.
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "trackside.cli", "worker"], cwd=tmp_path,
+                               env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
+def _until_then_stop(process: subprocess.Popen[bytes], tmp_path: Path, done: Any,
+                     what: str) -> None:
+    """Wait for ``done()`` while the worker runs, then SIGTERM it: it must exit 0."""
+    try:
+        wait_until(lambda: done() or process.poll() is not None, timeout_s=30, what=what)
+        assert process.poll() is None, (tmp_path / "worker.log").read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert code == 0, (tmp_path / "worker.log").read_text()
+
+
 @pytest.mark.slow
 def test_the_standalone_worker_ends_an_unconfirmed_purchase(tmp_path: Path) -> None:
     env = {"TRACKSIDE_JOIN_WINDOW_S": "0.5"}
@@ -89,24 +118,25 @@ def test_the_standalone_worker_ends_an_unconfirmed_purchase(tmp_path: Path) -> N
         return str(row["status"])
 
     assert status() == "pending"
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
-    child_env.update({"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
-                      "TRACKSIDE_JOIN_WINDOW_S": "0.5"})
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "trackside.cli", "worker"], cwd=tmp_path,
-                               env=child_env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    started = time.monotonic()
-    try:
-        wait_until(lambda: status() == "suppressed" or process.poll() is not None,
-                   timeout_s=30, what="the worker's sweep to end R1")
-        assert process.poll() is None, (tmp_path / "worker.log").read_text()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=60)
-    assert code == 0, (tmp_path / "worker.log").read_text()
-    assert time.monotonic() - started < 30
+    process = _start_worker(tmp_path, env)
+    _until_then_stop(process, tmp_path, lambda: status() == "suppressed",
+                     "the worker's sweep to end R1")
     [row] = runtime.store.event_view("R1")[0].outbox
     assert row["status"] == "suppressed"
     assert row["message"] == "browser purchase not confirmed by the store"
+    runtime.close()
+
+
+@pytest.mark.slow
+def test_the_standalone_worker_polls_the_shop(tmp_path: Path, shop_ws: Any) -> None:  # noqa: F811
+    shop, _, url = shop_ws
+    orders = Fixtures(shop, time.time())
+    runtime = _runtime(tmp_path)
+    process = _start_worker(tmp_path, {"TRACKSIDE_PRESTASHOP_URL": url,
+                                       "TRACKSIDE_PRESTASHOP_API_KEY": KEY,
+                                       "TRACKSIDE_PRESTASHOP_POLL_S": "0.2"})
+    _until_then_stop(process, tmp_path, lambda: runtime.store.event_view(orders.normal),
+                     "the worker's PrestaShop poller to queue the first order")
+    [view] = runtime.store.event_view(orders.normal)
+    assert view.source == "prestashop"
     runtime.close()

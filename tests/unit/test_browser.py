@@ -1,4 +1,5 @@
-"""web/browser.py: origin policy, client IP behind proxies, rate limiter, cookies, signatures."""
+"""web/browser.py: origin policy, client IP behind proxies, rate limiter, cookies;
+sources/signing.py: purchase signatures and join tokens."""
 
 from __future__ import annotations
 
