@@ -20,6 +20,7 @@ from rich.table import Table
 
 from trackside import __version__, logs, pollers
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
+from trackside.errors import TracksideError, exit_code
 from trackside.runtime import Runtime
 from trackside.store import ATTEMPTS_KEPT_FIRST, StoreError
 from trackside.terminal import safe
@@ -591,7 +592,8 @@ def refund(
     ] = None,
 ) -> None:
     """Emit a GA4 refund for an order (Meta has no refund event: recorded as not applicable)."""
-    from trackside.refunds import RefundError, build_refund
+    from trackside.errors import RefundError
+    from trackside.refunds import build_refund
 
     runtime = _runtime()
     try:
@@ -632,7 +634,13 @@ def purge(
 
 
 def main() -> None:
-    app()
+    """The console script: a TracksideError no command caught ends with its message and its
+    exit code (trackside/errors.py), never a traceback."""
+    try:
+        app()
+    except TracksideError as exc:
+        err.print(f"{type(exc).__name__}: {safe(exc)}", style="red")
+        raise SystemExit(exit_code(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

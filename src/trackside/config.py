@@ -32,6 +32,9 @@ from pydantic import (
     model_validator,
 )
 
+# Re-exported: callers have always imported ConfigError from here.
+from trackside.errors import ConfigError as ConfigError
+
 ENV_PREFIX = "TRACKSIDE_"
 
 #: Keys whose values are secrets: masked everywhere, readable from ``*_FILE``.
@@ -52,10 +55,6 @@ LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies", "browse
 
 #: TRACKSIDE_WORKER_LEASE_S below this is refused.
 MIN_WORKER_LEASE_S = 5.0
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the key and the reason."""
 
 
 class Settings(BaseModel):

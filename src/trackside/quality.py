@@ -16,30 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from trackside.identity.keys import CUSTOMER_INFORMATION_KEYS, too_broad
+
 __all__ = [
     "CUSTOMER_INFORMATION_KEYS",
     "customer_information_keys",
     "has_sufficient_customer_information",
     "match_keys_report",
 ]
-
-#: Every user_data key Meta counts as customer information (spec/meta-capi.md §3.1 table).
-CUSTOMER_INFORMATION_KEYS = frozenset(
-    {
-        "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id",
-        "client_ip_address", "client_user_agent", "fbc", "fbp", "subscription_id",
-        "fb_login_id", "lead_id", "anon_id", "madid", "page_id", "page_scoped_user_id",
-        "ctwa_clid", "ig_account_id", "ig_sid", "whatsapp_business_account_id",
-    }
-)  # fmt: skip
-
-#: spec/meta-capi.md §3.1 baseline rule / §13 rule 29: keys that alone are too broad.
-_TOO_BROAD = (
-    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
-    frozenset({"db", "client_user_agent"}),
-    frozenset({"fn", "ge"}),
-    frozenset({"ln", "ge"}),
-)
 
 # Estimate weights (sum of all = 10). Not Meta's: see the module docstring. Direct
 # identifiers weigh most (email, phone, click id, lead id), then browser/device ids, then
@@ -91,7 +75,7 @@ def has_sufficient_customer_information(user_data: dict[str, Any]) -> bool:
     keys = customer_information_keys(user_data)
     if not keys:
         return False
-    return not any(keys <= broad for broad in _TOO_BROAD)
+    return not too_broad(keys)
 
 
 def match_keys_report(user_data: dict[str, Any]) -> dict[str, Any]:

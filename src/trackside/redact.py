@@ -30,15 +30,21 @@ class Redactor:
 class RedactingFilter(logging.Filter):
     """Masks secrets in every record that passes the handler it is attached to."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, fields: Iterable[str] = ()) -> None:
         super().__init__()
         self.redactor = redactor
+        #: ``extra=`` attributes of a record that are masked too (logs.LOG_FIELDS).
+        self.fields = tuple(fields)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = self.redactor(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        for key in self.fields:
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                setattr(record, key, self.redactor(value))
         if record.exc_info and record.exc_info[1] is not None:
             # Render the traceback now, masked, instead of letting the formatter do it.
             formatted = logging.Formatter().formatException(record.exc_info)

@@ -12,12 +12,9 @@ import time
 from typing import Any
 
 from trackside.config import Settings
+from trackside.errors import RefundError
 from trackside.identity.event_id import order_event_id, purchase_event_id
 from trackside.store import EventView, Store
-
-
-class RefundError(Exception):
-    """The refund cannot be built; the message says what to pass instead."""
 
 
 def stored_purchase(store: Store, settings: Settings, reference: str) -> EventView | None:

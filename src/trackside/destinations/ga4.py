@@ -11,7 +11,6 @@ classification message show it masked.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
 import re
@@ -34,6 +33,7 @@ from trackside.destinations import (
 from trackside.events import NormalizedEvent
 from trackside.identity import cookies
 from trackside.redact import MASK
+from trackside.retry_after import parse_retry_after
 
 __all__ = [
     "GA4_EVENT_NAMES",
@@ -376,7 +376,7 @@ class GA4Destination:
                 Verdict.THROTTLED,
                 http_status=status,
                 message=message,
-                retry_after_s=_retry_after(response.headers.get("Retry-After")),
+                retry_after_s=parse_retry_after(response.headers.get("Retry-After"), time.time()),
             )
         if status in (401, 403):
             return Classification(Verdict.DISABLED, http_status=status, message=message)
@@ -449,20 +449,6 @@ def _cut_by_size(items: list[Prepared], max_events: int) -> list[list[Prepared]]
     if current:
         batches.append(current)
     return batches
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 def _sample_event(now: float) -> NormalizedEvent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from trackside.destinations import (
 from trackside.destinations.meta_rules import RulesConfig
 from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
+from trackside.retry_after import parse_retry_after
 
 __all__ = ["MetaDestination", "classify_response", "event_payload"]
 
@@ -345,9 +347,9 @@ def _regain_seconds(error: Mapping[str, Any], headers: httpx.Headers) -> float |
     reset = account.get("reset_time_duration") if isinstance(account, dict) else None
     if isinstance(reset, int | float) and not isinstance(reset, bool) and reset > 0:
         seconds.append(float(reset))
-    retry_after = headers.get("retry-after", "")
-    if retry_after.isdigit() and int(retry_after) > 0:
-        seconds.append(float(retry_after))
+    retry_after = parse_retry_after(headers.get("retry-after"), time.time())
+    if retry_after:
+        seconds.append(retry_after)
     return max(seconds) if seconds else None
 
 

@@ -31,13 +31,12 @@ from trackside.identity.fields import (
     normalize_zip,
 )
 from trackside.identity.hashing import passthrough_hash, sha256_hex
+from trackside.identity.keys import HASHED_KEYS
 from trackside.identity.network import normalize_ip
 from trackside.identity.phone import normalize_phone
 
 __all__ = ["HASHED_KEYS", "NormalizedUser", "normalize_user"]
 
-#: user_data keys whose values are SHA-256 hex lists (spec/meta-capi.md §3.1).
-HASHED_KEYS = ("em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id")
 
 _LEAD_ID = re.compile(r"[0-9]{15,17}")  # spec §8 / §13 rule 18: 15-17 digits, else 2804036
 _GA_CLIENT_ID = re.compile(r"[0-9]+\.[0-9]+")

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from trackside.errors import TracksideError
 from trackside.events import NormalizedEvent
 
 #: next_attempt_at of a held row (an unconfirmed browser Purchase): 3000-01-01, never due on
@@ -31,7 +32,7 @@ ATTEMPTS_KEPT_FIRST = 5
 ATTEMPTS_KEPT_LAST = 20
 
 
-class StoreError(Exception):
+class StoreError(TracksideError):
     """The store could not do what was asked; the subclasses say why.
 
     StoreError
@@ -43,6 +44,8 @@ class StoreError(Exception):
 
     #: What /healthz reports for this failure.
     health = "unreachable"
+    #: A command that cannot open or write its store stops with exit 2 (check the URL).
+    exit_code = 2
 
 
 class StoreLocked(StoreError):

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import ClientDisconnect, Request
 
-
-class BodyTooLarge(Exception):
-    """The body is over ``settings.max_body_bytes``; each endpoint answers in its own shape."""
-
-
-class BodyIncomplete(Exception):
-    """The client went away before sending the whole body."""
+from trackside.errors import BodyIncomplete as BodyIncomplete
+from trackside.errors import BodyTooLarge as BodyTooLarge
 
 
 def bearer_token(request: Request) -> str | None:

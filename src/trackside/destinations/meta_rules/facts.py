@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from trackside.identity.keys import META_HASHED_KEYS, META_USER_DATA_KEYS
+from trackside.identity.keys import TOO_BROAD_SETS as TOO_BROAD_SETS
+
 Mode = Literal["strict", "compat"]
 
 MAX_EVENTS = 1000  # §1.4, rule 7
@@ -29,43 +32,9 @@ ACTION_SOURCES = frozenset(
     }
 )
 
-HASHED_KEYS = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country")
-#: Every key §3.1 lists; rule 29 counts these as customer information.
-USER_DATA_KEYS = frozenset(
-    {
-        *HASHED_KEYS,
-        "external_id",
-        "client_ip_address",
-        "client_user_agent",
-        "fbc",
-        "fbp",
-        "subscription_id",
-        "fb_login_id",
-        "lead_id",
-        "anon_id",
-        "madid",
-        "page_id",
-        "page_scoped_user_id",
-        "ctwa_clid",
-        "ig_account_id",
-        "ig_sid",
-        "whatsapp_business_account_id",
-        "f5first",
-        "f5last",
-        "fi",
-        "dobd",
-        "dobm",
-        "doby",
-    }
-)
-#: Rule 29 (§3.1 baseline matching rule since v13.0): customer information made only of one of
-#: these sets (or a subset) is too broad to match anyone.
-TOO_BROAD_SETS = (
-    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
-    frozenset({"db", "client_user_agent"}),
-    frozenset({"fn", "ge"}),
-    frozenset({"ln", "ge"}),
-)
+# The key sets live in identity/keys.py, once for all of trackside (§3.1 table, rule 29).
+HASHED_KEYS = META_HASHED_KEYS
+USER_DATA_KEYS = META_USER_DATA_KEYS
 #: §2.1 field table; rule 21 (strict) refuses anything else at event level.
 EVENT_KEYS = frozenset(
     {

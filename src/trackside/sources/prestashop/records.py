@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from trackside.errors import SourceError
+
 __all__ = [
     "Address",
     "Customer",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 
-class PrestaShopError(Exception):
+class PrestaShopError(SourceError):
     """The shop cannot be read: the message says what is wrong and how to fix it."""
 
 
