@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from trackside import limits
+from trackside.errors import RequestError
 from trackside.events import FieldError, validation_errors
 from trackside.sources.batch import ParsedBatch, parse_batch
 
@@ -34,7 +35,7 @@ ENVELOPE = TypeAdapter(EventsEnvelope)
 _JSON_ERRORS = frozenset({"json_invalid", "json_type"})
 
 
-class EnvelopeError(Exception):
+class EnvelopeError(RequestError):
     """The body is not a batch of events; nothing in it is read further."""
 
     def __init__(self, message: str, errors: Sequence[FieldError] = (), *,

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trackside.config import Settings
+from trackside.errors import RequestError
 from trackside.events import Event, FieldError, parse_event, validation_errors
 from trackside.identity.cookies import ga_client_id
 from trackside.sources import signing
@@ -62,7 +63,7 @@ class Beacon(BaseModel):
         return self.fbclid or _fbclid_of(self.url)
 
 
-class BeaconRefused(Exception):
+class BeaconRefused(RequestError):
     """The body is not a beacon; ``errors`` names the fields when it is JSON of another shape."""
 
     def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
