@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from trackside.errors import RequestError
 from trackside.events import FieldError
 
 #: Default messages for statuses raised by Starlette itself (unknown path, wrong method).
@@ -46,7 +47,7 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class ApiError(Exception):
+class ApiError(RequestError):
     """Raise anywhere in a handler; the app turns it into :func:`error_response`."""
 
     def __init__(

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trackside.events import Event, FieldError
+from trackside.outcomes import Outcome
 from trackside.sources.api import MAX_EVENTS_PER_REQUEST
 
 
@@ -47,7 +48,7 @@ class EventsAccepted(BaseModel):
 
 class DestinationOutcome(BaseModel):
     destination: str
-    status: Literal["pending", "delivered", "dead", "expired", "suppressed", "not_applicable"]
+    status: Outcome
     attempts: int
     next_attempt_at: float | None = None
     finished_at: float | None = None
