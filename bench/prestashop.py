@@ -79,7 +79,7 @@ def build(shop: Shop, orders: int, now: float) -> int:
 def child(db_path: str, prefix: str, batch: int, trace: bool) -> None:
     from trackside.config import load_settings
     from trackside.runtime import Runtime
-    from trackside.sources.prestashop import PrestaShopSync
+    from trackside.sources.prestashop.sync import PrestaShopSync
 
     settings = load_settings(environ={
         "TRACKSIDE_DATABASE_URL": f"sqlite:///{db_path}",

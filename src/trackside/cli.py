@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trackside import __version__, logs, timeline
+from trackside import __version__, logs, pollers, timeline
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
 from trackside.destinations import registry
 from trackside.destinations.meta.settings import MetaSettings
@@ -41,7 +41,7 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
-    from trackside.sources.prestashop_cli import app as prestashop_app
+    from trackside.sources.prestashop.cli import app as prestashop_app
 
     app.add_typer(prestashop_app, name="prestashop")
     app.command()(demo)
@@ -188,7 +188,9 @@ def worker(
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Deliver queued events (no HTTP service). Stops cleanly on SIGTERM or Ctrl-C."""
+    """Deliver queued events and run the periodic jobs (no HTTP service): the held-purchase
+    sweep, the retention purge and each configured source's poller (PrestaShop), as `serve`
+    does beside its worker. --drain only delivers. Stops cleanly on SIGTERM or Ctrl-C."""
     runtime = _runtime(_settings(strict=True))
     logs.configure(runtime.redactor, log_level)
 
@@ -202,7 +204,14 @@ def worker(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            await delivery.run(stop)
+            jobs = pollers.start(runtime, stop)
+            try:
+                await delivery.run(stop)
+            finally:
+                stop.set()
+                if jobs:
+                    # A pass in progress (a shop sync) finishes; one that hangs is left behind.
+                    await asyncio.wait(jobs, timeout=30)
 
     try:
         asyncio.run(main())

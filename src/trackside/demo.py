@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from trackside.events import Event
 from trackside.identity.event_id import purchase_event_id
 from trackside.runtime import Runtime
-from trackside.web.browser import join_token, sign_purchase
+from trackside.sources.signing import join_token, sign_purchase
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
 from trackside.web.tag import TagEndpoint

@@ -9,8 +9,8 @@ shopper. Three joins bring them together:
 2. Same ``cart_id`` / ``customer_id``: a server event takes the newest browser identifiers seen
    for its cart or customer within the retention period (fbp, fbc, IP, user agent, GA ids),
    before its outbox is planned, so consent and the join window see it. A browser event only
-   carries such an id when the page also sent the store's token for it (web/collect.py drops
-   the id otherwise, with a note): customer ids are guessable, the token is not.
+   carries such an id when the page also sent the store's token for it (sources/browser.py
+   drops the id otherwise, with a note): customer ids are guessable, the token is not.
 3. Consent captured in the browser travels with whichever join brought it, and combines with
    the event's own and every other context's to the most restrictive choice per signal
    (``context.most_restrictive_consent``): a join only ever adds what the event lacks and
@@ -44,11 +44,10 @@ from trackside.events import NormalizedEvent
 from trackside.identity.keys import BROWSER_KEYS
 from trackside.outcomes import Outcome
 from trackside.quality import has_sufficient_customer_information
+from trackside.sources.facts import facts_of
 from trackside.store import InsertResult, NewEvent, OutboxPlan, UnitOfWork
 
 BROWSER_SOURCE = "browser"
-#: custom_data key /collect uses to hand the beacon's facts to :func:`insert`; removed here.
-MARK = "_trackside"
 UNCONFIRMED = "unconfirmed_browser_purchase"
 SEEN_BY_BROWSER = "seen_by_browser"
 PIXEL_ABSENT = "pixel_absent"
@@ -170,15 +169,14 @@ def _browser_record(stage: JoinStage, record: NewEvent,
                     notes: list[tuple[str, str, str, str]]) -> NewEvent:
     # In place: the record was built by this accept() call and is not shared (hot path).
     event = record.event
-    mark = event.custom_data.pop(MARK, None)
-    mark = mark if isinstance(mark, dict) else {}
-    for detail in mark.get("notes") or ():
-        notes.append((event.event_name, event.event_id, UNVERIFIED_KEY, str(detail)))
-    if mark.get("pixel") is False:
+    facts = facts_of(record)
+    for detail in facts.refused_join_keys:
+        notes.append((event.event_name, event.event_id, UNVERIFIED_KEY, detail))
+    if facts.pixel is False:
         event.flags.append(PIXEL_ABSENT)
     if event.event_name == "Purchase":
         event.flags.append(SEEN_BY_BROWSER)
-        if mark.get("verified") is True:
+        if facts.verified:
             event.flags.append(SIGNED)
         elif not stage.trust_browser_purchases:
             event.flags.append(UNCONFIRMED)

@@ -16,10 +16,12 @@ from typing import Any, Literal
 from trackside import consent, join
 from trackside.config import Settings
 from trackside.destinations import registry
-from trackside.events import Event, FieldError, NormalizedEvent, parse_event
+from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
 from trackside.identity.event_id import resolve_event_id
 from trackside.quality import has_sufficient_customer_information
+from trackside.sources.batch import parse_batch
+from trackside.sources.facts import BrowserFacts, BrowserRecord
 from trackside.store import NewEvent, OutboxPlan, Store
 
 BROWSER_SOURCES = consent.BROWSER_SOURCES
@@ -145,32 +147,39 @@ class Pipeline:
         return now
 
     def accept(
-        self, raw_events: Sequence[Any], source: str, now: float | None = None
+        self, raw_events: Sequence[Any], source: str, now: float | None = None,
+        facts: Sequence[BrowserFacts] | None = None,
     ) -> list[AcceptResult]:
-        return self.commit(self.prepare(raw_events, source, now))
+        return self.commit(self.prepare(raw_events, source, now, facts))
 
     def prepare(
-        self, raw_events: Sequence[Any], source: str, now: float | None = None
+        self, raw_events: Sequence[Any], source: str, now: float | None = None,
+        facts: Sequence[BrowserFacts] | None = None,
     ) -> PreparedBatch:
-        """The CPU half of accept(): parse, normalize, hash and plan; no store I/O."""
+        """The CPU half of accept(): parse, normalize, hash and plan; no store I/O.
+
+        ``facts`` (one per raw event) is what a browser source knows beyond each event's body;
+        it rides on the prepared record to the join (sources/facts.py).
+        """
+        if facts is not None and len(facts) != len(raw_events):
+            raise ValueError(f"{len(facts)} facts for {len(raw_events)} events")
         now = time.time() if now is None else now
-        results: list[AcceptResult] = []
+        parsed = parse_batch(raw_events, prefix="events",
+                             max_event_bytes=self.settings.max_event_bytes)
+        slots: list[AcceptResult | None] = [None] * len(raw_events)
+        for rejected in parsed.rejected:
+            slots[rejected.index] = AcceptResult(rejected.index, "rejected",
+                                                 errors=rejected.errors)
         records: list[NewEvent] = []
-        positions: list[int] = []
-        for index, raw in enumerate(raw_events):
-            parsed = raw if isinstance(raw, Event) else parse_event(
-                raw, prefix=f"events[{index}]", max_event_bytes=self.settings.max_event_bytes)
-            if isinstance(parsed, list):
-                results.append(AcceptResult(index, "rejected", errors=parsed))
-                continue
-            event = self.normalize(parsed, source, now)
-            records.append(NewEvent(event, source, self.plan(event, source, now)))
-            positions.append(len(results))
-            results.append(
-                AcceptResult(index, "queued", event.event_id, event.event_name,
-                             warnings=event.warnings)
-            )
-        return PreparedBatch(source, now, results, records, positions)
+        for index, raw in zip(parsed.positions, parsed.events, strict=True):
+            event = self.normalize(raw, source, now)
+            plans = self.plan(event, source, now)
+            records.append(NewEvent(event, source, plans) if facts is None
+                           else BrowserRecord(event, source, plans, facts[index]))
+            slots[index] = AcceptResult(index, "queued", event.event_id, event.event_name,
+                                        warnings=event.warnings)
+        results = [result for result in slots if result is not None]
+        return PreparedBatch(source, now, results, records, parsed.positions)
 
     def commit(self, batch: PreparedBatch) -> list[AcceptResult]:
         """The store half of accept(): one transaction (one fsync) for the batch, its joins,

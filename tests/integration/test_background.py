@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from tests.waiting import wait_until_async
+from trackside import pollers
 from trackside.config import load_settings
 from trackside.runtime import Runtime
-from trackside.web import background
 
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted"}
 
@@ -34,7 +34,7 @@ def test_unconfirmed_browser_purchase_ends_while_the_shop_is_idle(tmp_path: Path
 
     async def run() -> None:
         stop = asyncio.Event()
-        tasks = background.start(runtime, stop)
+        tasks = pollers.start(runtime, stop)
         try:
             await wait_until_async(purchase_ended_and_lead_purged, timeout_s=15,
                                    what="the sweep to end R1 and the purge to clear old-lead")

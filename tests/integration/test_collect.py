@@ -17,8 +17,8 @@ from starlette.applications import Starlette
 from tests.fakes.server import ThreadedServer
 from trackside.config import Settings
 from trackside.runtime import Runtime
+from trackside.sources.signing import join_token, sign_purchase
 from trackside.store import HELD
-from trackside.web.browser import join_token, sign_purchase
 from trackside.web.collect import MAX_BODY_BYTES, collect_routes
 
 SHOP = "https://shop.example"

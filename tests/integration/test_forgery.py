@@ -28,8 +28,8 @@ from tests.fakes.graph_api import FakeGraphAPI
 from tests.integration.test_collect import DirectServer
 from trackside import join
 from trackside.runtime import Runtime
+from trackside.sources.signing import join_token
 from trackside.web.app import create_app
-from trackside.web.browser import join_token
 
 SHOP = "https://shop.example"
 KEY = "forgery-test-signing-key-5c1d"

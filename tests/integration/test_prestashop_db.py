@@ -35,10 +35,10 @@ from tests.waiting import wait_until_async
 from trackside.config import load_settings
 from trackside.identity.hashing import sha256_hex
 from trackside.runtime import Runtime
-from trackside.sources.prestashop import PrestaShopSync
-from trackside.sources.prestashop_db import DatabaseReader
-from trackside.sources.prestashop_map import user_fields
-from trackside.sources.prestashop_records import PrestaShopError
+from trackside.sources.prestashop.db import DatabaseReader
+from trackside.sources.prestashop.map import user_fields
+from trackside.sources.prestashop.records import PrestaShopError
+from trackside.sources.prestashop.sync import PrestaShopSync
 
 pytestmark = pytest.mark.mariadb
 
@@ -319,7 +319,8 @@ def test_user_without_a_grant_is_told_which(db: Any) -> None:
 
 
 async def test_poll_forever_picks_up_new_orders_until_stopped(db: Any, tmp_path: Path) -> None:
-    from trackside.sources.prestashop import poll_forever
+    from trackside import pollers
+    from trackside.sources.prestashop.poller import PrestaShopPoller
 
     conn, prefix = db
     shop = Shop()
@@ -327,7 +328,7 @@ async def test_poll_forever_picks_up_new_orders_until_stopped(db: Any, tmp_path:
     shop.flush(conn, prefix)
     runtime = _runtime(tmp_path, prefix, TRACKSIDE_PRESTASHOP_POLL_S="0.1")
     stop = asyncio.Event()
-    task = asyncio.create_task(poll_forever(runtime, stop))
+    task = asyncio.create_task(pollers.run(PrestaShopPoller(), runtime, stop))
     await wait_until_async(lambda: runtime.store.event_view(f.normal), timeout_s=10,
                            what="the poller to queue the first order")
     shop.change_state(f.wire_id, PAYMENT_ACCEPTED, time.time())

@@ -18,9 +18,9 @@ from tests.integration.prestashop_schema import CANCELED, PAYMENT_ACCEPTED, Fixt
 from trackside.config import load_settings
 from trackside.identity.hashing import sha256_hex
 from trackside.runtime import Runtime
-from trackside.sources.prestashop import PrestaShopSync
-from trackside.sources.prestashop_records import PrestaShopError
-from trackside.sources.prestashop_ws import WebserviceReader
+from trackside.sources.prestashop.records import PrestaShopError
+from trackside.sources.prestashop.sync import PrestaShopSync
+from trackside.sources.prestashop.ws import WebserviceReader
 
 KEY = secrets.token_hex(16).upper()  # 32 characters, like a PrestaShop key
 

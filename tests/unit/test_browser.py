@@ -1,4 +1,5 @@
-"""web/browser.py: origin policy, client IP behind proxies, rate limiter, cookies, signatures."""
+"""web/browser.py: origin policy, client IP behind proxies, rate limiter, cookies;
+sources/signing.py: purchase signatures and join tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import pytest
 
 from trackside.identity.cookies import parse_fbc, parse_fbp
+from trackside.sources import signing
 from trackside.web import browser
 
 # -- origin -------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def test_nothing_is_written_without_consent_and_bad_values_are_not_carried() -> 
 def test_signature_recipe_is_hmac_sha256_of_reference_value_currency() -> None:
     # The recipe in docs/browser-tag.md, computed independently.
     expected = hmac.new(b"k3y", b"XKBKNABJK|49.90|EUR", hashlib.sha256).hexdigest()
-    assert browser.sign_purchase("k3y", "XKBKNABJK", 49.9, "eur") == expected
+    assert signing.sign_purchase("k3y", "XKBKNABJK", 49.9, "eur") == expected
     assert re.fullmatch(r"[0-9a-f]{64}", expected)
 
 
@@ -164,19 +166,19 @@ def test_signature_recipe_is_hmac_sha256_of_reference_value_currency() -> None:
 )
 def test_verify_purchase(signature_of: tuple[str, float, str], reference: str, value: float,
                          currency: str, ok: bool) -> None:
-    signature = browser.sign_purchase("k3y", *signature_of)
-    assert browser.verify_purchase("k3y", signature, reference, value, currency) is ok
-    assert browser.verify_purchase("k3y", signature.upper(), reference, value, currency) is ok
+    signature = signing.sign_purchase("k3y", *signature_of)
+    assert signing.verify_purchase("k3y", signature, reference, value, currency) is ok
+    assert signing.verify_purchase("k3y", signature.upper(), reference, value, currency) is ok
 
 
 def test_verify_purchase_refuses_missing_pieces() -> None:
-    good = browser.sign_purchase("k3y", "R", 1.0, "EUR")
-    assert not browser.verify_purchase(None, good, "R", 1.0, "EUR")  # no key configured
-    assert not browser.verify_purchase("other", good, "R", 1.0, "EUR")
-    assert not browser.verify_purchase("k3y", None, "R", 1.0, "EUR")
-    assert not browser.verify_purchase("k3y", 12345, "R", 1.0, "EUR")
-    assert not browser.verify_purchase("k3y", good, "R", None, "EUR")
-    assert not browser.verify_purchase("k3y", good, "R", float("nan"), "EUR")
+    good = signing.sign_purchase("k3y", "R", 1.0, "EUR")
+    assert not signing.verify_purchase(None, good, "R", 1.0, "EUR")  # no key configured
+    assert not signing.verify_purchase("other", good, "R", 1.0, "EUR")
+    assert not signing.verify_purchase("k3y", None, "R", 1.0, "EUR")
+    assert not signing.verify_purchase("k3y", 12345, "R", 1.0, "EUR")
+    assert not signing.verify_purchase("k3y", good, "R", None, "EUR")
+    assert not signing.verify_purchase("k3y", good, "R", float("nan"), "EUR")
 
 
 # -- join tokens (docs/browser-tag.md "Join tokens") ----------------------------------------------
@@ -186,30 +188,30 @@ TOKEN_KEY = "join-token-key-1"
 
 def test_join_token_is_the_documented_hmac() -> None:
     expected = hmac.new(TOKEN_KEY.encode(), b"customer:311", hashlib.sha256).hexdigest()
-    assert browser.join_token(TOKEN_KEY, "customer", "311") == expected
+    assert signing.join_token(TOKEN_KEY, "customer", "311") == expected
     assert re.fullmatch(r"[0-9a-f]{64}", expected)
-    assert browser.join_token(TOKEN_KEY, "cart", "311") != expected  # the kind is signed too
+    assert signing.join_token(TOKEN_KEY, "cart", "311") != expected  # the kind is signed too
 
 
 @pytest.mark.parametrize(
     ("key", "kind", "value", "token", "valid"),
     [
-        (TOKEN_KEY, "cart", "8841", browser.join_token(TOKEN_KEY, "cart", "8841"), True),
+        (TOKEN_KEY, "cart", "8841", signing.join_token(TOKEN_KEY, "cart", "8841"), True),
         # Hex in upper case is the same token (a template may print it so).
-        (TOKEN_KEY, "cart", "8841", browser.join_token(TOKEN_KEY, "cart", "8841").upper(), True),
+        (TOKEN_KEY, "cart", "8841", signing.join_token(TOKEN_KEY, "cart", "8841").upper(), True),
         (TOKEN_KEY, "cart", "8841", None, False),  # missing
         (TOKEN_KEY, "cart", "8841", "", False),
-        (TOKEN_KEY, "cart", "8841", browser.join_token("other-key", "cart", "8841"), False),
-        (TOKEN_KEY, "cart", "8842", browser.join_token(TOKEN_KEY, "cart", "8841"), False),
+        (TOKEN_KEY, "cart", "8841", signing.join_token("other-key", "cart", "8841"), False),
+        (TOKEN_KEY, "cart", "8842", signing.join_token(TOKEN_KEY, "cart", "8841"), False),
         # Ids are exact: another case is another id.
-        (TOKEN_KEY, "cart", "ABC", browser.join_token(TOKEN_KEY, "cart", "abc"), False),
-        (TOKEN_KEY, "customer", "8841", browser.join_token(TOKEN_KEY, "cart", "8841"), False),
+        (TOKEN_KEY, "cart", "ABC", signing.join_token(TOKEN_KEY, "cart", "abc"), False),
+        (TOKEN_KEY, "customer", "8841", signing.join_token(TOKEN_KEY, "cart", "8841"), False),
         (TOKEN_KEY, "cart", "8841", 12345, False),  # not a string
         (TOKEN_KEY, "cart", "8841", "\u00e9" * 64, False),  # not ASCII: no exception
-        (None, "cart", "8841", browser.join_token(TOKEN_KEY, "cart", "8841"), False),  # no key
-        (TOKEN_KEY, "cart", None, browser.join_token(TOKEN_KEY, "cart", "None"), False),
+        (None, "cart", "8841", signing.join_token(TOKEN_KEY, "cart", "8841"), False),  # no key
+        (TOKEN_KEY, "cart", None, signing.join_token(TOKEN_KEY, "cart", "None"), False),
     ],
 )
 def test_verify_join_token(key: str | None, kind: str, value: str | None, token: object,
                            valid: bool) -> None:
-    assert browser.verify_join_token(key, kind, value, token) is valid
+    assert signing.verify_join_token(key, kind, value, token) is valid

@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from trackside.web.event_names import META_STANDARD_EVENTS, BrowserEventNames
+from trackside.sources.event_names import META_STANDARD_EVENTS, BrowserEventNames
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from trackside.identity.normalize import HASHED_KEYS
 from trackside.outcomes import ALL, FINAL, Outcome, Reason, reason_class, reason_text
 from trackside.redact import MASK, Redactor
 from trackside.retry_after import MAX_RETRY_AFTER_S, parse_retry_after
-from trackside.sources.prestashop_records import PrestaShopError
+from trackside.sources.prestashop.records import PrestaShopError
 from trackside.store import STATUSES, StoreError, StoreLocked
 
 NOW = 1_790_000_000.0

@@ -3,31 +3,25 @@
 Order of checks, each with its own status: API key (401), body size (413), JSON (415),
 envelope shape (400), then every event on its own — a batch with invalid events still accepts
 the valid ones, and the 202 tells which was which by index (DESIGN.md "Public interface").
+Reading the body into events is sources/api.py's; this module answers over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
-from trackside.events import Event, parse_event, validation_errors
 from trackside.pipeline import AcceptResult
 from trackside.runtime import Runtime
+from trackside.sources.api import SOURCE, EnvelopeError, read_events
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import ApiError, unauthorized
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, bearer_token, read_body
-from trackside.web.schemas import ENVELOPE
 from trackside.web.views import event_lookup
-
-SOURCE = "api"
-
-_JSON_ERRORS = frozenset({"json_invalid", "json_type"})
 
 
 def require_api_key(request: Request, runtime: Runtime) -> None:
@@ -40,36 +34,6 @@ def require_api_key(request: Request, runtime: Runtime) -> None:
         raise unauthorized("Send an API key as Authorization: Bearer <key>")
     if not settings.api_key_matches(token):
         raise unauthorized("The API key is not valid")
-
-
-def parse_envelope(body: bytes) -> list[Any]:
-    """The raw events of a request body, or ApiError 415 (not JSON) / 400 (wrong shape)."""
-    try:
-        return ENVELOPE.validate_json(body).events
-    except ValidationError as exc:
-        if not any(error["type"] in _JSON_ERRORS for error in exc.errors()):
-            raise _bad_envelope(exc) from None
-    # The fast parser refuses a whole body for one lone surrogate ("\ud800") or nesting past
-    # its recursion limit; the standard library reads both, so the event that holds them is
-    # rejected by index (trackside/limits.py) and the rest of the batch is still accepted.
-    try:
-        document = json.loads(body)
-    except RecursionError:
-        raise ApiError(400, "The request body is nested too deeply to read") from None
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        raise ApiError(415, "The request body is not valid JSON") from None
-    try:
-        return ENVELOPE.validate_python(document).events
-    except ValidationError as exc:
-        raise _bad_envelope(exc) from None
-
-
-def _bad_envelope(exc: ValidationError) -> ApiError:
-    return ApiError(
-        400,
-        'The body must be a JSON object {"events": [...]} with 1 to 1000 events',
-        validation_errors(exc),
-    )
 
 
 class EventsAPI:
@@ -86,31 +50,25 @@ class EventsAPI:
                                 f"{self.runtime.settings.max_body_bytes} bytes") from None
         except BodyIncomplete:
             raise ApiError(400, "The request body was not received completely") from None
-        raw_events = parse_envelope(body)
-
-        results: list[AcceptResult | None] = [None] * len(raw_events)
-        valid: list[Event] = []
-        positions: list[int] = []
-        for index, raw in enumerate(raw_events):
-            parsed = parse_event(raw, prefix=f"events[{index}]",
-                                 max_event_bytes=self.runtime.settings.max_event_bytes)
-            if isinstance(parsed, list):
-                results[index] = AcceptResult(index, "rejected", errors=parsed)
-            else:
-                valid.append(parsed)
-                positions.append(index)
-        rejected = len(raw_events) - len(valid)
-        if rejected:
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(rejected)
         try:
-            accepted = await self.committer.accept(valid, SOURCE)
+            parsed = read_events(body, self.runtime.settings.max_event_bytes)
+        except EnvelopeError as exc:
+            raise ApiError(415 if exc.not_json else 400, exc.message, exc.errors) from None
+        results: list[AcceptResult | None] = [None] * (len(parsed.events) + len(parsed.rejected))
+        for rejected in parsed.rejected:
+            results[rejected.index] = AcceptResult(rejected.index, "rejected",
+                                                   errors=rejected.errors)
+        if parsed.rejected:
+            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(parsed.rejected))
+        try:
+            accepted = await self.committer.accept(parsed.events, SOURCE)
         except CommitterClosed:
             raise ApiError(503, "The service is shutting down; retry on another instance",
                            headers={"Retry-After": "5"}) from None
         except Exception:
             # Logged with its traceback by the committer; nothing was stored.
             raise ApiError(503, headers={"Retry-After": "5"}) from None
-        for index, result in zip(positions, accepted, strict=True):
+        for index, result in zip(parsed.positions, accepted, strict=True):
             result.index = index
             results[index] = result
 

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from trackside import pollers
 from trackside.runtime import Runtime
-from trackside.web import background
 from trackside.web.api import EventsAPI
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
@@ -67,7 +67,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
                 state.worker, state.started_at = worker, time.time()
                 state.task = asyncio.create_task(worker.run(stop), name="trackside-worker")
                 state.task.add_done_callback(_report_worker_exit)
-                jobs = background.start(runtime, stop)
+                # The periodic jobs run where the worker runs (trackside/pollers.py).
+                jobs = pollers.start(runtime, stop)
             else:
                 jobs = []
             try:

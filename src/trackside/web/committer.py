@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from trackside import metrics
 from trackside.events import Event
 from trackside.pipeline import AcceptResult, Pipeline, PreparedBatch
+from trackside.sources.facts import NO_FACTS, BrowserFacts
 from trackside.store import StoreError, StoreLocked
 
 log = logging.getLogger("trackside.committer")
@@ -71,6 +72,11 @@ class _Job:
     queued_at: float
     #: Its group was handed to the writer: the outcome is decided there, not by a timeout.
     started: bool = False
+    #: What a browser source knows beyond each event's body (sources/facts.py).
+    facts: Sequence[BrowserFacts] | None = None
+
+    def facts_per_event(self) -> Sequence[BrowserFacts]:
+        return self.facts if self.facts is not None else [NO_FACTS] * len(self.events)
 
 
 class Committer:
@@ -97,8 +103,10 @@ class Committer:
         # One writer: groups are committed in order, and never two at once from here.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackside-writer")
 
-    async def accept(self, events: Sequence[Event], source: str) -> list[AcceptResult]:
-        """Accept ``events`` (already parsed); returns once they are committed.
+    async def accept(self, events: Sequence[Event], source: str,
+                     facts: Sequence[BrowserFacts] | None = None) -> list[AcceptResult]:
+        """Accept ``events`` (already parsed; ``facts``, one per event, go with them to the
+        join); returns once they are committed.
 
         Raises StoreLocked when the store did not take them within ``store_wait_s`` and
         another StoreError when it refused them; in both cases nothing was committed: a group
@@ -109,7 +117,7 @@ class Committer:
         if not events:
             return []
         loop = asyncio.get_running_loop()
-        job = _Job(events, source, loop.create_future(), time.monotonic())
+        job = _Job(events, source, loop.create_future(), time.monotonic(), facts=facts)
         self._pending.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_loop(), name="trackside-committer")
@@ -197,7 +205,10 @@ class Committer:
     async def _accept_group(self, source: str, group: list[_Job]) -> None:
         loop = asyncio.get_running_loop()
         events = [event for job in group for event in job.events]
-        batch = self.pipeline.prepare(events, source)
+        facts = None
+        if any(job.facts is not None for job in group):
+            facts = [fact for job in group for fact in job.facts_per_event()]
+        batch = self.pipeline.prepare(events, source, facts=facts)
         for job in group:
             job.started = True
         results = await loop.run_in_executor(self._writer, self._store, batch)

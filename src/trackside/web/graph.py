@@ -17,7 +17,8 @@ Decisions where Meta has no counterpart:
   accepted and not forwarded: the proof is tied to Meta's app secret, which the client keeps,
   and the test code used is trackside's ``TRACKSIDE_META_TEST_EVENT_CODE``.
 - Events are checked with Meta's rules (compat mode) and then trackside's model; like Meta,
-  one invalid event refuses the whole request and nothing is stored (§0.1).
+  one invalid event refuses the whole request and nothing is stored (§0.1). Reading the body
+  into events is sources/graph.py's; this module does the HTTP and the authentication.
 """
 
 from __future__ import annotations
@@ -31,19 +32,18 @@ from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
 from trackside.destinations.meta import rules as meta_rules
-from trackside.destinations.meta.rules import MetaError, RulesConfig
+from trackside.destinations.meta.rules import MetaError
 from trackside.destinations.meta.settings import MetaSettings
-from trackside.events import Event, parse_event
 from trackside.logs import request_id
 from trackside.runtime import Runtime
+from trackside.sources import graph as graph_source
+from trackside.sources.graph import SOURCE
 from trackside.web.committer import Committer
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
 
 log = logging.getLogger("trackside.graph")
 
-SOURCE = "graph-api"
 _VERSION = re.compile(r"v\d+\.\d+")
-_RULES = RulesConfig(mode="compat")
 
 
 def _body_too_large(limit: int) -> MetaError:
@@ -63,14 +63,6 @@ def _unreadable() -> MetaError:
     return MetaError(http_status=400, code=100, is_transient=False,
                      message="(#100) trackside could not read this request; the fbtrace_id "
                              "tells an operator what happened")
-
-
-def _not_accepted(field: str, reason: str) -> MetaError:
-    # Meta's §13 default envelope, blaming the field like error_data.blame_field_specs.
-    return meta_rules.invalid_parameter(
-        None, "Invalid Event Parameter", f"{field} {reason} (trackside cannot accept this event).",
-        rule=0, blame=field,
-    )
 
 
 class GraphEndpoint:
@@ -111,9 +103,8 @@ class GraphEndpoint:
             return _body_too_large(settings.max_body_bytes)
         except BodyIncomplete:
             return _unavailable()
-        parsed = meta_rules.parse_request(
-            "POST", version, pixel_id, request.query_params, request.headers, body
-        )
+        parsed = graph_source.read_request(version, pixel_id, request.query_params,
+                                           request.headers, body)
         if isinstance(parsed, MetaError):
             return parsed
         token = parsed.access_token
@@ -123,18 +114,10 @@ class GraphEndpoint:
             return meta_rules.invalid_token()
         if not self._known_pixel(pixel_id):  # rule 5
             return meta_rules.unknown_object(pixel_id)
-        outcome = meta_rules.check_payload(parsed, _RULES, time.time())  # rules 6-34
-        if outcome.error is not None:
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events) or 1)
-            return outcome.error
-        events: list[Event] = []
-        for index, raw in enumerate(outcome.events):
-            event = parse_event(raw, prefix=f"data[{index}]",
-                                max_event_bytes=settings.max_event_bytes)
-            if isinstance(event, list):
-                metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(outcome.events))
-                return _not_accepted(event[0].field, event[0].reason)
-            events.append(event)
+        events = graph_source.read_events(parsed, time.time(), settings.max_event_bytes)
+        if isinstance(events, graph_source.Refused):
+            metrics.EVENTS_REJECTED.labels(SOURCE).inc(events.events)
+            return events.error
         try:
             await self.committer.accept(events, SOURCE)
         except Exception:  # the store failed (logged by the committer): retrying may work

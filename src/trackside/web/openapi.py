@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from trackside import __version__
-from trackside.web.collect import Beacon
+from trackside.sources.browser import Beacon
 from trackside.web.errors import ErrorBody
 from trackside.web.schemas import (
     CollectAccepted,

@@ -1,28 +1,16 @@
-"""Pydantic models of the HTTP bodies: the parsers of the request envelopes and the OpenAPI
-document's schemas (ops.py builds /openapi.json from these, so the document cannot drift from
-what the handlers parse and return)."""
+"""Pydantic models of the HTTP bodies: the OpenAPI document's schemas (ops.py builds
+/openapi.json from these, so the document cannot drift from what the handlers return). The
+/v1/events envelope's parser is sources/api.py's."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from trackside.events import Event, FieldError
 from trackside.outcomes import Outcome
-
-MAX_EVENTS_PER_REQUEST = 1000  # DESIGN.md "Public interface"; Meta's own cap (spec §6.1)
-
-
-class EventsEnvelope(BaseModel):
-    """What POST /v1/events parses: the events stay raw so each one is judged on its own."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[Any] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
-
-
-ENVELOPE = TypeAdapter(EventsEnvelope)
+from trackside.sources.api import MAX_EVENTS_PER_REQUEST
 
 
 class EventsRequest(BaseModel):

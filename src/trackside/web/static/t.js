@@ -6,7 +6,7 @@
   // Filled by the gateway when it serves this file (web/tag.py).
   var PREFIX = "__TRACKSIDE_PREFIX__";
   var SIGNALS = ["ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"];
-  // Meta's standard events as web/event_names.py spells them: Meta dedups case-sensitively.
+  // Meta's standard events as sources/event_names.py spells them: Meta dedups case-sensitively.
   var STANDARD = "|AddPaymentInfo|AddToCart|AddToWishlist|CompleteRegistration|Contact|" +
     "CustomizeProduct|Donate|FindLocation|InitiateCheckout|Lead|PageView|Purchase|Schedule|" +
     "Search|StartTrial|SubmitApplication|Subscribe|ViewContent|";

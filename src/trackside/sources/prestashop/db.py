@@ -18,7 +18,7 @@ import pymysql
 import pymysql.cursors
 
 from trackside.config import mask_url_password
-from trackside.sources.prestashop_records import (
+from trackside.sources.prestashop.records import (
     Address,
     Customer,
     HistoryRow,

@@ -19,8 +19,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from trackside.config import ConfigError, load_settings
 from trackside.runtime import Runtime
-from trackside.sources.prestashop import PrestaShopSync, SyncReport, open_reader
-from trackside.sources.prestashop_records import PrestaShopError
+from trackside.sources.prestashop.records import PrestaShopError
+from trackside.sources.prestashop.sync import PrestaShopSync, SyncReport, open_reader
 from trackside.terminal import safe
 
 app = typer.Typer(help="Read orders from a PrestaShop shop (database or webservice).",

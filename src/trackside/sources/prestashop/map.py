@@ -16,7 +16,7 @@ from typing import Any
 import phonenumbers
 
 from trackside.identity.event_id import order_event_id, purchase_event_id
-from trackside.sources.prestashop_records import Address, HistoryRow, Order, OrderLine
+from trackside.sources.prestashop.records import Address, HistoryRow, Order, OrderLine
 
 SOURCE = "prestashop"
 #: gender.type → the value trackside's normalizer reads (spec §3.2: map via type, not id).

@@ -10,7 +10,6 @@ skipped inside a batch are remembered as gaps and looked up again for ``GAP_TTL_
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -22,14 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from trackside.config import Settings
 from trackside.refunds import inherit_from_purchase, stored_purchase
 from trackside.runtime import Runtime
-from trackside.sources.prestashop_map import (
+from trackside.sources.prestashop.map import (
     SOURCE,
     MapContext,
     Mapped,
     purchase,
     refund,
 )
-from trackside.sources.prestashop_records import (
+from trackside.sources.prestashop.records import (
     HistoryRow,
     Order,
     OrderReader,
@@ -57,12 +56,12 @@ def prestashop_configured(settings: Settings) -> bool:
 def open_reader(settings: Settings) -> OrderReader:
     """The database reader when a DSN is set, else the webservice reader."""
     if settings.prestashop_db_url is not None:
-        from trackside.sources.prestashop_db import DatabaseReader
+        from trackside.sources.prestashop.db import DatabaseReader
 
         return DatabaseReader(settings.prestashop_db_url.get_secret_value(),
                               settings.prestashop_db_prefix)
     if settings.prestashop_url and settings.prestashop_api_key is not None:
-        from trackside.sources.prestashop_ws import WebserviceReader
+        from trackside.sources.prestashop.ws import WebserviceReader
 
         return WebserviceReader(settings.prestashop_url,
                                 settings.prestashop_api_key.get_secret_value())
@@ -300,35 +299,3 @@ class PrestaShopSync:
                 store.add_note(name, result.event_id or "", "warning", warning, now)
             if item.note:
                 store.add_note("Purchase", item.purchase_id, "order_state", item.note, now)
-
-
-async def poll_forever(runtime: Runtime, stop: asyncio.Event) -> None:
-    """``serve``'s poller: one pass every TRACKSIDE_PRESTASHOP_POLL_S until ``stop`` is set.
-
-    A pass that fails (shop database down, bad credentials) is logged with its fix and retried
-    at the next interval; the cursor has not moved, so nothing is missed.
-    """
-    sync: PrestaShopSync | None = None
-    try:
-        while not stop.is_set():
-            try:
-                if sync is None:
-                    sync = PrestaShopSync(runtime)
-                report = await asyncio.to_thread(sync.sync_once)
-                if report.state_changes:
-                    log.info("PrestaShop: %d state changes, %d events queued, %d refunds",
-                             report.state_changes, report.queued, report.refunds)
-            except PrestaShopError as exc:
-                log.error("PrestaShop sync failed: %s", exc)
-                if sync is not None:
-                    sync.close()
-                sync = None
-            except Exception:
-                log.exception("PrestaShop sync failed unexpectedly; retrying at the next interval")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=runtime.settings.prestashop_poll_s)
-            except TimeoutError:
-                pass
-    finally:
-        if sync is not None:
-            sync.close()

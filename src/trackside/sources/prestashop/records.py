@@ -1,7 +1,7 @@
 """What the PrestaShop connector reads, independent of how (database or webservice).
 
-Both readers (``prestashop_db.py``, ``prestashop_ws.py``) return these records, so the mapping
-to events and the sync loop (``prestashop.py``) are written once. Field meanings follow
+Both readers (``db.py``, ``ws.py``) return these records, so the mapping
+to events and the sync loop (``sync.py``) are written once. Field meanings follow
 spec/integrations.md §3.1-§3.2.
 """
 

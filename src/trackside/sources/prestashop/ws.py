@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from trackside.sources.prestashop_records import (
+from trackside.sources.prestashop.records import (
     Address,
     Customer,
     HistoryRow,
