@@ -21,6 +21,8 @@ from rich.table import Table
 
 from trackside import __version__, logs, pollers, timeline
 from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
+from trackside.destinations import registry
+from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
@@ -250,24 +252,11 @@ def doctor() -> None:
         problems.append(f"store: cannot open {settings.database_url.split('://')[0]} store: {exc}")
         runtime = None
 
-    if settings.meta_configured:
-        notes.append(
-            f"Meta: ready, pixel {settings.meta_pixel_id}, API {settings.meta_api_version}"
-        )
-        if settings.meta_test_event_code:
-            warnings.append("Meta: TRACKSIDE_META_TEST_EVENT_CODE is set: events show in Test "
-                            "Events and are still used for measurement; remove it in production")
-    else:
-        warnings.append("Meta: dry-run (no credentials): payloads are validated and recorded, "
-                        "not sent. Set TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN "
-                        "to send.")
-
-    if settings.ga4_configured:
-        notes.append(f"GA4: ready, measurement id {settings.ga4_measurement_id}")
-        verdict, ga4_check = _ga4_debug_check(settings)
-        {"ok": notes, "warn": warnings, "fix": problems}[verdict].append(ga4_check)
-    else:
-        notes.append("GA4: off (set TRACKSIDE_GA4_MEASUREMENT_ID and TRACKSIDE_GA4_API_SECRET)")
+    # Each destination reports on itself (destinations/*/spec.py), in registry order.
+    graded = {"ok": notes, "warn": warnings, "fix": problems}
+    for spec in registry.specs():
+        for line in spec.doctor(settings):
+            graded[line.level].append(line.message)
 
     if not settings.api_keys:
         warnings.append("API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the "
@@ -294,23 +283,6 @@ def doctor() -> None:
         out.print(f"fix  {safe(problem)}", style="red")
     if problems:
         raise typer.Exit(1)
-
-
-def _ga4_debug_check(settings: Settings) -> tuple[str, str]:
-    """(ok | warn | fix, what to say). An unreachable debug endpoint is not a configuration
-    problem (the network may not allow it): a warning; validation messages are a problem."""
-    import httpx
-
-    from trackside.destinations.ga4 import debug_validate
-
-    with httpx.Client(timeout=5) as client:
-        result = debug_validate(settings, client)
-    if isinstance(result, str):
-        return "warn", f"GA4: sample payload not validated: {result}"
-    if not result:
-        return "ok", "GA4: sample payload validated by /debug/mp/collect with no messages"
-    described = "; ".join(f"{m.get('fieldPath')}: {m.get('description')}" for m in result)
-    return "fix", f"GA4: /debug/mp/collect found problems in a sample payload: {described}"
 
 
 # -- status, events, replay ---------------------------------------------------------------------
@@ -502,7 +474,8 @@ def send_test(
 ) -> None:
     """Send one test PageView now and print what the destinations answered."""
     settings = _settings()
-    if settings.meta_configured and not settings.meta_test_event_code and not force:
+    meta = settings.destination("meta", MetaSettings)
+    if meta.meta_configured and not meta.meta_test_event_code and not force:
         err.print("TRACKSIDE_META_TEST_EVENT_CODE is not set: the test event would count as a real "
                   "one. Set it (Events Manager > Test Events) or pass --force.")
         raise typer.Exit(2)

@@ -5,6 +5,11 @@ environment. A secret may also come from ``TRACKSIDE_<NAME>_FILE`` (Docker/Kuber
 Secrets are ``SecretStr`` values: they print as ``**********`` and are only unwrapped at the one
 place that sends them to a vendor.
 
+A destination that brings its own settings model (``DestinationSpec.settings_model``, e.g. the
+webhook's ``TRACKSIDE_WEBHOOK_*``) is read here too, without this module naming it: its keys
+are validated by its model, known to the did-you-mean check, and its ``SecretStr`` fields are
+secrets (masked, readable from ``*_FILE``). They land in ``Settings.destination_settings``.
+
 Strict at start: every value is checked here (URLs, CIDRs, origins, ids, half-configured
 destinations), so a bad one stops the program with the key and the reason, never a traceback
 or a silent dry run later. ``serve`` and ``worker`` also refuse ``TRACKSIDE_*`` variables that no
@@ -20,7 +25,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -35,13 +40,14 @@ from pydantic import (
 # Re-exported: callers have always imported ConfigError from here.
 from trackside.errors import ConfigError as ConfigError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 ENV_PREFIX = "TRACKSIDE_"
 
 #: Keys whose values are secrets: masked everywhere, readable from ``*_FILE``.
 SECRET_KEYS = frozenset(
     {
-        "meta_access_token",
-        "ga4_api_secret",
         "api_keys",
         "admin_password",
         "signing_key",
@@ -57,29 +63,75 @@ LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies", "browse
 MIN_WORKER_LEASE_S = 5.0
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+#: The Settings field that holds the destinations' own settings (not a TRACKSIDE_* key).
+_DESTINATION_SETTINGS = "destination_settings"
+
+
+def _destination_models() -> dict[str, type[BaseModel]]:
+    """Registered destinations that bring their own settings model, by destination name."""
+    from trackside.destinations.registry import specs  # the registry imports this module
+
+    return {spec.name: spec.settings_model for spec in specs() if spec.settings_model}
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def secret_keys() -> frozenset[str]:
+    """Settings keys whose values are secrets, the destinations' own included."""
+    extra = {key for model in _destination_models().values()
+             for key, info in model.model_fields.items() if _is_secret(info.annotation)}
+    return SECRET_KEYS | extra
+
+
+def setting_keys() -> frozenset[str]:
+    """Every key a TRACKSIDE_* variable may name (without the prefix)."""
+    own = set(Settings.model_fields) - {_DESTINATION_SETTINGS}
+    for model in _destination_models().values():
+        own |= set(model.model_fields)
+    return frozenset(own)
+
+
+def split_destination_values(
+    values: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, BaseModel], list[str]]:
+    """(the values Settings reads itself, each destination's model built from its keys, the
+    problems found): every registered model is built, with its defaults when none is set."""
+    rest = dict(values)
+    built: dict[str, BaseModel] = {}
+    problems: list[str] = []
+    for name, model in _destination_models().items():
+        own = {key: rest.pop(key) for key in list(rest) if key in model.model_fields}
+        try:
+            built[name] = model(**own)
+        except ValidationError as exc:
+            problems.append(describe_validation_error(exc))
+    return rest, built, problems
+
+
+def half_configured(model: BaseModel, first: str, second: str, vendor: str,
+                    otherwise: str) -> None:
+    """ValueError when one of a destination's two must-go-together settings is set alone."""
+    has_first = getattr(model, first) is not None
+    if has_first != (getattr(model, second) is not None):
+        present, missing = (first, second) if has_first else (second, first)
+        raise ValueError(f"{env_name(present)} is set but {env_name(missing)} is not: set both "
+                         f"to send to {vendor}, or neither for {otherwise}")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Storage
     database_url: str = "sqlite:///trackside.db"
 
-    # Meta Conversions API (spec/meta-capi.md §1)
-    meta_pixel_id: str | None = None
-    meta_access_token: SecretStr | None = None
-    meta_test_event_code: str | None = None
-    meta_api_version: str = "v26.0"
-    meta_graph_url: str = "https://graph.facebook.com"
+    # Each destination's own settings (TRACKSIDE_META_*, TRACKSIDE_GA4_*, TRACKSIDE_WEBHOOK_*)
+    # are its settings model's (destinations/*/settings.py), in ``destination_settings``.
+    #: The timeout of one request to a vendor, any vendor (named when Meta was the only one).
     meta_timeout_s: float = Field(default=10.0, gt=0)
-    meta_ldu: Literal["off", "geo", "always-california"] = "off"
-    #: One request to Meta never carries more bytes of event JSON than this (and never more
-    #: than 1,000 events, spec/meta-capi.md §1.4).
-    meta_max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
-
-    # GA4 Measurement Protocol (spec/integrations.md §1)
-    ga4_measurement_id: str | None = None
-    ga4_api_secret: SecretStr | None = None
-    ga4_url: str = "https://www.google-analytics.com"
-    ga4_without_client_id: Literal["synthesize", "skip"] = "synthesize"
 
     # HTTP service
     api_keys: list[SecretStr] = Field(default_factory=list)
@@ -118,29 +170,27 @@ class Settings(BaseModel):
     prestashop_poll_s: float = Field(default=60.0, gt=0)
     prestashop_tax_included: bool = True
 
-    @field_validator("meta_api_version")
+    #: Destinations' own settings models, by destination name, built by load_settings from
+    #: their keys (every registered model is present, with its defaults when nothing is set).
+    destination_settings: dict[str, BaseModel] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
     @classmethod
-    def _version_shape(cls, value: str) -> str:
-        import re
+    def _destinations_own(cls, data: Any) -> Any:
+        """``Settings(meta_pixel_id=…)``: each destination's keys go to its own model."""
+        if not isinstance(data, dict) or _DESTINATION_SETTINGS in data:
+            return data
+        rest, built, problems = split_destination_values(data)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return {**rest, _DESTINATION_SETTINGS: built}
 
-        if not re.fullmatch(r"v\d+\.\d+", value):
-            raise ValueError("must look like v26.0 (Meta refuses unversioned calls)")
-        return value
-
-    @field_validator("meta_graph_url", "ga4_url", "prestashop_url")
+    @field_validator("prestashop_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
         return check_http_url(value).rstrip("/")
-
-    @field_validator("meta_pixel_id")
-    @classmethod
-    def _pixel_digits(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[0-9]{1,20}", value):
-            raise ValueError("must be the pixel's (dataset's) numeric id, digits only, as shown "
-                             "in Events Manager")
-        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -159,22 +209,6 @@ class Settings(BaseModel):
         for entry in values:
             check_origin(entry)
         return values
-
-    @model_validator(mode="after")
-    def _destinations_whole(self) -> Settings:
-        # Half a destination is a mistake, not a choice: without this check Meta silently
-        # became the dry run and GA4 silently stayed off.
-        pairs = (("meta_pixel_id", "meta_access_token", "Meta"),
-                 ("ga4_measurement_id", "ga4_api_secret", "GA4"))
-        for first, second, vendor in pairs:
-            has_first = getattr(self, first) is not None
-            has_second = getattr(self, second) is not None
-            if has_first != has_second:
-                present, missing = (first, second) if has_first else (second, first)
-                raise ValueError(f"{env_name(present)} is set but {env_name(missing)} is not: "
-                                 f"set both to send to {vendor}, or neither for "
-                                 f"{'the dry run' if vendor == 'Meta' else 'no ' + vendor}")
-        return self
 
     @field_validator("worker_lease_s")
     @classmethod
@@ -206,13 +240,30 @@ class Settings(BaseModel):
 
     # -- what the rest of the program asks --------------------------------------------------
 
-    @property
-    def meta_configured(self) -> bool:
-        return bool(self.meta_pixel_id and self.meta_access_token)
+    def destination(self, name: str, model: type[_Model]) -> _Model:
+        """Destination ``name``'s own settings (its defaults when they were not loaded)."""
+        value = self.destination_settings.get(name)
+        return value if isinstance(value, model) else model()
 
-    @property
-    def ga4_configured(self) -> bool:
-        return bool(self.ga4_measurement_id and self.ga4_api_secret)
+    if not TYPE_CHECKING:  # untyped on purpose: src reads settings.destination(name, Model)
+
+        def __getattr__(self, name: str) -> Any:
+            # Reads from before the destinations had their own models (settings.meta_pixel_id,
+            # settings.ga4_configured, in tests and scripts) keep working: the attribute of
+            # the destination model that has it.
+            for model in (self.__dict__.get(_DESTINATION_SETTINGS) or {}).values():
+                if name in type(model).model_fields or hasattr(type(model), name):
+                    return getattr(model, name)
+            return super().__getattr__(name)
+
+    def _all_values(self) -> Iterator[tuple[str, Any, bool]]:
+        """(key, value, is secret) for every setting, the destinations' own included."""
+        for key in type(self).model_fields:
+            if key != _DESTINATION_SETTINGS:
+                yield key, getattr(self, key), key in SECRET_KEYS
+        for model in self.destination_settings.values():
+            for key, info in type(model).model_fields.items():
+                yield key, getattr(model, key), _is_secret(info.annotation)
 
     def api_key_matches(self, candidate: str) -> bool:
         import hmac
@@ -225,8 +276,9 @@ class Settings(BaseModel):
     def secret_values(self) -> list[str]:
         """Every secret's clear value, for scrubbing (logs, error messages)."""
         values: list[str] = []
-        for key in SECRET_KEYS:
-            value = getattr(self, key)
+        for _key, value, secret in self._all_values():
+            if not secret:
+                continue
             for item in value if isinstance(value, list) else [value]:
                 if item is not None and item.get_secret_value():
                     values.append(item.get_secret_value())
@@ -235,9 +287,8 @@ class Settings(BaseModel):
     def effective(self) -> dict[str, str]:
         """The configuration as ``TRACKSIDE_*`` names and printable values, secrets masked."""
         shown: dict[str, str] = {}
-        for key in type(self).model_fields:
-            value = getattr(self, key)
-            if key in SECRET_KEYS:
+        for key, value, secret in self._all_values():
+            if secret:
                 present = bool(value) if isinstance(value, list) else value is not None
                 shown[env_name(key)] = "**********" if present else "(not set)"
             elif isinstance(value, list):
@@ -328,12 +379,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    known = set(Settings.model_fields)
+    known = setting_keys()
+    secrets = secret_keys()
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == "TRACKSIDE_CONFIG":
             continue
         key = name[len(ENV_PREFIX) :].lower()
-        if key.endswith("_file") and key[: -len("_file")] in SECRET_KEYS:
+        if key.endswith("_file") and key[: -len("_file")] in secrets:
             secret_key = key[: -len("_file")]
             try:
                 values[secret_key] = Path(value).read_text(encoding="utf-8").strip()
@@ -358,14 +410,19 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     values.update(overrides)
     for key in LIST_KEYS & values.keys():
         values[key] = _split_list(values[key])
-    for key in ("meta_pixel_id", "meta_test_event_code", "ga4_measurement_id",
-                "meta_access_token", "ga4_api_secret"):
-        if values.get(key) == "":
-            values[key] = None
+    problems: list[str] = []
+    if _DESTINATION_SETTINGS in values:  # a field, not a setting anyone may write
+        problems.append(f"{env_name(_DESTINATION_SETTINGS)}: is not a known setting")
+        del values[_DESTINATION_SETTINGS]
+    rest, destination_settings, own_problems = split_destination_values(values)
+    problems += own_problems
     try:
-        return Settings(**values)
+        settings = Settings(**rest, destination_settings=destination_settings)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        problems.insert(0, describe_validation_error(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -383,8 +440,8 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def _known_variables() -> set[str]:
-    known = {env_name(key) for key in Settings.model_fields}
-    known |= {env_name(key) + "_FILE" for key in SECRET_KEYS}
+    known = {env_name(key) for key in setting_keys()}
+    known |= {env_name(key) + "_FILE" for key in secret_keys()}
     known.add("TRACKSIDE_CONFIG")
     return known
 

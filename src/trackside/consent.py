@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trackside.config import Settings
+from trackside.destinations import registry
 from trackside.events import Consent, NormalizedEvent
 
 # EU 27 + Iceland, Liechtenstein, Norway (EEA) + United Kingdom + Switzerland.
@@ -35,9 +36,6 @@ REQUIRED_SIGNALS: dict[str, tuple[str, ...]] = {
     "ads": ("ad_storage", "ad_user_data"),
     "analytics": ("analytics_storage",),
 }
-
-#: Destination name → kind. Unknown destinations are treated as ad destinations (stricter).
-DESTINATION_KIND = {"meta": "ads", "dryrun": "ads", "tiktok": "ads", "ga4": "analytics"}
 
 #: Sources whose events come from a browser; everything else is a server event.
 BROWSER_SOURCES = frozenset({"browser"})
@@ -65,7 +63,8 @@ def decide(event: NormalizedEvent, destination: str, settings: Settings) -> str 
     """None when the event may go to ``destination``; else the recorded suppression reason."""
     if settings.consent_mode == "off":
         return None
-    kind = DESTINATION_KIND.get(destination, "ads")
+    # Each destination declares its kind (destinations/*/spec.py); unknown ones count as ads.
+    kind = registry.consent_kind(destination, settings)
     consent = event.consent or Consent()
     signals = REQUIRED_SIGNALS[kind]
     denied = [s for s in signals if getattr(consent, s) == "denied"]

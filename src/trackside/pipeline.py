@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from trackside import consent, join
 from trackside.config import Settings
+from trackside.destinations import registry
 from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
 from trackside.identity.event_id import resolve_event_id
@@ -22,12 +23,6 @@ from trackside.quality import has_sufficient_customer_information
 from trackside.sources.batch import parse_batch
 from trackside.sources.facts import BrowserFacts, BrowserRecord
 from trackside.store import NewEvent, OutboxPlan, Store
-
-#: Events that a destination has no counterpart for (recorded as not_applicable).
-NOT_APPLICABLE = {
-    "meta": frozenset({"Refund"}),
-    "dryrun": frozenset({"Refund"}),
-}
 
 BROWSER_SOURCES = consent.BROWSER_SOURCES
 
@@ -123,7 +118,8 @@ class Pipeline:
     def plan(self, event: NormalizedEvent, source: str, now: float) -> list[OutboxPlan]:
         plans = []
         for destination in self.destinations:
-            if event.event_name in NOT_APPLICABLE.get(destination, ()):
+            # Events a destination has no counterpart for (its spec says which).
+            if event.event_name in registry.not_applicable(destination):
                 plans.append(
                     OutboxPlan(destination, "not_applicable",
                                reason=f"{destination} has no {event.event_name} event")

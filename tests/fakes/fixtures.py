@@ -1,4 +1,6 @@
-"""pytest fixture ``fake_graph``: the strict fake Meta Graph API on a loopback port, per test.
+"""Shared worker fixtures: ``fake_graph`` (the strict fake Meta Graph API on a loopback port,
+per test), ``clock`` (a :class:`WorkerClock`) and ``graph_runtime`` (a runtime factory on
+``fake_graph`` and a SQLite file, closed after the test).
 
 Import it into a test module (``from tests.fakes.fixtures import fake_graph``) or list this
 module in a conftest's ``pytest_plugins``. The yielded object is the
@@ -9,12 +11,36 @@ module in a conftest's ``pytest_plugins``. The yielded object is the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer
+from trackside.runtime import Runtime
+
+RuntimeFactory = Callable[..., Runtime]
+
+
+class WorkerClock:
+    """The worker's clock in a test: it moves only when the test says so."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> WorkerClock:
+    return WorkerClock()
 
 
 @pytest.fixture
@@ -27,3 +53,23 @@ def fake_graph() -> Iterator[FakeGraphAPI]:
     finally:
         fake.close()  # let a held `timeout` request finish so uvicorn can stop
         server.stop()
+
+
+@pytest.fixture
+def graph_runtime(fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[RuntimeFactory]:
+    """``graph_runtime(**overrides)``: a Runtime sending to ``fake_graph``, storing in
+    ``tmp_path/<database>.db``, without a join window unless overridden."""
+    made: list[Runtime] = []
+
+    def make(database: str = "worker", **overrides: Any) -> Runtime:
+        overrides.setdefault("join_window_s", 0)
+        runtime = Runtime.from_settings(
+            fake_graph.settings(database_url=f"sqlite:///{tmp_path}/{database}.db", **overrides))
+        made.append(runtime)
+        return runtime
+
+    try:
+        yield make
+    finally:
+        for runtime in made:
+            runtime.close()

@@ -9,7 +9,7 @@
   same) but recorded in ``.auth_problems``.
 
 The rules (§1.2, §1.4, §1.7) are written here on purpose without importing trackside's own
-validator (``trackside.destinations.ga4_rules``): a bug there must show up as a message here.
+validator (``trackside.destinations.ga4.rules``): a bug there must show up as a message here.
 """
 
 from __future__ import annotations

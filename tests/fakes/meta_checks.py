@@ -3,7 +3,7 @@
 Every rule here is read from spec/meta-capi.md (§1 request shape and encodings, §6 limits, §13
 rules 1-9; the event rules 10-34 are in :mod:`tests.fakes.meta_event_checks`) and written for
 this fake alone: it imports nothing from ``trackside``. trackside's own validator
-(``trackside.destinations.meta_rules``) is what the tests exercise; if the two agreed by
+(``trackside.destinations.meta.rules``) is what the tests exercise; if the two agreed by
 construction, a bug in it could never fail a test. ``tests/integration/test_fake_is_independent
 .py`` holds both against the spec's expected answers.
 

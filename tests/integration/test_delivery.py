@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.fixtures import WorkerClock, fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
 from tests.waiting import wait_until_async
 from trackside.delivery import Worker
@@ -25,17 +25,6 @@ from trackside.store import OutboxRow
 DAY = 86400
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
            "ad_personalization": "granted"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -59,7 +48,7 @@ def purchase(reference: str, event_time: float | None = None, **user: Any) -> di
     }
 
 
-def drain(runtime: Runtime, clock: Clock | None = None, timeout_s: float = 10.0) -> int:
+def drain(runtime: Runtime, clock: WorkerClock | None = None, timeout_s: float = 10.0) -> int:
     async def run() -> int:
         async with runtime.worker(clock=clock or time.time, timeout_s=timeout_s) as worker:
             return await worker.drain()
@@ -109,7 +98,7 @@ def test_test_event_code_and_partner_agent_are_sent(
 def test_transient_failures_are_retried_with_backoff(
     runtime: Runtime, fake_graph: FakeGraphAPI, fault: Fault  # noqa: F811
 ) -> None:
-    clock = Clock()
+    clock = WorkerClock()
     fake_graph.fail_next(fault)
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
     drain(runtime, clock)
@@ -126,7 +115,7 @@ def test_transient_failures_are_retried_with_backoff(
 
 
 def test_timeout_is_retried(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:  # noqa: F811
-    clock = Clock()
+    clock = WorkerClock()
     fake_graph.fail_next(Fault.timeout(2.0))
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
     drain(runtime, clock, timeout_s=0.5)
@@ -140,7 +129,7 @@ def test_timeout_is_retried(runtime: Runtime, fake_graph: FakeGraphAPI) -> None:
 def test_throttling_pauses_the_destination(
     runtime: Runtime, fake_graph: FakeGraphAPI, code: int  # noqa: F811
 ) -> None:
-    clock = Clock()
+    clock = WorkerClock()
     fake_graph.fail_next(Fault.throttle(code))
     runtime.pipeline.accept([purchase("R1"), purchase("R2")], "api", now=clock.now)
     drain(runtime, clock)
@@ -161,7 +150,7 @@ def test_throttling_pauses_the_destination(
 def test_throttle_honours_estimated_time_to_regain_access(
     runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
-    clock = Clock()
+    clock = WorkerClock()
     fake_graph.fail_next(Fault.throttle(80004, regain_minutes=15))
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
     drain(runtime, clock)
@@ -239,7 +228,7 @@ def test_events_older_than_seven_days_expire_without_being_sent(
 def test_retry_gives_up_only_when_the_window_closes(
     runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
-    clock = Clock()
+    clock = WorkerClock()
     nearly_old = clock.now - 7 * DAY + 600
     fake_graph.fail_until_cleared(Fault.transient(2))
     runtime.pipeline.accept([purchase("EDGE", event_time=nearly_old)], "api", now=clock.now)
@@ -277,7 +266,7 @@ def test_replay_resends_dead_letters(runtime: Runtime, fake_graph: FakeGraphAPI)
 def test_a_dead_workers_batch_is_resent_with_the_same_ids(
     runtime: Runtime, fake_graph: FakeGraphAPI  # noqa: F811
 ) -> None:
-    clock = Clock()
+    clock = WorkerClock()
     runtime.pipeline.accept([purchase("R1"), purchase("R2")], "api", now=clock.now)
     # Worker A sends, then dies before recording the outcome: its lease simply runs out.
     rows = runtime.store.claim("meta", 10, "worker-a", 120, clock.now)
@@ -321,7 +310,7 @@ def test_consent_is_decided_again_when_the_join_window_ends(
 ) -> None:
     settings = fake_graph.settings(database_url=f"sqlite:///{tmp_path}/c.db", join_window_s=30)
     runtime = Runtime.from_settings(settings)
-    clock = Clock()
+    clock = WorkerClock()
     order = purchase("R1")
     del order["consent"]
     order["user"] = {"email": "a@example.com", "country": "fr"}

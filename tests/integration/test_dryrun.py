@@ -18,9 +18,10 @@ from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 from trackside.config import Settings
 from trackside.destinations import Prepared, Skip, Verdict
-from trackside.destinations import meta_rules as mr
 from trackside.destinations.dryrun import PLACEHOLDER_PIXEL_ID, PLACEHOLDER_TOKEN, DryRunDestination
+from trackside.destinations.dryrun.transport import DryRunTransport
 from trackside.destinations.meta import MetaDestination
+from trackside.destinations.meta import rules as mr
 from trackside.destinations.registry import configured_destinations
 from trackside.events import Item, NormalizedEvent, Order
 
@@ -58,7 +59,9 @@ def prepare_all(destination: Any, events: list[NormalizedEvent]) -> list[Prepare
 def test_is_the_stand_in_without_credentials() -> None:
     [destination] = configured_destinations(Settings())
     assert isinstance(destination, DryRunDestination)
-    assert destination.name == "dryrun" and destination.offline is True
+    # Its requests go to a transport that answers offline, never to the network.
+    assert destination.name == "dryrun" and isinstance(destination.transport, DryRunTransport)
+    assert destination.url.startswith("https://graph.facebook.invalid/")
     assert (destination.max_batch_size, destination.max_event_age_s) == (1000, 7 * 86400)
 
 

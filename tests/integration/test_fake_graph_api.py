@@ -16,8 +16,8 @@ import pytest
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.destinations import Classification, Prepared, Verdict
-from trackside.destinations import meta_rules as mr
 from trackside.destinations.meta import MetaDestination
+from trackside.destinations.meta import rules as mr
 from trackside.events import NormalizedEvent, Order
 
 

@@ -1,6 +1,6 @@
 """The fake Graph API is an independent check of trackside's Meta rules, not a copy of them.
 
-(a) No module under tests/fakes/ imports ``trackside.destinations.meta_rules`` (or the Meta
+(a) No module under tests/fakes/ imports ``trackside.destinations.meta.rules`` (or the Meta
 destination), read with ``ast`` and confirmed in a fresh interpreter.
 (b) One table of requests, each with the answer spec/meta-capi.md gives (HTTP status, code,
 subcode): the fake is asked over real HTTP, trackside's validator with the same raw request,
@@ -30,11 +30,11 @@ import pytest
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.meta_checks import FakeRules
 from tests.fakes.server import ThreadedServer
-from trackside.destinations import meta_rules as mr
+from trackside.destinations.meta import rules as mr
 
 REPO = Path(__file__).resolve().parents[2]
 FAKES = REPO / "tests" / "fakes"
-FORBIDDEN = ("trackside.destinations.meta_rules", "trackside.destinations.meta")
+FORBIDDEN = ("trackside.destinations.meta.rules", "trackside.destinations.meta")
 
 PIXEL = "123456789012345"
 TOKEN = "EAAT-independence-test-token"
@@ -73,11 +73,11 @@ def forbidden_imports(source: str) -> list[str]:
 @pytest.mark.parametrize(
     "source",
     [
-        "from trackside.destinations import meta_rules",
-        "from trackside.destinations.meta_rules import MetaError",
-        "import trackside.destinations.meta_rules.events as events",
+        "from trackside.destinations.meta import rules",
+        "from trackside.destinations.meta.rules import MetaError",
+        "import trackside.destinations.meta.rules.events as events",
         "from trackside.destinations.meta import MetaDestination",
-        "import importlib\nrules = importlib.import_module('trackside.destinations.meta_rules')",
+        "import importlib\nrules = importlib.import_module('trackside.destinations.meta.rules')",
     ],
 )
 def test_the_import_scan_sees_each_way_of_importing_the_rules(source: str) -> None:

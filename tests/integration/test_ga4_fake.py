@@ -14,8 +14,9 @@ import pytest
 from tests.fakes.ga4_fixtures import FakeGA4Handle, fake_ga4  # noqa: F401
 from tests.fakes.server import free_port
 from trackside.config import Settings
-from trackside.destinations import Prepared, Verdict, ga4_rules
+from trackside.destinations import Prepared, Verdict
 from trackside.destinations.ga4 import GA4Destination, debug_validate
+from trackside.destinations.ga4 import rules as ga4_rules
 from trackside.events import NormalizedEvent
 
 EXTERNAL = "5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9"

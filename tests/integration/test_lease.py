@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.fixtures import RuntimeFactory, fake_graph, graph_runtime  # noqa: F401
 from tests.fakes.graph_api import FakeGraphAPI, Fault
 from tests.waiting import wait_until
 from trackside.config import ConfigError, load_settings
@@ -54,10 +54,11 @@ def test_a_lease_under_5_s_is_refused_naming_the_key(value: str) -> None:
     assert load_settings({"TRACKSIDE_WORKER_LEASE_S": "5"}).worker_lease_s == 5
 
 
-def test_a_long_send_keeps_its_lease(fake_graph: FakeGraphAPI, tmp_path: Path) -> None:  # noqa: F811
+def test_a_long_send_keeps_its_lease(
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, tmp_path: Path  # noqa: F811
+) -> None:
+    runtime = graph_runtime("lease")
     db = tmp_path / "lease.db"
-    runtime = Runtime.from_settings(
-        fake_graph.settings(database_url=f"sqlite:///{db}", join_window_s=0))
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(3)], "api")
     fake_graph.latency_s = 2.5  # the send outlasts the 0.9 s lease by far
     other_worker = SQLiteStore(str(db))  # another process's view of the same file
@@ -87,7 +88,6 @@ def test_a_long_send_keeps_its_lease(fake_graph: FakeGraphAPI, tmp_path: Path) -
     assert sorted(fake_graph.event_ids()) == ["R0", "R1", "R2"]  # each sent once
     counts = {c.destination: c.counts for c in runtime.store.counts()}
     assert counts["meta"] == {"delivered": 3}
-    runtime.close()
 
 
 def leased_rows(db: Path) -> int:

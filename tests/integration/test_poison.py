@@ -22,11 +22,17 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
+    RuntimeFactory,
+    WorkerClock,
+    clock,
+    fake_graph,
+    graph_runtime,
+)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside.cli import app
 from trackside.config import Settings
-from trackside.destinations import meta_rules
+from trackside.destinations.meta import rules as meta_rules
 from trackside.events import NormalizedEvent
 from trackside.runtime import Runtime
 from trackside.store import NewEvent, OutboxPlan, OutboxRow
@@ -51,14 +57,6 @@ CASES: dict[str, tuple[Fault, dict[str, Any]]] = {
     "timeout": (Fault.timeout(1.5), {"message": "timed out on this event alone"}),
     "short-count": (Fault.short_count(), {"message": "Meta counted 0 of 1 events"}),
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def purchase(reference: str) -> dict[str, Any]:
@@ -87,7 +85,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     runtime.close()
 
 
-def drain(runtime: Runtime, clock: Clock) -> int:
+def drain(runtime: Runtime, clock: WorkerClock) -> int:  # noqa: F811
     async def run() -> int:
         async with runtime.worker(clock=clock) as worker:
             return await worker.drain()
@@ -99,7 +97,7 @@ def counts(runtime: Runtime) -> dict[str, int]:
     return {c.destination: c.counts for c in runtime.store.counts()}.get("meta", {})
 
 
-def settle(runtime: Runtime, clock: Clock, deadline_s: float = 90.0) -> None:
+def settle(runtime: Runtime, clock: WorkerClock, deadline_s: float = 90.0) -> None:  # noqa: F811
     """Drain, then move the worker's clock to the next due row (backoff, or a dead worker's
     lease), until nothing is pending."""
     deadline = time.monotonic() + deadline_s
@@ -137,11 +135,10 @@ def assert_isolated(runtime: Runtime, fake: FakeGraphAPI, expected: dict[str, An
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_one_poisoned_event_among_a_thousand_is_dead_lettered_alone(
-    runtime: Runtime, fake_graph: FakeGraphAPI, case: str  # noqa: F811
+    runtime: Runtime, fake_graph: FakeGraphAPI, clock: WorkerClock, case: str  # noqa: F811
 ) -> None:
     fault, expected = CASES[case]
     fake_graph.fail_when_contains(POISON, fault)
-    clock = Clock()
     runtime.pipeline.accept([purchase(ref) for ref in sorted(GOOD | {POISON})], "api",
                             now=clock.now)
     settle(runtime, clock)
@@ -159,12 +156,12 @@ def test_one_poisoned_event_among_a_thousand_is_dead_lettered_alone(
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_poisoned_event_is_isolated_across_a_restart(
-    settings: Settings, runtime: Runtime, fake_graph: FakeGraphAPI, case: str  # noqa: F811
+    settings: Settings, runtime: Runtime, fake_graph: FakeGraphAPI,  # noqa: F811
+    clock: WorkerClock, case: str,  # noqa: F811
 ) -> None:
     fault, expected = CASES[case]
     fake_graph.fail_when_contains(POISON, fault)
     fake_graph.latency_s = 0.05  # the isolation takes ~20 requests: stop it within them
-    clock = Clock()
     runtime.pipeline.accept([purchase(ref) for ref in sorted(GOOD | {POISON})], "api",
                             now=clock.now)
 
@@ -200,11 +197,10 @@ def test_poisoned_event_is_isolated_across_a_restart(
     ids=["200-html", "empty-body", "413-html", "timeout"],
 )
 def test_a_real_outage_never_dead_letters_the_backlog(
-    runtime: Runtime, fake_graph: FakeGraphAPI, fault: Fault  # noqa: F811
+    runtime: Runtime, fake_graph: FakeGraphAPI, clock: WorkerClock, fault: Fault  # noqa: F811
 ) -> None:
     # Every request fails, the probe too: that is the vendor, not an event.
     fake_graph.fail_until_cleared(fault)
-    clock = Clock()
     runtime.pipeline.accept([purchase(f"R{i:04d}") for i in range(50)], "api", now=clock.now)
     for _ in range(4):
         drain(runtime, clock)
@@ -219,10 +215,9 @@ def test_a_real_outage_never_dead_letters_the_backlog(
 
 def test_wrong_credentials_still_pause_and_the_cli_says_so(
     settings: Settings, runtime: Runtime, fake_graph: FakeGraphAPI,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    clock: WorkerClock, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     fake_graph.fail_until_cleared(Fault.invalid_token())  # every request, the probe included
-    clock = Clock()
     runtime.pipeline.accept([purchase(f"R{i:04d}") for i in range(1000)], "api", now=clock.now)
     drain(runtime, clock)
     [state] = runtime.store.destination_states()
@@ -251,11 +246,10 @@ def test_wrong_credentials_still_pause_and_the_cli_says_so(
 
 
 def test_an_event_over_the_byte_budget_is_dead_lettered_never_sent(
-    fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, clock: WorkerClock  # noqa: F811
 ) -> None:
-    settings = fake_graph.settings(database_url=f"sqlite:///{tmp_path}/big.db", join_window_s=0)
-    runtime = Runtime.from_settings(settings)
-    now = time.time()
+    runtime = graph_runtime("big")
+    now = clock.now
     # Stored directly: rows accepted before ingest limits existed can be this large.
     big = NormalizedEvent(
         event_name="Lead", event_id="BIG", event_time=int(now) - 60, action_source="website",
@@ -264,7 +258,7 @@ def test_an_event_over_the_byte_budget_is_dead_lettered_never_sent(
     )
     runtime.store.insert_events([NewEvent(big, "api", [OutboxPlan("meta")])], now)
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(5)], "api", now=now)
-    drain(runtime, Clock())
+    drain(runtime, clock)
     row = outbox(runtime, "BIG")
     assert row.status == "dead"
     assert "TRACKSIDE_META_MAX_REQUEST_BYTES" in row.message
@@ -272,26 +266,22 @@ def test_an_event_over_the_byte_budget_is_dead_lettered_never_sent(
     assert all(r.body_bytes < 100_000 for r in fake_graph.requests)
     assert counts(runtime) == {"delivered": 5, "dead": 1}
     assert runtime.store.destination_states() == []
-    runtime.close()
 
 
 def test_requests_are_cut_by_bytes_as_well_as_by_count(
-    fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, clock: WorkerClock  # noqa: F811
 ) -> None:
     budget = 64 * 1024
-    settings = fake_graph.settings(database_url=f"sqlite:///{tmp_path}/cut.db", join_window_s=0,
-                                   meta_max_request_bytes=budget)
-    runtime = Runtime.from_settings(settings)
+    runtime = graph_runtime("cut", meta_max_request_bytes=budget)
     events = []
     for i in range(100):
         event = purchase(f"R{i:03d}")
         event["custom_data"] = {"note": "y" * 4000}
         events.append(event)
-    runtime.pipeline.accept(events, "api")
-    drain(runtime, Clock())
+    runtime.pipeline.accept(events, "api", now=clock.now)
+    drain(runtime, clock)
     assert counts(runtime) == {"delivered": 100}
     assert len(fake_graph.requests) >= 7  # 100 events of ~4.5 kB do not fit 64 KiB
     # The event JSON stays within the budget; the rest is the form's token and fields.
     assert all(r.body_bytes <= budget + 2048 for r in fake_graph.requests)
     assert sorted(fake_graph.event_ids()) == sorted(f"R{i:03d}" for i in range(100))
-    runtime.close()

@@ -21,9 +21,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
+    RuntimeFactory,
+    WorkerClock,
+    clock,
+    fake_graph,
+    graph_runtime,
+)
 from tests.fakes.graph_api import FakeGraphAPI, Fault
 from trackside import delivery
+from trackside.delivery import throttle
 from trackside.destinations import Verdict
 from trackside.destinations.meta import classify_response
 from trackside.events import NormalizedEvent
@@ -32,14 +39,6 @@ from trackside.store import NewEvent, OutboxPlan
 
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
            "ad_personalization": "granted"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def purchase(reference: str, **custom: Any) -> dict[str, Any]:
@@ -60,11 +59,9 @@ def meta_counts(runtime: Runtime) -> dict[str, int]:
 
 
 def test_throttle_pauses_escalate_from_5_s_to_15_min_and_reset_on_success(
-    fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, clock: WorkerClock  # noqa: F811
 ) -> None:
-    runtime = Runtime.from_settings(
-        fake_graph.settings(database_url=f"sqlite:///{tmp_path}/t.db", join_window_s=0))
-    clock = Clock()
+    runtime = graph_runtime("t")
     runtime.pipeline.accept([purchase(f"R{i}") for i in range(3)], "api", now=clock.now)
 
     async def scenario() -> tuple[list[float], float]:
@@ -91,15 +88,12 @@ def test_throttle_pauses_escalate_from_5_s_to_15_min_and_reset_on_success(
     assert pauses == [5, 10, 20, 40, 80, 160, 320, 640, 900]
     assert after_success == 5
     assert len(fake_graph.requests) == 11  # one request per throttle, none while paused
-    runtime.close()
 
 
 def test_metas_estimate_overrides_the_escalation(
-    fake_graph: FakeGraphAPI, tmp_path: Path  # noqa: F811
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, clock: WorkerClock  # noqa: F811
 ) -> None:
-    runtime = Runtime.from_settings(
-        fake_graph.settings(database_url=f"sqlite:///{tmp_path}/e.db", join_window_s=0))
-    clock = Clock()
+    runtime = graph_runtime("e")
     runtime.pipeline.accept([purchase("R1")], "api", now=clock.now)
     # X-Business-Use-Case-Usage: estimated_time_to_regain_access = 2 minutes, on a first throttle.
     fake_graph.fail_next(Fault.throttle(80004, regain_minutes=2))
@@ -111,7 +105,6 @@ def test_metas_estimate_overrides_the_escalation(
     asyncio.run(run())
     [state] = runtime.store.destination_states()
     assert state.paused_until == pytest.approx(clock.now + 120)
-    runtime.close()
 
 
 @pytest.mark.parametrize(
@@ -134,14 +127,13 @@ def test_usage_headers_give_the_throttle_pause(header: str, value: Any, seconds:
 
 
 def test_a_503_storm_opens_the_circuit_and_recovery_drains_the_backlog_at_once(
-    fake_graph: FakeGraphAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    fake_graph: FakeGraphAPI, graph_runtime: RuntimeFactory, clock: WorkerClock,  # noqa: F811
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Long backoffs, so "drained at once" cannot be the backoff running out by itself.
-    monkeypatch.setattr(delivery, "BACKOFF_BASE_S", 600.0)
-    runtime = Runtime.from_settings(fake_graph.settings(
-        database_url=f"sqlite:///{tmp_path}/s.db", join_window_s=0,
-        meta_max_request_bytes=64 * 1024))  # ~50 events per request: many batches per claim
-    clock = Clock()
+    monkeypatch.setattr(throttle, "BACKOFF_BASE_S", 600.0)
+    # ~50 events per request: many batches per claim.
+    runtime = graph_runtime("s", meta_max_request_bytes=64 * 1024)
     runtime.pipeline.accept([purchase(f"R{i:04d}", note="z" * 1000) for i in range(2000)],
                             "api", now=clock.now)
     # A row held for the join window (never tried): the recovery must not release it.
@@ -189,4 +181,3 @@ def test_a_503_storm_opens_the_circuit_and_recovery_drains_the_backlog_at_once(
     [row] = runtime.store.event_view("HELD")[0].outbox
     assert (row.status, row.attempts) == ("pending", 0)
     assert row.next_attempt_at == pytest.approx(held_until)
-    runtime.close()

@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 from trackside.cli import app
-from trackside.config import Settings, env_name
+from trackside.config import env_name, setting_keys
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-@pytest.mark.parametrize("key", sorted(Settings.model_fields))
+@pytest.mark.parametrize("key", sorted(setting_keys()))
 def test_every_setting_is_in_the_configuration_reference(key: str) -> None:
-    assert f"`{env_name(key)}`" in (DOCS / "configuration.md").read_text()
+    # A destination's own settings (the webhook's) are documented with the destination.
+    reference = (DOCS / "configuration.md").read_text() + (DOCS / "destinations.md").read_text()
+    assert f"`{env_name(key)}`" in reference
 
 
 def _command_paths() -> list[str]:

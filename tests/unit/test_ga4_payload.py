@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from trackside.config import Settings
-from trackside.destinations import Prepared, Skip, Verdict, ga4_rules
+from trackside.destinations import Prepared, Skip, Verdict
 from trackside.destinations.ga4 import (
     GA4_EVENT_NAMES,
     UNATTRIBUTED_NOTE,
@@ -19,6 +19,7 @@ from trackside.destinations.ga4 import (
     session_id_from_cookie,
     synthesize_client_id,
 )
+from trackside.destinations.ga4 import rules as ga4_rules
 from trackside.events import NormalizedEvent
 
 NOW = 1_795_000_000.0

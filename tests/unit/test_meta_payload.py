@@ -12,8 +12,8 @@ import pytest
 from trackside import PARTNER_AGENT
 from trackside.config import Settings
 from trackside.destinations import Prepared, Skip, Verdict
-from trackside.destinations import meta_rules as mr
 from trackside.destinations.meta import MetaDestination, classify_response, event_payload
+from trackside.destinations.meta import rules as mr
 from trackside.events import Item, NormalizedEvent, Order
 
 NOW = 1_790_000_000.0

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from trackside.destinations import meta_rules as mr
-from trackside.destinations.meta_rules import GraphRequest, MetaError, RulesConfig, TokenGrant
+from trackside.destinations.meta import rules as mr
+from trackside.destinations.meta.rules import GraphRequest, MetaError, RulesConfig, TokenGrant
 
 NOW = 1_790_000_000.0
 PIXEL = "123456789012345"

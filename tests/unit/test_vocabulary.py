@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from trackside import cli, logs, quality
 from trackside.config import ConfigError
-from trackside.destinations.meta_rules import facts
+from trackside.destinations.meta.rules import facts
 from trackside.errors import RefundError, SourceError, TracksideError, exit_code
 from trackside.identity import keys
 from trackside.identity.normalize import HASHED_KEYS

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from trackside.events import NormalizedEvent
+from trackside.outcomes import Outcome
 
 
 class Verdict(enum.Enum):
@@ -109,6 +110,11 @@ class Destination(Protocol):
     max_batch_size: int
     #: Oldest event the vendor takes, in seconds (Meta: 7 days; GA4: 72 hours).
     max_event_age_s: int
+    #: Give up this long before the limit: an event that expires in flight would take its
+    #: whole batch down with it (Meta: 60 s).
+    expiry_margin_s: int
+    #: The limit in the vendor's words, for the ``expired`` reason.
+    age_limit: str
 
     def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip: ...
 
@@ -120,10 +126,24 @@ class Destination(Protocol):
         self, response: httpx.Response | None, error: Exception | None, batch_size: int
     ) -> Classification: ...
 
-    # Optional, read with getattr by the worker: ``display_name`` ("Meta") for messages, and
-    # the probe pair ``build_probe() -> httpx.Request`` / ``classify_probe(response, error)
-    # -> Classification`` (DELIVERED means the credentials and the account work).
-    # ``build_probe = None`` says the vendor offers no such proof.
+    # Optional, read with getattr by the worker: ``display_name`` ("Meta") for messages; the
+    # probe pair ``build_probe() -> httpx.Request`` / ``classify_probe(response, error)
+    # -> Classification`` (DELIVERED means the credentials and the account work), where
+    # ``build_probe = None`` says the vendor offers no such proof; and ``transport`` (an
+    # ``httpx.AsyncBaseTransport``) that the worker mounts on a client of this destination's
+    # own, as the dry run does to answer offline.
+
+
+def too_old(destination: Destination, event: NormalizedEvent, now: float) -> Skip | None:
+    """The one event-age check (the worker's, and ``prepare``'s for callers without one)."""
+    age_s = now - event.event_time
+    if age_s <= destination.max_event_age_s - destination.expiry_margin_s:
+        return None
+    return Skip(
+        outcome=Outcome.EXPIRED,
+        reason=f"event_time is {age_s / 3600:.1f} hours ({age_s / 86400:.1f} days) old; "
+        f"{destination.age_limit}",
+    )
 
 
 def chunk_by_bytes(

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trackside.config import Settings
+from trackside.destinations.ga4.settings import GA4Settings
 from trackside.errors import RequestError
 from trackside.events import Event, FieldError, parse_event, validation_errors
 from trackside.identity.cookies import ga_client_id
@@ -87,7 +88,8 @@ class BeaconMapping:
 
     def __init__(self, settings: Settings) -> None:
         self.names = BrowserEventNames(settings.browser_custom_events)
-        stream = (settings.ga4_measurement_id or "").removeprefix("G-")
+        ga4 = settings.destination("ga4", GA4Settings)
+        stream = (ga4.ga4_measurement_id or "").removeprefix("G-")
         self.ga_session_cookie = f"_ga_{stream}" if stream else None
         key = settings.signing_key
         self.signing_key = key.get_secret_value() if key else None

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from trackside import limits
-from trackside.destinations import meta_rules
-from trackside.destinations.meta_rules import GraphRequest, MetaError, RulesConfig
+from trackside.destinations.meta import rules as meta_rules
+from trackside.destinations.meta.rules import GraphRequest, MetaError, RulesConfig
 from trackside.events import Event
 from trackside.sources.batch import parse_batch
 

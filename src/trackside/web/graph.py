@@ -31,8 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
-from trackside.destinations import meta_rules
-from trackside.destinations.meta_rules import MetaError
+from trackside.destinations.meta import rules as meta_rules
+from trackside.destinations.meta.rules import MetaError
+from trackside.destinations.meta.settings import MetaSettings
 from trackside.logs import request_id
 from trackside.runtime import Runtime
 from trackside.sources import graph as graph_source
@@ -124,7 +125,7 @@ class GraphEndpoint:
         return len(events)
 
     def _known_pixel(self, pixel_id: str) -> bool:
-        configured = self.runtime.settings.meta_pixel_id
+        configured = self.runtime.settings.destination("meta", MetaSettings).meta_pixel_id
         if configured:
             return pixel_id == configured
         return pixel_id.isdigit()

@@ -11,7 +11,7 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
-from trackside.destinations.meta_rules.errors import (
+from trackside.destinations.meta.rules.errors import (
     MetaError,
     _param_error,
     deprecated_version,
@@ -23,9 +23,9 @@ from trackside.destinations.meta_rules.errors import (
     unknown_version,
     unsupported_method,
 )
-from trackside.destinations.meta_rules.events import check_event
-from trackside.destinations.meta_rules.facts import _VERSION, MAX_EVENTS, STRING_PARAMS
-from trackside.destinations.meta_rules.model import (
+from trackside.destinations.meta.rules.events import check_event
+from trackside.destinations.meta.rules.facts import _VERSION, MAX_EVENTS, STRING_PARAMS
+from trackside.destinations.meta.rules.model import (
     BodyError,
     GraphRequest,
     Outcome,

@@ -1,9 +1,10 @@
 """Meta Conversions API request validator: spec/meta-capi.md §13, pure (no I/O).
 
 One module answers "would Meta accept this request, and if not, exactly what would it say?".
-The strict fake Graph API (tests/fakes/graph_api.py) answers HTTP with it, the dry-run
-destination simulates a delivery with it, and the Meta destination runs the event-level rules on
-each event before it is batched so that one bad event never gets a whole batch refused (§0.1).
+The Graph-compatible endpoint (web/graph.py) answers HTTP with it, the dry run's transport
+(dryrun/transport.py) answers the worker's requests with it, and the Meta destination runs the
+event-level rules on each event before it is batched so that one bad event never gets a whole
+batch refused (§0.1).
 
 Every refusal is one :class:`MetaError` for the WHOLE request (§13 conventions): the first rule
 that fails wins, in the order Graph itself checks (transport, auth, body, then events in order).
@@ -13,7 +14,7 @@ them between ``strict`` (refuse) and ``compat`` (what Graph v26.0 was observed t
 
 from __future__ import annotations
 
-from trackside.destinations.meta_rules.errors import (
+from trackside.destinations.meta.rules.errors import (
     MetaError,
     deprecated_version,
     expired_token,
@@ -25,10 +26,10 @@ from trackside.destinations.meta_rules.errors import (
     unknown_version,
     unsupported_method,
 )
-from trackside.destinations.meta_rules.events import (
+from trackside.destinations.meta.rules.events import (
     check_event,
 )
-from trackside.destinations.meta_rules.facts import (
+from trackside.destinations.meta.rules.facts import (
     ACTION_SOURCES,
     CURRENCIES,
     CUSTOMER_SEGMENTS,
@@ -45,14 +46,14 @@ from trackside.destinations.meta_rules.facts import (
     USER_DATA_KEYS,
     Mode,
 )
-from trackside.destinations.meta_rules.model import (
+from trackside.destinations.meta.rules.model import (
     BodyError,
     GraphRequest,
     Outcome,
     RulesConfig,
     TokenGrant,
 )
-from trackside.destinations.meta_rules.request import (
+from trackside.destinations.meta.rules.request import (
     appsecret_proof,
     check_auth,
     check_payload,

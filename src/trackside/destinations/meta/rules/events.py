@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from trackside.destinations.meta_rules.errors import (
+from trackside.destinations.meta.rules.errors import (
     MetaError,
     _param_error,
     invalid_parameter,
 )
-from trackside.destinations.meta_rules.facts import (
+from trackside.destinations.meta.rules.facts import (
     _FBC,
     _FBP,
     _HASH_COMPAT,
@@ -32,7 +32,7 @@ from trackside.destinations.meta_rules.facts import (
     TOO_BROAD_SETS,
     USER_DATA_KEYS,
 )
-from trackside.destinations.meta_rules.model import RulesConfig
+from trackside.destinations.meta.rules.model import RulesConfig
 
 # -- event-level rules -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trackside.destinations.meta_rules.facts import GRAPH_DOCS
+from trackside.destinations.meta.rules.facts import GRAPH_DOCS
 
 # -- errors ------------------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from trackside.destinations.meta_rules.errors import MetaError
-from trackside.destinations.meta_rules.facts import Mode
+from trackside.destinations.meta.rules.errors import MetaError
+from trackside.destinations.meta.rules.facts import Mode
 
 # -- the request -------------------------------------------------------------------------------
 

@@ -11,9 +11,6 @@ classification message show it masked.
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,22 +25,20 @@ from trackside.destinations import (
     Skip,
     Verdict,
     chunk,
-    ga4_rules,
+    too_old,
 )
+from trackside.destinations.ga4 import rules as ga4_rules
+from trackside.destinations.ga4.ids import (
+    client_id_from_cookie,
+    session_id_from_cookie,
+    synthesize_client_id,
+)
+from trackside.destinations.ga4.secret import GA4Request, redact_secret
+from trackside.destinations.ga4.settings import GA4Settings
 from trackside.events import NormalizedEvent
-from trackside.identity import cookies
-from trackside.redact import MASK
 from trackside.retry_after import parse_retry_after
 
-__all__ = [
-    "GA4_EVENT_NAMES",
-    "UNATTRIBUTED_NOTE",
-    "GA4Destination",
-    "client_id_from_cookie",
-    "debug_validate",
-    "session_id_from_cookie",
-    "synthesize_client_id",
-]
+__all__ = ["GA4_EVENT_NAMES", "UNATTRIBUTED_NOTE", "GA4Destination"]
 
 #: trackside (Meta-style) event names → GA4 recommended event names.
 GA4_EVENT_NAMES: Mapping[str, str] = {
@@ -66,43 +61,6 @@ _ENGAGEMENT_TIME_MSEC = 1
 #: Labels that only describe (shown in reports), truncated rather than losing the whole event.
 _LABEL_ITEM_FIELDS = ("item_name", "item_category")
 _REFUND_ID_PREFIX = "Refund:"
-_DIGITS = re.compile(r"[0-9]+")
-_CLIENT_ID = re.compile(r"[0-9]+\.[0-9]+")
-_SECRET_IN_QUERY = re.compile(r"(api_secret=)[^&\s'\"]*")
-
-
-def client_id_from_cookie(value: str | None) -> str | None:
-    """GA client id from a ``_ga`` cookie (``GA1.1.<rand>.<ts>``) or an already-parsed id.
-
-    The pipeline normally stores the parsed id already (identity/normalize.py); this accepts
-    both so an event stored with the raw cookie still keeps its attribution (§1.3).
-    """
-    if not value:
-        return None
-    text = value.strip()
-    if text.upper().startswith("GA"):
-        return cookies.ga_client_id(text)
-    return text if _CLIENT_ID.fullmatch(text) else None
-
-
-def session_id_from_cookie(value: str | None) -> str | None:
-    """GA session id from a ``_ga_<stream>`` cookie (GS1 or GS2 format, §1.3) or a bare id."""
-    if not value:
-        return None
-    text = value.strip()
-    return text if _DIGITS.fullmatch(text) else cookies.ga_session_id(text)
-
-
-def synthesize_client_id(seed: str) -> str:
-    """A stable, GA-shaped client id (``<digits>.<digits>``) for an event without ``_ga``.
-
-    Derived from the hashed external id when there is one, so the same customer keeps one
-    synthetic GA user across events instead of a new orphan user per event (§1.3).
-    """
-    digest = hashlib.sha256(b"trackside-ga4-client-id:" + seed.encode()).digest()
-    random_part = int.from_bytes(digest[:4], "big") % 2_000_000_000 + 100_000_000
-    second_part = int.from_bytes(digest[4:8], "big") % 900_000_000 + 1_000_000_000
-    return f"{random_part}.{second_part}"
 
 
 def _first_hash(user_data: Mapping[str, Any], key: str) -> str | None:
@@ -110,44 +68,6 @@ def _first_hash(user_data: Mapping[str, Any], key: str) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
     return value if isinstance(value, str) and value else None
-
-
-def _redact(text: str, secret: str | None) -> str:
-    text = _SECRET_IN_QUERY.sub(r"\1" + MASK, text)
-    if secret:
-        text = text.replace(secret, MASK)
-    return text
-
-
-class _GA4Request(httpx.Request):
-    """An httpx.Request whose repr does not show the API secret carried in its URL."""
-
-    def __repr__(self) -> str:
-        return _redact(super().__repr__(), None)
-
-
-class _RedactApiSecret(logging.Filter):
-    """Masks ``api_secret=…`` in httpx's INFO line "HTTP Request: POST <url> …".
-
-    httpx logs every request's full URL; GA4 needs the secret in that URL (§1.1), so without
-    this filter ``logging.basicConfig(level=INFO)`` would write the secret to the log.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "api_secret=" in message:
-            record.msg = _redact(message, None)
-            record.args = ()
-        return True
-
-
-def _install_log_filter() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactApiSecret) for f in logger.filters):
-        logger.addFilter(_RedactApiSecret())
-
-
-_install_log_filter()
 
 
 class GA4Destination:
@@ -159,14 +79,17 @@ class GA4Destination:
     build_probe = None
     max_batch_size = ga4_rules.MAX_EVENTS
     max_event_age_s = ga4_rules.MAX_TIMESTAMP_AGE_S
+    expiry_margin_s = 0
+    age_limit = "GA4 takes events up to 72 hours old"
 
     def __init__(self, settings: Settings, event_names: Mapping[str, str] | None = None) -> None:
-        if not settings.ga4_configured:
+        if not settings.destination("ga4", GA4Settings).ga4_configured:
             raise ValueError(
                 "GA4 is not configured: set TRACKSIDE_GA4_MEASUREMENT_ID and "
                 "TRACKSIDE_GA4_API_SECRET"
             )
         self._settings = settings
+        self._own = settings.destination("ga4", GA4Settings)
         names = dict(GA4_EVENT_NAMES)
         for source, target in (event_names or {}).items():
             if not ga4_rules.is_valid_name(target) or ga4_rules.is_reserved_event_name(target):
@@ -178,7 +101,7 @@ class GA4Destination:
         self.event_names: Mapping[str, str] = names
 
     def __repr__(self) -> str:
-        return f"GA4Destination(measurement_id={self._settings.ga4_measurement_id!r})"
+        return f"GA4Destination(measurement_id={self._own.ga4_measurement_id!r})"
 
     # -- prepare ---------------------------------------------------------------------------
 
@@ -199,17 +122,14 @@ class GA4Destination:
         if consent is not None and consent.analytics_storage == "denied":
             # §2.1: in MP analytics_storage is enforced by not sending at all.
             return Skip("suppressed", "analytics_storage consent denied: not sent to GA4")
-        age_s = now - event.event_time
-        if age_s > self.max_event_age_s:
-            return Skip(
-                "expired",
-                f"event is {age_s / 3600:.1f} hours old; GA4 takes events up to 72 hours old",
-            )
+        expired = too_old(self, event, now)
+        if expired is not None:
+            return expired
 
         notes: list[str] = []
         client_id = client_id_from_cookie(event.ga_client_id)
         if client_id is None:
-            if self._settings.ga4_without_client_id == "skip":
+            if self._own.ga4_without_client_id == "skip":
                 return Skip(
                     "suppressed",
                     "no GA client id (no _ga cookie joined) and "
@@ -332,23 +252,23 @@ class GA4Destination:
         return out
 
     def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
-        return self._request([item.payload for item in batch], "/mp/collect")
+        return self.request_for([item.payload for item in batch], "/mp/collect")
 
-    def _request(
+    def request_for(
         self, payloads: Sequence[Mapping[str, Any]], path: str, extra: Mapping[str, Any] = {}
     ) -> httpx.Request:
         if not payloads:
             raise ValueError("a GA4 request needs at least one event")
         if len({_request_key(p) for p in payloads}) != 1:
             raise ValueError("events of one GA4 request must share client_id, user_id and consent")
-        assert self._settings.ga4_api_secret is not None
+        assert self._own.ga4_api_secret is not None
         body = {**_body(payloads), **extra}
-        return _GA4Request(
+        return GA4Request(
             "POST",
-            self._settings.ga4_url + path,
+            self._own.ga4_url + path,
             params={
-                "measurement_id": self._settings.ga4_measurement_id or "",
-                "api_secret": self._settings.ga4_api_secret.get_secret_value(),
+                "measurement_id": self._own.ga4_measurement_id or "",
+                "api_secret": self._own.ga4_api_secret.get_secret_value(),
             },
             content=ga4_rules.encode_body(body),
             headers={"Content-Type": "application/json"},
@@ -364,12 +284,12 @@ class GA4Destination:
             timed_out = isinstance(error, httpx.TimeoutException) and not isinstance(
                 error, httpx.ConnectTimeout | httpx.PoolTimeout
             )
-            return Classification(Verdict.RETRY, message=self._scrub(f"GA4 unreachable ({detail})"),
+            return Classification(Verdict.RETRY, message=self.scrub(f"GA4 unreachable ({detail})"),
                                   fault=Fault.TIMEOUT if timed_out else None)
         status = response.status_code
         if 200 <= status < 300:
             return Classification(Verdict.DELIVERED, http_status=status)
-        message = self._scrub(f"GA4 answered HTTP {status}: {response.text[:500]}".rstrip(": "))
+        message = self.scrub(f"GA4 answered HTTP {status}: {response.text[:500]}".rstrip(": "))
 
         if status == 429:
             return Classification(
@@ -386,7 +306,7 @@ class GA4Destination:
             return Classification(
                 Verdict.DISABLED,
                 http_status=status,
-                message=self._scrub(
+                message=self.scrub(
                     f"GA4 answered a redirect (HTTP {status}) to "
                     f"{response.headers.get('Location', '?')}; check TRACKSIDE_GA4_URL"
                 ),
@@ -395,9 +315,9 @@ class GA4Destination:
             return Classification(Verdict.REJECTED, http_status=status, message=message)
         return Classification(Verdict.RETRY, http_status=status, message=message)
 
-    def _scrub(self, text: str) -> str:
-        secret = self._settings.ga4_api_secret
-        return _redact(text, secret.get_secret_value() if secret else None)
+    def scrub(self, text: str) -> str:
+        secret = self._own.ga4_api_secret
+        return redact_secret(text, secret.get_secret_value() if secret else None)
 
 
 def _consent_fields(event: NormalizedEvent) -> dict[str, str]:
@@ -449,69 +369,3 @@ def _cut_by_size(items: list[Prepared], max_events: int) -> list[list[Prepared]]
     if current:
         batches.append(current)
     return batches
-
-
-def _sample_event(now: float) -> NormalizedEvent:
-    return NormalizedEvent.model_validate(
-        {
-            "event_name": "Purchase",
-            "event_id": "TRACKSIDE-DOCTOR",
-            "event_time": int(now),
-            "action_source": "website",
-            "user_data": {"external_id": [hashlib.sha256(b"trackside-doctor").hexdigest()]},
-            "ga_client_id": "GA1.1.1234567890.1700000000",
-            "ga_session_id": "GS2.1.s1700000000$o1$g1$t1700000100$j0$l0$h0",
-            "order": {
-                "reference": "TRACKSIDE-DOCTOR",
-                "value": 10.0,
-                "currency": "EUR",
-                "items": [{"id": "SKU-1", "name": "Doctor sample", "price": 10.0, "quantity": 1}],
-            },
-            "consent": {"analytics_storage": "granted", "ad_user_data": "denied",
-                        "ad_personalization": "denied"},
-        }
-    )  # fmt: skip
-
-
-def debug_validate(settings: Settings, client: httpx.Client) -> list[dict[str, Any]] | str:
-    """Send one sample purchase to ``{ga4_url}/debug/mp/collect`` (§1.5).
-
-    Returns GA4's validation messages (an empty list means the payload is valid), or a
-    plain-words explanation when GA4 cannot be asked. Nothing is recorded in reports: the debug
-    endpoint does not process events.
-    """
-    try:
-        destination = GA4Destination(settings)
-    except ValueError as exc:
-        return str(exc)
-    now = time.time()
-    prepared = destination.prepare(0, _sample_event(now), now)
-    if isinstance(prepared, Skip):
-        return f"trackside could not build a sample GA4 payload: {prepared.reason}"
-    request = destination._request(
-        [prepared.payload],
-        "/debug/mp/collect",
-        {"validation_behavior": "ENFORCE_RECOMMENDATIONS"},
-    )
-    try:
-        response = client.send(request)
-    except httpx.TimeoutException:
-        return f"cannot reach GA4 at {settings.ga4_url}: the request timed out"
-    except httpx.HTTPError as exc:
-        # "[Errno 111] Connection refused" → "Connection refused": the words, not the number.
-        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or type(exc).__name__
-        return destination._scrub(f"cannot reach GA4 at {settings.ga4_url}: {reason}")
-    if response.status_code != 200:
-        return destination._scrub(
-            f"GA4's debug endpoint at {settings.ga4_url} answered HTTP {response.status_code}"
-        )
-    try:
-        messages = response.json().get("validationMessages")
-    except (ValueError, AttributeError):
-        messages = None
-    if not isinstance(messages, list):
-        return (
-            f"GA4's debug endpoint at {settings.ga4_url} did not answer with validation "
-            "messages; is TRACKSIDE_GA4_URL right?"
-        )
-    return messages

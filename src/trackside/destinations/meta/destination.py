@@ -1,0 +1,174 @@
+"""Meta Conversions API destination for one pixel: prepare, batch, request, probe.
+
+No I/O here (DESIGN.md "Components"): the worker asks for a prepared payload per event, a
+request per batch, and a verdict per response. The request shape follows spec/meta-capi.md §1,
+the event shape (payload.py) §2-§4, the verdicts (classify.py) §6.2/§6.3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from trackside import PARTNER_AGENT
+from trackside.config import Settings
+from trackside.destinations import (
+    Classification,
+    Fault,
+    Prepared,
+    Skip,
+    Verdict,
+    chunk_by_bytes,
+    too_old,
+)
+from trackside.destinations.meta import rules as meta_rules
+from trackside.destinations.meta.classify import classify_response
+from trackside.destinations.meta.payload import event_payload
+from trackside.destinations.meta.rules import RulesConfig
+from trackside.destinations.meta.settings import MetaSettings
+from trackside.events import NormalizedEvent
+from trackside.redact import Redactor
+
+__all__ = ["MetaDestination"]
+
+class MetaDestination:
+    """Meta CAPI for one pixel: ``MetaDestination(settings)``."""
+
+    name = "meta"
+    display_name = "Meta"
+    max_batch_size = 1000  # §1.4
+    max_event_age_s = 7 * 86400  # §2.2
+    #: An event this close to Meta's 7-day limit would be refused in flight (§2.2, 2804003)
+    #: and take its whole batch down with it: give up on it before it is batched.
+    expiry_margin_s = 60
+    age_limit = "Meta refuses events older than 7 days (100/2804003)"
+
+    def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
+        own = settings.destination("meta", MetaSettings)
+        if not own.meta_configured:
+            raise ValueError("Meta needs TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN")
+        self._meta = own
+        self._redact = Redactor(settings.secret_values())
+        # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
+        # server Purchase without a browser user agent is still sent.
+        self.rules = rules or RulesConfig(mode="compat", versions=(own.meta_api_version,))
+        self.max_request_bytes = own.meta_max_request_bytes
+        self.node_url = (
+            f"{own.meta_graph_url}/{own.meta_api_version}/{own.meta_pixel_id}"
+        )
+        self.url = f"{self.node_url}/events"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(pixel_id={self._meta.meta_pixel_id!r})"
+
+    # -- per event ------------------------------------------------------------------------------
+
+    def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip:
+        expired = too_old(self, event, now)
+        if expired is not None:
+            return expired
+        payload = event_payload(event, self._meta.meta_ldu)
+        prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload)
+        # Measured before Meta's rules run: an old stored row may hold megabytes (ingest limits
+        # came later), and such an event would make one request of hundreds of megabytes.
+        size = prepared.payload_bytes()
+        if size + 2 > self.max_request_bytes:
+            return Skip(
+                outcome="dead",
+                reason=f"the event is {size:,} bytes of JSON, more than one request to Meta may "
+                f"carry (TRACKSIDE_META_MAX_REQUEST_BYTES = {self.max_request_bytes:,}); "
+                "it was never sent",
+            )
+        # One refused event refuses the whole batch (§0.1): find it now, alone.
+        error = meta_rules.check_event(prepared.payload, self.rules, now, warnings=prepared.notes)
+        if error is not None:
+            return Skip(outcome="dead", reason=self._scrub(error.describe()))
+        return prepared
+
+    def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
+        """≤ 1,000 events (§1.4) and ≤ TRACKSIDE_META_MAX_REQUEST_BYTES of event JSON (§6.1:
+        Meta documents no byte limit, so the budget is ours)."""
+        return chunk_by_bytes(prepared, self.max_batch_size, self.max_request_bytes)
+
+    # -- per batch ------------------------------------------------------------------------------
+
+    def request_params(self, batch: Sequence[Prepared]) -> dict[str, str]:
+        """The form fields of the call (§1.4). Holds the token: never log it."""
+        token = self._meta.meta_access_token
+        assert token is not None  # checked in __init__
+        params = {
+            "data": "[" + ",".join(item.payload_json() for item in batch) + "]",
+            # A form field, not the query string: URLs end up in proxy and access logs.
+            "access_token": token.get_secret_value(),
+            "partner_agent": PARTNER_AGENT,
+        }
+        if self._meta.meta_test_event_code:
+            params["test_event_code"] = self._meta.meta_test_event_code
+        return params
+
+    def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
+        # multipart/form-data, Meta's own curl example (spec §1.3): unlike form-urlencoding,
+        # it needs no percent-encoding of a 1,000-event JSON array, which cost more CPU than
+        # everything else the worker does per batch.
+        fields = {name: (None, value) for name, value in self.request_params(batch).items()}
+        return httpx.Request(
+            "POST",
+            self.url,
+            files=fields,
+            headers={"accept": "application/json", "user-agent": PARTNER_AGENT},
+        )
+
+    def classify(
+        self, response: httpx.Response | None, error: Exception | None, batch_size: int
+    ) -> Classification:
+        return self._scrubbed(classify_response(response, error, batch_size))
+
+    # -- probe ----------------------------------------------------------------------------------
+
+    def build_probe(self) -> httpx.Request:
+        """A read of the pixel node (``GET /{version}/{pixel_id}?fields=id``, spec §8 reads the
+        same node): it proves token and pixel without creating a conversion. The token goes in
+        the Authorization header (§1.2), never in the URL: URLs end up in access logs."""
+        token = self._meta.meta_access_token
+        assert token is not None  # checked in __init__
+        return httpx.Request(
+            "GET",
+            self.node_url,
+            params={"fields": "id"},
+            headers={
+                "accept": "application/json",
+                "user-agent": PARTNER_AGENT,
+                "authorization": f"Bearer {token.get_secret_value()}",
+            },
+        )
+
+    def classify_probe(
+        self, response: httpx.Response | None, error: Exception | None
+    ) -> Classification:
+        """DELIVERED when the pixel node answers with its own id; else the error's verdict."""
+        if response is not None and response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and str(body.get("id")) == self._meta.meta_pixel_id:
+                return Classification(Verdict.DELIVERED, http_status=200,
+                                      message="the pixel is readable with this token")
+        result = classify_response(response, error, 0)
+        if result.verdict in (Verdict.DELIVERED, Verdict.SHORT_COUNT):
+            result = Classification(
+                Verdict.RETRY, http_status=result.http_status, fault=Fault.GARBLED,
+                message="the pixel node answered without its id",
+            )
+        return self._scrubbed(result)
+
+    def _scrubbed(self, result: Classification) -> Classification:
+        if result.message:
+            scrubbed = self._scrub(result.message)
+            if scrubbed != result.message:
+                result = Classification(**{**result.__dict__, "message": scrubbed})
+        return result
+
+    def _scrub(self, text: str) -> str:
+        return self._redact(text) or ""
