@@ -325,3 +325,20 @@ def test_consent_is_decided_again_when_the_join_window_ends(
     r2 = outbox(runtime, "R2")
     assert r2.status == "suppressed" and "TRACKSIDE_SERVER_EVENT_CONSENT=deny" in r2.message
     runtime.close()
+
+
+def test_delivery_log_lines_carry_their_fields(
+    runtime: Runtime, fake_graph: FakeGraphAPI, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    clock = WorkerClock()
+    fake_graph.fail_next(Fault.transient(2))
+    runtime.pipeline.accept([purchase("R1"), purchase("R2")], "api", now=clock.now)
+    with caplog.at_level("INFO", logger="trackside.delivery"):
+        drain(runtime, clock)
+        clock.advance(3)
+        drain(runtime, clock)
+    fields = [(getattr(r, "action", None), getattr(r, "destination", None),
+               getattr(r, "count", None)) for r in caplog.records]
+    assert ("retry", "meta", 2) in fields
+    assert ("delivered", "meta", 2) in fields
+    assert fake_graph.token not in caplog.text

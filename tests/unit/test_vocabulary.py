@@ -155,3 +155,16 @@ def test_log_extra_fields_are_written_and_masked() -> None:
     assert line["count"] == 12 and line["event_id"] == "o-1" and line["fbtrace_id"] == "AbC123"
     assert "code" not in line and "unlisted" not in line
     assert CANARY not in output and line["source"] == f"leaked {MASK}"
+
+
+def test_the_api_views_hash_every_destinations_personal_keys() -> None:
+    from trackside.destinations import registry
+    from trackside.web.views import hash_personal, personal_keys
+
+    assert personal_keys() >= keys.PERSONAL_KEYS
+    for spec in registry.specs():
+        assert spec.personal_keys <= personal_keys(), spec.name
+    hashed = hash_personal({"user_data": {"client_ip_address": "203.0.113.9"}, "event_id": "o-1"})
+    assert hashed["event_id"] == "o-1"
+    assert hashed["user_data"]["client_ip_address"] != "203.0.113.9"
+    assert len(hashed["user_data"]["client_ip_address"]) == 64

@@ -137,7 +137,9 @@ class IsolationMixin(WorkerBase):
             return
         reason = f"{destination.name} refused our credentials or configuration: {record.message}"
         log.error("%s paused until an operator acts (code %s, for an event alone and for the "
-                  "probe): %s", destination.name, result.code, record.message)
+                  "probe): %s", destination.name, result.code, record.message,
+                  extra={"action": "paused", "destination": destination.name,
+                         "code": result.code, "fbtrace_id": record.fbtrace_id})
         await asyncio.to_thread(
             self.store.pause_destination, destination.name, None, reason, result.code, now
         )
@@ -189,7 +191,10 @@ class IsolationMixin(WorkerBase):
         """An isolation step: an attempt row per event of the group, and a log line."""
         log.warning("%s: %s for a batch of %d (code %s, HTTP %s: %s); %s", destination.name,
                     record.verdict, len(group), record.code, record.http_status, record.message,
-                    action)
+                    action, extra={"action": "isolate", "destination": destination.name,
+                                   "count": len(group), "code": record.code,
+                                   "status": record.http_status,
+                                   "fbtrace_id": record.fbtrace_id})
         await asyncio.to_thread(
             self.store.record_attempts, [i.outbox_id for i in group], record, now
         )

@@ -103,7 +103,8 @@ class ThrottleMixin(WorkerBase):
         until = now + pause
         log.warning("%s throttles us (code %s, %d in a row): pausing %.0f s, until %s",
                     name, result.code, in_a_row, pause,
-                    time.strftime("%H:%M:%S", time.localtime(until)))
+                    time.strftime("%H:%M:%S", time.localtime(until)),
+                    extra={"action": "throttled", "destination": name, "code": result.code})
         await asyncio.to_thread(
             self.store.pause_destination, name, until,
             f"throttled by {name} (code {result.code}); pausing {pause:.0f} s", result.code, now,

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -229,6 +230,10 @@ class Worker(IsolationMixin, ThrottleMixin):
         leftover = [c.outbox_id for c in claimed if c.outbox_id not in batch.handled]
         self.store.release(leftover)
         accepted_at = {c.outbox_id: c.accepted_at for c in claimed}
+        outcomes = Counter(result.status for result in batch.finished)
+        for status, count in sorted(outcomes.items()):
+            log.info("%s: %d %s", destination.name, count, status,
+                     extra={"action": status, "destination": destination.name, "count": count})
         for result in batch.finished:
             metrics.OUTCOMES.labels(destination.name, result.status).inc()
             if result.status == "delivered":
@@ -367,6 +372,12 @@ class Worker(IsolationMixin, ThrottleMixin):
             retry_ids.append(item.outbox_id)
             batch.handled.add(item.outbox_id)
         self.store.reschedule(retry_ids, at, record, now)
+        if retry_ids:
+            log.info("%s: %d to retry in %.0f s (code %s, HTTP %s)", destination.name,
+                     len(retry_ids), at - now, record.code, record.http_status,
+                     extra={"action": "retry", "destination": destination.name,
+                            "count": len(retry_ids), "code": record.code,
+                            "status": record.http_status, "fbtrace_id": record.fbtrace_id})
         metrics.RETRIES.labels(destination.name, record.verdict).inc(len(group))
 
     def _client(self, destination: Destination) -> httpx.AsyncClient:

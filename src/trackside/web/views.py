@@ -9,25 +9,24 @@ never readable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from trackside import timeline
+from trackside.destinations import registry
 from trackside.identity import is_sha256_hex, sha256_hex
+from trackside.identity.keys import PERSONAL_KEYS
 from trackside.store import EventView, OutboxRow
 
-#: Keys whose values are personal data in any stored or sent document (Meta's user_data keys,
-#: GA4's ids, trackside's own ids). Meta's hashed keys are listed too: a value that is not
-#: already a hash (e.g. external_id with TRACKSIDE_HASH_EXTERNAL_ID=false) gets hashed here.
-PERSONAL_KEYS = frozenset(
-    {
-        "em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id",
-        "client_ip_address", "client_user_agent", "fbc", "fbp", "lead_id", "anon_id", "madid",
-        "subscription_id", "fb_login_id", "page_scoped_user_id", "ctwa_clid", "ig_sid",
-        "ga_client_id", "ga_session_id", "client_id", "user_id", "ip_override", "user_agent",
-        "customer_id", "cart_id", "email", "phone", "ip",
-    }
-)
+
+@functools.cache
+def personal_keys() -> frozenset[str]:
+    """Keys whose values are personal data in any stored or sent document: trackside's own
+    (identity/keys.py) and every registered destination's payload keys (its DestinationSpec).
+    Meta's hashed keys are included: a value that is not already a hash (e.g. external_id with
+    TRACKSIDE_HASH_EXTERNAL_ID=false) gets hashed here."""
+    return PERSONAL_KEYS | registry.personal_keys()
 
 
 def hash_personal(value: Any, key: str | None = None) -> Any:
@@ -36,7 +35,7 @@ def hash_personal(value: Any, key: str | None = None) -> Any:
         return {k: hash_personal(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [hash_personal(v, key) for v in value]
-    if key in PERSONAL_KEYS and value is not None and not isinstance(value, bool):
+    if key in personal_keys() and value is not None and not isinstance(value, bool):
         text = str(value)
         return text if is_sha256_hex(text) else sha256_hex(text)
     return value
