@@ -141,7 +141,8 @@ class IsolationMixin(WorkerBase):
                   extra={"action": "paused", "destination": destination.name,
                          "code": result.code, "fbtrace_id": record.fbtrace_id})
         await asyncio.to_thread(
-            self.store.pause_destination, destination.name, None, reason, result.code, now
+            self.store.pause_destination, destination.name, None, reason, result.code, now,
+            shop=self.shop,
         )
         await asyncio.to_thread(
             self.store.reschedule, [i.outbox_id for i in group], now, record, now
