@@ -54,7 +54,7 @@ class HeldPurchaseSweep:
         return 1.0
 
     def run_once(self, runtime: Runtime, now: float) -> None:
-        ended = runtime.pipeline.sweep_holds(now)
+        ended = sum(shop.pipeline.sweep_holds(now) for shop in runtime.per_shop.values())
         if ended:
             log.info("%d browser purchases were not confirmed by the store in time", ended)
 

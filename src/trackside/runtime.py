@@ -1,4 +1,5 @@
-"""Everything a running trackside needs, built once from the settings."""
+"""Everything a running trackside needs, built once from the settings: the store, and per
+shop (trackside/shops.py) its destinations and its pipeline."""
 
 from __future__ import annotations
 
@@ -6,34 +7,82 @@ from dataclasses import dataclass
 from typing import Any
 
 from trackside import consent
-from trackside.config import Settings
+from trackside.config import ConfigError, Settings
 from trackside.delivery import Worker
 from trackside.destinations import Destination
 from trackside.destinations.registry import configured_destinations
 from trackside.pipeline import Pipeline
 from trackside.redact import Redactor
+from trackside.shops import DEFAULT_SHOP, Shop, Shops
 from trackside.store import Store, open_store
 
 
 @dataclass
+class ShopRuntime:
+    """One shop's part of the runtime: its settings, destinations and pipeline."""
+
+    shop: Shop
+    destinations: list[Destination]
+    pipeline: Pipeline
+
+    @property
+    def name(self) -> str:
+        return self.shop.name
+
+    @property
+    def settings(self) -> Settings:
+        return self.shop.settings
+
+    def destination(self, name: str) -> Destination | None:
+        return next((d for d in self.destinations if d.name == name), None)
+
+
+@dataclass
 class Runtime:
+    #: The process's settings. The global keys (database, limits, worker) are the same in every
+    #: shop's settings; with one shop this is that shop's settings, whole.
     settings: Settings
     store: Store
+    #: The first shop's destinations and pipeline (the only shop's, before several shops).
     destinations: list[Destination]
     pipeline: Pipeline
     redactor: Redactor
+    shops: Shops
+    per_shop: dict[str, ShopRuntime]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        store = open_store(settings.database_url)
-        destinations = configured_destinations(settings)
+        """One shop, ``default``, with these settings."""
+        return cls.from_shops(Shops([Shop(DEFAULT_SHOP, settings)]))
+
+    @classmethod
+    def from_shops(cls, shops: Shops) -> Runtime:
+        if len(shops) > 1:
+            # The store keeps no shop yet (its branch adds it): two shops' events would share
+            # one dedup and one outbox per destination name. Refuse rather than mix them.
+            raise ConfigError(f"several shops are configured ({', '.join(shops.names)}) but "
+                              "this build's store keeps one shop: run one shop per process")
+        first = next(iter(shops))
+        store = open_store(first.settings.database_url)
+        per_shop: dict[str, ShopRuntime] = {}
+        for shop in shops:
+            destinations = configured_destinations(shop.settings)
+            pipeline = Pipeline(shop.settings, store, [d.name for d in destinations])
+            per_shop[shop.name] = ShopRuntime(shop, destinations, pipeline)
+        main = per_shop[first.name]
         return cls(
-            settings=settings,
+            settings=first.settings,
             store=store,
-            destinations=destinations,
-            pipeline=Pipeline(settings, store, [d.name for d in destinations]),
-            redactor=Redactor(settings.secret_values()),
+            destinations=main.destinations,
+            pipeline=main.pipeline,
+            redactor=Redactor(shops.secret_values()),
+            shops=shops,
+            per_shop=per_shop,
         )
+
+    def shop(self, name: str) -> ShopRuntime:
+        """Shop ``name``'s runtime (a name from ``self.shops``)."""
+        return self.per_shop[name]
 
     def worker(self, **kwargs: Any) -> Worker:
         kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)

@@ -53,7 +53,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not runtime.settings.api_keys:
+        if not any(shop.settings.api_keys for shop in runtime.shops):
             log.warning("TRACKSIDE_API_KEYS is empty: POST /v1/events and the Graph-compatible "
                         "endpoint refuse every request until a key is set")
         stop = asyncio.Event()
