@@ -84,6 +84,15 @@ class Runtime:
         """Shop ``name``'s runtime (a name from ``self.shops``)."""
         return self.per_shop[name]
 
+    def for_shop(self, name: str) -> Runtime:
+        """A one-shop view of this runtime (same store, same redactor): what a shop's own
+        job, such as its PrestaShop poller, works with."""
+        part = self.per_shop[name]
+        return Runtime(settings=part.settings, store=self.store,
+                       destinations=part.destinations, pipeline=part.pipeline,
+                       redactor=self.redactor, shops=Shops([part.shop]),
+                       per_shop={name: part})
+
     def worker(self, **kwargs: Any) -> Worker:
         kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)
         kwargs.setdefault("redactor", self.redactor)
