@@ -99,7 +99,7 @@ def insert_or_merge(unit: UnitOfWork, records: Sequence[NewEvent],
         if new:
             results.append(InsertResult(incoming.event_name, incoming.event_id, "queued"))
             continue
-        stored = unit.find_event(incoming.event_name, incoming.event_id)
+        stored = unit.find_event(incoming.event_name, incoming.event_id, shop=record.shop)
         assert stored is not None  # the insert conflicted with it in this transaction
         added: list[str] = []
         if any(status in OPEN for status in stored.statuses):

@@ -44,6 +44,7 @@ from trackside.events import NormalizedEvent
 from trackside.identity.keys import BROWSER_KEYS
 from trackside.outcomes import Outcome
 from trackside.quality import has_sufficient_customer_information
+from trackside.shop_names import DEFAULT_SHOP
 from trackside.sources.facts import facts_of
 from trackside.store import InsertResult, NewEvent, OutboxPlan, UnitOfWork
 
@@ -73,12 +74,14 @@ class JoinStage:
     plan: Planner
     #: When the sweep last looked (at most once a second unless forced).
     last_sweep: float = 0.0
+    #: The shop whose held purchases this stage sweeps (its join window is the shop's).
+    shop: str = DEFAULT_SHOP
 
 
 def insert(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent], source: str,
            now: float) -> list[InsertResult]:
     """The insert of the accepted group, with the joins and the browser Purchase policy."""
-    notes: list[tuple[str, str, str, str]] = []
+    notes: list[tuple[str, str, str, str, str]] = []
     if source in BROWSER_SOURCES:
         records = [_browser_record(stage, record, notes) for record in records]
         results = insert_or_merge(unit, records, now)
@@ -86,9 +89,9 @@ def insert(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent], source: 
         records = [_join_by_key(stage, unit, record, now, notes) for record in records]
         results = _insert_confirming_held(stage, unit, records, now)
     queued = {(r.event_name, r.event_id) for r in results if r.status == "queued"}
-    for event_name, event_id, kind, detail in notes:
+    for shop, event_name, event_id, kind, detail in notes:
         if (event_name, event_id) in queued:
-            stored = unit.find_event(event_name, event_id)
+            stored = unit.find_event(event_name, event_id, shop=shop)
             if stored is not None:
                 unit.note(stored.ref, kind, detail, now)
     sweep(stage, unit, now)
@@ -124,7 +127,7 @@ def _confirm_held(stage: JoinStage, unit: UnitOfWork, record: NewEvent,
     the stored event is not a held browser purchase (an ordinary duplicate, or none).
     """
     incoming = record.event
-    stored = unit.find_event(incoming.event_name, incoming.event_id)
+    stored = unit.find_event(incoming.event_name, incoming.event_id, shop=record.shop)
     # Held purchases are stored as the browser's (``source``); the store's re-sends are not.
     if (stored is None or stored.source != BROWSER_SOURCE
             or UNCONFIRMED not in stored.event.flags):
@@ -160,18 +163,18 @@ def sweep(stage: JoinStage, unit: UnitOfWork, now: float, force: bool = False) -
     stage.last_sweep = now
     cutoff = now - stage.join_window_s
     # A cheap read first: almost always there is nothing to end.
-    if not unit.has_expired_holds(cutoff):
+    if not unit.has_expired_holds(cutoff, shop=stage.shop):
         return 0
-    return unit.finish_expired_holds(cutoff, UNCONFIRMED_REASON, now)
+    return unit.finish_expired_holds(cutoff, UNCONFIRMED_REASON, now, shop=stage.shop)
 
 
 def _browser_record(stage: JoinStage, record: NewEvent,
-                    notes: list[tuple[str, str, str, str]]) -> NewEvent:
+                    notes: list[tuple[str, str, str, str, str]]) -> NewEvent:
     # In place: the record was built by this accept() call and is not shared (hot path).
     event = record.event
     facts = facts_of(record)
     for detail in facts.refused_join_keys:
-        notes.append((event.event_name, event.event_id, UNVERIFIED_KEY, detail))
+        notes.append((record.shop, event.event_name, event.event_id, UNVERIFIED_KEY, detail))
     if facts.pixel is False:
         event.flags.append(PIXEL_ABSENT)
     if event.event_name == "Purchase":
@@ -187,7 +190,7 @@ def _browser_record(stage: JoinStage, record: NewEvent,
 
 
 def _join_by_key(stage: JoinStage, unit: UnitOfWork, record: NewEvent, now: float,
-                 notes: list[tuple[str, str, str, str]]) -> NewEvent:
+                 notes: list[tuple[str, str, str, str, str]]) -> NewEvent:
     event = record.event
     join_keys: tuple[Literal["cart_id", "customer_id"], ...] = ("cart_id", "customer_id")
     keys = [(key, getattr(event, key)) for key in join_keys if getattr(event, key)]
@@ -198,7 +201,9 @@ def _join_by_key(stage: JoinStage, unit: UnitOfWork, record: NewEvent, now: floa
     seen: set[tuple[str, str]] = set()
     used: list[str] = []
     for key, value in keys:
-        candidates = unit.browser_events_by_key(key, value, since, _CONTEXT_ROWS)
+        # Only the record's own shop: a shopper of another shop never lends context.
+        candidates = unit.browser_events_by_key(key, value, since, _CONTEXT_ROWS,
+                                                shop=record.shop)
         found = [row for row in candidates if (row.event_name, row.event_id) not in seen]
         if found:
             used.append(key)
@@ -209,10 +214,10 @@ def _join_by_key(stage: JoinStage, unit: UnitOfWork, record: NewEvent, now: floa
     merged, added = merge_context(event, browser_context(event, rows))
     if not added:
         return record
-    notes.append((event.event_name, event.event_id, "joined",
+    notes.append((record.shop, event.event_name, event.event_id, "joined",
                   f"browser context by {', '.join(used)}: added {', '.join(added)}"))
     # Planned again: the joined consent and browser keys change what is due and when.
-    return NewEvent(merged, record.source, stage.plan(merged, record.source, now))
+    return NewEvent(merged, record.source, stage.plan(merged, record.source, now), record.shop)
 
 
 def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> NormalizedEvent:

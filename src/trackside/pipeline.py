@@ -20,6 +20,7 @@ from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
 from trackside.identity.event_id import resolve_event_id
 from trackside.quality import has_sufficient_customer_information
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.sources.batch import parse_batch
 from trackside.sources.facts import BrowserFacts, BrowserRecord
 from trackside.store import NewEvent, OutboxPlan, Store
@@ -61,13 +62,17 @@ class PreparedBatch:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, store: Store, destinations: Sequence[str]) -> None:
+    def __init__(self, settings: Settings, store: Store, destinations: Sequence[str],
+                 shop: str = DEFAULT_SHOP) -> None:
         self.settings = settings
         self.store = store
         self.destinations = list(destinations)
+        #: Every event this pipeline accepts is stored in this shop (dedup and joins within it).
+        self.shop = checked_shop(shop)
         self.joins = join.JoinStage(
             join_window_s=settings.join_window_s, retention_days=settings.retention_days,
-            trust_browser_purchases=settings.trust_browser_purchases, plan=self.plan)
+            trust_browser_purchases=settings.trust_browser_purchases, plan=self.plan,
+            shop=self.shop)
 
     def normalize(self, event: Event, source: str, now: float) -> NormalizedEvent:
         user = normalize_user(
@@ -174,8 +179,9 @@ class Pipeline:
         for index, raw in zip(parsed.positions, parsed.events, strict=True):
             event = self.normalize(raw, source, now)
             plans = self.plan(event, source, now)
-            records.append(NewEvent(event, source, plans) if facts is None
-                           else BrowserRecord(event, source, plans, facts[index]))
+            records.append(NewEvent(event, source, plans, self.shop) if facts is None
+                           else BrowserRecord(event, source, plans, self.shop,
+                                              facts=facts[index]))
             slots[index] = AcceptResult(index, "queued", event.event_id, event.event_name,
                                         warnings=event.warnings)
         results = [result for result in slots if result is not None]
@@ -199,7 +205,7 @@ class Pipeline:
         if not force and now - self.joins.last_sweep < join.SWEEP_EVERY_S:
             return 0
         # A cheap read outside any transaction first: almost always nothing has expired.
-        if not self.store.has_expired_holds(now - self.joins.join_window_s):
+        if not self.store.has_expired_holds(now - self.joins.join_window_s, shop=self.shop):
             self.joins.last_sweep = now
             return 0
         with self.store.transaction() as unit:

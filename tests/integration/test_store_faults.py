@@ -144,7 +144,7 @@ def test_driver_errors_become_named_store_errors(tmp_path: Path) -> None:
     # A database opened read-only, as SQLite does for a file it may not write.
     with (contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as read_only,
           pytest.raises(sqlite3.Error) as readonly_error):
-        read_only.execute("INSERT INTO cursors VALUES ('x', 'y', 0)")
+        read_only.execute("INSERT INTO cursors VALUES ('default', 'x', 'y', 0)")
     assert isinstance(translate(readonly_error.value), StoreUnwritable)
 
     store = SQLiteStore(str(db))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from trackside.events import NormalizedEvent
 from trackside.store.sqlite import SQLiteStore, _migrations, _statements
-from trackside.store.sqlite_unit import EXPIRED_HOLDS
+from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS
 
 NOW = 1_800_000_000.0
 #: What the previous version stored as the due time of a held row (3000-01-01).
@@ -64,14 +64,14 @@ def test_join_queries_use_the_indexes(tmp_path: Path) -> None:
         conn = sqlite3.connect(tmp_path / "plan.db")
         for column, index in (("cart_id", "events_browser_cart"),
                               ("customer_id", "events_browser_customer")):
+            # The store's own query (scoped by shop since migration 0007).
             plan = " ".join(str(row) for row in conn.execute(
-                f"EXPLAIN QUERY PLAN SELECT body FROM events WHERE source = 'browser'"
-                f" AND {column} IS NOT NULL AND {column} = ? AND accepted_at >= ?"
-                f" ORDER BY {column}, accepted_at DESC LIMIT ?", ("x", 0, 10)))
+                "EXPLAIN QUERY PLAN " + BROWSER_EVENTS_BY_KEY[column], ("default", "x", 0, 10)))
             assert index in plan, plan
-        plan = " ".join(str(row) for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1", (NOW,)))
-        assert "outbox_held" in plan, plan
+        for shop in (None, "default"):
+            plan = " ".join(str(row) for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1", (NOW, shop, shop)))
+            assert "outbox_held" in plan, plan
         conn.close()
     finally:
         store.close()

@@ -42,6 +42,8 @@ class _Batch:
 class WorkerBase:
     store: Store
     destinations: list[Destination]
+    #: The shop whose outbox rows this worker claims and whose destinations it pauses.
+    shop: str
     client: httpx.AsyncClient
     redact: Redactor
     owner: str

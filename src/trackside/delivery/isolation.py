@@ -139,7 +139,8 @@ class IsolationMixin(WorkerBase):
         log.error("%s paused until an operator acts (code %s, for an event alone and for the "
                   "probe): %s", destination.name, result.code, record.message)
         await asyncio.to_thread(
-            self.store.pause_destination, destination.name, None, reason, result.code, now
+            self.store.pause_destination, destination.name, None, reason, result.code, now,
+            shop=self.shop,
         )
         await asyncio.to_thread(
             self.store.reschedule, [i.outbox_id for i in group], now, record, now

@@ -107,6 +107,7 @@ class ThrottleMixin(WorkerBase):
         await asyncio.to_thread(
             self.store.pause_destination, name, until,
             f"throttled by {name} (code {result.code}); pausing {pause:.0f} s", result.code, now,
+            shop=self.shop,
         )
         await asyncio.to_thread(
             self.store.reschedule, [i.outbox_id for i in group], until, record, now
@@ -129,7 +130,8 @@ class ThrottleMixin(WorkerBase):
             return
         # Rows the storm pushed into backoff (up to an hour) go out now, not at their turn;
         # rows that were never tried (held for the join window) keep their time.
-        due = await asyncio.to_thread(self.store.expedite_retries, destination.name, began, now)
+        due = await asyncio.to_thread(self.store.expedite_retries, destination.name, began, now,
+                                      shop=self.shop)
         log.warning("%s answers again: circuit closed; %d rows retried during the storm are "
                     "due now", destination.name, due)
 

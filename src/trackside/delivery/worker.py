@@ -31,6 +31,7 @@ from trackside.destinations import (
 )
 from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import AttemptRecord, Claimed, Finished, Store
 
 log = logging.getLogger("trackside.delivery")  # one logger for the whole worker
@@ -59,8 +60,10 @@ class Worker(IsolationMixin, ThrottleMixin):
         clock: Callable[[], float] = time.time,
         concurrency: int = CONCURRENCY,
         policy: Callable[[NormalizedEvent, str], str | None] | None = None,
+        shop: str = DEFAULT_SHOP,
     ) -> None:
         self.store = store
+        self.shop = checked_shop(shop)
         self.destinations = list(destinations)
         self.client = client or httpx.AsyncClient(timeout=timeout_s)
         self._own_client = client is None
@@ -119,11 +122,11 @@ class Worker(IsolationMixin, ThrottleMixin):
         # pauses the destination again (after the event alone and the probe both fail); an
         # event that was isolated before is dead-lettered and never claimed again.
         names = {d.name for d in self.destinations}
-        for state in self.store.destination_states():
+        for state in self.store.destination_states(shop=self.shop):
             if state.paused_until is None and state.destination in names:
                 log.warning("retrying paused destination %s (was: %s)",
                             state.destination, state.reason)
-                self.store.resume_destination(state.destination)
+                self.store.resume_destination(state.destination, shop=self.shop)
 
     async def _run_destination(self, destination: Destination, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -152,20 +155,20 @@ class Worker(IsolationMixin, ThrottleMixin):
         breaker = self.breakers[destination.name]
         if breaker.is_open:
             return max(0.05, min(breaker.next_probe_at - now, IDLE_POLL_S * 10))
-        due = self.store.next_due(destination.name)
+        due = self.store.next_due(destination.name, shop=self.shop)
         if due is None:
             return IDLE_POLL_S
         return max(0.0, min(due - now, IDLE_POLL_S))
 
     def _paused_until(self, name: str, now: float) -> float | None:
-        for state in self.store.destination_states():
+        for state in self.store.destination_states(shop=self.shop):
             if state.destination != name:
                 continue
             if state.paused_until is None:
                 return float("inf")
             if state.paused_until > now:
                 return state.paused_until
-            self.store.resume_destination(name)
+            self.store.resume_destination(name, shop=self.shop)
         return None
 
     async def drain(self, timeout_s: float = 60.0) -> int:
@@ -196,7 +199,8 @@ class Worker(IsolationMixin, ThrottleMixin):
         if breaker.is_open and not await self._probe_open_circuit(destination, breaker, now):
             return 0
         claimed = await asyncio.to_thread(
-            self.store.claim, destination.name, CLAIM_LIMIT, self.owner, self.lease_s, now
+            self.store.claim, destination.name, CLAIM_LIMIT, self.owner, self.lease_s, now,
+            shop=self.shop,
         )
         if not claimed:
             return 0

@@ -15,6 +15,13 @@ offers small operations (insert, update an event's body, release held rows, note
 business rules. What a duplicate adds (trackside.context), how a held purchase is confirmed
 (trackside.join) and what the purge strips (trackside.retention) are decided above the store,
 so every implementation (SQLite, trackside.testing.MemoryStore, PostgreSQL next) shares them.
+
+Shops (issue 13): every event, outbox row, cursor and destination state belongs to one shop
+(trackside.shop_names). Each method that reads or writes them takes ``shop`` (keyword; default
+:data:`DEFAULT_SHOP`, the only shop of a single-shop setup) and never returns nor changes another
+shop's rows; ``counts`` and ``destination_states`` take ``shop=None`` for all shops, with the shop
+in each row. Methods keyed by outbox ids (finish, reschedule, …) need no shop: the ids come from
+that shop's claim.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Literal, Protocol
 from trackside.errors import TracksideError
 from trackside.events import NormalizedEvent
 from trackside.outcomes import ALL, FINAL, Outcome
+from trackside.shop_names import DEFAULT_SHOP
 from trackside.store.records import (
     AttemptRecord,
     AttemptRow,
@@ -48,6 +56,7 @@ from trackside.store.records import (
 __all__ = [
     "ATTEMPTS_KEPT_FIRST",
     "ATTEMPTS_KEPT_LAST",
+    "DEFAULT_SHOP",
     "FINAL_STATUSES",
     "HELD",
     "STATUSES",
@@ -128,14 +137,17 @@ class UnitOfWork(Protocol):
     """
 
     def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
-        """Store each new event with its outbox rows; per record, False when an event with
-        its (event_name, event_id) is already stored (then nothing of it is written)."""
+        """Store each new event with its outbox rows in its ``shop``; per record, False when
+        an event with its (shop, event_name, event_id) is already stored (then nothing of it
+        is written)."""
         ...
 
-    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None: ...
+    def find_event(self, event_name: str, event_id: str, *,
+                   shop: str = DEFAULT_SHOP) -> StoredEvent | None: ...
 
     def browser_events_by_key(
-        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,
+        *, shop: str = DEFAULT_SHOP,
     ) -> list[NormalizedEvent]:
         """As :meth:`Store.browser_events_by_key`, inside this transaction."""
         ...
@@ -169,23 +181,27 @@ class UnitOfWork(Protocol):
         """Final outcomes for pending rows (as :meth:`Store.finish`, inside this transaction)."""
         ...
 
-    def set_cursor(self, name: str, value: str, now: float) -> None:
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None:
         """A poller's position, committed with the events it read (as :meth:`Store.set_cursor`)."""
         ...
 
-    def has_expired_holds(self, accepted_before: float) -> bool:
-        """Whether any held row's event was accepted before ``accepted_before``."""
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
+        """Whether any held row's event (of ``shop``, or of any shop) was accepted before
+        ``accepted_before``."""
         ...
 
-    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
-        """Held rows of events accepted before ``accepted_before`` end ``suppressed``."""
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float, *,
+                             shop: str | None = None) -> int:
+        """Held rows (of ``shop``, or of every shop) of events accepted before
+        ``accepted_before`` end ``suppressed``."""
         ...
 
     def purge_candidates(
-        self, older_than: float, blocking: Sequence[str]
+        self, older_than: float, blocking: Sequence[str], *, shop: str | None = None
     ) -> list[PurgeCandidate]:
-        """The events accepted before ``older_than``, not purged yet, none of whose
-        rows has a status in ``blocking``."""
+        """The events (of ``shop``, or of every shop) accepted before ``older_than``, not
+        purged yet, none of whose rows has a status in ``blocking``."""
         ...
 
     def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
@@ -209,8 +225,12 @@ class Store(Protocol):
         ...
 
     def claim(
-        self, destination: str, limit: int, owner: str, lease_s: float, now: float
-    ) -> list[Claimed]: ...
+        self, destination: str, limit: int, owner: str, lease_s: float, now: float, *,
+        shop: str = DEFAULT_SHOP,
+    ) -> list[Claimed]:
+        """Lease the due rows of (``shop``, ``destination``); another shop's rows, due or
+        backlogged, are neither returned nor read."""
+        ...
 
     def finish(self, results: Sequence[Finished], now: float) -> None: ...
 
@@ -238,14 +258,15 @@ class Store(Protocol):
         """The newest attempt row of each given outbox row that has one."""
         ...
 
-    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
+    def expedite_retries(self, destination: str, failed_since: float, now: float, *,
+                         shop: str = DEFAULT_SHOP) -> int:
         """Make due now the pending rows waiting on a backoff after a ``retry`` attempt at or
         after ``failed_since``; returns the count."""
         ...
 
     def add_note(
         self, event_name: str, event_id: str, kind: str, detail: str, now: float,
-        destination: str | None = None,
+        destination: str | None = None, *, shop: str = DEFAULT_SHOP,
     ) -> None: ...
 
     def add_notes(self, notes: Sequence[tuple[int, str, str, str]], now: float) -> None:
@@ -253,18 +274,23 @@ class Store(Protocol):
         ...
 
     def pause_destination(
-        self, destination: str, until: float | None, reason: str, code: int | None, now: float
+        self, destination: str, until: float | None, reason: str, code: int | None, now: float,
+        *, shop: str = DEFAULT_SHOP,
     ) -> None: ...
 
-    def resume_destination(self, destination: str) -> None: ...
+    def resume_destination(self, destination: str, *, shop: str = DEFAULT_SHOP) -> None: ...
 
-    def destination_states(self) -> list[DestinationState]: ...
+    def destination_states(self, *, shop: str | None = None) -> list[DestinationState]:
+        """The paused destinations of ``shop``, or (None) of every shop, by shop then name."""
+        ...
 
-    def counts(self) -> list[DestinationCounts]: ...
+    def counts(self, *, shop: str | None = None) -> list[DestinationCounts]:
+        """Rows by status per (shop, destination), of ``shop`` or (None) of every shop."""
+        ...
 
-    def next_due(self, destination: str) -> float | None: ...
+    def next_due(self, destination: str, *, shop: str = DEFAULT_SHOP) -> float | None: ...
 
-    def event_view(self, event_id: str) -> list[EventView]: ...
+    def event_view(self, event_id: str, *, shop: str = DEFAULT_SHOP) -> list[EventView]: ...
 
     def replay(
         self,
@@ -275,11 +301,13 @@ class Store(Protocol):
         event_id: str | None,
         min_event_time: dict[str, float],
         now: float,
+        shop: str = DEFAULT_SHOP,
     ) -> ReplayResult: ...
 
-    def get_cursor(self, name: str) -> str | None: ...
+    def get_cursor(self, name: str, *, shop: str = DEFAULT_SHOP) -> str | None: ...
 
-    def set_cursor(self, name: str, value: str, now: float) -> None: ...
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None: ...
 
     def ping(self) -> None: ...
 
@@ -294,7 +322,8 @@ class Store(Protocol):
         ...
 
     def drop_pending(
-        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
+        self, event_id: str, destination: str | None, reason: str, actor: str, now: float,
+        *, shop: str = DEFAULT_SHOP,
     ) -> DropResult:
         """End the pending and held rows of ``event_id`` (all destinations, or
         ``destination``) as ``dead`` with ``reason``; a note records who did it and why."""
@@ -303,13 +332,15 @@ class Store(Protocol):
     # Browser context joins (trackside/join.py).
 
     def browser_events_by_key(
-        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,
+        *, shop: str = DEFAULT_SHOP,
     ) -> list[NormalizedEvent]:
-        """The newest events (newest first) stored from the browser with ``key == value``,
-        accepted at or after ``since``."""
+        """The newest events (newest first) stored from the browser in ``shop`` with
+        ``key == value``, accepted at or after ``since`` (another shop's shopper never lends
+        context)."""
         ...
 
-    def has_expired_holds(self, accepted_before: float) -> bool:
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
         outside any transaction)."""
         ...

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 
 
 @dataclass
@@ -28,6 +29,11 @@ class NewEvent:
     event: NormalizedEvent
     source: str
     outbox: list[OutboxPlan]
+    #: The shop the event belongs to: dedup, joins and every later read are within it.
+    shop: str = DEFAULT_SHOP
+
+    def __post_init__(self) -> None:
+        checked_shop(self.shop, "NewEvent.shop")
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Claimed:
     attempts: int
     event: NormalizedEvent
     accepted_at: float
+    shop: str = DEFAULT_SHOP
 
 
 @dataclass
@@ -81,6 +88,8 @@ class DestinationState:
     reason: str
     code: int | None
     updated_at: float
+    #: A pause holds one shop's destination, never another shop's.
+    shop: str = DEFAULT_SHOP
 
 
 @dataclass
@@ -89,6 +98,7 @@ class DestinationCounts:
     counts: dict[str, int]
     #: When the oldest event still waiting (a pending or held row) was accepted.
     oldest_pending_accepted_at: float | None
+    shop: str = DEFAULT_SHOP
 
 
 @dataclass
@@ -152,6 +162,7 @@ class EventView:
     attempts: list[AttemptRow]
     #: Oldest first.
     notes: list[NoteRow]
+    shop: str = DEFAULT_SHOP
 
 
 @dataclass
@@ -181,6 +192,7 @@ class StoredEvent:
     accepted_at: float
     #: The statuses of its outbox rows.
     statuses: list[str]
+    shop: str = DEFAULT_SHOP
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     DestinationState,
     InsertResult,
@@ -245,6 +246,23 @@ class SQLiteStore(OutboxQueries, ReportQueries):
     # -- schema --------------------------------------------------------------------------
 
     def migrate(self) -> None:
+        # A migration that rebuilds a referenced table (0007: events) must run with foreign
+        # keys off, and the pragma is a no-op inside a transaction: off before BEGIN, checked
+        # before COMMIT, on again after (https://www.sqlite.org/lang_altertable.html).
+        with self._lock:
+            try:
+                self._conn.execute("PRAGMA foreign_keys=OFF")
+            except sqlite3.Error as exc:
+                _raise_translated(exc)
+            try:
+                self._apply_migrations()
+            finally:
+                try:
+                    self._conn.execute("PRAGMA foreign_keys=ON")
+                except sqlite3.Error as exc:
+                    _raise_translated(exc)
+
+    def _apply_migrations(self) -> None:
         with self._write() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -259,6 +277,11 @@ class SQLiteStore(OutboxQueries, ReportQueries):
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, strftime('%s','now'))", (version,)
                 )
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise StoreUnavailable(
+                    f"migration left {len(broken)} rows whose reference is missing "
+                    f"(first in table {broken[0][0]}); nothing was changed")
 
     def close(self) -> None:
         self._closed = True
@@ -301,13 +324,14 @@ class SQLiteStore(OutboxQueries, ReportQueries):
 
     def add_note(
         self, event_name: str, event_id: str, kind: str, detail: str, now: float,
-        destination: str | None = None,
+        destination: str | None = None, *, shop: str = DEFAULT_SHOP,
     ) -> None:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO notes (event_pk, at, kind, destination, detail)"
-                " SELECT pk, ?, ?, ?, ? FROM events WHERE event_name = ? AND event_id = ?",
-                (now, kind, destination, detail, event_name, event_id),
+                " SELECT pk, ?, ?, ?, ? FROM events WHERE shop = ? AND event_name = ?"
+                " AND event_id = ?",
+                (now, kind, destination, detail, shop, event_name, event_id),
             )
 
     def add_notes(self, notes: Sequence[tuple[int, str, str, str]], now: float) -> None:
@@ -322,27 +346,30 @@ class SQLiteStore(OutboxQueries, ReportQueries):
             )
 
     def pause_destination(
-        self, destination: str, until: float | None, reason: str, code: int | None, now: float
+        self, destination: str, until: float | None, reason: str, code: int | None, now: float,
+        *, shop: str = DEFAULT_SHOP,
     ) -> None:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO destination_state"
-                " (destination, paused_until, reason, code, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (destination) DO UPDATE SET"
+                " (shop, destination, paused_until, reason, code, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (shop, destination) DO UPDATE SET"
                 " paused_until = excluded.paused_until, reason = excluded.reason,"
                 " code = excluded.code, updated_at = excluded.updated_at",
-                (destination, until, reason, code, now),
+                (checked_shop(shop), destination, until, reason, code, now),
             )
 
-    def resume_destination(self, destination: str) -> None:
+    def resume_destination(self, destination: str, *, shop: str = DEFAULT_SHOP) -> None:
         with self._write() as conn:
-            conn.execute("DELETE FROM destination_state WHERE destination = ?", (destination,))
+            conn.execute("DELETE FROM destination_state WHERE shop = ? AND destination = ?",
+                         (shop, destination))
 
-    def destination_states(self) -> list[DestinationState]:
+    def destination_states(self, *, shop: str | None = None) -> list[DestinationState]:
         return [
             DestinationState(r["destination"], r["paused_until"], r["reason"], r["code"],
-                             r["updated_at"])
-            for r in self._read("SELECT * FROM destination_state ORDER BY destination")
+                             r["updated_at"], r["shop"])
+            for r in self._read("SELECT * FROM destination_state WHERE ? IS NULL OR shop = ?"
+                                " ORDER BY shop, destination", (shop, shop))
         ]
 
     def _checkpoint(self) -> None:
@@ -355,22 +382,24 @@ class SQLiteStore(OutboxQueries, ReportQueries):
 
     # -- cursors -------------------------------------------------------------------------------
 
-    def get_cursor(self, name: str) -> str | None:
-        rows = self._read("SELECT value FROM cursors WHERE name = ?", (name,))
+    def get_cursor(self, name: str, *, shop: str = DEFAULT_SHOP) -> str | None:
+        rows = self._read("SELECT value FROM cursors WHERE shop = ? AND name = ?", (shop, name))
         return rows[0][0] if rows else None
 
-    def set_cursor(self, name: str, value: str, now: float) -> None:
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None:
         with self.transaction() as unit:
-            unit.set_cursor(name, value, now)
+            unit.set_cursor(name, value, now, shop=shop)
 
     # -- browser context joins ------------------------------------------------------------------
 
     def browser_events_by_key(
         self, key: Literal["cart_id", "customer_id"], value: str, since: float,
-        limit: int = 10,
+        limit: int = 10, *, shop: str = DEFAULT_SHOP,
     ) -> list[NormalizedEvent]:
-        rows = self._read(BROWSER_EVENTS_BY_KEY[key], (value, since, limit))
+        rows = self._read(BROWSER_EVENTS_BY_KEY[key], (shop, value, since, limit))
         return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
 
-    def has_expired_holds(self, accepted_before: float) -> bool:
-        return bool(self._read("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1", (accepted_before,)))
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
+        return bool(self._read("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1",
+                               (accepted_before, shop, shop)))

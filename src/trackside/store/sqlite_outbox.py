@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP
 from trackside.store import AttemptRecord, Claimed, Finished
 from trackside.store.sqlite_unit import SQLiteUnit
 
@@ -31,6 +32,17 @@ def _attempt_rows(
             for oid in outbox_ids]
 
 
+#: Due rows of one (shop, destination): one range of outbox_due (shop, destination,
+#: next_attempt_at), so another shop's backlog is never read (bench/claim_shops.py).
+CLAIM_QUERY = (
+    "SELECT o.id, o.attempts, e.body, e.accepted_at FROM outbox o"
+    " JOIN events e ON e.pk = o.event_pk"
+    " WHERE o.shop = ? AND o.destination = ? AND o.status = 'pending'"
+    " AND o.next_attempt_at <= ? AND (o.lease_expires_at IS NULL OR o.lease_expires_at < ?)"
+    " ORDER BY o.next_attempt_at, o.id LIMIT ?"
+)
+
+
 class SQLiteHost:
     """What the query mixins (here and in sqlite_reports.py) need from SQLiteStore."""
 
@@ -42,17 +54,11 @@ class SQLiteHost:
 
 class OutboxQueries(SQLiteHost):
     def claim(
-        self, destination: str, limit: int, owner: str, lease_s: float, now: float
+        self, destination: str, limit: int, owner: str, lease_s: float, now: float, *,
+        shop: str = DEFAULT_SHOP,
     ) -> list[Claimed]:
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT o.id, o.attempts, e.body, e.accepted_at FROM outbox o"
-                " JOIN events e ON e.pk = o.event_pk"
-                " WHERE o.destination = ? AND o.status = 'pending' AND o.next_attempt_at <= ?"
-                " AND (o.lease_expires_at IS NULL OR o.lease_expires_at < ?)"
-                " ORDER BY o.next_attempt_at, o.id LIMIT ?",
-                (destination, now, now, limit),
-            ).fetchall()
+            rows = conn.execute(CLAIM_QUERY, (shop, destination, now, now, limit)).fetchall()
             if rows:
                 conn.executemany(
                     "UPDATE outbox SET lease_owner = ?, lease_expires_at = ? WHERE id = ?",
@@ -65,6 +71,7 @@ class OutboxQueries(SQLiteHost):
                 attempts=row["attempts"],
                 event=NormalizedEvent.model_validate_json(row["body"]),
                 accepted_at=row["accepted_at"],
+                shop=shop,
             )
             for row in rows
         ]
@@ -141,19 +148,22 @@ class OutboxQueries(SQLiteHost):
                 )
         return found
 
-    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
+    def expedite_retries(self, destination: str, failed_since: float, now: float, *,
+                         shop: str = DEFAULT_SHOP) -> int:
         with self._write() as conn:
             return conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE destination = ? AND status = 'pending'"
-                " AND attempts > 0 AND next_attempt_at > ? AND EXISTS (SELECT 1 FROM attempts a"
-                " WHERE a.outbox_id = outbox.id AND a.at >= ? AND a.verdict = 'retry')",
-                (now, destination, now, failed_since),
+                "UPDATE outbox SET next_attempt_at = ? WHERE shop = ? AND destination = ?"
+                " AND status = 'pending' AND attempts > 0 AND next_attempt_at > ?"
+                " AND EXISTS (SELECT 1 FROM attempts a WHERE a.outbox_id = outbox.id"
+                " AND a.at >= ? AND a.verdict = 'retry')",
+                (now, shop, destination, now, failed_since),
             ).rowcount
 
-    def next_due(self, destination: str) -> float | None:
+    def next_due(self, destination: str, *, shop: str = DEFAULT_SHOP) -> float | None:
         rows = self._read(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE destination = ? AND status = 'pending'",
-            (destination,),
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE shop = ? AND destination = ?"
+            " AND status = 'pending'",
+            (shop, destination),
         )
         due: float | None = rows[0][0]
         return due

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP
 from trackside.store import (
     AttemptRow,
     DestinationCounts,
@@ -24,27 +25,31 @@ from trackside.store.sqlite_outbox import SQLiteHost
 
 
 class ReportQueries(SQLiteHost):
-    def counts(self) -> list[DestinationCounts]:
-        by_destination: dict[str, DestinationCounts] = {}
+    def counts(self, *, shop: str | None = None) -> list[DestinationCounts]:
+        """Per (shop, destination), of one shop or (None) of all shops."""
+        by_key: dict[tuple[str, str], DestinationCounts] = {}
         for row in self._read(
-            "SELECT destination, status, COUNT(*) AS n FROM outbox GROUP BY destination, status"
+            "SELECT shop, destination, status, COUNT(*) AS n FROM outbox"
+            " WHERE ? IS NULL OR shop = ? GROUP BY shop, destination, status", (shop, shop)
         ):
-            entry = by_destination.setdefault(
-                row["destination"], DestinationCounts(row["destination"], {}, None)
+            entry = by_key.setdefault(
+                (row["shop"], row["destination"]),
+                DestinationCounts(row["destination"], {}, None, row["shop"]),
             )
             entry.counts[row["status"]] = row["n"]
         for row in self._read(
-            "SELECT o.destination, MIN(e.accepted_at) AS oldest FROM outbox o"
+            "SELECT o.shop, o.destination, MIN(e.accepted_at) AS oldest FROM outbox o"
             " JOIN events e ON e.pk = o.event_pk WHERE o.status IN ('pending', 'held')"
-            " GROUP BY o.destination"
+            " AND (? IS NULL OR o.shop = ?) GROUP BY o.shop, o.destination", (shop, shop)
         ):
-            by_destination[row["destination"]].oldest_pending_accepted_at = row["oldest"]
-        return [by_destination[name] for name in sorted(by_destination)]
+            by_key[(row["shop"], row["destination"])].oldest_pending_accepted_at = row["oldest"]
+        return [by_key[key] for key in sorted(by_key)]
 
-    def event_view(self, event_id: str) -> list[EventView]:
+    def event_view(self, event_id: str, *, shop: str = DEFAULT_SHOP) -> list[EventView]:
         views = []
         for event in self._read(
-            "SELECT * FROM events WHERE event_id = ? ORDER BY accepted_at", (event_id,)
+            "SELECT * FROM events WHERE shop = ? AND event_id = ? ORDER BY accepted_at",
+            (shop, event_id),
         ):
             pk = event["pk"]
             outbox = [
@@ -91,6 +96,7 @@ class ReportQueries(SQLiteHost):
                     outbox=outbox,
                     attempts=attempts,
                     notes=notes,
+                    shop=shop,
                 )
             )
         return views
@@ -104,12 +110,14 @@ class ReportQueries(SQLiteHost):
         event_id: str | None,
         min_event_time: dict[str, float],
         now: float,
+        shop: str = DEFAULT_SHOP,
     ) -> ReplayResult:
         sql = (
             "SELECT o.id, o.destination, e.event_id, e.event_time, o.event_pk FROM outbox o"
-            " JOIN events e ON e.pk = o.event_pk WHERE o.status IN ('dead', 'expired')"
+            " JOIN events e ON e.pk = o.event_pk WHERE o.shop = ?"
+            " AND o.status IN ('dead', 'expired')"
         )
-        params: list[Any] = []
+        params: list[Any] = [shop]
         if destination:
             sql += " AND o.destination = ?"
             params.append(destination)
@@ -147,11 +155,12 @@ class ReportQueries(SQLiteHost):
         return ReplayResult(len(replayed), refused)
 
     def drop_pending(
-        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
+        self, event_id: str, destination: str | None, reason: str, actor: str, now: float,
+        *, shop: str = DEFAULT_SHOP,
     ) -> DropResult:
         sql = ("SELECT o.id, o.event_pk, o.destination, o.status, e.event_name FROM outbox o"
-               " JOIN events e ON e.pk = o.event_pk WHERE e.event_id = ?")
-        params: list[Any] = [event_id]
+               " JOIN events e ON e.pk = o.event_pk WHERE e.shop = ? AND e.event_id = ?")
+        params: list[Any] = [shop, event_id]
         if destination is not None:
             sql += " AND o.destination = ?"
             params.append(destination)

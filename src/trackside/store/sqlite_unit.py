@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
     Finished,
@@ -19,25 +20,27 @@ from trackside.store import (
 )
 
 _INSERT_EVENT = (
-    "INSERT INTO events (event_name, event_id, event_time, source, accepted_at, body, cart_id,"
-    " customer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_name, event_id) DO NOTHING"
+    "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
+    " cart_id, customer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
 )
 _INSERT_OUTBOX = (
-    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at,"
+    " shop) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _NOTE = "INSERT INTO notes (event_pk, at, kind, destination, detail) VALUES (?, ?, ?, ?, ?)"
-#: Held rows of events accepted before a time (outbox_held, then one lookup per row).
+#: Held rows of events accepted before a time (outbox_held, then one lookup per row), of one
+#: shop or (the shop parameter NULL) of all shops.
 EXPIRED_HOLDS = ("FROM outbox o JOIN events e ON e.pk = o.event_pk"
-                  " WHERE o.status = 'held' AND e.accepted_at < ?")
+                  " WHERE o.status = 'held' AND e.accepted_at < ? AND (? IS NULL OR o.shop = ?)")
 
 
 #: The newest browser events by join key; the columns of migration 0006, spelled so the
 #: planner uses its partial indexes.
 BROWSER_EVENTS_BY_KEY = {
     column: (f"SELECT body FROM events WHERE source = 'browser' AND {column} IS NOT NULL"
-             f" AND {column} = ? AND accepted_at >= ? ORDER BY {column}, accepted_at DESC"
-             " LIMIT ?")
+             f" AND shop = ? AND {column} = ? AND accepted_at >= ?"
+             f" ORDER BY shop, {column}, accepted_at DESC LIMIT ?")
     for column in ("cart_id", "customer_id")
 }
 
@@ -67,7 +70,8 @@ class SQLiteUnit:
         for record in records:
             event = record.event
             cursor = self._conn.execute(_INSERT_EVENT, (
-                event.event_name, event.event_id, event.event_time, record.source, now,
+                checked_shop(record.shop, "NewEvent.shop"), event.event_name, event.event_id,
+                event.event_time, record.source, now,
                 _dump(event), event.cart_id, event.customer_id,
             ))
             inserted.append(cursor.rowcount != 0)
@@ -75,26 +79,29 @@ class SQLiteUnit:
                 continue
             pk = cursor.lastrowid
             assert pk is not None
-            outbox.extend(outbox_values(pk, plan, now) for plan in record.outbox)
+            outbox.extend((*outbox_values(pk, plan, now), record.shop) for plan in record.outbox)
         if outbox:
             self._conn.executemany(_INSERT_OUTBOX, outbox)
         return inserted
 
-    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None:
+    def find_event(self, event_name: str, event_id: str, *,
+                   shop: str = DEFAULT_SHOP) -> StoredEvent | None:
         row = self._conn.execute(
-            "SELECT pk, body, source, accepted_at FROM events WHERE event_name = ?"
-            " AND event_id = ?", (event_name, event_id)).fetchone()
+            "SELECT pk, body, source, accepted_at FROM events WHERE shop = ? AND event_name = ?"
+            " AND event_id = ?", (shop, event_name, event_id)).fetchone()
         if row is None:
             return None
         statuses = [r[0] for r in self._conn.execute(
             "SELECT status FROM outbox WHERE event_pk = ? ORDER BY id", (row["pk"],))]
         return StoredEvent(row["pk"], NormalizedEvent.model_validate_json(row["body"]),
-                           row["source"], row["accepted_at"], statuses)
+                           row["source"], row["accepted_at"], statuses, shop)
 
     def browser_events_by_key(
-        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,
+        *, shop: str = DEFAULT_SHOP,
     ) -> list[NormalizedEvent]:
-        rows = self._conn.execute(BROWSER_EVENTS_BY_KEY[key], (value, since, limit)).fetchall()
+        rows = self._conn.execute(BROWSER_EVENTS_BY_KEY[key],
+                                  (shop, value, since, limit)).fetchall()
         return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
@@ -142,33 +149,36 @@ class SQLiteUnit:
               1 if r.sent is not None else 0, r.outbox_id) for r in results],
         )
 
-    def set_cursor(self, name: str, value: str, now: float) -> None:
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None:
         self._conn.execute(
-            "INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+            "INSERT INTO cursors (shop, name, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (shop, name) DO UPDATE SET value = excluded.value,"
             " updated_at = excluded.updated_at",
-            (name, value, now),
+            (checked_shop(shop), name, value, now),
         )
 
-    def has_expired_holds(self, accepted_before: float) -> bool:
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         return self._conn.execute("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1",
-                                  (accepted_before,)).fetchone() is not None
+                                  (accepted_before, shop, shop)).fetchone() is not None
 
-    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float, *,
+                             shop: str | None = None) -> int:
         return self._conn.execute(
             "UPDATE outbox SET status = 'suppressed', message = ?, finished_at = ?,"
             " next_attempt_at = NULL WHERE id IN (SELECT o.id " + EXPIRED_HOLDS + ")",
-            (reason, now, accepted_before)).rowcount
+            (reason, now, accepted_before, shop, shop)).rowcount
 
     def purge_candidates(
-        self, older_than: float, blocking: Sequence[str]
+        self, older_than: float, blocking: Sequence[str], *, shop: str | None = None
     ) -> list[PurgeCandidate]:
         marks = ",".join("?" * len(blocking)) or "NULL"
         rows = self._conn.execute(
             "SELECT pk, body FROM events e WHERE purged_at IS NULL AND accepted_at < ?"
+            " AND (? IS NULL OR shop = ?)"
             " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk"
             f" AND o.status IN ({marks})) ORDER BY pk",
-            (older_than, *blocking)).fetchall()
+            (older_than, shop, shop, *blocking)).fetchall()
         found = []
         for row in rows:
             sent = {r["id"]: r["sent"] for r in self._conn.execute(

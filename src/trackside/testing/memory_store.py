@@ -2,7 +2,7 @@
 
 Pure Python, no file: what a store must do is stated once by the contract suite
 (tests/contract/), which runs over this store and over SQLite, so a PostgreSQL store can be
-checked the same way. Semantics match SQLite's: dedup on (event_name, event_id), leases,
+checked the same way. Semantics match SQLite's: dedup on (shop, event_name, event_id), leases,
 statuses, bounded attempts (first 5, last 20), ``time_limit``. Each write runs under one lock
 and is all or nothing: a failure restores the state it started from.
 """
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     ATTEMPTS_KEPT_FIRST,
     ATTEMPTS_KEPT_LAST,
@@ -132,12 +133,14 @@ class MemoryStore:
     # -- delivery ------------------------------------------------------------------------------
 
     def claim(
-        self, destination: str, limit: int, owner: str, lease_s: float, now: float
+        self, destination: str, limit: int, owner: str, lease_s: float, now: float, *,
+        shop: str = DEFAULT_SHOP,
     ) -> list[Claimed]:
         with self._write() as state:
             due = sorted(
                 (row for row in state.outbox.values()
-                 if row.destination == destination and row.status == "pending"
+                 if row.shop == shop and row.destination == destination
+                 and row.status == "pending"
                  and row.next_attempt_at is not None and row.next_attempt_at <= now
                  and (row.lease_expires_at is None or row.lease_expires_at < now)),
                 key=lambda row: (row.next_attempt_at, row.id))[:limit]
@@ -145,7 +148,7 @@ class MemoryStore:
                 row.lease_owner, row.lease_expires_at = owner, now + lease_s
             return [Claimed(row.id, destination, row.attempts,
                             state.events[row.event_pk].event(),
-                            state.events[row.event_pk].accepted_at) for row in due]
+                            state.events[row.event_pk].accepted_at, shop) for row in due]
 
     def finish(self, results: Sequence[Finished], now: float) -> None:
         with self.transaction() as unit:
@@ -207,11 +210,13 @@ class MemoryStore:
             return {oid: copy.copy(state.attempts[oid][-1].record) for oid in outbox_ids
                     if state.attempts.get(oid)}
 
-    def expedite_retries(self, destination: str, failed_since: float, now: float) -> int:
+    def expedite_retries(self, destination: str, failed_since: float, now: float, *,
+                         shop: str = DEFAULT_SHOP) -> int:
         changed = 0
         with self._write() as state:
             for row in state.outbox.values():
-                if (row.destination == destination and row.status == "pending"
+                if (row.shop == shop and row.destination == destination
+                        and row.status == "pending"
                         and row.attempts > 0 and row.next_attempt_at is not None
                         and row.next_attempt_at > now
                         and any(a.at >= failed_since and a.record.verdict == "retry"
@@ -220,10 +225,11 @@ class MemoryStore:
                     changed += 1
         return changed
 
-    def next_due(self, destination: str) -> float | None:
+    def next_due(self, destination: str, *, shop: str = DEFAULT_SHOP) -> float | None:
         with self._locked() as state:
             due = [row.next_attempt_at for row in state.outbox.values()
-                   if row.destination == destination and row.status == "pending"
+                   if row.shop == shop and row.destination == destination
+                   and row.status == "pending"
                    and row.next_attempt_at is not None]
             return min(due, default=None)
 
@@ -231,10 +237,10 @@ class MemoryStore:
 
     def add_note(
         self, event_name: str, event_id: str, kind: str, detail: str, now: float,
-        destination: str | None = None,
+        destination: str | None = None, *, shop: str = DEFAULT_SHOP,
     ) -> None:
         with self._write() as state:
-            pk = state.keys.get((event_name, event_id))
+            pk = state.keys.get((shop, event_name, event_id))
             if pk is not None:
                 add_note(state, pk, now, kind, destination, detail)
 
@@ -246,27 +252,33 @@ class MemoryStore:
                     add_note(state, row.event_pk, now, kind, destination, detail)
 
     def pause_destination(
-        self, destination: str, until: float | None, reason: str, code: int | None, now: float
+        self, destination: str, until: float | None, reason: str, code: int | None, now: float,
+        *, shop: str = DEFAULT_SHOP,
     ) -> None:
         with self._write() as state:
-            state.paused[destination] = DestinationState(destination, until, reason, code, now)
+            state.paused[(checked_shop(shop), destination)] = DestinationState(
+                destination, until, reason, code, now, shop)
 
-    def resume_destination(self, destination: str) -> None:
+    def resume_destination(self, destination: str, *, shop: str = DEFAULT_SHOP) -> None:
         with self._write() as state:
-            state.paused.pop(destination, None)
+            state.paused.pop((shop, destination), None)
 
-    def destination_states(self) -> list[DestinationState]:
+    def destination_states(self, *, shop: str | None = None) -> list[DestinationState]:
         with self._locked() as state:
-            return [copy.copy(state.paused[name]) for name in sorted(state.paused)]
+            return [copy.copy(state.paused[key]) for key in sorted(state.paused)
+                    if shop is None or key[0] == shop]
 
     # -- reporting -------------------------------------------------------------------------------
 
-    def counts(self) -> list[DestinationCounts]:
+    def counts(self, *, shop: str | None = None) -> list[DestinationCounts]:
         with self._locked() as state:
-            by_destination: dict[str, DestinationCounts] = {}
+            by_destination: dict[tuple[str, str], DestinationCounts] = {}
             for row in state.outbox.values():
+                if shop is not None and row.shop != shop:
+                    continue
                 entry = by_destination.setdefault(
-                    row.destination, DestinationCounts(row.destination, {}, None))
+                    (row.shop, row.destination),
+                    DestinationCounts(row.destination, {}, None, row.shop))
                 entry.counts[row.status] = entry.counts.get(row.status, 0) + 1
                 if row.status in ("pending", HELD):
                     accepted = state.events[row.event_pk].accepted_at
@@ -275,9 +287,10 @@ class MemoryStore:
                         accepted if oldest is None else min(oldest, accepted))
             return [by_destination[name] for name in sorted(by_destination)]
 
-    def event_view(self, event_id: str) -> list[EventView]:
+    def event_view(self, event_id: str, *, shop: str = DEFAULT_SHOP) -> list[EventView]:
         with self._locked() as state:
-            stored = sorted((e for e in state.events.values() if e.event_id == event_id),
+            stored = sorted((e for e in state.events.values()
+                             if e.shop == shop and e.event_id == event_id),
                             key=lambda e: (e.accepted_at, e.pk))
             views = []
             for event in stored:
@@ -304,6 +317,7 @@ class MemoryStore:
                         batch_size=a.record.batch_size, fbtrace_id=a.record.fbtrace_id)
                         for a in attempts],
                     notes=[NoteRow(n.at, n.kind, n.detail, n.destination) for n in notes],
+                    shop=shop,
                 ))
             return views
 
@@ -316,13 +330,14 @@ class MemoryStore:
         event_id: str | None,
         min_event_time: dict[str, float],
         now: float,
+        shop: str = DEFAULT_SHOP,
     ) -> ReplayResult:
         replayed = 0
         refused: list[tuple[str, str]] = []
         with self._write() as state:
             for row in sorted(state.outbox.values(), key=lambda row: row.id):
                 event = state.events[row.event_pk]
-                if (row.status not in ("dead", "expired")
+                if (row.shop != shop or row.status not in ("dead", "expired")
                         or (destination and row.destination != destination)
                         or (since is not None and event.event_time < since)
                         or (until is not None and event.event_time > until)
@@ -341,13 +356,15 @@ class MemoryStore:
         return ReplayResult(replayed, refused)
 
     def drop_pending(
-        self, event_id: str, destination: str | None, reason: str, actor: str, now: float
+        self, event_id: str, destination: str | None, reason: str, actor: str, now: float,
+        *, shop: str = DEFAULT_SHOP,
     ) -> DropResult:
         dropped: list[tuple[str, str]] = []
         refused: list[tuple[str, str, str]] = []
         with self._write() as state:
             rows = sorted((row for row in state.outbox.values()
-                           if state.events[row.event_pk].event_id == event_id
+                           if row.shop == shop
+                           and state.events[row.event_pk].event_id == event_id
                            and (destination is None or row.destination == destination)),
                           key=lambda row: (row.event_pk, row.id))
             for row in rows:
@@ -365,25 +382,27 @@ class MemoryStore:
 
     # -- cursors ---------------------------------------------------------------------------------
 
-    def get_cursor(self, name: str) -> str | None:
+    def get_cursor(self, name: str, *, shop: str = DEFAULT_SHOP) -> str | None:
         with self._locked() as state:
-            return state.cursors.get(name)
+            return state.cursors.get((shop, name))
 
-    def set_cursor(self, name: str, value: str, now: float) -> None:
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None:
         with self.transaction() as unit:
-            unit.set_cursor(name, value, now)
+            unit.set_cursor(name, value, now, shop=shop)
 
     # -- browser context joins -------------------------------------------------------------
 
     def browser_events_by_key(
-        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,
+        *, shop: str = DEFAULT_SHOP,
     ) -> list[NormalizedEvent]:
         with self._locked() as state:
-            return MemoryUnit(state).browser_events_by_key(key, value, since, limit)
+            return MemoryUnit(state).browser_events_by_key(key, value, since, limit, shop=shop)
 
-    def has_expired_holds(self, accepted_before: float) -> bool:
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         with self._locked() as state:
-            return MemoryUnit(state).has_expired_holds(accepted_before)
+            return MemoryUnit(state).has_expired_holds(accepted_before, shop=shop)
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._state.events)} events)"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
     HELD,
@@ -35,6 +36,7 @@ class StoredRow:
     #: As SQLite keeps it: JSON text, so no caller shares a mutable event with the store.
     body: str
     purged_at: float | None = None
+    shop: str = DEFAULT_SHOP
 
     def event(self) -> NormalizedEvent:
         return NormalizedEvent.model_validate_json(self.body)
@@ -56,6 +58,7 @@ class OutboxState:
     finished_at: float | None = None
     sent: str | None = None
     attempts_not_kept: int = 0
+    shop: str = DEFAULT_SHOP
 
 
 @dataclass
@@ -79,12 +82,15 @@ class NoteState:
 @dataclass
 class State:
     events: dict[int, StoredRow] = field(default_factory=dict)
-    keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: (shop, event_name, event_id) → pk: dedup is per shop.
+    keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
     outbox: dict[int, OutboxState] = field(default_factory=dict)
     attempts: dict[int, list[AttemptState]] = field(default_factory=dict)
     notes: list[NoteState] = field(default_factory=list)
-    paused: dict[str, DestinationState] = field(default_factory=dict)
-    cursors: dict[str, str] = field(default_factory=dict)
+    #: (shop, destination) → its pause.
+    paused: dict[tuple[str, str], DestinationState] = field(default_factory=dict)
+    #: (shop, name) → value.
+    cursors: dict[tuple[str, str], str] = field(default_factory=dict)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -116,34 +122,39 @@ class MemoryUnit:
         inserted = []
         for record in records:
             event = record.event
-            key = (event.event_name, event.event_id)
+            shop = checked_shop(record.shop, "NewEvent.shop")
+            key = (shop, event.event_name, event.event_id)
             inserted.append(key not in state.keys)
             if key in state.keys:
                 continue
             pk = state.next_id()
             state.keys[key] = pk
             state.events[pk] = StoredRow(pk, event.event_name, event.event_id, event.event_time,
-                                      record.source, now, dump(event))
+                                      record.source, now, dump(event), shop=shop)
             for plan in record.outbox:
                 oid = state.next_id()
-                state.outbox[oid] = OutboxState(oid, pk, plan.destination, plan.status)
+                state.outbox[oid] = OutboxState(oid, pk, plan.destination, plan.status,
+                                                shop=shop)
                 apply_plan(state.outbox[oid], plan, now)
         return inserted
 
-    def find_event(self, event_name: str, event_id: str) -> StoredEvent | None:
-        pk = self._state.keys.get((event_name, event_id))
+    def find_event(self, event_name: str, event_id: str, *,
+                   shop: str = DEFAULT_SHOP) -> StoredEvent | None:
+        pk = self._state.keys.get((shop, event_name, event_id))
         if pk is None:
             return None
         stored = self._state.events[pk]
         return StoredEvent(pk, stored.event(), stored.source, stored.accepted_at,
-                           [row.status for row in rows_of(self._state, pk)])
+                           [row.status for row in rows_of(self._state, pk)], shop)
 
     def browser_events_by_key(
-        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,
+        *, shop: str = DEFAULT_SHOP,
     ) -> list[NormalizedEvent]:
         found = []
         for stored in self._state.events.values():
-            if stored.source != "browser" or stored.accepted_at < since:
+            if (stored.shop != shop or stored.source != "browser"
+                    or stored.accepted_at < since):
                 continue
             event = stored.event()
             if getattr(event, key) == value:
@@ -200,30 +211,34 @@ class MemoryUnit:
             row.attempts += 1 if result.sent is not None else 0
             row.lease_owner = row.lease_expires_at = row.next_attempt_at = None
 
-    def set_cursor(self, name: str, value: str, now: float) -> None:
-        self._state.cursors[name] = value
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None:
+        self._state.cursors[(checked_shop(shop), name)] = value
 
-    def _expired_holds(self, accepted_before: float) -> list[OutboxState]:
+    def _expired_holds(self, accepted_before: float, shop: str | None) -> list[OutboxState]:
         return [row for row in self._state.outbox.values() if row.status == HELD
+                and (shop is None or row.shop == shop)
                 and self._state.events[row.event_pk].accepted_at < accepted_before]
 
-    def has_expired_holds(self, accepted_before: float) -> bool:
-        return bool(self._expired_holds(accepted_before))
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
+        return bool(self._expired_holds(accepted_before, shop))
 
-    def finish_expired_holds(self, accepted_before: float, reason: str, now: float) -> int:
-        rows = self._expired_holds(accepted_before)
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float, *,
+                             shop: str | None = None) -> int:
+        rows = self._expired_holds(accepted_before, shop)
         for row in rows:
             row.status, row.message, row.finished_at = "suppressed", reason, now
             row.next_attempt_at = None
         return len(rows)
 
     def purge_candidates(
-        self, older_than: float, blocking: Sequence[str]
+        self, older_than: float, blocking: Sequence[str], *, shop: str | None = None
     ) -> list[PurgeCandidate]:
         found = []
         for event in self._state.events.values():
             rows = rows_of(self._state, event.pk)
             if (event.purged_at is None and event.accepted_at < older_than
+                    and (shop is None or event.shop == shop)
                     and not any(row.status in blocking for row in rows)):
                 found.append(PurgeCandidate(event.pk, event.event(), {
                     row.id: row.sent for row in rows if row.sent is not None}))
