@@ -306,7 +306,7 @@ def _doctor_shop(shop: Shop, title_suffix: str) -> list[tuple[str, str]]:
 
     if runtime is not None:
         try:
-            for state in runtime.store.destination_states():
+            for state in runtime.store.destination_states(shop=shop.name):
                 if state.paused_until is None:
                     found.append(("fix", f"{state.destination}: paused until you act: "
                                          f"{state.reason}"))
@@ -329,8 +329,8 @@ def shops_command(
     for shop in _shops():
         runtime = _runtime(shop)
         try:
-            counts = runtime.store.counts()
-            states = runtime.store.destination_states()
+            counts = runtime.store.counts(shop=shop.name)
+            states = runtime.store.destination_states(shop=shop.name)
         finally:
             runtime.close()
         now = time.time()
@@ -371,8 +371,8 @@ def status(
     shop: --shop)."""
     runtime = _runtime(_shop(shop))
     now = time.time()
-    counts = runtime.store.counts()
-    states = runtime.store.destination_states()
+    counts = runtime.store.counts(shop=runtime.shop_name)
+    states = runtime.store.destination_states(shop=runtime.shop_name)
     runtime.close()
     if as_json:
         out.print_json(data={
@@ -422,7 +422,7 @@ def events_show(
     """The event's timeline: accepted from where, payload sent, responses, outcome (an event
     of one shop: --shop)."""
     runtime = _runtime(_shop(shop))
-    views = runtime.store.event_view(event_id)
+    views = runtime.store.event_view(event_id, shop=runtime.shop_name)
     runtime.close()
     if not views:
         err.print(f"no event with id {event_id!r}")
@@ -483,7 +483,8 @@ def events_drop(
         actor = "operator"
     try:
         result = runtime.store.drop_pending(event_id, destination, why,
-                                            f"{actor} (trackside events drop)", time.time())
+                                            f"{actor} (trackside events drop)", time.time(),
+                                            shop=runtime.shop_name)
     finally:
         runtime.close()
     for event_name, name in result.dropped:
@@ -534,6 +535,7 @@ def replay(
     result = runtime.store.replay(
         destination=destination, since=_parse_when(since, "--since"),
         until=_parse_when(until, "--until"), event_id=event_id, min_event_time=windows, now=now,
+        shop=runtime.shop_name,
     )
     runtime.close()
     out.print(f"replayed {result.replayed} outbox rows")
@@ -589,7 +591,7 @@ def send_test(
 
     asyncio.run(deliver())
     failed = False
-    for view in runtime.store.event_view(event_id):
+    for view in runtime.store.event_view(event_id, shop=runtime.shop_name):
         for row in view.outbox:
             line = timeline.outcome_line(row) if row.status != "pending" else (
                 f"pending [{row.destination}]: {row.message or 'not sent yet'}")
@@ -618,7 +620,8 @@ def refund(
 
     runtime = _runtime(_shop(shop))
     try:
-        event = build_refund(runtime.store, runtime.settings, reference, value, currency)
+        event = build_refund(runtime.store, runtime.settings, reference, value, currency,
+                             shop=runtime.shop_name)
     except RefundError as exc:
         err.print(f"cannot refund {safe(reference)}: {safe(exc)}", highlight=False)
         runtime.close()
@@ -652,7 +655,7 @@ def purge(
     from trackside.retention import purge_personal_data
 
     count = purge_personal_data(runtime.store, now - retention * 86400, now,
-                                include_dead=include_dead)
+                                include_dead=include_dead, shop=runtime.shop_name)
     runtime.close()
     out.print(f"purged browser context of {count} events older than {retention} days")
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trackside import consent
-from trackside.config import ConfigError, Settings
+from trackside.config import Settings
 from trackside.delivery import Worker
+from trackside.delivery.shops import ShopWorkers
 from trackside.destinations import Destination
 from trackside.destinations.registry import configured_destinations
 from trackside.pipeline import Pipeline
@@ -57,17 +58,13 @@ class Runtime:
 
     @classmethod
     def from_shops(cls, shops: Shops) -> Runtime:
-        if len(shops) > 1:
-            # The store keeps no shop yet (its branch adds it): two shops' events would share
-            # one dedup and one outbox per destination name. Refuse rather than mix them.
-            raise ConfigError(f"several shops are configured ({', '.join(shops.names)}) but "
-                              "this build's store keeps one shop: run one shop per process")
         first = next(iter(shops))
         store = open_store(first.settings.database_url)
         per_shop: dict[str, ShopRuntime] = {}
         for shop in shops:
             destinations = configured_destinations(shop.settings)
-            pipeline = Pipeline(shop.settings, store, [d.name for d in destinations])
+            pipeline = Pipeline(shop.settings, store, [d.name for d in destinations],
+                                shop=shop.name)
             per_shop[shop.name] = ShopRuntime(shop, destinations, pipeline)
         main = per_shop[first.name]
         return cls(
@@ -93,12 +90,25 @@ class Runtime:
                        redactor=self.redactor, shops=Shops([part.shop]),
                        per_shop={name: part})
 
-    def worker(self, **kwargs: Any) -> Worker:
+    @property
+    def shop_name(self) -> str:
+        """The shop of ``pipeline`` and ``destinations``: the only one of a one-shop runtime."""
+        return self.pipeline.shop
+
+    def worker(self, **kwargs: Any) -> Worker | ShopWorkers:
+        """The delivery worker: with one shop a Worker, with several one Worker per shop
+        side by side (delivery/shops.py)."""
+        if len(self.per_shop) == 1:
+            return self._shop_worker(self.per_shop[self.shop_name], **kwargs)
+        return ShopWorkers([self._shop_worker(part, **kwargs)
+                            for part in self.per_shop.values()])
+
+    def _shop_worker(self, part: ShopRuntime, **kwargs: Any) -> Worker:
         kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)
         kwargs.setdefault("redactor", self.redactor)
         kwargs.setdefault("lease_s", self.settings.worker_lease_s)
-        kwargs.setdefault("policy", consent.policy(self.settings))
-        return Worker(self.store, self.destinations, **kwargs)
+        kwargs.setdefault("policy", consent.policy(part.settings))
+        return Worker(self.store, part.destinations, shop=part.name, **kwargs)
 
     def destination(self, name: str) -> Destination | None:
         return next((d for d in self.destinations if d.name == name), None)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import difflib
 import hmac
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from trackside.config import (
     setting_keys,
 )
 from trackside.destinations.meta.settings import MetaSettings
+from trackside.shop_names import DEFAULT_SHOP, SHOP_NAME_RULE
 from trackside.web.browser import OriginPolicy
 
 __all__ = [
@@ -53,10 +53,6 @@ __all__ = [
     "shop_keys",
 ]
 
-#: The one shop of an environment-only configuration (and of a database from before shops).
-DEFAULT_SHOP = "default"
-
-SHOP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 #: Settings shared by the whole process: refused inside a shop table.
 GLOBAL_KEYS = frozenset({
@@ -227,7 +223,7 @@ def _prefix_unnamed(shop: str, message: str) -> str:
 def _read_shop_table(shop: str, table: Any) -> tuple[dict[str, Any], list[str]]:
     """(the table's values by setting key, the problems found)."""
     where = f"{SHOPS_TABLE}.{shop}"
-    if not SHOP_NAME.fullmatch(shop):
+    if not SHOP_NAME_RULE.fullmatch(shop):
         return {}, [f"{where}: a shop name is 1 to 40 lower-case letters, digits, - or _, "
                     "starting with a letter or a digit"]
     if not isinstance(table, dict):

@@ -84,9 +84,11 @@ class EventsAPI:
         return JSONResponse({**counts, "results": out}, status_code=202)
 
     async def get_event(self, request: Request) -> Response:
-        require_api_key(request, self.runtime)
+        shop = require_api_key(request, self.runtime)
         event_id: str = request.path_params["event_id"]
-        views = await asyncio.to_thread(self.runtime.store.event_view, event_id)
+        # Another shop's event is "no event": 404, never 403, so its ids do not leak.
+        views = await asyncio.to_thread(self.runtime.store.event_view, event_id,
+                                        shop=shop.name)
         if not views:
             raise ApiError(404, "No event with this id")
         # Belt and braces: the stored payloads never hold a secret, but a vendor's error text

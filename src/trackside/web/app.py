@@ -60,7 +60,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         # The worker's HTTP client closes when this stack does: after the task has stopped.
         async with AsyncExitStack() as resources:
             if run_worker:
-                worker = await resources.enter_async_context(runtime.worker())
+                worker = runtime.worker()
+                resources.push_async_callback(worker.aclose)
                 # New events are due now (or after the join window): wake the idle worker
                 # rather than letting it find them at its next poll.
                 committer.on_commit = worker.wake.set

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
 from trackside.delivery import Worker
+from trackside.delivery.shops import ShopWorkers
 from trackside.runtime import Runtime
 from trackside.store import DestinationCounts, Store, StoreError
 
@@ -36,7 +37,7 @@ STORE_PROBE_TIMEOUT_S = 1.0
 class WorkerState:
     """Set by the app's lifespan; read by /healthz."""
 
-    worker: Worker | None = None
+    worker: Worker | ShopWorkers | None = None
     task: asyncio.Task[None] | None = None
     started_at: float = 0.0
 
