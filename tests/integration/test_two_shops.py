@@ -195,3 +195,20 @@ async def test_a_paused_shop_does_not_hold_back_another(
     assert b.event_ids() == ["B-1"] and a.event_ids() == []
     [counts] = [c for c in runtime.store.counts(shop="alpha") if c.destination == "meta"]
     assert counts.counts.get("pending") == 50
+
+
+async def test_healthz_names_the_shop_of_a_paused_destination(runtime: Runtime) -> None:
+    runtime.store.pause_destination("meta", None, "test pause", None, time.time(), shop="beta")
+    async for client in app_client(runtime):
+        health = (await client.get("/healthz")).json()
+    assert [(p["shop"], p["destination"]) for p in health["paused_destinations"]] == [
+        ("beta", "meta")]
+
+
+def test_every_shop_secret_is_masked_in_logs_and_errors(
+    runtime: Runtime, pixels: tuple[FakeGraphAPI, FakeGraphAPI],
+) -> None:
+    a, b = pixels
+    masked = runtime.redactor(f"token {a.token} key {KEY_A} token {b.token} key {KEY_B}") or ""
+    for secret in (a.token, b.token, KEY_A, KEY_B):
+        assert secret not in masked

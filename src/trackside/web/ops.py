@@ -100,8 +100,11 @@ class Ops:
                 states = []
             for state in states:
                 if state.paused_until is None or state.paused_until > now:
-                    paused.append({"destination": state.destination, "paused": True,
-                                   "paused_until": state.paused_until, "reason": state.reason})
+                    entry = {"destination": state.destination, "paused": True,
+                             "paused_until": state.paused_until, "reason": state.reason}
+                    if len(self.runtime.shops) > 1:  # which shop's destination it is
+                        entry = {"shop": state.shop, **entry}
+                    paused.append(entry)
         worker, age = self._worker_status()
         failing = store != "ok" or worker == "stalled"
         status = "failing" if failing else "degraded" if paused else "ok"
