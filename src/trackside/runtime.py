@@ -95,20 +95,23 @@ class Runtime:
         """The shop of ``pipeline`` and ``destinations``: the only one of a one-shop runtime."""
         return self.pipeline.shop
 
-    def worker(self, **kwargs: Any) -> Worker | ShopWorkers:
+    def worker(self, *, shop: str | None = None, **kwargs: Any) -> Worker | ShopWorkers:
         """The delivery worker: with one shop a Worker, with several one Worker per shop
-        side by side (delivery/shops.py)."""
-        if len(self.per_shop) == 1:
-            return self._shop_worker(self.per_shop[self.shop_name], **kwargs)
-        return ShopWorkers([self._shop_worker(part, **kwargs)
+        side by side (delivery/shops.py). ``shop`` asks for that shop's Worker alone (a shop
+        this runtime does not configure gets the first shop's destinations: tests)."""
+        if shop is not None or len(self.per_shop) == 1:
+            name = shop or self.shop_name
+            part = self.per_shop.get(name, self.per_shop[self.shop_name])
+            return self._shop_worker(part, name, **kwargs)
+        return ShopWorkers([self._shop_worker(part, part.name, **kwargs)
                             for part in self.per_shop.values()])
 
-    def _shop_worker(self, part: ShopRuntime, **kwargs: Any) -> Worker:
+    def _shop_worker(self, part: ShopRuntime, shop: str, **kwargs: Any) -> Worker:
         kwargs.setdefault("timeout_s", self.settings.meta_timeout_s)
         kwargs.setdefault("redactor", self.redactor)
         kwargs.setdefault("lease_s", self.settings.worker_lease_s)
         kwargs.setdefault("policy", consent.policy(part.settings))
-        return Worker(self.store, part.destinations, shop=part.name, **kwargs)
+        return Worker(self.store, part.destinations, shop=shop, **kwargs)
 
     def destination(self, name: str) -> Destination | None:
         return next((d for d in self.destinations if d.name == name), None)
