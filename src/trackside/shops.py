@@ -39,7 +39,6 @@ from trackside.config import (
     secret_keys,
     setting_keys,
 )
-from trackside.destinations.meta.settings import MetaSettings
 from trackside.shop_names import DEFAULT_SHOP, SHOP_NAME_RULE
 from trackside.web.browser import OriginPolicy
 
@@ -254,6 +253,10 @@ def _read_shop_table(shop: str, table: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 def _pixel(shop: Shop) -> str | None:
+    # Imported here: loading the shops (the runtime, the test fakes' fixtures) must not load
+    # Meta's package, which the fake Graph API is tested never to share.
+    from trackside.destinations.meta.settings import MetaSettings
+
     return shop.settings.destination("meta", MetaSettings).meta_pixel_id
 
 
