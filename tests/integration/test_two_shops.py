@@ -212,3 +212,15 @@ def test_every_shop_secret_is_masked_in_logs_and_errors(
     masked = runtime.redactor(f"token {a.token} key {KEY_A} token {b.token} key {KEY_B}") or ""
     for secret in (a.token, b.token, KEY_A, KEY_B):
         assert secret not in masked
+
+
+async def test_metrics_carry_the_shop(runtime: Runtime) -> None:
+    async for client in app_client(runtime):
+        await post_events(client, KEY_B, purchase("M-1", "m@example.com"))
+        text = (await client.get("/metrics")).text
+    accepted = [line for line in text.splitlines()
+                if line.startswith("trackside_events_accepted_total{") and 'shop="beta"' in line]
+    assert accepted and any('result="queued"' in line for line in accepted)
+    depth = [line for line in text.splitlines() if line.startswith("trackside_queue_depth{")]
+    assert any('shop="beta"' in line and line.endswith(" 1.0") for line in depth), depth
+    assert any('shop="alpha"' in line for line in depth) is False

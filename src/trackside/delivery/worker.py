@@ -234,9 +234,9 @@ class Worker(IsolationMixin, ThrottleMixin):
         self.store.release(leftover)
         accepted_at = {c.outbox_id: c.accepted_at for c in claimed}
         for result in batch.finished:
-            metrics.OUTCOMES.labels(destination.name, result.status).inc()
+            metrics.OUTCOMES.labels(self.shop, destination.name, result.status).inc()
             if result.status == "delivered":
-                metrics.DELIVERY_LATENCY.labels(destination.name).observe(
+                metrics.DELIVERY_LATENCY.labels(self.shop, destination.name).observe(
                     max(0.0, now - accepted_at[result.outbox_id])
                 )
 
@@ -371,7 +371,7 @@ class Worker(IsolationMixin, ThrottleMixin):
             retry_ids.append(item.outbox_id)
             batch.handled.add(item.outbox_id)
         self.store.reschedule(retry_ids, at, record, now)
-        metrics.RETRIES.labels(destination.name, record.verdict).inc(len(group))
+        metrics.RETRIES.labels(self.shop, destination.name, record.verdict).inc(len(group))
 
     def _client(self, destination: Destination) -> httpx.AsyncClient:
         return self._clients.get(destination.name, self.client)

@@ -61,7 +61,7 @@ class EventsAPI:
             results[rejected.index] = AcceptResult(rejected.index, "rejected",
                                                    errors=rejected.errors)
         if parsed.rejected:
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(parsed.rejected))
+            metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(len(parsed.rejected))
         try:
             accepted = await self.committer.accept(parsed.events, SOURCE,
                                                    pipeline=shop.pipeline)

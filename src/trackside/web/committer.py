@@ -221,7 +221,7 @@ class Committer:
         results = await loop.run_in_executor(self._writer, self._store, pipeline, batch)
         tally = Counter(result.status for result in results)
         for status, count in tally.items():
-            metrics.EVENTS_ACCEPTED.labels(source, status).inc(count)
+            metrics.EVENTS_ACCEPTED.labels(pipeline.shop, source, status).inc(count)
         offset = 0
         for job in group:
             mine = results[offset : offset + len(job.events)]

@@ -117,7 +117,7 @@ class GraphEndpoint:
             return shop
         events = graph_source.read_events(parsed, time.time(), settings.max_event_bytes)
         if isinstance(events, graph_source.Refused):
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(events.events)
+            metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(events.events)
             return events.error
         try:
             await self.committer.accept(events, SOURCE, pipeline=shop.pipeline)

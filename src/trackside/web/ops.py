@@ -53,21 +53,22 @@ class QueueCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.time()
         rows = GaugeMetricFamily("trackside_outbox_rows",
-                                 "Outbox rows by destination and status (whole store).",
-                                 labels=["destination", "status"])
+                                 "Outbox rows by shop, destination and status (whole store).",
+                                 labels=["shop", "destination", "status"])
         depth = GaugeMetricFamily("trackside_queue_depth",
-                                  "Events waiting for delivery, by destination.",
-                                  labels=["destination"])
+                                  "Events waiting for delivery, by shop and destination.",
+                                  labels=["shop", "destination"])
         oldest = GaugeMetricFamily("trackside_oldest_pending_age_seconds",
-                                   "Age of the oldest pending event, by destination "
-                                   "(0 when nothing is pending).", labels=["destination"])
+                                   "Age of the oldest pending event, by shop and destination "
+                                   "(0 when nothing is pending).", labels=["shop", "destination"])
         for entry in self.counts:
             for status, count in sorted(entry.counts.items()):
-                rows.add_metric([entry.destination, status], count)
-            depth.add_metric([entry.destination],  # held rows wait too (for confirmation)
+                rows.add_metric([entry.shop, entry.destination, status], count)
+            depth.add_metric([entry.shop, entry.destination],  # held rows wait too
                              entry.counts.get("pending", 0) + entry.counts.get("held", 0))
             accepted = entry.oldest_pending_accepted_at
-            oldest.add_metric([entry.destination], 0.0 if accepted is None else now - accepted)
+            oldest.add_metric([entry.shop, entry.destination],
+                              0.0 if accepted is None else now - accepted)
         yield rows
         yield depth
         yield oldest
