@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from tests.contract.test_store_contract import NOW, make_event
+from tests.contract.test_store_contract import NOW, insert, make_event
 from trackside import join
 from trackside.retention import purge_personal_data
 from trackside.shop_names import DEFAULT_SHOP, ShopNameError, checked_shop
@@ -55,6 +55,19 @@ def test_dedup_is_per_shop(store: Store) -> None:
         (A, "meta"): {"pending": 1}, (B, "meta"): {"pending": 1},
         (DEFAULT_SHOP, "meta"): {"pending": 1}}
 
+
+
+def test_a_duplicate_merges_into_its_own_shops_event(store: Store) -> None:
+    put(store, A, "R1")
+    put(store, B, "R1")
+    browser_copy = make_event("R1", fbc="fb.1.1700000000000.abc")
+    results = insert(store, [NewEvent(browser_copy, "browser", [OutboxPlan("meta")], B)], NOW)
+    assert [(r.status, r.added) for r in results] == [("duplicate", ["fbc"])]
+    [view_b] = store.event_view("R1", shop=B)
+    [view_a] = store.event_view("R1", shop=A)
+    assert view_b.event.user_data["fbc"] == "fb.1.1700000000000.abc"
+    assert [n.kind for n in view_b.notes] == ["duplicate"]
+    assert "fbc" not in view_a.event.user_data and view_a.notes == []
 
 def test_views_and_notes_stay_in_their_shop(store: Store) -> None:
     put(store, A, "R1")
@@ -232,11 +245,13 @@ BACKLOG = 50_000
 
 
 def test_a_paused_shops_backlog_does_not_hold_back_another_shops_claim(store: Store) -> None:
-    backlog = [NewEvent(make_event(f"A{n}"), "api", [OutboxPlan("meta")], A)
-               for n in range(BACKLOG)]
-    store.insert_events(backlog, NOW - 600)  # older, so first in due order were shops mixed
     store.pause_destination("meta", None, "bad token", 190, NOW, shop=A)
-    put(store, B, "A1")  # even the same event id
+    # A's rows are due earlier, so they would come first were the shops mixed; B's event even
+    # has the id of one of A's. One insert: MemoryStore copies its state on every write.
+    backlog = [NewEvent(make_event(f"A{n}"), "api", [OutboxPlan("meta", next_attempt_at=NOW - 600)],
+                        A) for n in range(BACKLOG)]
+    store.insert_events([*backlog, NewEvent(make_event("A1"), "api", [OutboxPlan("meta")], B)],
+                        NOW)
     claimed = store.claim("meta", 100, "w", 60, NOW, shop=B)
     assert [(c.shop, c.event.event_id) for c in claimed] == [(B, "A1")]
     [counts_a] = store.counts(shop=A)

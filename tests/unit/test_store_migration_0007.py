@@ -6,8 +6,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from trackside.events import NormalizedEvent
-from trackside.store import DEFAULT_SHOP, AttemptRecord, Finished, NewEvent, OutboxPlan
+from trackside.store import (
+    DEFAULT_SHOP,
+    AttemptRecord,
+    Finished,
+    NewEvent,
+    OutboxPlan,
+    StoreUnavailable,
+)
 from trackside.store.sqlite import SQLiteStore, _migrations, _statements
 from trackside.store.sqlite_outbox import CLAIM_QUERY
 
@@ -170,3 +179,23 @@ def test_a_claim_reads_no_other_shops_row(tmp_path: Path) -> None:
         assert claimed.event.event_id == "B1"
     finally:
         store.close()
+
+
+def test_an_upgrade_that_would_break_a_reference_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "previous.db"
+    _previous_release_database(path)
+    conn = sqlite3.connect(path)  # foreign keys off, as a hand edit of the file would be
+    conn.execute("INSERT INTO notes (event_pk, at, kind, detail) VALUES (999, 0, 'x', 'y')")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(str(path))
+    try:
+        with pytest.raises(StoreUnavailable, match="notes"):
+            store.migrate()
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations")]
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
+    conn.close()
+    assert max(versions) == 6 and "shop" not in columns  # rolled back as a whole
