@@ -20,12 +20,13 @@ from rich.console import Console
 from rich.table import Table
 
 from trackside import __version__, logs, pollers, timeline
-from trackside.config import ConfigError, Settings, load_settings, unknown_variable_problems
+from trackside.config import ConfigError, unknown_variable_problems
 from trackside.destinations import registry
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
+from trackside.shops import Shop, Shops, load_shops
 from trackside.store import STATUSES, EventView, StoreError
 from trackside.terminal import safe
 
@@ -54,11 +55,20 @@ out = Console(markup=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
-def _settings(strict: bool = False) -> Settings:
-    """The settings, or exit 2. ``strict`` (serve, worker): unknown TRACKSIDE_* variables are
-    errors too; otherwise they are warned about."""
+#: The --shop option of every command that reads or writes events.
+ShopOption = Annotated[
+    str | None,
+    typer.Option("--shop", metavar="NAME",
+                 help="The shop ([shops.NAME] in TRACKSIDE_CONFIG). Default: the only shop; "
+                      "required when several are configured."),
+]
+
+
+def _shops(strict: bool = False) -> Shops:
+    """The configured shops, or exit 2. ``strict`` (serve, worker): unknown TRACKSIDE_*
+    variables are errors too; otherwise they are warned about."""
     try:
-        settings = load_settings()
+        shops = load_shops()
     except ConfigError as exc:
         err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
@@ -70,13 +80,23 @@ def _settings(strict: bool = False) -> Settings:
             err.print(f"warning: {safe(problem)}", style="yellow")
     if strict and problems:
         raise typer.Exit(2)
-    return settings
+    return shops
 
 
-def _runtime(settings: Settings | None = None) -> Runtime:
-    settings = settings or _settings()
+def _shop(name: str | None) -> Shop:
+    """The shop a command works on (--shop NAME, or the only one), or exit 2."""
+    shops = _shops()
     try:
-        return Runtime.from_settings(settings)
+        return shops.pick(name)
+    except ConfigError as exc:
+        err.print(f"configuration error: {safe(exc)}", style="red")
+        raise typer.Exit(2) from None
+
+
+def _runtime(chosen: Shop | Shops) -> Runtime:
+    """The runtime of one shop (commands on events) or of every shop (serve, worker)."""
+    try:
+        return Runtime.from_shops(chosen if isinstance(chosen, Shops) else Shops([chosen]))
     except ConfigError as exc:
         err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
@@ -135,7 +155,7 @@ def serve(
     from trackside.web.app import create_app
     from trackside.web.protocol import HeaderLimitedProtocol
 
-    runtime = _runtime(_settings(strict=True))
+    runtime = _runtime(_shops(strict=True))
     logs.configure(runtime.redactor, log_level)
     try:
         application = create_app(runtime, run_worker=not no_worker)
@@ -191,7 +211,7 @@ def worker(
     """Deliver queued events and run the periodic jobs (no HTTP service): the held-purchase
     sweep, the retention purge and each configured source's poller (PrestaShop), as `serve`
     does beside its worker. --drain only delivers. Stops cleanly on SIGTERM or Ctrl-C."""
-    runtime = _runtime(_settings(strict=True))
+    runtime = _runtime(_shops(strict=True))
     logs.configure(runtime.redactor, log_level)
 
     async def main() -> None:
@@ -224,19 +244,13 @@ def worker(
 
 @app.command()
 def doctor() -> None:
-    """Print the effective configuration (secrets masked) and what is missing to deliver."""
+    """Print the effective configuration (secrets masked) and what is missing to deliver, for
+    each configured shop."""
     try:
-        settings = load_settings()
+        shops = load_shops()
     except ConfigError as exc:
         err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
-    table = Table(title=f"trackside {__version__}: effective configuration", show_lines=False)
-    table.add_column("setting")
-    table.add_column("value", overflow="fold")
-    for key, value in settings.effective().items():
-        table.add_row(key, safe(value))
-    out.print(table)
-
     # ok: as it should be; warn: works, but probably not what you want; fix: nothing (or not
     # everything) is delivered until you act (exit 1).
     notes: list[str] = []
@@ -245,35 +259,13 @@ def doctor() -> None:
     for problem in unknown_variable_problems():
         warnings.append(f"{problem}: it is ignored here, and `serve` and `worker` refuse to "
                         "start with it")
-
-    try:
-        runtime = Runtime.from_settings(settings)
-    except Exception as exc:
-        problems.append(f"store: cannot open {settings.database_url.split('://')[0]} store: {exc}")
-        runtime = None
-
-    # Each destination reports on itself (destinations/*/spec.py), in registry order.
-    graded = {"ok": notes, "warn": warnings, "fix": problems}
-    for spec in registry.specs():
-        for line in spec.doctor(settings):
-            graded[line.level].append(line.message)
-
-    if not settings.api_keys:
-        warnings.append("API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the "
-                        "Graph-compatible endpoint refuse every request until you set at least "
-                        "one key")
-
-    if runtime is not None:
-        try:
-            for state in runtime.store.destination_states():
-                if state.paused_until is None:
-                    problems.append(f"{state.destination}: paused until you act: {state.reason}")
-                elif state.paused_until > time.time():
-                    warnings.append(f"{state.destination}: paused until "
-                                    f"{_when(state.paused_until)}: {state.reason}")
-        except StoreError as exc:
-            problems.append(f"store: cannot read destination states: {exc}")
-        runtime.close()
+    for shop in shops:
+        # One shop (environment-only configuration) reads as before: no shop name anywhere.
+        prefix = f"shop {shop.name}: " if len(shops) > 1 else ""
+        graded = {"ok": notes, "warn": warnings, "fix": problems}
+        for level, message in _doctor_shop(shop, title_suffix=f" (shop {shop.name})"
+                                           if prefix else ""):
+            graded[level].append(prefix + message)
 
     for note in notes:
         out.print(f"ok   {safe(note)}", style="green")
@@ -285,18 +277,102 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+def _doctor_shop(shop: Shop, title_suffix: str) -> list[tuple[str, str]]:
+    """Print one shop's effective configuration; its (level, message) checks."""
+    settings = shop.settings
+    table = Table(title=f"trackside {__version__}: effective configuration{title_suffix}",
+                  show_lines=False)
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    for key, value in settings.effective().items():
+        table.add_row(key, safe(value))
+    out.print(table)
+    found: list[tuple[str, str]] = []
+    try:
+        runtime: Runtime | None = Runtime.from_shops(Shops([shop]))
+    except Exception as exc:
+        found.append(("fix", f"store: cannot open {settings.database_url.split('://')[0]} "
+                             f"store: {exc}"))
+        runtime = None
+
+    # Each destination reports on itself (destinations/*/spec.py), in registry order.
+    for spec in registry.specs():
+        found += [(line.level, line.message) for line in spec.doctor(settings)]
+
+    if not settings.api_keys:
+        found.append(("warn", "API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the "
+                              "Graph-compatible endpoint refuse every request until you set at "
+                              "least one key"))
+
+    if runtime is not None:
+        try:
+            for state in runtime.store.destination_states(shop=shop.name):
+                if state.paused_until is None:
+                    found.append(("fix", f"{state.destination}: paused until you act: "
+                                         f"{state.reason}"))
+                elif state.paused_until > time.time():
+                    found.append(("warn", f"{state.destination}: paused until "
+                                          f"{_when(state.paused_until)}: {state.reason}"))
+        except StoreError as exc:
+            found.append(("fix", f"store: cannot read destination states: {exc}"))
+        runtime.close()
+    return found
+
+
+@app.command("shops")
+def shops_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the configured shops ([shops.NAME] tables; environment-only configuration is the
+    one shop `default`) with their destinations and health."""
+    listed: list[dict[str, Any]] = []
+    for shop in _shops():
+        runtime = _runtime(shop)
+        try:
+            counts = runtime.store.counts(shop=shop.name)
+            states = runtime.store.destination_states(shop=shop.name)
+        finally:
+            runtime.close()
+        now = time.time()
+        paused = sorted(state.destination for state in states
+                        if state.paused_until is None or state.paused_until > now)
+        dead = sum(entry.counts.get(Outcome.DEAD, 0) for entry in counts)
+        pending = sum(entry.counts.get(Outcome.PENDING, 0) for entry in counts)
+        health = "paused: " + ", ".join(paused) if paused else "ok"
+        listed.append({"shop": shop.name,
+                       "destinations": [d.name for d in runtime.destinations],
+                       "api_keys": len(shop.settings.api_keys),
+                       "allowed_origins": shop.settings.allowed_origins,
+                       "pending": pending, "dead": dead, "health": health})
+    if as_json:
+        out.print_json(data={"shops": listed})
+        return
+    table = Table(title="Shops")
+    for column in ("shop", "destinations", "API keys", "origins", "pending", "dead", "health"):
+        table.add_column(column, justify="right" if column in ("pending", "dead") else "left",
+                         overflow="fold")
+    for row in listed:
+        # The key count, never a key: secrets are not listed anywhere.
+        table.add_row(safe(row["shop"]), safe(", ".join(row["destinations"])),
+                      str(row["api_keys"]), safe(", ".join(row["allowed_origins"]) or "-"),
+                      str(row["pending"]), str(row["dead"]), safe(row["health"]))
+    out.print(table)
+
+
 # -- status, events, replay ---------------------------------------------------------------------
 
 
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    shop: ShopOption = None,
 ) -> None:
-    """Counts per destination and outcome, oldest pending age, paused destinations."""
-    runtime = _runtime()
+    """Counts per destination and outcome, oldest pending age, paused destinations (of one
+    shop: --shop)."""
+    runtime = _runtime(_shop(shop))
     now = time.time()
-    counts = runtime.store.counts()
-    states = runtime.store.destination_states()
+    counts = runtime.store.counts(shop=runtime.shop_name)
+    states = runtime.store.destination_states(shop=runtime.shop_name)
     runtime.close()
     if as_json:
         out.print_json(data={
@@ -341,10 +417,12 @@ def events_show(
         str, typer.Argument(help="The event id (for a purchase: the order reference).")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    shop: ShopOption = None,
 ) -> None:
-    """The event's timeline: accepted from where, payload sent, responses, outcome."""
-    runtime = _runtime()
-    views = runtime.store.event_view(event_id)
+    """The event's timeline: accepted from where, payload sent, responses, outcome (an event
+    of one shop: --shop)."""
+    runtime = _runtime(_shop(shop))
+    views = runtime.store.event_view(event_id, shop=runtime.shop_name)
     runtime.close()
     if not views:
         err.print(f"no event with id {event_id!r}")
@@ -388,14 +466,16 @@ def events_drop(
     destination: Annotated[
         str | None, typer.Option(help="Only this destination's row (meta, ga4, …).")
     ] = None,
+    shop: ShopOption = None,
 ) -> None:
-    """End an event's pending deliveries as dead, with a reason (audited as a note)."""
+    """End an event's pending deliveries as dead, with a reason (audited as a note); an event
+    of one shop: --shop."""
     import getpass
 
     if not reason.strip():
         raise typer.BadParameter("say why the event is dropped", param_hint="--reason")
     # An operator may paste a vendor's answer, token included: mask configured secrets.
-    runtime = _runtime()
+    runtime = _runtime(_shop(shop))
     why = runtime.redactor(reason.strip()) or ""
     try:
         actor = getpass.getuser()
@@ -403,7 +483,8 @@ def events_drop(
         actor = "operator"
     try:
         result = runtime.store.drop_pending(event_id, destination, why,
-                                            f"{actor} (trackside events drop)", time.time())
+                                            f"{actor} (trackside events drop)", time.time(),
+                                            shop=runtime.shop_name)
     finally:
         runtime.close()
     for event_name, name in result.dropped:
@@ -445,14 +526,16 @@ def replay(
         str | None, typer.Option(help="Only events that happened at or before this date.")
     ] = None,
     event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event id.")] = None,
+    shop: ShopOption = None,
 ) -> None:
-    """Put dead-lettered or expired events back in the queue."""
-    runtime = _runtime()
+    """Put dead-lettered or expired events (of one shop: --shop) back in the queue."""
+    runtime = _runtime(_shop(shop))
     now = time.time()
     windows = {d.name: now - d.max_event_age_s for d in runtime.destinations}
     result = runtime.store.replay(
         destination=destination, since=_parse_when(since, "--since"),
         until=_parse_when(until, "--until"), event_id=event_id, min_event_time=windows, now=now,
+        shop=runtime.shop_name,
     )
     runtime.close()
     out.print(f"replayed {result.replayed} outbox rows")
@@ -471,15 +554,18 @@ def send_test(
     force: Annotated[
         bool, typer.Option("--force", help="Send even without TRACKSIDE_META_TEST_EVENT_CODE.")
     ] = False,
+    shop: ShopOption = None,
 ) -> None:
-    """Send one test PageView now and print what the destinations answered."""
-    settings = _settings()
+    """Send one test PageView now to a shop's destinations (--shop) and print what they
+    answered."""
+    chosen = _shop(shop)
+    settings = chosen.settings
     meta = settings.destination("meta", MetaSettings)
     if meta.meta_configured and not meta.meta_test_event_code and not force:
         err.print("TRACKSIDE_META_TEST_EVENT_CODE is not set: the test event would count as a real "
                   "one. Set it (Events Manager > Test Events) or pass --force.")
         raise typer.Exit(2)
-    runtime = _runtime(settings)
+    runtime = _runtime(chosen)
     event_id = f"trackside-test-{int(time.time())}"
     results = runtime.pipeline.accept(
         [{
@@ -505,7 +591,7 @@ def send_test(
 
     asyncio.run(deliver())
     failed = False
-    for view in runtime.store.event_view(event_id):
+    for view in runtime.store.event_view(event_id, shop=runtime.shop_name):
         for row in view.outbox:
             line = timeline.outcome_line(row) if row.status != "pending" else (
                 f"pending [{row.destination}]: {row.message or 'not sent yet'}")
@@ -525,14 +611,17 @@ def refund(
     currency: Annotated[
         str | None, typer.Option(help="ISO 4217 code (default: the order's).")
     ] = None,
+    shop: ShopOption = None,
 ) -> None:
-    """Emit a GA4 refund for an order (Meta has no refund event: recorded as not applicable)."""
+    """Emit a GA4 refund for an order of one shop (--shop); Meta has no refund event: recorded
+    as not applicable."""
     from trackside.errors import RefundError
     from trackside.refunds import build_refund
 
-    runtime = _runtime()
+    runtime = _runtime(_shop(shop))
     try:
-        event = build_refund(runtime.store, runtime.settings, reference, value, currency)
+        event = build_refund(runtime.store, runtime.settings, reference, value, currency,
+                             shop=runtime.shop_name)
     except RefundError as exc:
         err.print(f"cannot refund {safe(reference)}: {safe(exc)}", highlight=False)
         runtime.close()
@@ -556,9 +645,11 @@ def purge(
         typer.Option("--include-dead", help="Also purge dead-lettered events (they can then no "
                                             "longer be replayed with their IP and cookies)."),
     ] = False,
+    shop: ShopOption = None,
 ) -> None:
-    """Clear IPs, user agents and browser identifiers of final events past the retention period."""
-    runtime = _runtime()
+    """Clear IPs, user agents and browser identifiers of final events (of one shop: --shop)
+    past the retention period."""
+    runtime = _runtime(_shop(shop))
     retention = days if days is not None else runtime.settings.retention_days
     now = time.time()
     from trackside.destinations import registry
@@ -567,7 +658,7 @@ def purge(
     user_keys, payload_keys = registry.purged_keys()
     count = purge_personal_data(runtime.store, now - retention * 86400, now,
                                 include_dead=include_dead, personal_keys=user_keys,
-                                payload_keys=payload_keys)
+                                payload_keys=payload_keys, shop=runtime.shop_name)
     runtime.close()
     out.print(f"purged browser context of {count} events older than {retention} days")
 

@@ -23,7 +23,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "TRACKSIDE_"
 
+#: The TOML key whose tables declare several shops (``[shops.<name>]``, trackside/shops.py).
+SHOPS_TABLE = "shops"
+
 #: Keys whose values are secrets: masked everywhere, readable from ``*_FILE``.
 SECRET_KEYS = frozenset(
     {
@@ -64,6 +67,11 @@ MIN_WORKER_LEASE_S = 5.0
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+def env_name_of(key: str) -> str:
+    """How a problem names a setting by default: its environment variable."""
+    return env_name(key)
 
 #: The Settings field that holds the destinations' own settings (not a TRACKSIDE_* key).
 _DESTINATION_SETTINGS = "destination_settings"
@@ -96,10 +104,11 @@ def setting_keys() -> frozenset[str]:
 
 
 def split_destination_values(
-    values: Mapping[str, Any],
+    values: Mapping[str, Any], name_of: Callable[[str], str] = env_name_of,
 ) -> tuple[dict[str, Any], dict[str, BaseModel], list[str]]:
     """(the values Settings reads itself, each destination's model built from its keys, the
-    problems found): every registered model is built, with its defaults when none is set."""
+    problems found): every registered model is built, with its defaults when none is set.
+    ``name_of`` names a key in the problems (``TRACKSIDE_X``, or ``shops.<name>.x``)."""
     rest = dict(values)
     built: dict[str, BaseModel] = {}
     problems: list[str] = []
@@ -108,7 +117,7 @@ def split_destination_values(
         try:
             built[name] = model(**own)
         except ValidationError as exc:
-            problems.append(describe_validation_error(exc))
+            problems.append(describe_validation_error(exc, name_of))
     return rest, built, problems
 
 
@@ -399,9 +408,9 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build the settings from the environment (and ``TRACKSIDE_CONFIG``), or raise ConfigError."""
-    environ = os.environ if environ is None else environ
+def read_values(environ: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw values: the TOML file (``TRACKSIDE_CONFIG``, its ``shops`` tables included) <
+    the environment < ``overrides``, comma-separated lists split."""
     values: dict[str, Any] = {}
     config_path = environ.get("TRACKSIDE_CONFIG")
     if config_path:
@@ -410,22 +419,44 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     values.update(overrides)
     for key in LIST_KEYS & values.keys():
         values[key] = _split_list(values[key])
+    return values
+
+
+def build_settings(values: Mapping[str, Any],
+                   name_of: Callable[[str], str] = env_name_of) -> Settings:
+    """Settings from raw values, or ConfigError naming each bad key with ``name_of``."""
+    values = dict(values)
     problems: list[str] = []
     if _DESTINATION_SETTINGS in values:  # a field, not a setting anyone may write
-        problems.append(f"{env_name(_DESTINATION_SETTINGS)}: is not a known setting")
+        problems.append(f"{name_of(_DESTINATION_SETTINGS)}: is not a known setting")
         del values[_DESTINATION_SETTINGS]
-    rest, destination_settings, own_problems = split_destination_values(values)
+    rest, destination_settings, own_problems = split_destination_values(values, name_of)
     problems += own_problems
     try:
         settings = Settings(**rest, destination_settings=destination_settings)
     except ValidationError as exc:
-        problems.insert(0, describe_validation_error(exc))
+        problems.insert(0, describe_validation_error(exc, name_of))
     if problems:
         raise ConfigError("; ".join(problems))
     return settings
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the environment (and ``TRACKSIDE_CONFIG``), or raise ConfigError.
+
+    One shop's settings: a file with ``[shops.<name>]`` tables is read by
+    ``trackside.shops.load_shops`` instead (this refuses it rather than pick a shop).
+    """
+    environ = os.environ if environ is None else environ
+    values = read_values(environ, overrides)
+    if SHOPS_TABLE in values:
+        raise ConfigError("TRACKSIDE_CONFIG: declares [shops.<name>] tables: this command "
+                          "reads one shop's settings (load them with trackside.shops.load_shops)")
+    return build_settings(values)
+
+
+def describe_validation_error(exc: ValidationError,
+                              name_of: Callable[[str], str] = env_name_of) -> str:
     lines = []
     for error in exc.errors():
         reason = error["msg"]
@@ -435,7 +466,7 @@ def describe_validation_error(exc: ValidationError) -> str:
         key = str(error["loc"][0])
         if error["type"] == "extra_forbidden":
             reason = "is not a known setting" + _did_you_mean(env_name(key))
-        lines.append(f"{env_name(key)}: {reason}")
+        lines.append(f"{name_of(key)}: {reason}")
     return "; ".join(lines)
 
 

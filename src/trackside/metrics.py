@@ -8,32 +8,32 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 EVENTS_ACCEPTED = Counter(
     "trackside_events_accepted",
-    "Events accepted, by source and result (queued or duplicate).",
-    ["source", "result"],
+    "Events accepted, by shop, source and result (queued or duplicate).",
+    ["shop", "source", "result"],
     registry=REGISTRY,
 )
 EVENTS_REJECTED = Counter(
     "trackside_events_rejected",
-    "Events refused at the edge because they failed validation, by source.",
-    ["source"],
+    "Events refused at the edge because they failed validation, by shop and source.",
+    ["shop", "source"],
     registry=REGISTRY,
 )
 OUTCOMES = Counter(
     "trackside_outcomes",
-    "Final outcomes recorded by this process's worker, by destination and status.",
-    ["destination", "status"],
+    "Final outcomes recorded by this process's worker, by shop, destination and status.",
+    ["shop", "destination", "status"],
     registry=REGISTRY,
 )
 RETRIES = Counter(
     "trackside_delivery_retries",
-    "Rows rescheduled after a failed send, by destination and verdict.",
-    ["destination", "verdict"],
+    "Rows rescheduled after a failed send, by shop, destination and verdict.",
+    ["shop", "destination", "verdict"],
     registry=REGISTRY,
 )
 DELIVERY_LATENCY = Histogram(
     "trackside_delivery_latency_seconds",
-    "Time from acceptance to delivery, by destination.",
-    ["destination"],
+    "Time from acceptance to delivery, by shop and destination.",
+    ["shop", "destination"],
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400),
     registry=REGISTRY,
 )

@@ -4,7 +4,7 @@
   an idle shop's unconfirmed purchases are not left pending until the next event arrives;
 - once a day: the retention purge (TRACKSIDE_RETENTION_DAYS);
 - each source's own poller, when that source is configured (sources/registry.py), e.g.
-  PrestaShop every TRACKSIDE_PRESTASHOP_POLL_S.
+  PrestaShop every TRACKSIDE_PRESTASHOP_POLL_S: one per shop that has a connection.
 
 Every poller runs once at start, then every interval, until stopped. They run where the
 delivery worker runs (`trackside serve` without --no-worker, and `trackside worker`), so
@@ -55,7 +55,7 @@ class HeldPurchaseSweep:
         return 1.0
 
     def run_once(self, runtime: Runtime, now: float) -> None:
-        ended = runtime.pipeline.sweep_holds(now)
+        ended = sum(shop.pipeline.sweep_holds(now) for shop in runtime.per_shop.values())
         if ended:
             log.info("%d browser purchases were not confirmed by the store in time", ended)
 
@@ -85,11 +85,16 @@ class RetentionPurge:
 
 
 def configured(settings: Settings) -> list[Poller]:
-    """The built-in pollers and every configured source's."""
+    """The built-in pollers and every configured source's, for one shop's settings."""
     from trackside.sources.registry import source_pollers
 
-    candidates: list[Poller] = [HeldPurchaseSweep(), RetentionPurge(), *source_pollers()]
+    candidates: list[Poller] = [*_built_in(), *source_pollers()]
     return [poller for poller in candidates if poller.enabled(settings)]
+
+
+def _built_in() -> list[Poller]:
+    # The sweep goes over every shop's pipeline, the purge over the whole store: once each.
+    return [HeldPurchaseSweep(), RetentionPurge()]
 
 
 async def run(poller: Poller, runtime: Runtime, stop: asyncio.Event) -> None:
@@ -112,7 +117,19 @@ async def run(poller: Poller, runtime: Runtime, stop: asyncio.Event) -> None:
 
 def start(runtime: Runtime, stop: asyncio.Event,
           pollers: Sequence[Poller] | None = None) -> list[asyncio.Task[None]]:
-    """One task per poller (the configured ones unless given); they end when ``stop`` is set."""
-    chosen = configured(runtime.settings) if pollers is None else pollers
-    return [asyncio.create_task(run(poller, runtime, stop), name=f"trackside-{poller.name}")
-            for poller in chosen]
+    """One task per poller (the configured ones unless given); they end when ``stop`` is set.
+    A source's poller runs once per shop configured for it, on that shop's view of the
+    runtime (its settings, pipeline and cursor)."""
+    if pollers is not None:
+        return [asyncio.create_task(run(poller, runtime, stop), name=f"trackside-{poller.name}")
+                for poller in pollers]
+    from trackside.sources.registry import source_pollers
+
+    tasks = [asyncio.create_task(run(poller, runtime, stop), name=f"trackside-{poller.name}")
+             for poller in _built_in() if poller.enabled(runtime.settings)]
+    for name in runtime.shops.names:
+        view = runtime.for_shop(name)
+        tasks += [asyncio.create_task(run(poller, view, stop),
+                                      name=f"trackside-{poller.name}-{name}")
+                  for poller in source_pollers() if poller.enabled(view.settings)]
+    return tasks

@@ -14,12 +14,16 @@ from typing import Any
 from trackside.config import Settings
 from trackside.errors import RefundError
 from trackside.identity.event_id import order_event_id, purchase_event_id
+from trackside.shop_names import DEFAULT_SHOP
 from trackside.store import EventView, Store
 
 
-def stored_purchase(store: Store, settings: Settings, reference: str) -> EventView | None:
+def stored_purchase(store: Store, settings: Settings, reference: str, *,
+                    shop: str = DEFAULT_SHOP) -> EventView | None:
+    """Shop ``shop``'s stored Purchase of order ``reference`` (``settings`` are that shop's)."""
     purchase_id = purchase_event_id(reference, settings.event_id_prefix)
-    return next((v for v in store.event_view(purchase_id) if v.event_name == "Purchase"), None)
+    return next((v for v in store.event_view(purchase_id, shop=shop)
+                 if v.event_name == "Purchase"), None)
 
 
 def inherit_from_purchase(event: dict[str, Any], purchase: EventView | None) -> dict[str, Any]:
@@ -48,9 +52,11 @@ def build_refund(
     value: float | None = None,
     currency: str | None = None,
     now: float | None = None,
+    *,
+    shop: str = DEFAULT_SHOP,
 ) -> dict[str, Any]:
     purchase_id = purchase_event_id(reference, settings.event_id_prefix)
-    purchase = stored_purchase(store, settings, reference)
+    purchase = stored_purchase(store, settings, reference, shop=shop)
     order = purchase.event.order if purchase else None
     if value is None:
         if order is None or order.value is None:

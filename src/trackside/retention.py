@@ -47,12 +47,13 @@ def purge_personal_data(
     store: Store, older_than: float, now: float, include_dead: bool = False, *,
     personal_keys: Collection[str] = PURGED_USER_KEYS,
     payload_keys: Collection[str] = PURGED_PAYLOAD_KEYS,
+    shop: str | None = None,
 ) -> int:
-    """Clear the browser data of final events accepted before ``older_than``; returns how many
-    events were purged."""
+    """Clear the browser data of final events (of ``shop``, or of every shop) accepted before
+    ``older_than``; returns how many events were purged."""
     blocking = [*OPEN] if include_dead else [*OPEN, Outcome.DEAD]
     with store.transaction() as unit:
-        candidates = unit.purge_candidates(older_than, blocking)
+        candidates = unit.purge_candidates(older_than, blocking, shop=shop)
         for candidate in candidates:
             unit.mark_purged(
                 candidate.ref, strip_browser_context(candidate.event, personal_keys),

@@ -64,11 +64,13 @@ async def test_healthz_fails_when_the_worker_died(runtime: Runtime) -> None:
 
 async def test_metrics_count_requests_events_and_queue(runtime: Runtime) -> None:
     auth = {"Authorization": f"Bearer {API_KEY}"}
+    # This runtime's series: other tests in the process count other shops' events.
+    shop = {"shop": "default"}
     async for client in app_client(runtime):
         before = (await client.get("/metrics")).text
-        base_queued = _safe(before, "trackside_events_accepted_total", source="api",
+        base_queued = _safe(before, "trackside_events_accepted_total", **shop, source="api",
                             result="queued")
-        base_rejected = _safe(before, "trackside_events_rejected_total", source="api")
+        base_rejected = _safe(before, "trackside_events_rejected_total", **shop, source="api")
         events = [{"event_name": "Lead", "event_id": f"MET-{i}",
                    "consent": {"ad_storage": "granted", "analytics_storage": "granted",
                                "ad_user_data": "granted", "ad_personalization": "granted"},
@@ -80,13 +82,15 @@ async def test_metrics_count_requests_events_and_queue(runtime: Runtime) -> None
         response = await client.get("/metrics")
     text = response.text
     assert response.headers["content-type"].startswith("text/plain")
-    assert _metric(text, "trackside_events_accepted_total", source="api",
+    assert _metric(text, "trackside_events_accepted_total", **shop, source="api",
                    result="queued") == base_queued + 3
-    assert _metric(text, "trackside_events_rejected_total", source="api") == base_rejected + 1
+    assert _metric(text, "trackside_events_rejected_total", **shop,
+                   source="api") == base_rejected + 1
     assert _metric(text, "trackside_http_requests_total", route="/v1/events", status="401") >= 1
-    assert _metric(text, "trackside_queue_depth", destination="dryrun") == 3
-    assert _metric(text, "trackside_oldest_pending_age_seconds", destination="dryrun") >= 0
-    assert _metric(text, "trackside_outbox_rows", destination="dryrun", status="pending") == 3
+    assert _metric(text, "trackside_queue_depth", **shop, destination="dryrun") == 3
+    assert _metric(text, "trackside_oldest_pending_age_seconds", **shop, destination="dryrun") >= 0
+    assert _metric(text, "trackside_outbox_rows", **shop, destination="dryrun",
+                   status="pending") == 3
     assert "trackside_delivery_latency_seconds_bucket" in text or re.search(
         r"# TYPE trackside_delivery_latency_seconds histogram", text)
 

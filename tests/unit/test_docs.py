@@ -36,3 +36,29 @@ def _command_paths() -> list[str]:
 @pytest.mark.parametrize("path", _command_paths())
 def test_every_command_is_in_the_cli_reference(path: str) -> None:
     assert f"trackside {path}" in (DOCS / "cli.md").read_text()
+
+
+def test_the_several_shops_example_loads(tmp_path: Path) -> None:
+    import re
+
+    from trackside.shops import load_shops
+
+    text = (DOCS / "configuration.md").read_text()
+    marker = text.index("<!-- shops-example")
+    example = re.search(r"```toml\n(.*?)```", text[marker:], re.S)
+    assert example is not None
+    # The example's secret files, made here with placeholder contents.
+    toml = example.group(1)
+    for path in sorted(set(re.findall(r'"(/run/secrets/[a-z0-9_]+)"', toml))):
+        secret = tmp_path / Path(path).name
+        secret.write_text("EAAplaceholder-secret-" + secret.name, encoding="utf-8")
+        toml = toml.replace(path, str(secret))
+    config = tmp_path / "trackside.toml"
+    config.write_text(toml, encoding="utf-8")
+    shops = load_shops({"TRACKSIDE_CONFIG": str(config)})
+    assert shops.names == ["fr", "de"]
+    fr, de = shops.pick("fr").settings, shops.pick("de").settings
+    assert fr.database_url == de.database_url
+    assert (fr.default_country, de.default_country) == ("fr", "de")
+    assert fr.ga4_configured and not de.ga4_configured
+    assert shops.by_origin("https://shop.laden.example") is shops.pick("de")

@@ -237,11 +237,12 @@ class Worker(IsolationMixin, ThrottleMixin):
         outcomes = Counter(result.status for result in batch.finished)
         for status, count in sorted(outcomes.items()):
             log.info("%s: %d %s", destination.name, count, status,
-                     extra={"action": status, "destination": destination.name, "count": count})
+                     extra={"action": status, "shop": self.shop,
+                            "destination": destination.name, "count": count})
         for result in batch.finished:
-            metrics.OUTCOMES.labels(destination.name, result.status).inc()
+            metrics.OUTCOMES.labels(self.shop, destination.name, result.status).inc()
             if result.status == "delivered":
-                metrics.DELIVERY_LATENCY.labels(destination.name).observe(
+                metrics.DELIVERY_LATENCY.labels(self.shop, destination.name).observe(
                     max(0.0, now - accepted_at[result.outbox_id])
                 )
 
@@ -379,10 +380,11 @@ class Worker(IsolationMixin, ThrottleMixin):
         if retry_ids:
             log.info("%s: %d to retry in %.0f s (code %s, HTTP %s)", destination.name,
                      len(retry_ids), at - now, record.code, record.http_status,
-                     extra={"action": "retry", "destination": destination.name,
-                            "count": len(retry_ids), "code": record.code,
-                            "status": record.http_status, "fbtrace_id": record.fbtrace_id})
-        metrics.RETRIES.labels(destination.name, record.verdict).inc(len(group))
+                     extra={"action": "retry", "shop": self.shop,
+                            "destination": destination.name, "count": len(retry_ids),
+                            "code": record.code, "status": record.http_status,
+                            "fbtrace_id": record.fbtrace_id})
+        metrics.RETRIES.labels(self.shop, destination.name, record.verdict).inc(len(group))
 
     def _client(self, destination: Destination) -> httpx.AsyncClient:
         return self._clients.get(destination.name, self.client)

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
 from trackside.pipeline import AcceptResult
-from trackside.runtime import Runtime
+from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.api import SOURCE, EnvelopeError, read_events
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import ApiError, unauthorized
@@ -24,16 +24,18 @@ from trackside.web.requests import BodyIncomplete, BodyTooLarge, bearer_token, r
 from trackside.web.views import event_lookup
 
 
-def require_api_key(request: Request, runtime: Runtime) -> None:
-    settings = runtime.settings
-    if not settings.api_keys:
+def require_api_key(request: Request, runtime: Runtime) -> ShopRuntime:
+    """The shop the request's API key belongs to (a key names exactly one shop), or 401."""
+    if not any(shop.settings.api_keys for shop in runtime.shops):
         raise unauthorized("No API key is configured on this server: set TRACKSIDE_API_KEYS "
                            "and send one as Authorization: Bearer <key>")
     token = bearer_token(request)
     if token is None:
         raise unauthorized("Send an API key as Authorization: Bearer <key>")
-    if not settings.api_key_matches(token):
+    shop = runtime.shops.by_api_key(token)
+    if shop is None:
         raise unauthorized("The API key is not valid")
+    return runtime.shop(shop.name)
 
 
 class EventsAPI:
@@ -42,7 +44,7 @@ class EventsAPI:
         self.committer = committer
 
     async def post_events(self, request: Request) -> Response:
-        require_api_key(request, self.runtime)
+        shop = require_api_key(request, self.runtime)
         try:
             body = await read_body(request, self.runtime.settings.max_body_bytes)
         except BodyTooLarge:
@@ -59,9 +61,10 @@ class EventsAPI:
             results[rejected.index] = AcceptResult(rejected.index, "rejected",
                                                    errors=rejected.errors)
         if parsed.rejected:
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(len(parsed.rejected))
+            metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(len(parsed.rejected))
         try:
-            accepted = await self.committer.accept(parsed.events, SOURCE)
+            accepted = await self.committer.accept(parsed.events, SOURCE,
+                                                   pipeline=shop.pipeline)
         except CommitterClosed:
             raise ApiError(503, "The service is shutting down; retry on another instance",
                            headers={"Retry-After": "5"}) from None
@@ -81,9 +84,11 @@ class EventsAPI:
         return JSONResponse({**counts, "results": out}, status_code=202)
 
     async def get_event(self, request: Request) -> Response:
-        require_api_key(request, self.runtime)
+        shop = require_api_key(request, self.runtime)
         event_id: str = request.path_params["event_id"]
-        views = await asyncio.to_thread(self.runtime.store.event_view, event_id)
+        # Another shop's event is "no event": 404, never 403, so its ids do not leak.
+        views = await asyncio.to_thread(self.runtime.store.event_view, event_id,
+                                        shop=shop.name)
         if not views:
             raise ApiError(404, "No event with this id")
         # Belt and braces: the stored payloads never hold a secret, but a vendor's error text

@@ -53,14 +53,15 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not runtime.settings.api_keys:
+        if not any(shop.settings.api_keys for shop in runtime.shops):
             log.warning("TRACKSIDE_API_KEYS is empty: POST /v1/events and the Graph-compatible "
                         "endpoint refuse every request until a key is set")
         stop = asyncio.Event()
         # The worker's HTTP client closes when this stack does: after the task has stopped.
         async with AsyncExitStack() as resources:
             if run_worker:
-                worker = await resources.enter_async_context(runtime.worker())
+                worker = runtime.worker()
+                resources.push_async_callback(worker.aclose)
                 # New events are due now (or after the join window): wake the idle worker
                 # rather than letting it find them at its next poll.
                 committer.on_commit = worker.wake.set

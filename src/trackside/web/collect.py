@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,13 +20,13 @@ from starlette.routing import BaseRoute, Route
 
 from trackside.config import ConfigError
 from trackside.join import BROWSER_SOURCE
-from trackside.runtime import Runtime
+from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.browser import BeaconMapping, BeaconRefused, read_beacon
 from trackside.web import browser
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import error_response
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
-from trackside.web.tag import TagEndpoint
+from trackside.web.tag import ShopTags
 
 log = logging.getLogger("trackside.collect")
 
@@ -35,20 +36,35 @@ BURST = 200.0
 _MEDIA_TYPES = ("", "application/json", "text/plain")
 
 
+@dataclass(frozen=True)
+class _ShopBeacons:
+    """What a beacon needs from its shop: its mapping, cookie domain and pipeline."""
+
+    shop: ShopRuntime
+    mapping: BeaconMapping
+    index: int
+
+
 class CollectEndpoint:
+    """The beacon's Origin picks the shop (origins are unique across shops, shops.py)."""
+
     def __init__(self, runtime: Runtime, *, rate_per_s: float = RATE_PER_S,
                  burst: float = BURST) -> None:
         self.runtime = runtime
-        settings = runtime.settings
         try:
-            self.trusted = browser.parse_networks(settings.trusted_proxies)
+            self.trusted = browser.parse_networks(runtime.settings.trusted_proxies)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        self.origins = browser.OriginPolicy(settings.allowed_origins)
-        self.mapping = BeaconMapping(settings)
+        self.shops = {name: _ShopBeacons(shop, BeaconMapping(shop.settings),
+                                         browser.subdomain_index(shop.settings.cookie_domain))
+                      for name, shop in runtime.per_shop.items()}
         self.limiter = browser.RateLimiter(rate_per_s, burst)
-        self.index = browser.subdomain_index(settings.cookie_domain)
         self._own_committer: Committer | None = None
+
+    def _shop(self, request: Request) -> _ShopBeacons | None:
+        shop = self.runtime.shops.by_origin(request.headers.get("origin"),
+                                            request.headers.get("host"))
+        return None if shop is None else self.shops[shop.name]
 
     def _committer(self, request: Request) -> Committer:
         shared = getattr(request.app.state, "committer", None)
@@ -66,7 +82,7 @@ class CollectEndpoint:
 
     async def preflight(self, request: Request) -> Response:
         origin = request.headers.get("origin")
-        if not self.origins.allows(origin, request.headers.get("host")):
+        if self._shop(request) is None:
             return error_response(403, "This origin may not send events here "
                                        "(TRACKSIDE_ALLOWED_ORIGINS)")
         headers = self._cors(origin)
@@ -77,7 +93,8 @@ class CollectEndpoint:
 
     async def post(self, request: Request) -> Response:
         origin = request.headers.get("origin")
-        if not self.origins.allows(origin, request.headers.get("host")):
+        beacons = self._shop(request)
+        if beacons is None:
             return error_response(403, "This origin may not send events here "
                                        "(TRACKSIDE_ALLOWED_ORIGINS)")
         cors = self._cors(origin)
@@ -106,17 +123,17 @@ class CollectEndpoint:
         known = {**request.cookies, **beacon.cookies}
         consent = beacon.consent_signals()
         may_store = consent.get("ad_storage") == "granted" or (
-            "ad_storage" not in consent and self.runtime.settings.consent_mode == "off")
+            "ad_storage" not in consent and beacons.shop.settings.consent_mode == "off")
         cookies = browser.decide_cookies(known, beacon.click_id(), int(time.time() * 1000),
-                                         self.index, may_store)
-        mapped = self.mapping.event(beacon, known, fbp=cookies.fbp, fbc=cookies.fbc,
+                                         beacons.index, may_store)
+        mapped = beacons.mapping.event(beacon, known, fbp=cookies.fbp, fbc=cookies.fbc,
                                     ip=ip, user_agent=request.headers.get("user-agent"))
         if isinstance(mapped, list):
             return error_response(400, "The event is not valid", mapped, headers=cors)
         event, facts = mapped
         try:
-            results = await self._committer(request).accept([event], BROWSER_SOURCE,
-                                                            facts=[facts])
+            results = await self._committer(request).accept(
+                [event], BROWSER_SOURCE, facts=[facts], pipeline=beacons.shop.pipeline)
         except CommitterClosed:
             return error_response(503, "The gateway is shutting down; retry later", headers=cors)
         except Exception as exc:  # noqa: BLE001 (the store failed: 503; the log says why)
@@ -131,7 +148,7 @@ class CollectEndpoint:
             if wanted and value:
                 # Not HttpOnly: the Meta Pixel reads these (spec/integrations.md §6.3).
                 response.set_cookie(name, value, max_age=browser.COOKIE_MAX_AGE_S, path="/",
-                                    domain=self.runtime.settings.cookie_domain, secure=secure,
+                                    domain=beacons.shop.settings.cookie_domain, secure=secure,
                                     httponly=False, samesite="lax")
         return response
 
@@ -140,7 +157,7 @@ def collect_routes(runtime: Runtime, *, rate_per_s: float = RATE_PER_S,
                    burst: float = BURST) -> list[BaseRoute]:
     """``POST /collect`` (and its CORS preflight) and ``GET /t.js``."""
     collect = CollectEndpoint(runtime, rate_per_s=rate_per_s, burst=burst)
-    tag = TagEndpoint(runtime.settings)
+    tag = ShopTags({name: shop.settings for name, shop in runtime.per_shop.items()})
     return [
         Route("/collect", collect.post, methods=["POST"]),
         Route("/collect", collect.preflight, methods=["OPTIONS"]),

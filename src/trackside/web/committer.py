@@ -74,6 +74,8 @@ class _Job:
     started: bool = False
     #: What a browser source knows beyond each event's body (sources/facts.py).
     facts: Sequence[BrowserFacts] | None = None
+    #: The shop's pipeline the events go through (the committer's own when None).
+    pipeline: Pipeline | None = None
 
     def facts_per_event(self) -> Sequence[BrowserFacts]:
         return self.facts if self.facts is not None else [NO_FACTS] * len(self.events)
@@ -104,9 +106,11 @@ class Committer:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackside-writer")
 
     async def accept(self, events: Sequence[Event], source: str,
-                     facts: Sequence[BrowserFacts] | None = None) -> list[AcceptResult]:
+                     facts: Sequence[BrowserFacts] | None = None,
+                     pipeline: Pipeline | None = None) -> list[AcceptResult]:
         """Accept ``events`` (already parsed; ``facts``, one per event, go with them to the
-        join); returns once they are committed.
+        join) through ``pipeline`` (their shop's; the committer's own by default); returns
+        once they are committed. Events of several shops share the writer, not a group.
 
         Raises StoreLocked when the store did not take them within ``store_wait_s`` and
         another StoreError when it refused them; in both cases nothing was committed: a group
@@ -117,7 +121,8 @@ class Committer:
         if not events:
             return []
         loop = asyncio.get_running_loop()
-        job = _Job(events, source, loop.create_future(), time.monotonic(), facts=facts)
+        job = _Job(events, source, loop.create_future(), time.monotonic(), facts=facts,
+                   pipeline=pipeline)
         self._pending.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_loop(), name="trackside-committer")
@@ -179,12 +184,14 @@ class Committer:
         return group
 
     async def _commit(self, jobs: list[_Job]) -> None:
-        by_source: dict[str, list[_Job]] = {}
+        # One pipeline.prepare per (shop, source): a group is one shop's and one source's.
+        by_source: dict[tuple[int, str], tuple[Pipeline, list[_Job]]] = {}
         for job in jobs:
-            by_source.setdefault(job.source, []).append(job)
-        for source, group in by_source.items():
+            pipeline = job.pipeline or self.pipeline
+            by_source.setdefault((id(pipeline), job.source), (pipeline, []))[1].append(job)
+        for (_, source), (pipeline, group) in by_source.items():
             try:
-                await self._accept_group(source, group)
+                await self._accept_group(pipeline, source, group)
             except StoreError as exc:
                 # The store itself refused (locked, full, read-only, gone): everyone hears it.
                 log.warning("Commit of %d events failed: %s.",
@@ -202,19 +209,19 @@ class Committer:
                 for job in group:
                     await self._commit([job])
 
-    async def _accept_group(self, source: str, group: list[_Job]) -> None:
+    async def _accept_group(self, pipeline: Pipeline, source: str, group: list[_Job]) -> None:
         loop = asyncio.get_running_loop()
         events = [event for job in group for event in job.events]
         facts = None
         if any(job.facts is not None for job in group):
             facts = [fact for job in group for fact in job.facts_per_event()]
-        batch = self.pipeline.prepare(events, source, facts=facts)
+        batch = pipeline.prepare(events, source, facts=facts)
         for job in group:
             job.started = True
-        results = await loop.run_in_executor(self._writer, self._store, batch)
+        results = await loop.run_in_executor(self._writer, self._store, pipeline, batch)
         tally = Counter(result.status for result in results)
         for status, count in tally.items():
-            metrics.EVENTS_ACCEPTED.labels(source, status).inc(count)
+            metrics.EVENTS_ACCEPTED.labels(pipeline.shop, source, status).inc(count)
         offset = 0
         for job in group:
             mine = results[offset : offset + len(job.events)]
@@ -222,11 +229,11 @@ class Committer:
             if not job.future.done():
                 job.future.set_result(mine)
 
-    def _store(self, batch: PreparedBatch) -> list[AcceptResult]:
+    def _store(self, pipeline: Pipeline, batch: PreparedBatch) -> list[AcceptResult]:
         self._busy_since = time.monotonic()
         try:
-            with self.pipeline.store.time_limit(self.store_wait_s):
-                return self.pipeline.commit(batch)
+            with pipeline.store.time_limit(self.store_wait_s):
+                return pipeline.commit(batch)
         except StoreLocked:
             self._locked_at = time.monotonic()
             raise

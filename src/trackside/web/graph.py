@@ -11,8 +11,10 @@ Decisions where Meta has no counterpart:
 
 - Any well-formed version (``v16.0``…``v26.0``) is accepted: trackside forwards with its own
   ``TRACKSIDE_META_API_VERSION``, and Meta's GTM tag still hard-codes v16.0 (§1.1).
-- ``{pixel_id}`` must equal ``TRACKSIDE_META_PIXEL_ID``. With no pixel configured (dry run,
-  GA4 only) any numeric id is accepted, so a client can be tested before Meta is set up.
+- ``{pixel_id}`` picks the shop (trackside/shops.py): the shop whose ``meta_pixel_id`` it is,
+  and the key must be one of that shop's (another shop's key is Meta's 190, invalid token; an
+  unknown pixel is 100/33). A shop with no pixel configured (dry run, GA4 only) accepts any
+  numeric id with its own key, so a client can be tested before Meta is set up.
 - ``appsecret_proof``, ``test_event_code``, ``partner_agent`` and the upload parameters are
   accepted and not forwarded: the proof is tied to Meta's app secret, which the client keeps,
   and the test code used is trackside's ``TRACKSIDE_META_TEST_EVENT_CODE``.
@@ -35,7 +37,7 @@ from trackside.destinations.meta import rules as meta_rules
 from trackside.destinations.meta.rules import MetaError
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.logs import request_id
-from trackside.runtime import Runtime
+from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources import graph as graph_source
 from trackside.sources.graph import SOURCE
 from trackside.web.committer import Committer
@@ -110,22 +112,31 @@ class GraphEndpoint:
         token = parsed.access_token
         if not token:  # rule 3
             return meta_rules.missing_token()
-        if not settings.api_key_matches(token):
-            return meta_rules.invalid_token()
-        if not self._known_pixel(pixel_id):  # rule 5
-            return meta_rules.unknown_object(pixel_id)
+        shop = self._shop(token, pixel_id)
+        if isinstance(shop, MetaError):
+            return shop
         events = graph_source.read_events(parsed, time.time(), settings.max_event_bytes)
         if isinstance(events, graph_source.Refused):
-            metrics.EVENTS_REJECTED.labels(SOURCE).inc(events.events)
+            metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(events.events)
             return events.error
         try:
-            await self.committer.accept(events, SOURCE)
+            await self.committer.accept(events, SOURCE, pipeline=shop.pipeline)
         except Exception:  # the store failed (logged by the committer): retrying may work
             return _unavailable()
         return len(events)
 
-    def _known_pixel(self, pixel_id: str) -> bool:
-        configured = self.runtime.settings.destination("meta", MetaSettings).meta_pixel_id
-        if configured:
-            return pixel_id == configured
-        return pixel_id.isdigit()
+    def _shop(self, token: str, pixel_id: str) -> ShopRuntime | MetaError:
+        """The shop of the pixel in the path, when the key is one of that shop's."""
+        shops = self.runtime.shops
+        keyed = shops.by_api_key(token)
+        if keyed is None:
+            return meta_rules.invalid_token()
+        owner = shops.by_pixel(pixel_id)
+        if owner is None:  # rule 5, unless the key's shop has no pixel yet (dry run, GA4)
+            configured = keyed.settings.destination("meta", MetaSettings).meta_pixel_id
+            if configured or not pixel_id.isdigit():
+                return meta_rules.unknown_object(pixel_id)
+            owner = keyed
+        if owner.name != keyed.name:  # another shop's key: not a token for this pixel
+            return meta_rules.invalid_token()
+        return self.runtime.shop(owner.name)

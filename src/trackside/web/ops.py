@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
 from trackside.delivery import Worker
+from trackside.delivery.shops import ShopWorkers
 from trackside.runtime import Runtime
 from trackside.store import DestinationCounts, Store, StoreError
 
@@ -36,7 +37,7 @@ STORE_PROBE_TIMEOUT_S = 1.0
 class WorkerState:
     """Set by the app's lifespan; read by /healthz."""
 
-    worker: Worker | None = None
+    worker: Worker | ShopWorkers | None = None
     task: asyncio.Task[None] | None = None
     started_at: float = 0.0
 
@@ -52,21 +53,22 @@ class QueueCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.time()
         rows = GaugeMetricFamily("trackside_outbox_rows",
-                                 "Outbox rows by destination and status (whole store).",
-                                 labels=["destination", "status"])
+                                 "Outbox rows by shop, destination and status (whole store).",
+                                 labels=["shop", "destination", "status"])
         depth = GaugeMetricFamily("trackside_queue_depth",
-                                  "Events waiting for delivery, by destination.",
-                                  labels=["destination"])
+                                  "Events waiting for delivery, by shop and destination.",
+                                  labels=["shop", "destination"])
         oldest = GaugeMetricFamily("trackside_oldest_pending_age_seconds",
-                                   "Age of the oldest pending event, by destination "
-                                   "(0 when nothing is pending).", labels=["destination"])
+                                   "Age of the oldest pending event, by shop and destination "
+                                   "(0 when nothing is pending).", labels=["shop", "destination"])
         for entry in self.counts:
             for status, count in sorted(entry.counts.items()):
-                rows.add_metric([entry.destination, status], count)
-            depth.add_metric([entry.destination],  # held rows wait too (for confirmation)
+                rows.add_metric([entry.shop, entry.destination, status], count)
+            depth.add_metric([entry.shop, entry.destination],  # held rows wait too
                              entry.counts.get("pending", 0) + entry.counts.get("held", 0))
             accepted = entry.oldest_pending_accepted_at
-            oldest.add_metric([entry.destination], 0.0 if accepted is None else now - accepted)
+            oldest.add_metric([entry.shop, entry.destination],
+                              0.0 if accepted is None else now - accepted)
         yield rows
         yield depth
         yield oldest
@@ -99,8 +101,11 @@ class Ops:
                 states = []
             for state in states:
                 if state.paused_until is None or state.paused_until > now:
-                    paused.append({"destination": state.destination, "paused": True,
-                                   "paused_until": state.paused_until, "reason": state.reason})
+                    entry = {"destination": state.destination, "paused": True,
+                             "paused_until": state.paused_until, "reason": state.reason}
+                    if len(self.runtime.shops) > 1:  # which shop's destination it is
+                        entry = {"shop": state.shop, **entry}
+                    paused.append(entry)
         worker, age = self._worker_status()
         failing = store != "ok" or worker == "stalled"
         status = "failing" if failing else "degraded" if paused else "ok"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from trackside.config import Settings
+from trackside.web.errors import error_response
 
 PLACEHOLDER = '"__TRACKSIDE_PREFIX__"'
 SHORT_CACHE = "public, max-age=300"
@@ -58,3 +60,27 @@ def _etags(header: str | None) -> list[str]:
     if not header:
         return []
     return [tag.strip().removeprefix("W/") for tag in header.split(",")]
+
+
+class ShopTags:
+    """``/t.js`` for every shop: the tag differs between shops only by the event id prefix, so
+    shops that share a prefix share ``/t.js``; otherwise a page loads ``/t.js?shop=<name>``
+    (a script request carries no Origin to route by, and guessing would break dedup)."""
+
+    def __init__(self, shops: Mapping[str, Settings]) -> None:
+        self.tags = {name: TagEndpoint(settings) for name, settings in shops.items()}
+        bodies = {tag.body for tag in self.tags.values()}
+        self.shared = next(iter(self.tags.values())) if len(bodies) == 1 else None
+
+    async def handle(self, request: Request) -> Response:
+        name = request.query_params.get("shop")
+        if name is not None:
+            tag = self.tags.get(name)
+            if tag is None:
+                return error_response(404, "No shop with this name (the shop parameter of "
+                                           "/t.js is a shop's name in the configuration)")
+            return await tag.handle(request)
+        if self.shared is None:
+            return error_response(400, "The shops of this gateway have different event id "
+                                       "prefixes: load /t.js?shop=<name>")
+        return await self.shared.handle(request)

@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from trackside.config import ConfigError, load_settings
+from trackside.config import ConfigError
 from trackside.runtime import Runtime
+from trackside.shops import Shops, load_shops
 from trackside.sources.prestashop.records import PrestaShopError
 from trackside.sources.prestashop.sync import PrestaShopSync, SyncReport, open_reader
 from trackside.terminal import safe
@@ -29,9 +30,19 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _open() -> tuple[Runtime, PrestaShopSync]:
+#: The --shop option (the same as the other commands': cli.ShopOption).
+ShopOption = Annotated[
+    str | None,
+    typer.Option("--shop", metavar="NAME",
+                 help="The shop ([shops.NAME] in TRACKSIDE_CONFIG) whose PrestaShop to read. "
+                      "Default: the only shop; required when several are configured."),
+]
+
+
+def _open(shop_name: str | None) -> tuple[Runtime, PrestaShopSync]:
     try:
-        settings = load_settings()
+        shop = load_shops().pick(shop_name)
+        settings = shop.settings
     except ConfigError as exc:
         err.print(f"[red]configuration error:[/red] {_shown(exc)}", highlight=False)
         raise typer.Exit(2) from None
@@ -41,7 +52,7 @@ def _open() -> tuple[Runtime, PrestaShopSync]:
         err.print(f"[red]PrestaShop:[/red] {_shown(exc)}", highlight=False)
         raise typer.Exit(2) from None
     try:
-        runtime = Runtime.from_settings(settings)
+        runtime = Runtime.from_shops(Shops([shop]))
     except Exception as exc:
         reader.close()
         err.print(f"[red]cannot open the store[/red] (TRACKSIDE_DATABASE_URL): {_shown(exc)}",
@@ -50,8 +61,8 @@ def _open() -> tuple[Runtime, PrestaShopSync]:
     return runtime, PrestaShopSync(runtime, reader)
 
 
-def _run(action: str, since: datetime | None, deliver: bool) -> None:
-    runtime, sync = _open()
+def _run(action: str, since: datetime | None, deliver: bool, shop: str | None) -> None:
+    runtime, sync = _open(shop)
     try:
         with Progress(TextColumn(f"{action} state changes"), BarColumn(), TaskProgressColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
@@ -100,9 +111,11 @@ def sync(
     deliver: Annotated[
         bool, typer.Option("--deliver", help="Deliver what is due before exiting.")
     ] = False,
+    shop: ShopOption = None,
 ) -> None:
-    """Run one polling pass: read order state changes after the stored cursor."""
-    _run("syncing", None, deliver)
+    """Run one polling pass of a shop (--shop): read order state changes after the stored
+    cursor."""
+    _run("syncing", None, deliver, shop)
 
 
 @app.command()
@@ -113,8 +126,10 @@ def backfill(
     deliver: Annotated[
         bool, typer.Option("--deliver", help="Deliver what is due before exiting.")
     ] = False,
+    shop: ShopOption = None,
 ) -> None:
-    """Load past orders paid or reversed since DATE. Older than a destination's window: expired."""
+    """Load past orders of a shop (--shop) paid or reversed since DATE. Older than a
+    destination's window: expired."""
     try:
         start = datetime.fromisoformat(since)
     except ValueError:
@@ -124,4 +139,4 @@ def backfill(
         start = start.replace(tzinfo=None)  # PrestaShop stores shop-local wall time
     if start.date() > date.today():
         raise typer.BadParameter("is in the future", param_hint="--since")
-    _run("loading", start, deliver)
+    _run("loading", start, deliver, shop)

@@ -149,7 +149,7 @@ class PrestaShopSync:
         """Read every state change after the cursor; the cursor moves after each batch."""
         ctx = self.context()
         now = time.time()
-        stored = self.runtime.store.get_cursor(CURSOR)
+        stored = self.runtime.store.get_cursor(CURSOR, shop=self.runtime.shop_name)
         if stored is None:
             first = self.reader.first_history_id_since(
                 self._local_now(ctx, now) - FIRST_SYNC_LOOKBACK)
@@ -167,12 +167,14 @@ class PrestaShopSync:
             )
             if not rows and not retried:
                 if self._expire_gaps(cursor, time.time()):
-                    self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time())
+                    self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time(),
+                                              shop=self.runtime.shop_name)
                 break
             self._process(retried + rows, report)
             self._advance(cursor, rows, retried, time.time())
             # Committed by accept() above: only now may the cursor pass these rows.
-            self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time())
+            self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time(),
+                                              shop=self.runtime.shop_name)
             report.batches += 1
             report.last_history_id = cursor.after
             if progress:
@@ -200,14 +202,15 @@ class PrestaShopSync:
             report.last_history_id = after
             if progress:
                 progress(after - start, max(end - start, 1))
-        stored = self.runtime.store.get_cursor(CURSOR)
+        stored = self.runtime.store.get_cursor(CURSOR, shop=self.runtime.shop_name)
         if report.last_history_id is not None and (
                 stored is None or Cursor.load(stored).after < report.last_history_id):
             # The next sync continues after what backfill read (re-reading would only add
             # duplicates); gaps stay as they were.
             cursor = Cursor.load(stored) if stored else Cursor(0)
             cursor.after = report.last_history_id
-            self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time())
+            self.runtime.store.set_cursor(CURSOR, cursor.dump(), time.time(),
+                                              shop=self.runtime.shop_name)
         return report
 
     @staticmethod
@@ -272,10 +275,10 @@ class PrestaShopSync:
             self._accept(mapped, report, now)
 
     def _accept(self, mapped: list[Mapped], report: SyncReport, now: float) -> None:
-        store = self.runtime.store
+        store, shop = self.runtime.store, self.runtime.shop_name
         raws = [
             inherit_from_purchase(m.raw, stored_purchase(store, self.runtime.settings,
-                                                         m.raw["order"]["reference"]))
+                                                         m.raw["order"]["reference"], shop=shop))
             if m.raw["event_name"] == "Refund" else m.raw
             for m in mapped
         ]
@@ -296,6 +299,8 @@ class PrestaShopSync:
             # Notes only for what this pass stored, so a re-read batch does not repeat them.
             for warning in item.warnings + result.warnings:
                 report.warnings += 1
-                store.add_note(name, result.event_id or "", "warning", warning, now)
+                store.add_note(name, result.event_id or "", "warning", warning, now,
+                               shop=shop)
             if item.note:
-                store.add_note("Purchase", item.purchase_id, "order_state", item.note, now)
+                store.add_note("Purchase", item.purchase_id, "order_state", item.note, now,
+                               shop=shop)
