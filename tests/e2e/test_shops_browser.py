@@ -208,6 +208,13 @@ def test_each_origins_beacon_joins_its_own_shops_order_and_a_stranger_is_refused
         for context in contexts.values():
             context.close()
 
+    # Before the store's copy: each shop holds its own browser purchase, unconfirmed.
+    for name in ("alpha", "beta"):
+        [held] = runtime.store.event_view(REFERENCE, shop=name)
+        assert held.event.source == "browser"
+        assert "unconfirmed_browser_purchase" in held.event.flags
+        assert {row.status for row in held.outbox} == {"held"}
+
     # Each shop's backend posts its own R-100 with its own key.
     for name in ("alpha", "beta"):
         answer = httpx.post(origins["alpha"] + "/v1/events", json={"events": [server_copy(name)]},
@@ -222,6 +229,7 @@ def test_each_origins_beacon_joins_its_own_shops_order_and_a_stranger_is_refused
         assert user["client_user_agent"] == AGENTS[name]
         assert user["client_ip_address"] == "127.0.0.1"
         assert "seen_by_browser" in view.event.flags and "pixel_absent" in view.event.flags
+        assert "unconfirmed_browser_purchase" not in view.event.flags
         assert view.event.consent.ad_storage == "granted"
         confirmed = [n.detail for n in view.notes if n.kind == "confirmed"]
         assert confirmed and "the store's order replaces the browser's" in confirmed[0]
