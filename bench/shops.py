@@ -1,7 +1,7 @@
 """Several shops in one gateway (issue 13): ingest and delivery with 1 shop vs 50 shops, same run.
 
     python bench/shops.py [--shops 50] [--duration 3] [--connections 32] [--batch 100]
-                          [--events 5000] [--rounds 3]
+                          [--events 5000] [--rounds 3] [--only ingest|delivery]
 
 Target: with 50 shops configured, ingest and delivery rates within 10 % of the single-shop
 figures measured in the same run. Both sides are configured the same way, a TRACKSIDE_CONFIG
