@@ -1,6 +1,9 @@
 """Run the fake Graph API in its own process for benchmarks (so it doesn't share our GIL).
 
-Usage: python bench/_fake_graph_server.py PORT PIXEL_ID TOKEN
+Usage: python bench/_fake_graph_server.py PORT PIXEL_ID TOKEN [PIXEL_ID=TOKEN ...]
+
+Each extra PIXEL_ID=TOKEN pair is one more pixel the fake answers, with its own token (bench/
+shops.py: one fake for 50 shops).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from tests.fakes.graph_api import FakeGraphAPI
 def main() -> None:
     port, pixel_id, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     fake = FakeGraphAPI(pixel_id=pixel_id, token=token)
+    for pair in sys.argv[4:]:
+        extra_pixel, extra_token = pair.split("=", 1)
+        fake.add_token(extra_token, [extra_pixel])
     uvicorn.run(fake.app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
