@@ -23,7 +23,7 @@ from trackside.quality import has_sufficient_customer_information
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.sources.batch import parse_batch
 from trackside.sources.facts import BrowserFacts, BrowserRecord
-from trackside.store import NewEvent, OutboxPlan, Store
+from trackside.store import NewEvent, OutboxPlan, Store, UnitOfWork
 
 BROWSER_SOURCES = consent.BROWSER_SOURCES
 
@@ -191,10 +191,17 @@ class Pipeline:
         """The store half of accept(): one transaction (one fsync) for the batch, its joins,
         confirmations, notes and the sweep of expired holds included; returns once durable."""
         if batch.records:
+            with self.store.transaction() as unit:
+                return self.commit_in(unit, batch)
+        return batch.results
+
+    def commit_in(self, unit: UnitOfWork, batch: PreparedBatch) -> list[AcceptResult]:
+        """commit() inside a transaction the caller holds (the committer writes the batches of
+        several shops and sources in one); durable when that transaction commits."""
+        if batch.records:
             # Browser context joins and the browser Purchase policy (trackside/join.py,
             # DESIGN.md "Joining browser context").
-            with self.store.transaction() as unit:
-                inserted = join.insert(self.joins, unit, batch.records, batch.source, batch.now)
+            inserted = join.insert(self.joins, unit, batch.records, batch.source, batch.now)
             for position, result in zip(batch.positions, inserted, strict=True):
                 batch.results[position].status = result.status
         return batch.results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 import pytest
 
 from trackside.config import load_settings
+from trackside.events import parse_event
 from trackside.pipeline import Pipeline
 from trackside.store import StoreLocked
 from trackside.store.sqlite import SQLiteStore
+from trackside.web.committer import Committer
 
 NOW = 1_800_000_000.0
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
@@ -89,3 +92,28 @@ def test_a_failed_group_leaves_nothing(store: CountingStore, tmp_path: Path) -> 
     with hold_lock(tmp_path / "t.db"), pytest.raises(StoreLocked), store.time_limit(0.2):
         pipeline.accept([_purchase("R1"), _browser("PageView", "pv-1")], "api", now=NOW)
     assert store.event_view("R1") == [] and store.event_view("pv-1") == []
+
+
+async def test_the_committer_writes_several_shops_and_sources_in_one_commit(
+    store: CountingStore,
+) -> None:
+    shop_a = Pipeline(load_settings(environ={}), store, ["meta"], shop="alpha")
+    shop_b = Pipeline(load_settings(environ={}), store, ["meta"], shop="beta")
+    committer = Committer(shop_a)
+
+    def events(*raw: dict[str, Any]) -> list[Any]:
+        parsed = [parse_event(r) for r in raw]
+        assert all(not isinstance(p, list) for p in parsed), parsed
+        return parsed
+
+    before = store.commits
+    results = await asyncio.gather(
+        committer.accept(events(_purchase("R1")), "api", pipeline=shop_a),
+        committer.accept(events(_purchase("R1")), "api", pipeline=shop_b),
+        committer.accept(events(_browser("PageView", "pv-1")), "browser", pipeline=shop_b),
+    )
+    await committer.aclose()
+    assert [[r.status for r in rs] for rs in results] == [["queued"], ["queued"], ["queued"]]
+    assert store.commits - before == 1
+    assert [v.shop for v in store.event_view("R1", shop="alpha")] == ["alpha"]
+    assert [v.shop for v in store.event_view("R1", shop="beta")] == ["beta"]
