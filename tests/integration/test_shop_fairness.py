@@ -276,3 +276,23 @@ async def test_a_throttled_shop_with_50k_pending_leaves_another_delivering(
     print(f"\nalpha throttled (code {code}) with {BACKLOG} pending: beta's 20 events, accept to "
           f"pixel: median {timings[10] * 1000:.1f} ms, max {timings[-1] * 1000:.1f} ms")
 
+
+
+async def test_idle_lanes_wait_while_a_row_is_in_flight(
+    gateway: Callable[[str], Gateway], pixels: tuple[FakeGraphAPI, FakeGraphAPI],
+) -> None:
+    # A lane with nothing to claim waits for a wake-up or its next poll, also while another
+    # lane of its shop sends a row: a busy loop of empty claims (each a SQLite write) would
+    # contend with every shop's commits and claims for the one writer.
+    _, b = pixels
+    gw = gateway("in-flight")
+    b.latency_s = 1.0
+    async with running(gw) as workers:
+        beta = workers.workers[1]
+        lanes = beta.concurrency * len(beta.destinations)
+        took, claims = await deliver_one(gw, workers, b, "B-slow")
+    assert took >= b.latency_s
+    # Each idle lane claims at the wake-up, then once per idle poll at most.
+    polls = int(took / worker_module.IDLE_POLL_S) + 2
+    assert len(claims) <= lanes * polls, f"{len(claims)} claims in {took:.2f}s"
+    print(f"\nbeta's lanes while one row was in flight {took:.2f}s: {len(claims)} claims")
