@@ -179,6 +179,16 @@ def test_not_due_rows_wait(store: Store) -> None:
     assert len(store.claim("meta", 10, "w1", 60, NOW + 60)) == 1
 
 
+def test_a_leased_row_is_due_when_its_lease_ends(store: Store) -> None:
+    # A row in flight is not due again until its lease ends (a dead worker's row then is):
+    # the worker's idle lanes sleep instead of claiming in a loop while another sends it.
+    accept(store, make_event("R1"), destinations=("meta",))
+    [claimed] = store.claim("meta", 10, "w1", 60, NOW)
+    assert store.next_due("meta") == NOW + 60
+    store.release([claimed.outbox_id])
+    assert store.next_due("meta") == NOW
+
+
 def test_browser_context_releases_a_waiting_purchase(store: Store) -> None:
     records = [NewEvent(make_event("R1"), "prestashop",
                         [OutboxPlan("meta", next_attempt_at=NOW + 60)])]

@@ -160,9 +160,11 @@ class OutboxQueries(SQLiteHost):
             ).rowcount
 
     def next_due(self, destination: str, *, shop: str = DEFAULT_SHOP) -> float | None:
+        # A leased row (in flight) is due when its lease ends, as claim() sees it: otherwise
+        # the idle lanes of a destination with a row in flight claim in a busy loop.
         rows = self._read(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE shop = ? AND destination = ?"
-            " AND status = 'pending'",
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_expires_at, next_attempt_at)))"
+            " FROM outbox WHERE shop = ? AND destination = ? AND status = 'pending'",
             (shop, destination),
         )
         due: float | None = rows[0][0]

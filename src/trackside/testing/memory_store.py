@@ -227,7 +227,8 @@ class MemoryStore:
 
     def next_due(self, destination: str, *, shop: str = DEFAULT_SHOP) -> float | None:
         with self._locked() as state:
-            due = [row.next_attempt_at for row in state.outbox.values()
+            due = [max(row.next_attempt_at, row.lease_expires_at or row.next_attempt_at)
+                   for row in state.outbox.values()
                    if row.shop == shop and row.destination == destination
                    and row.status == "pending"
                    and row.next_attempt_at is not None]
