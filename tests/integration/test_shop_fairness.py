@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from tests.fakes.graph_api import FakeGraphAPI, Fault
-from tests.fakes.server import ThreadedServer
 from tests.waiting import wait_until_async
 from trackside.delivery import worker as worker_module
 from trackside.delivery.shops import ShopWorkers
@@ -53,23 +52,6 @@ def purchase(reference: str, email: str) -> dict[str, Any]:
         "order": {"reference": reference, "value": 19.9, "currency": "EUR"},
         "consent": GRANTED,
     }
-
-
-@pytest.fixture
-def pixels() -> Iterator[tuple[FakeGraphAPI, FakeGraphAPI]]:
-    fakes, servers = [], []
-    for _ in range(2):
-        fake = FakeGraphAPI()
-        server = ThreadedServer(fake.app).start()
-        fake.url = server.url
-        fakes.append(fake)
-        servers.append(server)
-    try:
-        yield fakes[0], fakes[1]
-    finally:
-        for fake, server in zip(fakes, servers, strict=True):
-            fake.close()
-            server.stop()
 
 
 @dataclass

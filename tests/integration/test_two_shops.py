@@ -17,7 +17,6 @@ import pytest
 
 from tests.conftest import app_client
 from tests.fakes.graph_api import FakeGraphAPI
-from tests.fakes.server import ThreadedServer
 from trackside.runtime import Runtime
 from trackside.shops import load_shops
 
@@ -27,23 +26,6 @@ ORIGIN_A = "https://alpha.example"
 ORIGIN_B = "https://beta.example"
 GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "analytics_storage": "granted",
            "ad_personalization": "granted"}
-
-
-@pytest.fixture
-def pixels() -> Iterator[tuple[FakeGraphAPI, FakeGraphAPI]]:
-    fakes, servers = [], []
-    for _ in range(2):
-        fake = FakeGraphAPI()
-        server = ThreadedServer(fake.app).start()
-        fake.url = server.url
-        fakes.append(fake)
-        servers.append(server)
-    try:
-        yield fakes[0], fakes[1]
-    finally:
-        for fake, server in zip(fakes, servers, strict=True):
-            fake.close()
-            server.stop()
 
 
 @pytest.fixture
