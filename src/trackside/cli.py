@@ -652,13 +652,10 @@ def purge(
     runtime = _runtime(_shop(shop))
     retention = days if days is not None else runtime.settings.retention_days
     now = time.time()
-    from trackside.destinations import registry
     from trackside.retention import purge_personal_data
 
-    user_keys, payload_keys = registry.purged_keys()
     count = purge_personal_data(runtime.store, now - retention * 86400, now,
-                                include_dead=include_dead, personal_keys=user_keys,
-                                payload_keys=payload_keys, shop=runtime.shop_name)
+                                include_dead=include_dead, shop=runtime.shop_name)
     runtime.close()
     out.print(f"purged browser context of {count} events older than {retention} days")
 

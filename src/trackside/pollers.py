@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from trackside.config import Settings
-from trackside.destinations import registry
 from trackside.retention import purge_personal_data
 
 if TYPE_CHECKING:
@@ -74,9 +73,7 @@ class RetentionPurge:
 
     def run_once(self, runtime: Runtime, now: float) -> None:
         cutoff = now - runtime.settings.retention_days * 86400
-        user_keys, payload_keys = registry.purged_keys()
-        purged = purge_personal_data(runtime.store, cutoff, now, personal_keys=user_keys,
-                                     payload_keys=payload_keys)
+        purged = purge_personal_data(runtime.store, cutoff, now)
         if purged:
             log.info("retention: cleared browser context of %d events", purged)
 

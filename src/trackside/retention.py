@@ -45,12 +45,19 @@ def strip_sent_payload(sent: str, personal_keys: Collection[str] = PURGED_USER_K
 
 def purge_personal_data(
     store: Store, older_than: float, now: float, include_dead: bool = False, *,
-    personal_keys: Collection[str] = PURGED_USER_KEYS,
-    payload_keys: Collection[str] = PURGED_PAYLOAD_KEYS,
+    personal_keys: Collection[str] | None = None,
+    payload_keys: Collection[str] | None = None,
     shop: str | None = None,
 ) -> int:
     """Clear the browser data of final events (of ``shop``, or of every shop) accepted before
-    ``older_than``; returns how many events were purged."""
+    ``older_than``; returns how many events were purged. The keys cleared are, unless given,
+    those every registered destination declares (its DestinationSpec's purged paths)."""
+    if personal_keys is None or payload_keys is None:
+        from trackside.destinations import registry  # destinations import the store's records
+
+        declared_user, declared_payload = registry.purged_keys()
+        personal_keys = declared_user if personal_keys is None else personal_keys
+        payload_keys = declared_payload if payload_keys is None else payload_keys
     blocking = [*OPEN] if include_dead else [*OPEN, Outcome.DEAD]
     with store.transaction() as unit:
         candidates = unit.purge_candidates(older_than, blocking, shop=shop)

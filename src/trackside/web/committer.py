@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trackside import metrics
 from trackside.events import Event
@@ -57,6 +57,15 @@ STORE_WAIT_S = 1.5
 HUNG_STORE_S = 10.0
 #: How often a queued request looks whether the writer is stuck.
 _STUCK_POLL_S = 0.1
+
+
+@dataclass
+class _Group:
+    """The queued jobs of one pipeline (one shop) and one source: one prepare() call."""
+
+    pipeline: Pipeline
+    source: str
+    jobs: list[_Job] = field(default_factory=list)
 
 
 class CommitterClosed(Exception):
@@ -187,12 +196,13 @@ class Committer:
     async def _commit(self, jobs: list[_Job]) -> None:
         # One pipeline.prepare per (shop, source), and one store transaction (one fsync) for
         # all of them: 32 requests spread over 50 shops are still one commit, not 25.
-        by_source: dict[tuple[int, str], tuple[Pipeline, list[_Job]]] = {}
+        by_source: dict[tuple[int, str], _Group] = {}
         for job in jobs:
             pipeline = job.pipeline or self.pipeline
-            by_source.setdefault((id(pipeline), job.source), (pipeline, []))[1].append(job)
+            key = (id(pipeline), job.source)
+            by_source.setdefault(key, _Group(pipeline, job.source)).jobs.append(job)
         try:
-            await self._accept_groups(list(by_source.items()))
+            await self._accept_groups(list(by_source.values()))
         except StoreError as exc:
             # The store itself refused (locked, full, read-only, gone): everyone hears it.
             log.warning("Commit of %d events failed: %s.",
@@ -210,41 +220,40 @@ class Committer:
             for job in jobs:
                 await self._commit([job])
 
-    async def _accept_groups(
-        self, groups: list[tuple[tuple[int, str], tuple[Pipeline, list[_Job]]]]
-    ) -> None:
+    async def _accept_groups(self, groups: list[_Group]) -> None:
         loop = asyncio.get_running_loop()
-        work: list[tuple[Pipeline, PreparedBatch]] = []
-        for (_, source), (pipeline, group) in groups:
-            events = [event for job in group for event in job.events]
+        batches: list[PreparedBatch] = []
+        for group in groups:
+            events = [event for job in group.jobs for event in job.events]
             facts = None
-            if any(job.facts is not None for job in group):
-                facts = [fact for job in group for fact in job.facts_per_event()]
-            work.append((pipeline, pipeline.prepare(events, source, facts=facts)))
-        for _, (_, group) in groups:
-            for job in group:
+            if any(job.facts is not None for job in group.jobs):
+                facts = [fact for job in group.jobs for fact in job.facts_per_event()]
+            batches.append(group.pipeline.prepare(events, group.source, facts=facts))
+        for group in groups:
+            for job in group.jobs:
                 job.started = True
-        results = await loop.run_in_executor(self._writer, self._store, work)
-        for ((_, source), (pipeline, group)), mine_all in zip(groups, results, strict=True):
+        results = await loop.run_in_executor(self._writer, self._store, groups, batches)
+        for group, mine_all in zip(groups, results, strict=True):
             tally = Counter(result.status for result in mine_all)
             for status, count in tally.items():
-                metrics.EVENTS_ACCEPTED.labels(pipeline.shop, source, status).inc(count)
+                metrics.EVENTS_ACCEPTED.labels(group.pipeline.shop, group.source, status).inc(
+                    count)
             offset = 0
-            for job in group:
+            for job in group.jobs:
                 mine = mine_all[offset : offset + len(job.events)]
                 offset += len(job.events)
                 if not job.future.done():
                     job.future.set_result(mine)
 
-    def _store(self, work: list[tuple[Pipeline, PreparedBatch]]) -> list[list[AcceptResult]]:
+    def _store(self, groups: list[_Group],
+               batches: list[PreparedBatch]) -> list[list[AcceptResult]]:
+        # Every shop's pipeline shares the runtime's one store: one transaction holds them all.
         self._busy_since = time.monotonic()
-        store = work[0][0].store
+        store = self.pipeline.store
         try:
-            with store.time_limit(self.store_wait_s):
-                if any(pipeline.store is not store for pipeline, _ in work):
-                    return [pipeline.commit(batch) for pipeline, batch in work]
-                with store.transaction() as unit:
-                    return [pipeline.commit_in(unit, batch) for pipeline, batch in work]
+            with store.time_limit(self.store_wait_s), store.transaction() as unit:
+                return [group.pipeline.commit_in(unit, batch)
+                        for group, batch in zip(groups, batches, strict=True)]
         except StoreLocked:
             self._locked_at = time.monotonic()
             raise
