@@ -255,8 +255,10 @@ async def test_a_throttled_shop_with_50k_pending_leaves_another_delivering(
             assert took < 2 * worker_module.IDLE_POLL_S, f"beta's event {i} took {took:.3f}s"
             timings.append(took)
         assert statistics.median(timings) < DEADLINE_S, timings
-        # While beta delivered, alpha sent nothing more: it waits out its pause.
-        assert len(a.requests) == throttled_requests
+        # While beta delivered, alpha started nothing more: it waits out its pause. A request
+        # another lane had in flight when the pause was recorded may still land after the count
+        # above (seen on a loaded machine: 3, then 4), but never more than one per lane.
+        assert throttled_requests <= len(a.requests) <= lanes
     assert a.event_ids() == [] and not any(r.accepted for r in a.requests)
     assert sorted(b.event_ids()) == sorted(f"B-stream-{i}" for i in range(20))
     assert gw.pending("alpha") == BACKLOG
