@@ -202,11 +202,20 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
         current: Transaction | None = getattr(self._local, "transaction", None)
         if current is not None:  # inside our own transaction: see its writes
             return current.conn.execute(sql, params).fetchall()
-        with self._connection() as conn:
-            try:
-                return conn.execute(sql, params).fetchall()
-            except psycopg.Error as exc:
-                raise_translated(exc)
+        for attempt in (1, 2):
+            with self._connection() as conn:
+                try:
+                    return conn.execute(sql, params).fetchall()
+                except psycopg.OperationalError as exc:
+                    # The server went away under a connection that had just passed its check
+                    # (a restart, a failover): a read is safe to run again, on a new connection
+                    # (the pool waits for one as long as the call may wait).
+                    if attempt == 1 and conn.broken:
+                        continue
+                    raise_translated(exc)
+                except psycopg.Error as exc:
+                    raise_translated(exc)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     # -- schema --------------------------------------------------------------------------
 
