@@ -275,3 +275,13 @@ def _answers(base: str) -> bool:
     except httpx.TransportError:
         return False
     return True
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql://trackside:{CANARY_PASSWORD}@127.0.0.1:notaport/trackside",
+    f"postgresql://trackside:{CANARY_PASSWORD}@127.0.0.1/trackside?sslmode=sometimes",
+])
+def test_a_bad_url_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        PostgresStore(url)
+    assert CANARY_PASSWORD not in str(caught.value)

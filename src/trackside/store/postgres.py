@@ -78,7 +78,7 @@ def translate(exc: psycopg.Error) -> StoreError:
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled
                   | pg_errors.DeadlockDetected):
         return StoreLocked(message)
-    if isinstance(exc, pg_errors.DiskFull | pg_errors.OutOfMemory):
+    if isinstance(exc, pg_errors.DiskFull):
         return StoreFull(message)
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction | pg_errors.InsufficientPrivilege):
         return StoreUnwritable(message)
@@ -130,9 +130,13 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
                 f"cannot connect to {self.shown_url}: {self._scrubbed(exc)}") from None
 
     def _scrubbed(self, exc: BaseException) -> str:
+        # The driver's words about a bad URL may quote it: its password never leaves.
         text = str(exc).strip()
-        password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
-        return text.replace(str(password), "***") if password else text
+        try:
+            password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
+        except psycopg.Error:
+            return f"{type(exc).__name__} (the URL cannot be parsed)"
+        return text.replace(str(password), "**********") if password else text
 
     @staticmethod
     def _configure(conn: psycopg.Connection[DictRow]) -> None:
