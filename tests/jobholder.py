@@ -36,9 +36,12 @@ def holding_job(url: str, name: str, interval_s: float, owner: str,
 
 
 def _main(url: str, name: str, interval_s: float, owner: str, now: float) -> None:
-    from trackside.store import open_store
+    from trackside.store import Store
+    from trackside.store.postgres import PostgresStore
+    from trackside.store.sqlite import SQLiteStore
 
-    store = open_store(url)
+    store: Store = (PostgresStore(url, pool_size=1) if url.startswith("postgresql")
+                    else SQLiteStore.from_url(url))
     with store.job_lock(name, interval_s, owner, now) as mine:
         print(mine, flush=True)
         sys.stdin.read()  # until the test closes stdin (or kills us)

@@ -49,6 +49,8 @@ def store_url(store: Store, tmp_path: Path) -> str | None:
     """The URL another process opens ``store``'s data with (None: not shareable)."""
     if isinstance(store, SQLiteStore):
         return f"sqlite:///{tmp_path / 'contract.db'}"
+    if isinstance(store, PostgresStore):
+        return store.url
     return None
 
 
@@ -60,10 +62,13 @@ def other_store(store: Store, tmp_path: Path) -> Iterator[Callable[[], Store]]:
 
     def open_other() -> Store:
         if isinstance(store, SQLiteStore):
-            other = SQLiteStore(str(tmp_path / "contract.db"))
-            opened.append(other)
-            return other
-        return store
+            other: Store = SQLiteStore(str(tmp_path / "contract.db"))
+        elif isinstance(store, PostgresStore):
+            other = PostgresStore(store.url, pool_size=2)
+        else:
+            return store
+        opened.append(other)
+        return other
 
     yield open_other
     for other in opened:
@@ -78,6 +83,11 @@ def job_owner(store: Store, tmp_path: Path) -> Callable[[str], str | None]:
             with closing(sqlite3.connect(tmp_path / "contract.db")) as conn:
                 row = conn.execute("SELECT owner FROM jobs WHERE name = ?", (name,)).fetchone()
             return None if row is None else str(row[0])
+        if isinstance(store, PostgresStore):
+            with psycopg.connect(store.url) as conn:
+                found = conn.execute("SELECT owner FROM jobs WHERE name = %s",
+                                     (name,)).fetchone()
+            return None if found is None else str(found[0])
         assert isinstance(store, MemoryStore)
         job = store._state.jobs.get(name)
         return None if job is None else job.owner
