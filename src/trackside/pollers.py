@@ -118,6 +118,7 @@ def _pass_if_due(poller: Poller, runtime: Runtime, job: str, interval: float,
     now = time.time()
     with runtime.store.job_lock(job, interval, owner, now) as ours:
         if ours:
+            log.debug("job %s started at %.6f by %s", job, now, owner)
             poller.run_once(runtime, now)
 
 
