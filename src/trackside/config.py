@@ -136,6 +136,8 @@ class Settings(BaseModel):
 
     # Storage
     database_url: str = "sqlite:///trackside.db"
+    #: Connections a PostgreSQL store keeps at most, per process (SQLite ignores it).
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
 
     # Each destination's own settings (TRACKSIDE_META_*, TRACKSIDE_GA4_*, TRACKSIDE_WEBHOOK_*)
     # are its settings model's (destinations/*/settings.py), in ``destination_settings``.
@@ -291,6 +293,12 @@ class Settings(BaseModel):
             for item in value if isinstance(value, list) else [value]:
                 if item is not None and item.get_secret_value():
                     values.append(item.get_secret_value())
+        # The store's URL is shown (masked), so it is no SecretStr; its password is a secret.
+        from urllib.parse import urlsplit
+
+        database_password = urlsplit(self.database_url).password
+        if database_password:
+            values.append(database_password)
         return values
 
     def effective(self) -> dict[str, str]:
