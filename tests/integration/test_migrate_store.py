@@ -30,6 +30,7 @@ from tests.pg import fresh_database
 from trackside.runtime import Runtime
 from trackside.shops import load_shops
 from trackside.store import AttemptRecord, Finished, Store, open_store
+from trackside.store.move import copy_store
 
 CANARY = "pw-canary-8e1f3b77"
 SHOPS = ("alpha", "beta")
@@ -192,8 +193,9 @@ async def test_full_copy_then_delivery_continues_on_postgresql(
     result = migrate_store("--from", f"sqlite:///{sqlite_file}", "--to", target, "--batch", "7")
     assert result.returncode == 0, result.stderr
     no_canary(result)
-    assert "copied 44/44 events" in result.stdout
+    assert "copied 42/42 events" in result.stdout
     assert "TRACKSIDE_DATABASE_URL=postgresql://postgres:**********@" in result.stdout
+    assert "2 outbox rows of the source are leased by a running worker" in result.stderr
     assert sqlite_file.read_bytes() == before  # the source is only read
 
     copy = open_store(target)
@@ -258,8 +260,8 @@ def test_a_non_empty_target_is_refused_without_append_and_kept_with_it(
     assert result.returncode == 0, result.stderr
     no_canary(refused, result)
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line}
-    assert lines["events"][1:] == ["43", "copied", "1", "duplicate"]
-    assert lines["outbox"][1:] == ["43", "copied", "1", "skipped"]
+    assert lines["events"][1:] == ["41", "copied", "1", "duplicate"]
+    assert lines["outbox"][1:] == ["41", "copied", "1", "skipped"]
     assert lines["notes"][1:] == ["1", "copied", "1", "skipped"]  # A-1's note stays behind
     assert lines["cursors"][1:] == ["1", "copied", "1", "skipped"]
     assert lines["destination_state"][1:] == ["1", "copied", "0", "skipped"]
@@ -276,7 +278,7 @@ def test_a_non_empty_target_is_refused_without_append_and_kept_with_it(
         assert len(copy.event_view("OWN-1", shop="alpha")) == 1
     finally:
         copy.close()
-    assert pg_count(target, "events") == 44
+    assert pg_count(target, "events") == 43
 
 
 @pytest.fixture
@@ -299,8 +301,9 @@ def source_totals(sqlite_file: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_copy_then_a_rerun_continues_without_duplicates(
-    bulk_source: Path, target: str,
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+def test_a_stopped_copy_is_continued_by_a_rerun_without_duplicates(
+    bulk_source: Path, target: str, stop: signal.Signals,
 ) -> None:
     command = [sys.executable, "-m", "trackside.cli", "migrate-store",
                "--from", f"sqlite:///{bulk_source}", "--to", target, "--batch", "20"]
@@ -312,16 +315,24 @@ def test_sigkill_mid_copy_then_a_rerun_continues_without_duplicates(
         for line in process.stdout:
             seen.append(line)
             if line.startswith("copied ") and int(line.split()[1].split("/")[0]) >= 200:
-                process.send_signal(signal.SIGKILL)
+                process.send_signal(stop)
                 break
         else:
             pytest.fail(f"the copy ended before it was killed: {seen[-3:]}")
-    finally:
         process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
         process.stdout.close()
         assert process.stderr is not None
+        stderr = process.stderr.read()
         process.stderr.close()
-    assert process.returncode == -signal.SIGKILL
+    if stop == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:
+        assert process.returncode == 130, stderr
+        assert "interrupted" in stderr and "run the same command again" in stderr.lower()
+        assert "Traceback" not in stderr and CANARY not in stderr
     partial = pg_count(target, "events")
     totals = source_totals(bulk_source)
     assert 0 < partial < totals["events"] and partial % 20 == 0  # whole batches only
@@ -360,7 +371,7 @@ def test_a_failed_write_keeps_the_batches_before_it_and_a_rerun_finishes(
     assert "writing to postgresql://postgres:**********@" in failed.stderr
     assert "disk quota exceeded" in failed.stderr and "run the same command again" in failed.stderr
     kept = pg_count(target, "events")
-    assert 0 < kept < 44 and kept % 4 == 0
+    assert 0 < kept < 42 and kept % 4 == 0
 
     with psycopg.connect(target, autocommit=True) as conn:
         conn.execute("DROP TRIGGER refuse_b5 ON events")
@@ -427,3 +438,39 @@ def test_help_names_the_options() -> None:
     assert result.returncode == 0
     for option in ("--from", "--to", "--append", "--batch"):
         assert option in result.stdout
+
+
+def test_a_source_written_during_the_copy_is_copied_as_of_the_start_with_a_warning(
+    source: tuple[Path, Runtime, dict[str, list[str]]], target: str,
+) -> None:
+    sqlite_file, source_runtime, _ = source
+    written: list[int] = []
+
+    def meanwhile(done: int, total: int) -> None:  # trackside still running on the source
+        if done and not written:
+            accept(source_runtime, "alpha", ["LATE-1"], time.time())
+            written.append(done)
+
+    summary = copy_store(f"sqlite:///{sqlite_file}", target, batch=10, on_progress=meanwhile)
+    assert summary.counts["events"].copied == 42  # the snapshot: LATE-1 is not in it
+    assert any("changed while it was copied" in w for w in summary.warnings)
+    again = copy_store(f"sqlite:///{sqlite_file}", target)
+    assert again.events_this_run == 1 and again.counts["events"].copied == 43
+    assert again.already_finished
+
+
+def test_two_copies_of_one_source_at_once_the_second_is_refused(
+    source: tuple[Path, Runtime, dict[str, list[str]]], target: str,
+) -> None:
+    sqlite_file = source[0]
+    outcome: list[subprocess.CompletedProcess[str]] = []
+
+    def second_copy(done: int, total: int) -> None:
+        if not outcome:
+            outcome.append(migrate_store("--from", f"sqlite:///{sqlite_file}", "--to", target))
+
+    copy_store(f"sqlite:///{sqlite_file}", target, batch=10, on_progress=second_copy)
+    assert outcome[0].returncode == 2
+    assert "another migrate-store is copying this source" in outcome[0].stderr
+    no_canary(outcome[0])
+    assert pg_count(target, "events") == 42
