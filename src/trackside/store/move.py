@@ -115,6 +115,7 @@ def _copy(source: SQLiteSnapshot, target: _Target, append: bool, batch: int,
           on_progress: ProgressCallback, started: float) -> CopySummary:
     source_id = source.fingerprint()
     target.lock_source(source_id)
+    target.check_columns(source)
     summary = CopySummary()
     previous = target.previous_copy(source_id)
     if previous is None:
@@ -135,7 +136,6 @@ def _copy(source: SQLiteSnapshot, target: _Target, append: bool, batch: int,
         summary.warnings.append(
             f"{leased} outbox rows of the source are leased by a running worker: stop "
             f"trackside before the final copy (leased rows arrive unleased, to be sent again).")
-    target.check_columns(source)
     total = summary.resumed_after + source.count("events", last_pk)
     done = summary.resumed_after
     on_progress(done, total)

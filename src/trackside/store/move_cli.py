@@ -32,11 +32,10 @@ def migrate_store(
         "--batch", metavar="N", help="Events per target transaction.")] = DEFAULT_BATCH,
 ) -> None:
     """Copy a SQLite store (events, outbox, attempts, notes, cursors, paused destinations)
-    into PostgreSQL.
-
-    Safe to interrupt: run the same command again and it continues where it stopped, copying
-    nothing twice. Stop trackside on the SQLite file first, or run it again at the end to copy
-    what came in meanwhile.
+    into PostgreSQL. Safe to interrupt: run the same command again and it continues where it
+    stopped, copying nothing twice. Stop trackside on the SQLite file first (or run the
+    command again at the end to copy what came in meanwhile), then point
+    TRACKSIDE_DATABASE_URL at the target. See docs/migrate-store.md.
     """
     shown_to = mask_url_password(to_url)
     with Progress(TextColumn("copying events"), BarColumn(), MofNCompleteColumn(),
