@@ -38,6 +38,7 @@ from trackside.store.move_source import (
     SQLiteSnapshot,
     changed_since,
 )
+from trackside.store.opening import is_postgres_url
 
 __all__ = ["DEFAULT_BATCH", "CopySummary", "MoveError", "TableCount", "copy_store"]
 
@@ -176,7 +177,7 @@ class _Target:
     @classmethod
     @contextmanager
     def open(cls, url: str, write: WriteMethod) -> Iterator[_Target]:
-        if not url.startswith(("postgresql://", "postgres://")):
+        if not is_postgres_url(url):
             raise MoveError(f"--to: {mask_url_password(url)!r} is not a postgresql:// URL")
         shown = mask_url_password(url)
         _migrate(url, shown)
@@ -332,7 +333,7 @@ def _migrate(url: str, shown: str) -> None:
     from trackside.store import open_store
 
     try:
-        open_store(url).close()
+        open_store(url, pool_size=2).close()
     except TracksideError as exc:
         raise MoveError(f"--to: cannot open the store at {shown}: "
                         f"{_scrub(str(exc), url)}") from None
