@@ -159,8 +159,11 @@ def _copy(source: SQLiteSnapshot, target: _Target, append: bool, batch: int,
 
 
 def _scrub(text: str, url: str) -> str:
+    """A driver's message on one line, the URL's password masked."""
     password = urlsplit(url).password
-    return text.replace(password, "**********") if password else text
+    if password:
+        text = text.replace(password, "**********")
+    return " ".join(text.split())
 
 
 class _Target:
@@ -335,8 +338,9 @@ def _migrate(url: str, shown: str) -> None:
     try:
         open_store(url, pool_size=2).close()
     except TracksideError as exc:
-        raise MoveError(f"--to: cannot open the store at {shown}: "
-                        f"{_scrub(str(exc), url)}") from None
+        reason = _scrub(str(exc), url)
+        where = "" if shown in reason else f"cannot open the store at {shown}: "
+        raise MoveError(f"--to: {where}{reason}") from None
 
 
 def _names(columns: Iterable[str]) -> sql.Composed:
