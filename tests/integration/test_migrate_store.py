@@ -398,8 +398,27 @@ def test_an_older_source_schema_is_refused_with_the_fix(tmp_path: Path, target: 
     result = migrate_store("--from", f"sqlite:///{old}", "--to", target)
     assert result.returncode == 2
     assert "older schema" in result.stderr and "0007" in result.stderr
-    assert "trackside" in result.stderr and "again" in result.stderr
-    no_canary(result)
+    assert f"TRACKSIDE_DATABASE_URL=sqlite:///{old} trackside migrate" in result.stderr
+    assert not _has_schema(target)  # the source is checked before the target is touched
+
+    # The fix the message gives, then the copy.
+    fixed = subprocess.run([sys.executable, "-m", "trackside.cli", "migrate"], text=True,
+                           capture_output=True, timeout=60,
+                           env={**_env(), "TRACKSIDE_DATABASE_URL": f"sqlite:///{old}"})
+    assert fixed.returncode == 0, fixed.stderr
+    copied = migrate_store("--from", f"sqlite:///{old}", "--to", target)
+    assert copied.returncode == 0, copied.stderr
+    no_canary(result, copied)
+
+
+def test_an_empty_source_copies_to_an_empty_store(tmp_path: Path, target: str) -> None:
+    empty = tmp_path / "empty.db"
+    open_store(f"sqlite:///{empty}").close()
+    summary = copy_store(f"sqlite:///{empty}", target)
+    assert summary.events_this_run == 0
+    assert all(c.copied == c.skipped == 0 for c in summary.counts.values())
+    assert copy_store(f"sqlite:///{empty}", target).already_finished
+    assert pg_count(target, "events") == 0
 
 
 def test_bad_sources_and_targets_exit_2_with_a_message(tmp_path: Path, target: str,

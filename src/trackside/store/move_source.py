@@ -91,9 +91,9 @@ class SQLiteSnapshot:
         if missing:
             raise MoveError(
                 f"--from: the store {self.path} has an older schema (migration "
-                f"{min(missing):04d} not applied). Run this release's trackside on it once "
-                f"(e.g. `TRACKSIDE_DATABASE_URL=sqlite:///{self.path} trackside status`), "
-                f"which migrates it, then run migrate-store again.")
+                f"{min(missing):04d} not applied). Migrate it first with this release: "
+                f"`TRACKSIDE_DATABASE_URL=sqlite:///{self.path} trackside migrate` (or start "
+                f"trackside on it once), then run migrate-store again.")
         newer = applied - known
         if newer:
             raise MoveError(
