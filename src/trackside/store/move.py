@@ -175,7 +175,6 @@ class _Target:
         self.url = url
         self.shown_url = mask_url_password(url)
         self.write = write
-        self.columns: dict[str, list[str]] = {}
 
     @classmethod
     @contextmanager
@@ -240,18 +239,17 @@ class _Target:
             if missing:
                 raise MoveError(f"--to: the target's table {table} has no column "
                                 f"{', '.join(missing)}: its schema does not match this release")
-            self.columns[table] = wanted
 
     def copy_batch(self, source_id: str, summary: CopySummary, events: Rows, outbox: Rows,
                    attempts: Rows, notes: Rows, last_pk: int) -> None:
         with self.conn.transaction():
-            ev = events.columns
-            duplicate = self._existing(
-                [(r[ev.index("shop")], r[ev.index("event_name")], r[ev.index("event_id")])
-                 for r in events.rows])
-            kept = [r for r in events.rows if (r[ev.index("shop")], r[ev.index("event_name")],
-                                                r[ev.index("event_id")]) not in duplicate]
-            event_pks = self._new_ids("events", "pk", [r[ev.index("pk")] for r in kept])
+            at = [events.columns.index(c) for c in ("shop", "event_name", "event_id")]
+            keys = [(r[at[0]], r[at[1]], r[at[2]]) for r in events.rows]
+            duplicate = self._existing(keys)
+            pk_at = events.columns.index("pk")
+            event_pks = self._new_ids("events", "pk", [
+                row[pk_at] for row, key in zip(events.rows, keys, strict=True)
+                if key not in duplicate])
             rows = _remapped(events, {"pk": event_pks})
             self._insert("events", events.columns, rows, summary, len(events.rows))
             box = outbox.columns
