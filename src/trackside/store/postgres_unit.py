@@ -21,15 +21,18 @@ if TYPE_CHECKING:
 
     from trackside.store.postgres import Transaction
 
-#: A whole group of events in one statement (arrays, one per column, in the group's order):
-#: the new ones answer their pk, a stored one (or a repeat inside the group) nothing.
+#: A whole group of events in one statement (arrays, one per column): the new ones answer
+#: their pk, a stored one (or a later repeat inside the group) nothing. Rows go in by key, so
+#: two servers' groups with events in common wait for each other in the same order instead of
+#: deadlocking; the outbox rows (which claims order by) still go in in the group's order.
 _INSERT_EVENTS = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
     " cart_id, customer_id) SELECT shop, event_name, event_id, event_time, source, %s, body,"
     " cart_id, customer_id FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[],"
     " %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY"
     " AS new (shop, event_name, event_id, event_time, source, body, cart_id, customer_id, n)"
-    " ORDER BY n ON CONFLICT (shop, event_name, event_id) DO NOTHING"
+    " ORDER BY shop, event_name, event_id, n"
+    " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
     " RETURNING pk, shop, event_name, event_id"
 )
 _INSERT_OUTBOX = (
