@@ -43,9 +43,11 @@ app.add_typer(events_app, name="events")
 def _register_sub_apps() -> None:
     from trackside.demo import demo
     from trackside.sources.prestashop.cli import app as prestashop_app
+    from trackside.store.move_cli import migrate_store
 
     app.add_typer(prestashop_app, name="prestashop")
     app.command()(demo)
+    app.command("migrate-store")(migrate_store)
 
 
 _register_sub_apps()
