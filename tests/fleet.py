@@ -121,6 +121,9 @@ class Poster:
     threads: int = 1
     total: int | None = None
     timeout_s: float = 10.0
+    #: How often a batch nobody acknowledged (no answer, or 503) is sent again, to the next
+    #: server, as a real client does; 0: given up at once (the events are simply not owed).
+    retries: int = 0
     accepted: set[str] = field(default_factory=set)
     sent_refs: set[str] = field(default_factory=set)
     statuses: Counter[int | str] = field(default_factory=Counter)
@@ -169,32 +172,37 @@ class Poster:
                 refs = self._take_refs(thread)
                 if not refs:
                     return
-                url = self.urls[turn % len(self.urls)]
-                turn += 1
-                started = time.monotonic()
-                try:
-                    response = client.post(f"{url}/v1/events", json={"events": purchases(refs)},
-                                           headers={"Authorization": f"Bearer {API_KEY}"})
-                except httpx.HTTPError:
-                    # No answer (the server is down, or the request timed out): these events
-                    # were never reported accepted, so nothing is owed for them.
-                    with self._lock:
-                        self.statuses["error"] += 1
-                    time.sleep(0.05)
-                    continue
-                finally:
-                    with self._lock:
-                        self.longest_request_s = max(self.longest_request_s,
-                                                     time.monotonic() - started)
-                with self._lock:
-                    self.statuses[response.status_code] += 1
-                    if response.status_code == 202:
-                        self.accepted.update(
-                            result["event_id"] for result in response.json()["results"]
-                            if result["status"] in ("queued", "duplicate"))
-                    else:
-                        self.refusals.append((response.status_code,
-                                              response.headers.get("retry-after")))
+                for _ in range(1 + self.retries):
+                    url = self.urls[turn % len(self.urls)]
+                    turn += 1
+                    if self._send(client, url, refs) or self._stop.is_set():
+                        break
+                    time.sleep(0.05)  # pacing between a refusal and the retry, not a wait
+
+    def _send(self, client: httpx.Client, url: str, refs: list[str]) -> bool:
+        """Whether the batch was answered (a 202, or a refusal other than 503)."""
+        started = time.monotonic()
+        try:
+            response = client.post(f"{url}/v1/events", json={"events": purchases(refs)},
+                                   headers={"Authorization": f"Bearer {API_KEY}"})
+        except httpx.HTTPError:
+            # No answer (the server is down, or the request timed out): these events were
+            # never reported accepted, so nothing is owed for them unless a retry is.
+            with self._lock:
+                self.statuses["error"] += 1
+            return False
+        finally:
+            with self._lock:
+                self.longest_request_s = max(self.longest_request_s, time.monotonic() - started)
+        with self._lock:
+            self.statuses[response.status_code] += 1
+            if response.status_code == 202:
+                self.accepted.update(
+                    result["event_id"] for result in response.json()["results"]
+                    if result["status"] in ("queued", "duplicate"))
+                return True
+            self.refusals.append((response.status_code, response.headers.get("retry-after")))
+            return response.status_code != 503
 
 
 def duplicates_at(fake_graph: FakeGraphAPI) -> dict[str, int]:
