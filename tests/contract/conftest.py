@@ -10,19 +10,30 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.lockholder import hold_lock
+from tests.pg import fresh_database
 from trackside.store import Store
+from trackside.store.postgres import PostgresStore
 from trackside.store.sqlite import SQLiteStore
 from trackside.testing import MemoryStore
 
-IMPLEMENTATIONS = ["memory", "sqlite"]
+IMPLEMENTATIONS = ["memory", "sqlite", "postgres"]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     implementation: Store
+    if request.param == "postgres":
+        # Every test its own database on the shared service (tests/pg.py).
+        with fresh_database() as url:
+            implementation = PostgresStore(url, pool_size=4)
+            implementation.migrate()
+            yield implementation
+            implementation.close()
+        return
     if request.param == "sqlite":
         implementation = SQLiteStore(str(tmp_path / "contract.db"))
     else:
@@ -30,6 +41,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     implementation.migrate()
     yield implementation
     implementation.close()
+
+
+@contextmanager
+def _hold_postgres_locks(store: PostgresStore) -> Iterator[None]:
+    # Another session holding the tables the store's writes need: reads still run (EXCLUSIVE
+    # lets ACCESS SHARE through), every write waits.
+    with psycopg.connect(store.url) as other:
+        other.execute("LOCK TABLE events, outbox, attempts, notes, cursors, destination_state,"
+                      " health_probe IN EXCLUSIVE MODE")
+        yield
+        other.rollback()
 
 
 @contextmanager
@@ -59,5 +81,7 @@ def locked_elsewhere(
     """A context manager during which another writer holds ``store``'s lock."""
     if isinstance(store, SQLiteStore):
         return lambda: hold_lock(tmp_path / "contract.db")
+    if isinstance(store, PostgresStore):
+        return lambda: _hold_postgres_locks(store)
     assert isinstance(store, MemoryStore)
     return lambda: _hold_memory_lock(store)

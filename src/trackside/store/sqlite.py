@@ -54,7 +54,7 @@ _SQLITE_PERM = 3
 
 
 def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("trackside.store") / "migrations"
+    folder = resources.files("trackside.store") / "migrations" / "sqlite"
     found = []
     for entry in folder.iterdir():
         name = entry.name

@@ -1,0 +1,201 @@
+"""The unit of work of :class:`~trackside.store.postgres.PostgresStore`: named queries on the
+connection of one PostgreSQL transaction, and no business rules (the callers in
+trackside.context, trackside.join and trackside.retention decide). The same queries as
+sqlite_unit.py in PostgreSQL's spelling; a change that makes rows due records their shop, so
+the store notifies idle workers when it commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from psycopg.rows import DictRow
+
+from trackside.events import NormalizedEvent
+from trackside.shop_names import DEFAULT_SHOP, checked_shop
+from trackside.store import Finished, NewEvent, OutboxPlan, PurgeCandidate, StoredEvent
+from trackside.store.sqlite_unit import outbox_values
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from trackside.store.postgres import Transaction
+
+_INSERT_EVENT = (
+    "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
+    " cart_id, customer_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (shop, event_name, event_id) DO NOTHING RETURNING pk"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at,"
+    " shop) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+_NOTE = "INSERT INTO notes (event_pk, at, kind, destination, detail) VALUES (%s, %s, %s, %s, %s)"
+#: Held rows of events accepted before a time, of one shop or (the shop parameter NULL) of all.
+EXPIRED_HOLDS = ("FROM outbox o JOIN events e ON e.pk = o.event_pk"
+                 " WHERE o.status = 'held' AND e.accepted_at < %s"
+                 " AND (%s::text IS NULL OR o.shop = %s)")
+#: The newest browser events by join key, spelled so the planner uses the partial indexes.
+BROWSER_EVENTS_BY_KEY = {
+    column: (f"SELECT body FROM events WHERE source = 'browser' AND {column} IS NOT NULL"
+             f" AND shop = %s AND {column} = %s AND accepted_at >= %s"
+             f" ORDER BY shop, {column}, accepted_at DESC LIMIT %s")
+    for column in ("cart_id", "customer_id")
+}
+
+
+def _dump(event: NormalizedEvent) -> str:
+    return event.model_dump_json(exclude_defaults=True)
+
+
+class PostgresUnit:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._conn: psycopg.Connection[DictRow] = tx.conn
+
+    def _made_due(self, count: int, ref: int) -> int:
+        if count:
+            row = self._conn.execute("SELECT shop FROM events WHERE pk = %s", (ref,)).fetchone()
+            if row is not None:
+                self._tx.due_shops.add(row["shop"])
+        return count
+
+    def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
+        inserted: list[bool] = []
+        outbox: list[tuple[Any, ...]] = []
+        with self._conn.cursor() as cur:
+            # One pipelined round of inserts for the group; each answers its pk or nothing.
+            cur.executemany(_INSERT_EVENT, [
+                (checked_shop(record.shop, "NewEvent.shop"), record.event.event_name,
+                 record.event.event_id, record.event.event_time, record.source, now,
+                 _dump(record.event), record.event.cart_id, record.event.customer_id)
+                for record in records], returning=True)
+            for record in records:
+                row = cur.fetchone()
+                inserted.append(row is not None)
+                if row is not None:
+                    outbox.extend((*outbox_values(row["pk"], plan, now), record.shop)
+                                  for plan in record.outbox)
+                    if any(plan.status == "pending" for plan in record.outbox):
+                        self._tx.due_shops.add(record.shop)
+                cur.nextset()
+            if outbox:
+                cur.executemany(_INSERT_OUTBOX, outbox)
+        return inserted
+
+    def find_event(self, event_name: str, event_id: str, *,
+                   shop: str = DEFAULT_SHOP) -> StoredEvent | None:
+        row = self._conn.execute(
+            "SELECT pk, body, source, accepted_at FROM events WHERE shop = %s"
+            " AND event_name = %s AND event_id = %s", (shop, event_name, event_id)).fetchone()
+        if row is None:
+            return None
+        statuses = [r["status"] for r in self._conn.execute(
+            "SELECT status FROM outbox WHERE event_pk = %s ORDER BY id", (row["pk"],))]
+        return StoredEvent(row["pk"], NormalizedEvent.model_validate_json(row["body"]),
+                           row["source"], row["accepted_at"], statuses, shop)
+
+    def browser_events_by_key(
+        self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,
+        *, shop: str = DEFAULT_SHOP,
+    ) -> list[NormalizedEvent]:
+        rows = self._conn.execute(BROWSER_EVENTS_BY_KEY[key],
+                                  (shop, value, since, limit)).fetchall()
+        return [NormalizedEvent.model_validate_json(row["body"]) for row in rows]
+
+    def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
+        self._conn.execute(
+            "UPDATE events SET body = %s, cart_id = %s, customer_id = %s,"
+            " source = COALESCE(%s, source) WHERE pk = %s",
+            (_dump(event), event.cart_id, event.customer_id, source, ref))
+
+    def make_due(self, ref: int, now: float) -> int:
+        return self._made_due(self._conn.execute(
+            "UPDATE outbox SET next_attempt_at = %s WHERE event_pk = %s AND status = 'pending'"
+            " AND attempts = 0 AND next_attempt_at > %s", (now, ref, now)).rowcount, ref)
+
+    def release_held(self, ref: int, now: float) -> int:
+        return self._made_due(self._conn.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = %s WHERE event_pk = %s"
+            " AND status = 'held'", (now, ref)).rowcount, ref)
+
+    def reopen(self, ref: int, reason: str, now: float) -> int:
+        return self._made_due(self._conn.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = %s, finished_at = NULL,"
+            " message = NULL WHERE event_pk = %s AND status = 'suppressed' AND message = %s",
+            (now, ref, reason)).rowcount, ref)
+
+    def replan(self, ref: int, plans: Sequence[OutboxPlan], now: float) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE outbox SET status = %s, next_attempt_at = %s, message = %s,"
+                " finished_at = %s WHERE event_pk = %s AND destination = %s AND attempts = 0"
+                " AND sent IS NULL AND status IN ('pending', 'held', 'suppressed')",
+                [(status, now if status == "pending" else None, message, finished, ref,
+                  destination)
+                 for _, destination, status, _, message, finished
+                 in (outbox_values(ref, plan, now) for plan in plans)])
+        if any(plan.status == "pending" for plan in plans):
+            self._made_due(1, ref)
+
+    def note(self, ref: int, kind: str, detail: str, now: float,
+             destination: str | None = None) -> None:
+        self._conn.execute(_NOTE, (ref, now, kind, destination, detail))
+
+    def finish(self, results: Sequence[Finished], now: float) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE outbox SET status = %s, code = %s, subcode = %s, message = %s,"
+                " sent = %s, finished_at = %s, attempts = attempts + %s, lease_owner = NULL,"
+                " lease_expires_at = NULL, next_attempt_at = NULL"
+                " WHERE id = %s AND status = 'pending'",
+                [(r.status, r.code, r.subcode, r.message, r.sent, now,
+                  1 if r.sent is not None else 0, r.outbox_id) for r in results],
+            )
+
+    def set_cursor(self, name: str, value: str, now: float, *,
+                   shop: str = DEFAULT_SHOP) -> None:
+        self._conn.execute(
+            "INSERT INTO cursors (shop, name, value, updated_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (shop, name) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (checked_shop(shop), name, value, now),
+        )
+
+    def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
+        return self._conn.execute("SELECT 1 " + EXPIRED_HOLDS + " LIMIT 1",
+                                  (accepted_before, shop, shop)).fetchone() is not None
+
+    def finish_expired_holds(self, accepted_before: float, reason: str, now: float, *,
+                             shop: str | None = None) -> int:
+        return self._conn.execute(
+            "UPDATE outbox SET status = 'suppressed', message = %s, finished_at = %s,"
+            " next_attempt_at = NULL WHERE id IN (SELECT o.id " + EXPIRED_HOLDS + ")",
+            (reason, now, accepted_before, shop, shop)).rowcount
+
+    def purge_candidates(
+        self, older_than: float, blocking: Sequence[str], *, shop: str | None = None
+    ) -> list[PurgeCandidate]:
+        rows = self._conn.execute(
+            "SELECT pk, body FROM events e WHERE purged_at IS NULL AND accepted_at < %s"
+            " AND (%s::text IS NULL OR shop = %s)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.pk"
+            " AND o.status = ANY(%s)) ORDER BY pk",
+            (older_than, shop, shop, list(blocking))).fetchall()
+        found = []
+        for row in rows:
+            sent = {r["id"]: r["sent"] for r in self._conn.execute(
+                "SELECT id, sent FROM outbox WHERE event_pk = %s AND sent IS NOT NULL",
+                (row["pk"],))}
+            found.append(PurgeCandidate(row["pk"], NormalizedEvent.model_validate_json(
+                row["body"]), sent))
+        return found
+
+    def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
+                    now: float) -> None:
+        self._conn.execute(
+            "UPDATE events SET body = %s, cart_id = %s, customer_id = %s, purged_at = %s"
+            " WHERE pk = %s", (_dump(event), event.cart_id, event.customer_id, now, ref))
+        with self._conn.cursor() as cur:
+            cur.executemany("UPDATE outbox SET sent = %s WHERE id = %s AND event_pk = %s",
+                            [(text, oid, ref) for oid, text in sent.items()])
