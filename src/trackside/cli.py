@@ -93,10 +93,11 @@ def _shop(name: str | None) -> Shop:
         raise typer.Exit(2) from None
 
 
-def _runtime(chosen: Shop | Shops) -> Runtime:
+def _runtime(chosen: Shop | Shops, *, migrate: bool = True) -> Runtime:
     """The runtime of one shop (commands on events) or of every shop (serve, worker)."""
     try:
-        return Runtime.from_shops(chosen if isinstance(chosen, Shops) else Shops([chosen]))
+        return Runtime.from_shops(chosen if isinstance(chosen, Shops) else Shops([chosen]),
+                                  migrate=migrate)
     except ConfigError as exc:
         err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
@@ -138,6 +139,31 @@ def _parse_when(value: str | None, option: str) -> float | None:
 
 # -- serve and worker -------------------------------------------------------------------------
 
+NoMigrate = Annotated[
+    bool,
+    typer.Option("--no-migrate", help="Do not migrate the store's schema at start; refuse to "
+                                      "start (exit 2) when it is behind: run `trackside "
+                                      "migrate` first."),
+]
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the store's missing schema migrations (TRACKSIDE_DATABASE_URL) and print them;
+    exit 2 when the store cannot be opened or a migration fails."""
+    from trackside.store.opening import migrate as migrate_store
+
+    url = next(iter(_shops())).settings.database_url
+    try:
+        applied = migrate_store(url)
+    except Exception as exc:  # the store's error or the migration's: say which and why
+        err.print(f"cannot migrate the store (TRACKSIDE_DATABASE_URL): {type(exc).__name__}: "
+                  f"{safe(exc)}", style="red")
+        raise typer.Exit(2) from None
+    for name in applied:
+        out.print(f"applied {name}")
+    out.print(f"{len(applied)} migrations applied" if applied else "the schema is up to date")
+
 
 @app.command()
 def serve(
@@ -148,6 +174,7 @@ def serve(
         typer.Option("--no-worker", help="Only accept events; let `trackside worker` deliver."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    no_migrate: NoMigrate = False,
 ) -> None:
     """Run the HTTP service and, unless --no-worker, the delivery worker."""
     import uvicorn
@@ -155,7 +182,7 @@ def serve(
     from trackside.web.app import create_app
     from trackside.web.protocol import HeaderLimitedProtocol
 
-    runtime = _runtime(_shops(strict=True))
+    runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
     try:
         application = create_app(runtime, run_worker=not no_worker)
@@ -207,11 +234,12 @@ def worker(
         bool, typer.Option("--drain", help="Exit once nothing is due instead of running forever.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    no_migrate: NoMigrate = False,
 ) -> None:
     """Deliver queued events and run the periodic jobs (no HTTP service): the held-purchase
     sweep, the retention purge and each configured source's poller (PrestaShop), as `serve`
     does beside its worker. --drain only delivers. Stops cleanly on SIGTERM or Ctrl-C."""
-    runtime = _runtime(_shops(strict=True))
+    runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
 
     async def main() -> None:

@@ -136,6 +136,8 @@ class Settings(BaseModel):
 
     # Storage
     database_url: str = "sqlite:///trackside.db"
+    #: Connections a PostgreSQL store keeps at most, per process (SQLite ignores it).
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
 
     # Each destination's own settings (TRACKSIDE_META_*, TRACKSIDE_GA4_*, TRACKSIDE_WEBHOOK_*)
     # are its settings model's (destinations/*/settings.py), in ``destination_settings``.

@@ -57,9 +57,12 @@ class Runtime:
         return cls.from_shops(Shops([Shop(DEFAULT_SHOP, settings)]))
 
     @classmethod
-    def from_shops(cls, shops: Shops) -> Runtime:
+    def from_shops(cls, shops: Shops, *, migrate: bool = True) -> Runtime:
+        """Every shop's runtime on one store; ``migrate=False``: a store whose schema is
+        behind is refused (SchemaBehind) instead of migrated."""
         first = next(iter(shops))
-        store = open_store(first.settings.database_url)
+        store = open_store(first.settings.database_url, migrate=migrate,
+                           pool_size=first.settings.database_pool_size)
         per_shop: dict[str, ShopRuntime] = {}
         for shop in shops:
             destinations = configured_destinations(shop.settings)

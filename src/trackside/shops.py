@@ -56,6 +56,7 @@ __all__ = [
 #: Settings shared by the whole process: refused inside a shop table.
 GLOBAL_KEYS = frozenset({
     "database_url",
+    "database_pool_size",
     "admin_password",
     "trusted_proxies",
     "max_body_bytes",

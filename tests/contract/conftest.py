@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.lockholder import hold_lock
-from tests.pg import fresh_database
+from tests.pg import fresh_database, pg_url  # noqa: F401 (the fixture, for the postgres-only tests)
 from trackside.store import Store
 from trackside.store.postgres import PostgresStore
 from trackside.store.sqlite import SQLiteStore

@@ -314,6 +314,11 @@ class Store(Protocol):
 
     def ping(self) -> None: ...
 
+    def health_details(self) -> dict[str, int | str]:
+        """What /healthz shows about the store's connections (PostgreSQL: the pool's size,
+        idle, waiting, max; SQLite: {}), never a secret."""
+        ...
+
     def probe_write(self, timeout_s: float, now: float) -> None:
         """Commit a small real write within ``timeout_s``, or raise a StoreError subclass
         saying why the store cannot accept writes (for /healthz)."""
@@ -349,18 +354,9 @@ class Store(Protocol):
         ...
 
 
-def open_store(database_url: str) -> Store:
-    """The store for ``TRACKSIDE_DATABASE_URL``, migrated."""
-    if database_url.startswith("sqlite://"):
-        from trackside.store.sqlite import SQLiteStore
+def open_store(database_url: str, *, migrate: bool = True, pool_size: int = 10) -> Store:
+    """The store for ``TRACKSIDE_DATABASE_URL`` (sqlite:// or postgresql://), migrated; with
+    ``migrate=False`` a schema that is behind is refused (SchemaBehind) instead."""
+    from trackside.store.opening import open_migrated
 
-        store: Store = SQLiteStore.from_url(database_url)
-    else:
-        from trackside.config import ConfigError
-
-        raise ConfigError(
-            "TRACKSIDE_DATABASE_URL: PostgreSQL is not supported yet in this version; "
-            "use sqlite:///path/to/trackside.db"
-        )
-    store.migrate()
-    return store
+    return open_migrated(database_url, migrate=migrate, pool_size=pool_size)

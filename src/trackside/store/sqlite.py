@@ -53,14 +53,19 @@ _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
 _SQLITE_PERM = 3
 
 
-def _migrations() -> list[tuple[int, str]]:
+def _migration_files() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every SQLite migration, in order."""
     folder = resources.files("trackside.store") / "migrations" / "sqlite"
     found = []
     for entry in folder.iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
-            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    return [(version, sql) for version, _, sql in _migration_files()]
 
 
 def translate(exc: sqlite3.Error) -> StoreError:
@@ -246,6 +251,18 @@ class SQLiteStore(OutboxQueries, ReportQueries):
     # -- schema --------------------------------------------------------------------------
 
     def migrate(self) -> None:
+        self.apply_migrations()
+
+    def pending_migrations(self) -> list[str]:
+        """The migration files this database has not had yet."""
+        has_table = self._read("SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                               " AND name = 'schema_migrations'")
+        applied = {row[0] for row in self._read("SELECT version FROM schema_migrations")
+                   } if has_table else set()
+        return [name for version, name, _ in _migration_files() if version not in applied]
+
+    def apply_migrations(self) -> list[str]:
+        """Apply the missing migrations in one transaction; the names of those applied."""
         # A migration that rebuilds a referenced table (0007: events) must run with foreign
         # keys off, and the pragma is a no-op inside a transaction: off before BEGIN, checked
         # before COMMIT, on again after (https://www.sqlite.org/lang_altertable.html).
@@ -255,21 +272,22 @@ class SQLiteStore(OutboxQueries, ReportQueries):
             except sqlite3.Error as exc:
                 _raise_translated(exc)
             try:
-                self._apply_migrations()
+                return self._apply_migrations()
             finally:
                 try:
                     self._conn.execute("PRAGMA foreign_keys=ON")
                 except sqlite3.Error as exc:
                     _raise_translated(exc)
 
-    def _apply_migrations(self) -> None:
+    def _apply_migrations(self) -> list[str]:
+        done: list[str] = []
         with self._write() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
             )
             applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, sql in _migrations():
+            for version, name, sql in _migration_files():
                 if version in applied:
                     continue
                 for statement in _statements(sql):
@@ -277,11 +295,13 @@ class SQLiteStore(OutboxQueries, ReportQueries):
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, strftime('%s','now'))", (version,)
                 )
+                done.append(name)
             broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise StoreUnavailable(
                     f"migration left {len(broken)} rows whose reference is missing "
                     f"(first in table {broken[0][0]}); nothing was changed")
+        return done
 
     def close(self) -> None:
         self._closed = True
@@ -294,6 +314,9 @@ class SQLiteStore(OutboxQueries, ReportQueries):
 
     def ping(self) -> None:
         self._read("SELECT 1")
+
+    def health_details(self) -> dict[str, int | str]:
+        return {}  # one file, one write connection: nothing worth showing
 
     def probe_write(self, timeout_s: float, now: float) -> None:
         # Inserted and deleted in one committed transaction: the pages must be found (free

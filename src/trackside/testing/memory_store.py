@@ -112,6 +112,9 @@ class MemoryStore:
         with self._locked():
             pass
 
+    def health_details(self) -> dict[str, int | str]:
+        return {}
+
     def probe_write(self, timeout_s: float, now: float) -> None:
         with self.time_limit(timeout_s), self._write():
             pass

@@ -109,13 +109,16 @@ class Ops:
         worker, age = self._worker_status()
         failing = store != "ok" or worker == "stalled"
         status = "failing" if failing else "degraded" if paused else "ok"
-        body = {
+        body: dict[str, object] = {
             "status": status,
             "store": store,
             "worker": worker,
             "worker_last_cycle_age_s": age,
             "paused_destinations": paused,
         }
+        pool = self.runtime.store.health_details()  # in memory: no store call
+        if pool:
+            body["store_pool"] = pool
         return JSONResponse(body, status_code=503 if failing else 200)
 
     async def _store_health(self) -> str:
