@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import httpx
 
@@ -48,10 +47,15 @@ def trackside_env(database_url: str, fake_graph: FakeGraphAPI, **settings: str) 
     return env
 
 
-def _output(log: Path | None) -> IO[bytes] | int:
-    # A log file when the test keeps one (shown on failure), otherwise nothing: a full pipe
-    # would block the child.
-    return log.open("ab") if log is not None else subprocess.DEVNULL
+def _spawn(command: Sequence[str], env: dict[str, str], log: Path | None
+           ) -> subprocess.Popen[bytes]:
+    # Output to the test's log file (read on failure) or nowhere: a pipe nobody reads would
+    # block the child once full. The child keeps its own copy of the file descriptor.
+    if log is None:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    with log.open("ab") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=output)
 
 
 def start_serve(env: dict[str, str], port: int, *options: str, log: Path | None = None,
@@ -60,8 +64,7 @@ def start_serve(env: dict[str, str], port: int, *options: str, log: Path | None 
     a `failing` store still means the HTTP side is up). ``argv`` replaces the whole command."""
     command = list(argv) if argv is not None else [
         *TRACKSIDE, "serve", "--port", str(port), "--log-level", "warning", *options]
-    output = _output(log)
-    process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    process = _spawn(command, env, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -79,8 +82,7 @@ def start_worker(env: dict[str, str], *options: str, log: Path | None = None,
     """`trackside worker OPTIONS` (no HTTP side to wait for: its deliveries show it works)."""
     command = list(argv) if argv is not None else [
         *TRACKSIDE, "worker", "--log-level", "warning", *options]
-    output = _output(log)
-    return subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    return _spawn(command, env, log)
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:

@@ -97,7 +97,7 @@ def test_the_documented_topology_delivers_each_event_once(
     for health in healths:
         assert health["store"] == "ok", health
         assert health["worker"] == "disabled"
-        pool = health["pool"]
+        pool = health["store_pool"]
         assert {"size", "idle", "waiting", "max"} <= set(pool), pool
         assert pool["max"] >= pool["size"] >= 1
     assert exits == [0] * len(processes)
