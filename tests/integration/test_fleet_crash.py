@@ -102,6 +102,9 @@ def test_a_fleet_survives_a_killed_worker_and_a_killed_server(
     print(f"FLEET_CRASH_SEED={seed}")
     rng = random.Random(seed)
     env = trackside_env(pg_url, fake_graph, worker_lease_s=f"{LEASE_S:g}")
+    # Meta's answers take a while (as the benchmark's 50 ms): a worker then spends most of its
+    # time with a batch in flight, so the kill most likely catches one (the case under test).
+    fake_graph.latency_s = 0.05
     subprocess.run([*TRACKSIDE, "migrate"], env=env, check=True, capture_output=True)
     ports = [free_port(), free_port()]
     logs = tmp_path
@@ -119,15 +122,19 @@ def test_a_fleet_survives_a_killed_worker_and_a_killed_server(
         # The worker is killed while it delivers: once the fake has received events.
         wait_until(lambda: len(fake_graph.events) > total // 10, timeout_s=120,
                    what="deliveries to begin")
+        sent_twice_before_a_kill = duplicates_at(fake_graph)
         kill(workers[0])
         allowed, unexplained = in_flight_at_the_killed_worker(pg_url, leased_rows(pg_url))
         workers[0] = start_worker(env, log=logs / "worker-0-restarted.log")
         # The server is killed while it accepts: half-way through the stream.
         wait_until(lambda: poster.accepted_count() > total // 2, timeout_s=300,
                    what="half of the stream accepted")
+        errors_before = poster.statuses["error"]
+        server_killed_at = (time.monotonic() - started, poster.accepted_count())
         kill(servers[0])
         servers[0] = start_serve(env, ports[0], "--no-worker", log=logs / "serve-0-restarted.log")
         wait_until(lambda: poster.done, timeout_s=600, what="the whole stream posted")
+        unanswered_at_the_kill = poster.statuses["error"] - errors_before
         posted_s = time.monotonic() - started
         drained = wait_delivered(fake_graph, poster.accepted, timeout_s=300)
         drain_s = time.monotonic() - started
@@ -143,7 +150,9 @@ def test_a_fleet_survives_a_killed_worker_and_a_killed_server(
     duplicates = duplicates_at(fake_graph)
     print(f"fleet crash: {len(accepted)} events acknowledged of {total} posted in "
           f"{posted_s:.1f} s ({len(accepted) / posted_s:.0f} events/s over 2 servers), all "
-          f"delivered after {drain_s:.1f} s; answers {dict(poster.statuses)}; "
+          f"delivered after {drain_s:.1f} s; answers {dict(poster.statuses)} "
+          f"({unanswered_at_the_kill} requests unanswered at the server kill at "
+          f"{server_killed_at[0]:.1f} s, {server_killed_at[1]} acknowledged then, retried); "
           f"{len(allowed)} rows in flight at the killed worker; {len(duplicates)} events sent "
           f"twice: {sorted(duplicates)[:20]}; outbox {dict(outbox_statuses(pg_url))}")
     assert drained, f"{len(missing)} acknowledged events never reached Meta"
@@ -151,6 +160,7 @@ def test_a_fleet_survives_a_killed_worker_and_a_killed_server(
     assert len(accepted) == total, "every batch is acknowledged in the end (the client retries)"
     assert set(received) <= poster.sent_refs, "Meta received an event nobody sent"
     assert set(outbox_statuses(pg_url)) == {"delivered"}
+    assert not sent_twice_before_a_kill, "without a kill, every event is sent once"
     # A duplicate send is only a row whose send was in flight at the killed worker (its
     # outcome died with it); never one from a living worker, a killed server, or a retry.
     assert unexplained <= 1, "the killed worker's leases could not be told from the living"
