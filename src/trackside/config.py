@@ -293,6 +293,12 @@ class Settings(BaseModel):
             for item in value if isinstance(value, list) else [value]:
                 if item is not None and item.get_secret_value():
                     values.append(item.get_secret_value())
+        # The store's URL is shown (masked), so it is no SecretStr; its password is a secret.
+        from urllib.parse import urlsplit
+
+        database_password = urlsplit(self.database_url).password
+        if database_password:
+            values.append(database_password)
         return values
 
     def effective(self) -> dict[str, str]:

@@ -24,16 +24,40 @@ from trackside.testing import MemoryStore
 IMPLEMENTATIONS = ["memory", "sqlite", "postgres"]
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """One database of this run on the shared service (tests/pg.py), migrated once: a new
+    database per test costs ~0.7 s (create, migrate, drop), emptying its tables ~0.03 s."""
+    with fresh_database() as url:
+        first = PostgresStore(url, pool_size=1)
+        first.migrate()
+        first.close()
+        yield url
+
+
+#: Every table but schema_migrations, children before the tables they reference.
+_TABLES = ("attempts", "notes", "outbox", "events", "cursors", "destination_state",
+           "health_probe", "jobs")
+
+
+def _emptied(url: str) -> str:
+    # DELETE, not TRUNCATE: on tables this small it is several times cheaper (no new files).
+    with psycopg.connect(url) as conn:
+        conn.execute("SET LOCAL synchronous_commit = off")  # test data: no fsync needed
+        for table in _TABLES:
+            conn.execute(f"DELETE FROM {table}")
+    return url
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     implementation: Store
     if request.param == "postgres":
-        # Every test its own database on the shared service (tests/pg.py).
-        with fresh_database() as url:
-            implementation = PostgresStore(url, pool_size=4)
-            implementation.migrate()
-            yield implementation
-            implementation.close()
+        url = _emptied(request.getfixturevalue("postgres_database"))
+        implementation = PostgresStore(url, pool_size=4)
+        implementation.migrate()  # already applied: checks and does nothing
+        yield implementation
+        implementation.close()
         return
     if request.param == "sqlite":
         implementation = SQLiteStore(str(tmp_path / "contract.db"))

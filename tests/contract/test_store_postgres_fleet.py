@@ -124,3 +124,40 @@ def test_one_store_at_a_time_runs_a_job_and_only_once_per_interval(
         assert not again
     rows = first._read("SELECT owner, last_started_at FROM jobs WHERE name = 'purge'")
     assert (rows[0]["owner"], rows[0]["last_started_at"]) == ("second", NOW + 60)
+
+
+#: Rounds of 200 events; unsorted inserts deadlocked within the first few here.
+ROUNDS = 10
+
+
+@pytest.mark.slow
+def test_two_servers_storing_the_same_events_in_opposite_orders_never_deadlock(
+    two_stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    # A client retrying a batch on the other server while the first still commits it: the
+    # same events in two groups at once, here in opposite orders, many times.
+    errors: list[BaseException] = []
+    results: dict[str, list[str]] = {"forward": [], "backward": []}
+    start = threading.Barrier(2)
+
+    def server(name: str, store: PostgresStore, reverse: bool) -> None:
+        try:
+            for round_ in range(ROUNDS):
+                start.wait(10)  # both groups of a round at the same moment
+                events = [make_event(f"E{round_}-{i}") for i in range(200)]
+                results[name] += accept(store, *(events[::-1] if reverse else events),
+                                        destinations=("meta",))
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    first, second = two_stores
+    threads = [threading.Thread(target=server, args=("forward", first, False)),
+               threading.Thread(target=server, args=("backward", second, True))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    every = sorted(results["forward"] + results["backward"])
+    assert every == ["duplicate"] * ROUNDS * 200 + ["queued"] * ROUNDS * 200
+    assert first.counts()[0].counts == {"pending": ROUNDS * 200}

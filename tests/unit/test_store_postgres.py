@@ -14,12 +14,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from tests.contract.test_store_contract import NOW, accept, make_event
 from tests.fakes.server import free_port
 from tests.pg import fresh_database, pg_url  # noqa: F401 (the fixture)
+from tests.waiting import wait_until
 from trackside.store import StoreUnavailable, StoreUnwritable, open_store
 from trackside.store.opening import SchemaBehind, migrate
 from trackside.store.postgres import PostgresStore
@@ -194,3 +196,62 @@ async def test_healthz_shows_the_pool(pg_url: str, tmp_path: Path) -> None:  # n
         assert set(body["store_pool"]) == {"size", "idle", "waiting", "max"}
     finally:
         runtime.close()
+
+
+@pytest.mark.slow
+def test_serve_on_postgres_survives_an_outage_and_never_shows_the_password(
+    private_cluster: tuple[str, list[str]], tmp_path: Path,
+) -> None:
+    # Trust authentication accepts any password: the canary rides in the URL like a real one.
+    url, ctl = private_cluster
+    url = url.replace("postgres@", f"postgres:{CANARY_PASSWORD}@")
+    port, key = free_port(), "k" * 24
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trackside.cli", "serve", "--no-worker", "--port", str(port),
+             "--log-level", "debug"], env={**_env(url), "TRACKSIDE_API_KEYS": key},
+            stdout=log, stderr=subprocess.STDOUT)
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+    seen: list[str] = []
+
+    def post(event_id: str) -> int:
+        response = httpx.post(f"{base}/v1/events", headers=auth, timeout=30,
+                              json={"events": [{"event_name": "Lead", "event_id": event_id,
+                                                "user": {"email": "a@example.com"}}]})
+        seen.append(response.text)
+        return response.status_code
+
+    def healthz() -> httpx.Response:
+        response = httpx.get(f"{base}/healthz", timeout=30)
+        seen.append(response.text)
+        return response
+
+    try:
+        wait_until(lambda: _answers(base) or process.poll() is not None, timeout_s=30,
+                   what="serve listening")
+        assert post("before") == 202
+        assert healthz().json()["store_pool"]["max"] == 10
+        subprocess.run([*ctl, "-m", "immediate", "stop"], check=True, capture_output=True,
+                       timeout=120)
+        assert post("during") == 503  # never a 202 the store did not commit
+        assert healthz().status_code == 503
+        subprocess.run([*ctl, "start"], check=True, capture_output=True, timeout=120)
+        wait_until(lambda: healthz().status_code == 200, timeout_s=60, what="healthy again")
+        assert post("after") == 202
+        seen.append(httpx.get(f"{base}/metrics", timeout=30).text)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    output = log_path.read_text(errors="replace")
+    assert "Health check" in output  # the outage was logged...
+    assert CANARY_PASSWORD not in output  # ...without the password
+    assert all(CANARY_PASSWORD not in text for text in seen)
+
+
+def _answers(base: str) -> bool:
+    try:
+        httpx.get(f"{base}/healthz", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True

@@ -48,6 +48,8 @@ from trackside.store.postgres_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, 
 
 #: The longest a store call waits for a lock (or a pooled connection) outside time_limit().
 LOCK_TIMEOUT_S = 30.0
+#: What a call under time_limit() may always spend on getting a pooled connection.
+POOL_OPEN_S = 0.25
 #: How long opening the store waits for the server to answer.
 CONNECT_TIMEOUT_S = 10
 DEFAULT_POOL_SIZE = 10
@@ -152,8 +154,11 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
         if self._closed:
             raise StoreUnavailable("the store is closed")
         limit = self._wait_limit()
+        # Opening a new pooled connection is work, not waiting: under a short limit it still
+        # gets POOL_OPEN_S (time_limit(0) must not fail on an idle store).
+        wait = LOCK_TIMEOUT_S if limit is None else max(limit, POOL_OPEN_S)
         try:
-            conn = self._pool.getconn(timeout=LOCK_TIMEOUT_S if limit is None else limit)
+            conn = self._pool.getconn(timeout=wait)
         except psycopg_pool.PoolTimeout:
             raise self._pool_timeout() from None
         except psycopg_pool.PoolClosed:

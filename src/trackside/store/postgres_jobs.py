@@ -74,6 +74,12 @@ class JobQueries(PostgresHost):
         return unsubscribe
 
     def _listen(self, on_work: Callable[[], None], stop: threading.Event) -> None:
+        def wake() -> None:
+            try:
+                on_work()
+            except Exception:  # the caller's bug must not end the wake-ups
+                log.exception("Store wake-ups: the on_work callback failed.")
+
         backoff = _RECONNECT_FIRST_S
         first = True
         while not stop.is_set():
@@ -82,11 +88,11 @@ class JobQueries(PostgresHost):
                     conn.execute(f"LISTEN {WORK_CHANNEL}")
                     backoff = _RECONNECT_FIRST_S
                     if not first:
-                        on_work()  # notifications sent while we were away are lost
+                        wake()  # notifications sent while we were away are lost
                     first = False
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=_LISTEN_POLL_S):
-                            on_work()
+                            wake()
             except psycopg.Error as exc:
                 log.warning("Store wake-ups: the listening connection failed (%s); "
                             "reconnecting in %.1fs.", type(exc).__name__, backoff)

@@ -109,9 +109,10 @@ class OutboxQueries(PostgresHost):
         if not outbox_ids:
             return
         with self._write() as tx:
-            tx.conn.execute(
+            # Released rows are due again: another process's idle worker may take them.
+            tx.due_shops.update(row["shop"] for row in tx.conn.execute(
                 "UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL"
-                " WHERE id = ANY(%s)", (list(outbox_ids),))
+                " WHERE id = ANY(%s) RETURNING shop", (list(outbox_ids),)))
 
     def record_attempts(
         self, outbox_ids: Sequence[int], attempt: AttemptRecord, now: float

@@ -21,14 +21,26 @@ if TYPE_CHECKING:
 
     from trackside.store.postgres import Transaction
 
-_INSERT_EVENT = (
+#: A whole group of events in one statement (arrays, one per column): the new ones answer
+#: their pk, a stored one (or a later repeat inside the group) nothing. Rows go in by key, so
+#: two servers' groups with events in common wait for each other in the same order instead of
+#: deadlocking; the outbox rows (which claims order by) still go in in the group's order.
+_INSERT_EVENTS = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
-    " cart_id, customer_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (shop, event_name, event_id) DO NOTHING RETURNING pk"
+    " cart_id, customer_id) SELECT shop, event_name, event_id, event_time, source, %s, body,"
+    " cart_id, customer_id FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[],"
+    " %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY"
+    " AS new (shop, event_name, event_id, event_time, source, body, cart_id, customer_id, n)"
+    " ORDER BY shop, event_name, event_id, n"
+    " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
+    " RETURNING pk, shop, event_name, event_id"
 )
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (event_pk, destination, status, next_attempt_at, message, finished_at,"
-    " shop) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " shop) SELECT event_pk, destination, status, next_attempt_at, message, finished_at, shop"
+    " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::float8[], %s::text[],"
+    " %s::float8[], %s::text[]) WITH ORDINALITY AS new (event_pk, destination, status,"
+    " next_attempt_at, message, finished_at, shop, n) ORDER BY n"
 )
 _NOTE = "INSERT INTO notes (event_pk, at, kind, destination, detail) VALUES (%s, %s, %s, %s, %s)"
 #: Held rows of events accepted before a time, of one shop or (the shop parameter NULL) of all.
@@ -61,26 +73,30 @@ class PostgresUnit:
         return count
 
     def insert_new(self, records: Sequence[NewEvent], now: float) -> list[bool]:
+        if not records:
+            return []
+        shops = [checked_shop(record.shop, "NewEvent.shop") for record in records]
+        events = [record.event for record in records]
+        new_pks = {(row["shop"], row["event_name"], row["event_id"]): row["pk"]
+                   for row in self._conn.execute(_INSERT_EVENTS, (
+                       now, shops, [e.event_name for e in events], [e.event_id for e in events],
+                       [e.event_time for e in events], [r.source for r in records],
+                       [_dump(e) for e in events], [e.cart_id for e in events],
+                       [e.customer_id for e in events])).fetchall()}
         inserted: list[bool] = []
         outbox: list[tuple[Any, ...]] = []
-        with self._conn.cursor() as cur:
-            # One pipelined round of inserts for the group; each answers its pk or nothing.
-            cur.executemany(_INSERT_EVENT, [
-                (checked_shop(record.shop, "NewEvent.shop"), record.event.event_name,
-                 record.event.event_id, record.event.event_time, record.source, now,
-                 _dump(record.event), record.event.cart_id, record.event.customer_id)
-                for record in records], returning=True)
-            for record in records:
-                row = cur.fetchone()
-                inserted.append(row is not None)
-                if row is not None:
-                    outbox.extend((*outbox_values(row["pk"], plan, now), record.shop)
-                                  for plan in record.outbox)
-                    if any(plan.status == "pending" for plan in record.outbox):
-                        self._tx.due_shops.add(record.shop)
-                cur.nextset()
-            if outbox:
-                cur.executemany(_INSERT_OUTBOX, outbox)
+        for record, shop in zip(records, shops, strict=True):
+            # A repeat of a key inside the group is a duplicate of its first record.
+            pk = new_pks.pop((shop, record.event.event_name, record.event.event_id), None)
+            inserted.append(pk is not None)
+            if pk is None:
+                continue
+            outbox.extend((*outbox_values(pk, plan, now), shop) for plan in record.outbox)
+            if any(plan.status == "pending" for plan in record.outbox):
+                self._tx.due_shops.add(shop)
+        if outbox:
+            self._conn.execute(_INSERT_OUTBOX, [list(column) for column in zip(*outbox,
+                                                                               strict=True)])
         return inserted
 
     def find_event(self, event_name: str, event_id: str, *,
