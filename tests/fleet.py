@@ -131,6 +131,7 @@ class Poster:
     statuses: Counter[int | str] = field(default_factory=Counter)
     #: Each non-202 answer's status and Retry-After header, for the outage assertions.
     refusals: list[tuple[int, str | None]] = field(default_factory=list)
+    refusal_bodies: list[str] = field(default_factory=list)
     longest_request_s: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -204,6 +205,7 @@ class Poster:
                     if result["status"] in ("queued", "duplicate"))
                 return True
             self.refusals.append((response.status_code, response.headers.get("retry-after")))
+            self.refusal_bodies.append(response.text)
             return response.status_code != 503
 
 

@@ -8,6 +8,7 @@ are answered 503 with Retry-After (never a 500, never a hang past the client's t
 from __future__ import annotations
 
 import random
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -27,11 +28,16 @@ pytest.importorskip("trackside.store.postgres", reason="the PostgreSQL store (en
 CLIENT_TIMEOUT_S = 10.0
 
 
+HEALTH_BODIES: list[str] = []
+
+
 def health(port: int) -> dict[str, object]:
     try:
-        body = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     except httpx.HTTPError:
         return {}
+    HEALTH_BODIES.append(response.text)
+    body = response.json()
     assert isinstance(body, dict)
     return body
 
@@ -47,7 +53,10 @@ def test_postgresql_restarted_and_crashed_during_ingest_loses_no_acknowledged_ev
 ) -> None:
     rng = random.Random(14)
     with private_cluster() as cluster:
-        url = cluster.create_database("trackside")
+        # A canary password in the URL (trust auth ignores it): the outage's connection errors
+        # are logged and shown by /healthz, and it must appear in none of them.
+        canary = f"canary-{secrets.token_hex(8)}"
+        url = cluster.create_database("trackside").replace("postgres@", f"postgres:{canary}@")
         env = trackside_env(url, fake_graph, worker_lease_s="5")
         subprocess.run([*TRACKSIDE, "migrate"], env=env, check=True, capture_output=True)
         port = free_port()
@@ -69,8 +78,11 @@ def test_postgresql_restarted_and_crashed_during_ingest_loses_no_acknowledged_ev
                        what="/healthz ok after the restart")
 
             cluster.crash()
-            wait_until(lambda: health(port).get("store") == "unreachable", timeout_s=30,
-                       what="/healthz to report the store unreachable")
+            try:
+                wait_until(lambda: health(port).get("store") == "unreachable", timeout_s=30,
+                           what="/healthz to report the store unreachable")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; it said {HEALTH_BODIES[-3:]}") from None
             assert health(port)["status"] == "failing"
             # The outage lasts a few refused requests (each answered within about 1.5 s),
             # long enough for a worker that did not back off to spin.
@@ -106,6 +118,11 @@ def test_postgresql_restarted_and_crashed_during_ingest_loses_no_acknowledged_ev
     assert final_health["status"] == "ok", final_health
     assert final_health["worker"] == "ok"
     assert exit_code == 0
+    log_text = (tmp_path / "serve.log").read_text()
+    assert "could not" in log_text or "failed" in log_text, "the outage left no trace in the log"
+    assert canary not in log_text, "the database password was logged"
+    assert not any(canary in body for body in HEALTH_BODIES), "/healthz showed the password"
+    assert not any(canary in text for text in poster.refusal_bodies), "a 503 showed it"
     # The worker backs off while the store is down: a few failed cycles per lane, not a loop.
     failed_cycles = (tmp_path / "serve.log").read_text().count("failed unexpectedly; retrying")
     print(f"pg restart: {failed_cycles} failed delivery cycles logged over both outages")
