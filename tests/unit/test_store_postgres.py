@@ -155,9 +155,29 @@ def test_a_server_restart_is_survived(private_cluster: tuple[str, list[str]]) ->
     try:
         accept(store, make_event("R1"), destinations=("meta",))
         store.ping()
-        # -l: the restarted server logs to its file, not to our pipe (which would stay open).
-        subprocess.run([*ctl, "-m", "fast", "restart"], check=True, capture_output=True,
-                       timeout=120)
+        # A worker's reads go on during the restart: each waits for the server to come back
+        # (a read whose connection breaks under it runs again on a new one), none fails.
+        failures: list[BaseException] = []
+        reads, restarted = [0], threading.Event()
+
+        def reader() -> None:
+            while not restarted.is_set():
+                try:
+                    store.next_due("meta")
+                    reads[0] += 1
+                except BaseException as exc:  # noqa: BLE001 (reported below)
+                    failures.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            # -l: the restarted server logs to its file, not to our pipe (which stays open).
+            subprocess.run([*ctl, "-m", "fast", "restart"], check=True, capture_output=True,
+                           timeout=120)
+        finally:
+            restarted.set()
+            thread.join(60)
+        assert failures == [] and reads[0] > 0
         # The pooled connections died with the old server: each is checked, discarded and
         # replaced, so the first call after the restart already succeeds.
         assert accept(store, make_event("R2"), destinations=("meta",)) == ["queued"]
@@ -255,3 +275,13 @@ def _answers(base: str) -> bool:
     except httpx.TransportError:
         return False
     return True
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql://trackside:{CANARY_PASSWORD}@127.0.0.1:notaport/trackside",
+    f"postgresql://trackside:{CANARY_PASSWORD}@127.0.0.1/trackside?sslmode=sometimes",
+])
+def test_a_bad_url_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        PostgresStore(url)
+    assert CANARY_PASSWORD not in str(caught.value)

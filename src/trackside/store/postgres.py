@@ -48,6 +48,10 @@ from trackside.store.postgres_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, 
 
 #: The longest a store call waits for a lock (or a pooled connection) outside time_limit().
 LOCK_TIMEOUT_S = 30.0
+#: The pool retries a failed connection with a growing delay; it gives an attempt up after
+#: this, and the next call that needs a connection starts a new one from a short delay, so a
+#: server back after a long outage is used within seconds, not after the backoff's minutes.
+RECONNECT_GIVE_UP_S = 5.0
 #: What a call under time_limit() may always spend on getting a pooled connection.
 POOL_OPEN_S = 0.25
 #: How long opening the store waits for the server to answer.
@@ -74,7 +78,7 @@ def translate(exc: psycopg.Error) -> StoreError:
     if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.QueryCanceled
                   | pg_errors.DeadlockDetected):
         return StoreLocked(message)
-    if isinstance(exc, pg_errors.DiskFull | pg_errors.OutOfMemory):
+    if isinstance(exc, pg_errors.DiskFull):
         return StoreFull(message)
     if isinstance(exc, pg_errors.ReadOnlySqlTransaction | pg_errors.InsufficientPrivilege):
         return StoreUnwritable(message)
@@ -112,7 +116,8 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
                 kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S,
                         "autocommit": True},
                 configure=self._configure, check=psycopg_pool.ConnectionPool.check_connection,
-                timeout=LOCK_TIMEOUT_S, name="trackside"))
+                timeout=LOCK_TIMEOUT_S, reconnect_timeout=RECONNECT_GIVE_UP_S,
+                name="trackside"))
         self._pool.open()
 
     def _check_reachable(self) -> None:
@@ -125,9 +130,13 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
                 f"cannot connect to {self.shown_url}: {self._scrubbed(exc)}") from None
 
     def _scrubbed(self, exc: BaseException) -> str:
+        # The driver's words about a bad URL may quote it: its password never leaves.
         text = str(exc).strip()
-        password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
-        return text.replace(str(password), "***") if password else text
+        try:
+            password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
+        except psycopg.Error:
+            return f"{type(exc).__name__} (the URL cannot be parsed)"
+        return text.replace(str(password), "**********") if password else text
 
     @staticmethod
     def _configure(conn: psycopg.Connection[DictRow]) -> None:
@@ -169,10 +178,16 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
             self._pool.putconn(conn)  # the pool rolls back what is open, discards what broke
 
     def _pool_timeout(self) -> StoreError:
+        # No pooled connection in time: every one busy (locked), or the server not answering
+        # the pool's attempts (unavailable). One direct attempt tells them apart.
         stats = self._pool.get_stats()
+        try:
+            psycopg.connect(self.url, connect_timeout=2).close()
+        except psycopg.Error as exc:
+            return StoreUnavailable(f"cannot connect to {self.shown_url}: {self._scrubbed(exc)}")
         if stats.get("pool_size", 0) >= self._pool.max_size and not stats.get("pool_available"):
             return StoreLocked(f"all {self._pool.max_size} connections to the store were busy")
-        return StoreUnavailable(f"could not connect to {self.shown_url} in time")
+        return StoreUnavailable(f"{self.shown_url} answers again; the pool is reconnecting")
 
     @contextmanager
     def _write(self) -> Iterator[Transaction]:
@@ -202,11 +217,20 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries):
         current: Transaction | None = getattr(self._local, "transaction", None)
         if current is not None:  # inside our own transaction: see its writes
             return current.conn.execute(sql, params).fetchall()
-        with self._connection() as conn:
-            try:
-                return conn.execute(sql, params).fetchall()
-            except psycopg.Error as exc:
-                raise_translated(exc)
+        for attempt in (1, 2):
+            with self._connection() as conn:
+                try:
+                    return conn.execute(sql, params).fetchall()
+                except psycopg.OperationalError as exc:
+                    # The server went away under a connection that had just passed its check
+                    # (a restart, a failover): a read is safe to run again, on a new connection
+                    # (the pool waits for one as long as the call may wait).
+                    if attempt == 1 and conn.broken:
+                        continue
+                    raise_translated(exc)
+                except psycopg.Error as exc:
+                    raise_translated(exc)
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     # -- schema --------------------------------------------------------------------------
 

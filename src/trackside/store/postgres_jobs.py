@@ -29,7 +29,7 @@ WORK_CHANNEL = "trackside_work"
 #: How often the listening thread checks whether it was asked to stop.
 _LISTEN_POLL_S = 0.5
 #: Reconnection backoff of the listening thread after a lost connection.
-_RECONNECT_FIRST_S, _RECONNECT_MAX_S = 0.2, 10.0
+_RECONNECT_FIRST_S, _RECONNECT_MAX_S = 0.2, 5.0
 
 
 class JobQueries(PostgresHost):
