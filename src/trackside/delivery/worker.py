@@ -34,13 +34,15 @@ from trackside.destinations import (
 from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
-from trackside.store import AttemptRecord, Claimed, Finished, Store
+from trackside.store import AttemptRecord, Claimed, Finished, Store, StoreError
 
 log = logging.getLogger("trackside.delivery")  # one logger for the whole worker
 
 CLAIM_LIMIT = 1000  # rows per claim; Meta takes 1,000 events per request (spec §6.1)
 #: A killed worker's rows are due again this long after its last heartbeat; the heartbeat
 #: (every lease/3) keeps a slow send's rows from being sent twice meanwhile.
+#: How long a lane waits before claiming again when the store did not answer.
+STORE_RETRY_S = 2.0
 LEASE_S = 30.0
 #: Requests in flight per destination: Meta answers in ~0.6 s (spec §6.1), so one request at
 #: a time would cap a destination at ~1,600 events/s whatever our CPU does.
@@ -148,7 +150,14 @@ class Worker(IsolationMixin, ThrottleMixin):
             self.last_cycle_at = self.clock()
             if handled:
                 continue
-            delay = await asyncio.to_thread(self._idle_delay, destination)
+            try:
+                delay = await asyncio.to_thread(self._idle_delay, destination)
+            except StoreError as exc:
+                # The store is away (PostgreSQL restarting, a failover): this lane waits and
+                # claims again; ending it would end delivery until the process restarts.
+                log.warning("delivery to %s: the store is unavailable (%s); retrying in %g s",
+                            destination.name, type(exc).__name__, STORE_RETRY_S)
+                delay = STORE_RETRY_S
             self.wake.clear()
             stop_wait = asyncio.create_task(stop.wait())
             wake_wait = asyncio.create_task(self.wake.wait())

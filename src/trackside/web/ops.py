@@ -20,7 +20,7 @@ from trackside import metrics
 from trackside.delivery import Worker
 from trackside.delivery.shops import ShopWorkers
 from trackside.runtime import Runtime
-from trackside.store import DestinationCounts, Store, StoreError
+from trackside.store import DestinationCounts, DestinationState, Store, StoreError
 
 log = logging.getLogger("trackside.ops")
 T = TypeVar("T")
@@ -96,7 +96,7 @@ class Ops:
         if store != "unreachable":
             now = time.time()
             try:
-                states = await self._in_thread(self.runtime.store.destination_states)
+                states = await self._in_thread(self._destination_states)
             except StoreError:
                 states = []
             for state in states:
@@ -120,6 +120,13 @@ class Ops:
         if pool:
             body["store_pool"] = pool
         return JSONResponse(body, status_code=503 if failing else 200)
+
+    def _destination_states(self) -> list[DestinationState]:
+        # Bounded like the probe: when the probe gave up ("locked") because the store went
+        # away, an unbounded read waits for a pooled connection for 30 s, and two of them
+        # hold both of these threads: /healthz would stop answering during the outage.
+        with self.runtime.store.time_limit(STORE_PROBE_TIMEOUT_S):
+            return self.runtime.store.destination_states()
 
     async def _store_health(self) -> str:
         """ok, locked, unwritable, disk_full or unreachable: from a real write transaction.
