@@ -97,12 +97,14 @@ def test_postgresql_restarted_and_crashed_during_ingest_loses_no_acknowledged_ev
             # The worker resumed on its own: events accepted after the outage are delivered.
             wait_until(lambda: len(fake_graph.events) > delivered_before, timeout_s=60,
                        what="the worker to resume delivering")
+            poster.stop()
+            drained = wait_delivered(fake_graph, poster.accepted, timeout_s=120)
+            stored = stored_event_ids(url)
+            final_health = health(port)
         finally:
             poster.stop()
-        drained = wait_delivered(fake_graph, poster.accepted, timeout_s=120)
-        stored = stored_event_ids(url)
-        final_health = health(port)
-        exit_code = stop(server)
+            # Always: a failed step must not leave the server running after the test.
+            exit_code = stop(server)
 
     accepted = poster.accepted
     print(f"pg restart: {len(accepted)} acknowledged, answers {dict(poster.statuses)}, "
