@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from trackside.config import Settings
 from trackside.retention import purge_personal_data
+from trackside.store import JOB_FAILED_RETRY_S
 
 if TYPE_CHECKING:
     from trackside.runtime import Runtime
@@ -52,7 +53,8 @@ class Poller(Protocol):
     def interval_s(self, settings: Settings) -> float: ...
 
     def run_once(self, runtime: Runtime, now: float) -> None:
-        """One pass; an exception is logged and the next pass comes at the next interval."""
+        """One pass; an exception is logged and the pass is tried again JOB_FAILED_RETRY_S
+        later (or at the next interval, when shorter), in whichever process gets there first."""
 
     def close(self) -> None:
         """Release what the passes kept open (a shop connection); called once, at the end."""
@@ -134,7 +136,8 @@ async def run(poller: Poller, runtime: Runtime, stop: asyncio.Event, *,
             try:
                 await asyncio.to_thread(_pass_if_due, poller, runtime, job, interval, owner)
             except Exception:
-                log.exception("poller %s failed; retrying in %.0f s", job, interval)
+                log.exception("poller %s failed; retrying in %.0f s", job,
+                              min(interval, JOB_FAILED_RETRY_S))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=check)
             except TimeoutError:

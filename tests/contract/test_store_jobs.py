@@ -16,7 +16,7 @@ import pytest
 from tests.contract.test_store_contract import accept, make_event
 from tests.jobholder import holding_job
 from tests.waiting import wait_until
-from trackside.store import JOB_LEASE_S, Store
+from trackside.store import JOB_FAILED_RETRY_S, JOB_LEASE_S, Store
 
 NOW = 1_700_000_000.0
 
@@ -66,6 +66,22 @@ def test_a_block_that_raises_still_ends_the_run(store: Store) -> None:
         raise RuntimeError("the job failed")
     with store.job_lock("sweep", 1, "a", NOW + 1) as again:
         assert again
+
+
+def test_a_failed_run_of_a_daily_job_is_retried_soon_not_a_day_later(
+        store: Store, other_store: Callable[[], Store]) -> None:
+    day = 86400.0
+    with pytest.raises(RuntimeError), store.job_lock("purge", day, "a", NOW) as mine:
+        assert mine
+        raise RuntimeError("the database went away")
+    other = other_store()
+    with other.job_lock("purge", day, "b", NOW + JOB_FAILED_RETRY_S - 1) as too_soon:
+        assert too_soon is False
+    with other.job_lock("purge", day, "b", NOW + JOB_FAILED_RETRY_S) as retried:
+        assert retried is True
+    # The retry succeeded: the next run is a whole interval later again.
+    with store.job_lock("purge", day, "a", NOW + JOB_FAILED_RETRY_S + 3600) as mine:
+        assert mine is False
 
 
 def test_one_holder_at_a_time_among_many_contenders(

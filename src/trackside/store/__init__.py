@@ -102,6 +102,10 @@ ATTEMPTS_KEPT_LAST = 20
 #: shorter than this lease and whose run lasts longer may start again elsewhere (the built-in
 #: jobs are idempotent).
 JOB_LEASE_S = 60.0
+#: A run that raised does not count as the period's run: the job may start again this long
+#: after it (or after its interval, when shorter), in any process. Without it a purge that
+#: failed during a database outage would wait a whole day.
+JOB_FAILED_RETRY_S = 60.0
 
 
 class StoreError(TracksideError):
@@ -367,7 +371,9 @@ class Store(Protocol):
         process at a time among all processes sharing the store, and only when the job's
         last start is at least ``interval_s`` before ``now`` (the start is then recorded as
         ``now``, with ``owner``); otherwise yields False at once (never waits). A holder
-        that dies inside the block blocks the others no longer than :data:`JOB_LEASE_S`."""
+        that dies inside the block blocks the others no longer than :data:`JOB_LEASE_S`; a
+        block that raises lets the job start again :data:`JOB_FAILED_RETRY_S` later (or its
+        interval, when shorter)."""
         ...
 
     def subscribe(self, on_work: Callable[[], None]) -> Callable[[], None] | None:

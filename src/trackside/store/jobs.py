@@ -7,6 +7,8 @@ lease is held and the last start is at least the interval ago.
 
 from __future__ import annotations
 
+from trackside.store import JOB_FAILED_RETRY_S
+
 #: How long job_lock waits for the store's write lock before answering False (the job is
 #: tried again at the loop's next check, trackside/pollers.py).
 JOB_LOCK_WAIT_S = 2.0
@@ -20,3 +22,10 @@ def may_start(last_started_at: float | None, running_until: float | None,
     if running_until is not None and running_until > now:  # a live holder
         return False
     return now - last_started_at >= interval_s
+
+
+def start_after_failure(now: float, interval_s: float) -> float:
+    """The last start to record for a run that started at ``now`` and raised, so that
+    :func:`may_start` allows the next one ``JOB_FAILED_RETRY_S`` later (or an interval later,
+    when the interval is shorter)."""
+    return now - interval_s + min(interval_s, JOB_FAILED_RETRY_S)

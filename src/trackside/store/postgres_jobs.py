@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import psycopg
 
 from trackside.store import StoreUnavailable
+from trackside.store.jobs import start_after_failure
 from trackside.store.postgres_outbox import PostgresHost
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,14 @@ class JobQueries(PostgresHost):
                     " ON CONFLICT (name) DO UPDATE SET last_started_at = excluded.last_started_at,"
                     " owner = excluded.owner WHERE jobs.last_started_at <= %s RETURNING name",
                     (name, now, owner, now - interval_s)).fetchone()
-                yield started is not None
+                try:
+                    yield started is not None
+                except BaseException:
+                    if started is not None and not conn.broken:
+                        conn.execute("UPDATE jobs SET last_started_at = %s WHERE name = %s"
+                                     " AND owner = %s AND last_started_at = %s",
+                                     (start_after_failure(now, interval_s), name, owner, now))
+                    raise
             finally:
                 if not conn.broken:
                     conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",

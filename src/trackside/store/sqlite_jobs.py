@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from trackside.store import JOB_LEASE_S, StoreError, StoreLocked
-from trackside.store.jobs import JOB_LOCK_WAIT_S, may_start
+from trackside.store.jobs import JOB_LOCK_WAIT_S, may_start, start_after_failure
 from trackside.store.sqlite_outbox import SQLiteHost
 
 log = logging.getLogger("trackside.store")
@@ -24,7 +24,7 @@ _UPSERT = (
     " owner = excluded.owner, running_until = excluded.running_until"
 )
 #: Only our own run's lease is ended (a run that outlived its lease may have been followed).
-_END = ("UPDATE jobs SET running_until = NULL"
+_END = ("UPDATE jobs SET running_until = NULL, last_started_at = ?"
         " WHERE name = ? AND owner = ? AND last_started_at = ?")
 
 
@@ -43,12 +43,16 @@ class JobQueries(SQLiteHost):
         if not started:
             yield False
             return
+        recorded_start = now
         try:
             yield True
+        except BaseException:
+            recorded_start = start_after_failure(now, interval_s)
+            raise
         finally:
             try:
                 with self.time_limit(JOB_LOCK_WAIT_S), self._write() as conn:
-                    conn.execute(_END, (name, owner, now))
+                    conn.execute(_END, (recorded_start, name, owner, now))
             except StoreError as exc:  # the lease then ends on its own
                 log.warning("job %s: its lease could not be ended (%s)", name, exc)
 

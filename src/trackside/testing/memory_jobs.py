@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 from trackside.store import JOB_LEASE_S, StoreLocked
-from trackside.store.jobs import JOB_LOCK_WAIT_S, may_start
+from trackside.store.jobs import JOB_LOCK_WAIT_S, may_start, start_after_failure
 from trackside.testing.memory_unit import JobState, State
 
 
@@ -32,13 +32,18 @@ class MemoryJobs:
         if not started:
             yield False
             return
+        recorded_start = now
         try:
             yield True
+        except BaseException:
+            recorded_start = start_after_failure(now, interval_s)
+            raise
         finally:
             with self._write() as state:
                 job = state.jobs.get(name)
                 if job is not None and (job.owner, job.last_started_at) == (owner, now):
                     job.running_until = None
+                    job.last_started_at = recorded_start
 
     def _start_job(self, name: str, interval_s: float, owner: str, now: float) -> bool:
         with self.time_limit(JOB_LOCK_WAIT_S), self._write() as state:
