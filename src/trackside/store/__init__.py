@@ -51,6 +51,8 @@ from trackside.store.records import (
     PurgeCandidate,
     ReplayResult,
     StoredEvent,
+    WebhookCount,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -83,6 +85,8 @@ __all__ = [
     "StoreUnwritable",
     "StoredEvent",
     "UnitOfWork",
+    "WebhookCount",
+    "WebhookDelivery",
     "open_store",
 ]
 
@@ -351,6 +355,23 @@ class Store(Protocol):
     def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
         outside any transaction)."""
+        ...
+
+    # Platform webhooks (sources/webhooks.py): what each authentic delivery was answered.
+
+    def record_webhook(self, delivery: WebhookDelivery, now: float) -> bool:
+        """Remember ``delivery`` (received at ``now``); False, and nothing changed, when its
+        (shop, source, delivery_id) is already recorded: the first answer is the one kept."""
+        ...
+
+    def webhook_delivery(self, source: str, delivery_id: str, *,
+                         shop: str = DEFAULT_SHOP) -> WebhookDelivery | None:
+        """The recorded delivery of ``shop`` with this (source, delivery_id), if any."""
+        ...
+
+    def webhook_counts(self, *, shop: str | None = None) -> list[WebhookCount]:
+        """Deliveries per (shop, source, outcome, reason), of ``shop`` or (None) of every shop,
+        in that order."""
         ...
 
 

@@ -37,6 +37,7 @@ from trackside.store import (
 )
 from trackside.store.sqlite_outbox import OutboxQueries
 from trackside.store.sqlite_reports import ReportQueries
+from trackside.store.sqlite_webhooks import WebhookQueries
 from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
 
 BUSY_TIMEOUT_S = 30.0
@@ -104,7 +105,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(OutboxQueries, ReportQueries):
+class SQLiteStore(OutboxQueries, ReportQueries, WebhookQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":

@@ -22,6 +22,7 @@ from trackside.store import (
     OutboxPlan,
     PurgeCandidate,
     StoredEvent,
+    WebhookDelivery,
 )
 
 
@@ -91,6 +92,8 @@ class State:
     paused: dict[tuple[str, str], DestinationState] = field(default_factory=dict)
     #: (shop, name) → value.
     cursors: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (shop, source, delivery_id) → the platform webhook delivery recorded.
+    webhooks: dict[tuple[str, str, str], WebhookDelivery] = field(default_factory=dict)
     last_id: int = 0
 
     def next_id(self) -> int:
