@@ -78,6 +78,8 @@ IDENTITY_KEYS = frozenset({
     "prestashop_db_url",
     "prestashop_url",
     "prestashop_api_key",
+    "shopify_webhook_secret",
+    "woocommerce_webhook_secret",
 })
 
 

@@ -44,8 +44,8 @@ from trackside.store import (
 from trackside.store.postgres_jobs import WORK_CHANNEL, JobQueries
 from trackside.store.postgres_outbox import OutboxQueries
 from trackside.store.postgres_reports import ReportQueries
-from trackside.store.postgres_webhooks import WebhookQueries
 from trackside.store.postgres_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, PostgresUnit
+from trackside.store.postgres_webhooks import WebhookQueries
 
 #: The longest a store call waits for a lock (or a pooled connection) outside time_limit().
 LOCK_TIMEOUT_S = 30.0

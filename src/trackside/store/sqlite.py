@@ -37,8 +37,8 @@ from trackside.store import (
 )
 from trackside.store.sqlite_outbox import OutboxQueries
 from trackside.store.sqlite_reports import ReportQueries
-from trackside.store.sqlite_webhooks import WebhookQueries
 from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
+from trackside.store.sqlite_webhooks import WebhookQueries
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).

@@ -38,7 +38,6 @@ from trackside.store import (
     StoreLocked,
     StoreUnavailable,
 )
-from trackside.testing.memory_webhooks import WebhookRecords
 from trackside.testing.memory_unit import (
     AttemptState,
     MemoryUnit,
@@ -46,6 +45,7 @@ from trackside.testing.memory_unit import (
     add_note,
     rows_of,
 )
+from trackside.testing.memory_webhooks import WebhookRecords
 
 #: How long a store call waits for the lock outside ``time_limit`` (as SQLite's busy timeout).
 WAIT_S = 30.0

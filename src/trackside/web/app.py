@@ -31,6 +31,7 @@ from trackside.web.graph import GraphEndpoint
 from trackside.web.middleware import RequestContext
 from trackside.web.openapi import build_openapi
 from trackside.web.ops import Ops, WorkerState
+from trackside.web.webhooks import webhook_routes
 
 log = logging.getLogger("trackside.web")
 
@@ -99,6 +100,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         # POST /collect and GET /t.js (browser path, web/collect.py); they share the committer
         # through app.state.committer.
         *collect_routes(runtime),
+        # POST /webhooks/shopify, /webhooks/woocommerce (and /{shop}): web/webhooks.py.
+        *webhook_routes(runtime, committer),
         # Last: its pattern would also match /v1/<anything>/events.
         Route("/{version}/{pixel_id}/events", graph.handle, methods=GRAPH_METHODS),
     ]
