@@ -181,7 +181,7 @@ async def test_refunds_create_is_a_ga4_refund_of_the_orders_purchase(
     assert failed.json()["reason"] == "nothing_to_refund"
     await drain(runtime)
     assert fake_graph.event_ids() == [f"{PREFIX}{ORDER_ID}"]  # Meta has no refund event
-    assert [e["name"] for e in fake_ga4.events] == ["purchase", "refund"], runtime.store.event_view(f"Refund:{PREFIX}{ORDER_ID}-929361463")
+    assert [e["name"] for e in fake_ga4.events] == ["purchase", "refund"]
     purchase, refund = fake_ga4.events
     assert refund["name"] == "refund"
     assert refund["params"]["transaction_id"] == f"{PREFIX}{ORDER_ID}"
