@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import sqlite3
 import time
@@ -318,3 +319,34 @@ def test_the_secret_never_reaches_logs_answers_or_the_database(
         assert all(secret not in text for text in answers)
         assert secret.encode() not in stored
     assert repr(runtime.settings.shopify_webhook_secret).count("**********") == 2
+
+
+async def test_the_customer_events_pixels_beacon_and_the_webhook_are_one_purchase(
+    fake_graph: FakeGraphAPI, tmp_path: Path,  # noqa: F811
+) -> None:
+    # docs/sources.md's custom pixel posts this beacon on checkout_completed, with
+    # reference = checkout.order.id; the webhook's Purchase has the same id and joins it.
+    rt = Runtime.from_settings(fake_graph.settings(
+        database_url=f"sqlite:///{tmp_path}/pixel.db", join_window_s=60,
+        event_id_prefix=PREFIX, shopify_webhook_secret=[SECRET],
+        allowed_origins=[f"https://{shopify.SHOP_DOMAIN}"]))
+    beacon = {"type": "purchase", "event_name": "Purchase",
+              "url": f"https://{shopify.SHOP_DOMAIN}/checkouts/cn/abc/thank-you",
+              "params": {"reference": str(ORDER_ID), "value": 199.0, "currency": "EUR"},
+              "cookies": {"_fbp": FBP},
+              "consent": {"ad_storage": "granted", "ad_user_data": "granted"}}
+    try:
+        async for c in app_client(rt):
+            seen = await c.post("/collect", content=json.dumps(beacon).encode(), headers={
+                "Origin": f"https://{shopify.SHOP_DOMAIN}", "Content-Type": "text/plain"})
+            assert seen.status_code == 202, seen.text
+            assert seen.json()["event_id"] == f"{PREFIX}{ORDER_ID}"
+            paid = await post(c, "orders/paid", shopify.order(ORDER_ID))
+            assert paid.json()["status"] == "converted"
+        await drain(rt)
+    finally:
+        rt.close()
+    [event] = fake_graph.events
+    assert event["event_id"] == f"{PREFIX}{ORDER_ID}"
+    assert event["user_data"]["fbp"] == FBP  # the browser's context joined the store's order
+    assert event["user_data"]["em"] == sha("jeanne.dupont@example.com")

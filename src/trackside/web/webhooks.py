@@ -148,8 +148,9 @@ class WebhookEndpoint:
                                  reason=reason, detail=conversion.detail[:500], shop=shop.name)
         await self._store(lambda: self.runtime.store.record_webhook(record, now))
         metrics.WEBHOOKS.labels(shop.name, source.name, outcome, reason).inc()
-        log.info("%s webhook %s: %s%s", source.title, delivery.topic or "(no topic)", outcome,
-                 f" ({reason}: {conversion.detail})" if reason else "",
+        # The reason class only: the detail (in the answer and the store) may quote a field.
+        log.info("%s webhook %r: %s%s", source.title, delivery.topic or "(no topic)", outcome,
+                 f" ({reason})" if reason else "",
                  extra={"action": "webhook", "source": source.name, "shop": shop.name,
                         "count": len(results), "status": outcome})
         answer: dict[str, Any] = {"status": outcome, "delivery_id": delivery.delivery_id,
