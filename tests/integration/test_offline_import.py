@@ -26,6 +26,7 @@ SUMMARY = re.compile(r"^(\d+) rows: (\d+) (?:queued|would queue), (\d+) duplicat
 def environment(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
     env["TRACKSIDE_DATABASE_URL"] = database_url
+    env["COLUMNS"] = "400"  # typer's error box: no wrapped message
     return env
 
 
