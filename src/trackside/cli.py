@@ -42,9 +42,11 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
+    from trackside.sources.imports import import_app
     from trackside.sources.prestashop.cli import app as prestashop_app
 
     app.add_typer(prestashop_app, name="prestashop")
+    app.add_typer(import_app(), name="import")
     app.command()(demo)
 
 

@@ -157,6 +157,8 @@ class Settings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     cookie_domain: str | None = None
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    #: Largest CSV POST /v1/imports/offline reads (it streams: memory does not grow with it).
+    max_import_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     #: One event, serialized as JSON, may not be larger than this (rejected by index above).
     max_event_bytes: int = Field(default=65536, ge=1024)
     #: Custom (non-standard) event names /collect accepts besides Meta's standard events.

@@ -141,9 +141,11 @@ class Pipeline:
 
     def _first_attempt(self, event: NormalizedEvent, source: str, now: float) -> float:
         # A server Purchase waits for the confirmation page's browser context (same event
-        # id) for the join window, unless it already carries it (DESIGN.md "Joining").
+        # id) for the join window, unless it already carries it (DESIGN.md "Joining"). A
+        # sale made away from the website (a till, a phone call) has no browser to wait for.
         if (
             source not in BROWSER_SOURCES
+            and event.action_source == "website"
             and event.event_name == "Purchase"
             and "fbp" not in event.user_data
             and "client_ip_address" not in event.user_data
