@@ -57,12 +57,14 @@ SECRET_KEYS = frozenset(
         "prestashop_api_key",
         "shopify_webhook_secret",
         "woocommerce_webhook_secret",
+        "stripe_webhook_secret",
     }
 )
 
 #: Keys given as comma-separated lists in the environment.
 LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies", "browser_custom_events",
-                       "shopify_webhook_secret", "woocommerce_webhook_secret"})
+                       "shopify_webhook_secret", "woocommerce_webhook_secret",
+                       "stripe_webhook_secret"})
 
 #: A platform's webhook secret during a rotation: the new one and the one being retired.
 MAX_WEBHOOK_SECRETS = 2
@@ -194,6 +196,12 @@ class Settings(BaseModel):
     # delivery (Shopify: up to an hour, https://shopify.dev/docs/apps/build/webhooks/verify-deliveries).
     shopify_webhook_secret: list[SecretStr] = Field(default_factory=list)
     woocommerce_webhook_secret: list[SecretStr] = Field(default_factory=list)
+    # Stripe (sources/stripe): the endpoint's signing secret (whsec_…), "new,old" while a
+    # rolled secret's old one still signs (https://docs.stripe.com/webhooks#roll-endpoint-secrets).
+    stripe_webhook_secret: list[SecretStr] = Field(default_factory=list)
+    #: The CRM's name sent as Meta's custom_data.lead_event_source on CRM events (trackside/
+    #: crm.py) that do not name it themselves, e.g. "HubSpot".
+    crm_name: str | None = Field(default=None, min_length=1, max_length=100)
 
     #: Destinations' own settings models, by destination name, built by load_settings from
     #: their keys (every registered model is present, with its defaults when nothing is set).
@@ -210,7 +218,8 @@ class Settings(BaseModel):
             raise ValueError("; ".join(problems))
         return {**rest, _DESTINATION_SETTINGS: built}
 
-    @field_validator("shopify_webhook_secret", "woocommerce_webhook_secret")
+    @field_validator("shopify_webhook_secret", "woocommerce_webhook_secret",
+                     "stripe_webhook_secret")
     @classmethod
     def _rotation_pair(cls, values: list[SecretStr]) -> list[SecretStr]:
         if len(values) > MAX_WEBHOOK_SECRETS:

@@ -81,6 +81,7 @@ IDENTITY_KEYS = frozenset({
     "prestashop_api_key",
     "shopify_webhook_secret",
     "woocommerce_webhook_secret",
+    "stripe_webhook_secret",
 })
 
 

@@ -62,6 +62,8 @@ class Unconverted(StrEnum):
     STALE = "stale"
     #: A refund or cancellation that leaves no amount to reverse.
     NOTHING_TO_REFUND = "nothing_to_refund"
+    #: A paid invoice of no subscription (Stripe: a one-off invoice is not a renewal).
+    NOT_A_SUBSCRIPTION = "not_a_subscription"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """POST /webhooks/<source> and /webhooks/<source>/{shop}: the platform webhooks (Shopify,
-WooCommerce). The source (sources/shopify, sources/woocommerce) says how a delivery is signed,
-keyed and converted; this module answers over HTTP.
+WooCommerce, Stripe). The source (sources/shopify, sources/woocommerce, sources/stripe) says
+how a delivery is signed, keyed and converted; this module answers over HTTP.
 
 Order of checks: the shop (404), the body size (413), the platform's unsigned ping (200), the
 signature over the raw body, before anything is parsed (401, a warning logged without the body,
@@ -29,6 +29,7 @@ from trackside.refunds import inherit_from_purchase, stored_purchase
 from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.batch import parse_batch
 from trackside.sources.shopify import SHOPIFY
+from trackside.sources.stripe import STRIPE
 from trackside.sources.webhooks import Conversion, MapContext, Unconverted, WebhookSource
 from trackside.sources.woocommerce import WOOCOMMERCE
 from trackside.store import StoreError, WebhookDelivery
@@ -39,7 +40,7 @@ from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
 log = logging.getLogger("trackside.webhooks")
 
 #: The platform webhook sources, each served at /webhooks/<name>.
-SOURCES: tuple[WebhookSource, ...] = (SHOPIFY, WOOCOMMERCE)
+SOURCES: tuple[WebhookSource, ...] = (SHOPIFY, WOOCOMMERCE, STRIPE)
 #: When a shop has no destination (nothing can be sent anyway): Meta's website window.
 _DEFAULT_MAX_AGE_S = 7 * 86400
 
