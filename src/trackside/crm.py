@@ -13,8 +13,10 @@ the shop's ``TRACKSIDE_CRM_NAME``.
 from __future__ import annotations
 
 from trackside.events import Event, FieldError
+from trackside.sources.batch import ParsedBatch, Rejected
 
-__all__ = ["LEAD_EVENT_SOURCE_MAX", "is_crm_event", "with_lead_event_source"]
+__all__ = ["LEAD_EVENT_SOURCE_MAX", "complete_crm_events", "is_crm_event",
+           "with_lead_event_source"]
 
 #: A CRM name is a label, not a document.
 LEAD_EVENT_SOURCE_MAX = 100
@@ -43,3 +45,22 @@ def with_lead_event_source(event: Event, crm_name: str | None,
         return [FieldError(field=field, reason=f"must be the CRM's name, a text of 1 to "
                                                f"{LEAD_EVENT_SOURCE_MAX} characters")]
     return event
+
+
+def complete_crm_events(parsed: ParsedBatch, crm_name: str | None, *, prefix: str) -> None:
+    """Every CRM event of a parsed batch with its CRM name, or moved to the rejected ones,
+    named ``{prefix}[{index in the request}]`` (the web API calls it with the request's
+    positions before the pipeline, which calls it again for every other source)."""
+    kept: list[tuple[int, Event]] = []
+    for index, event in zip(parsed.positions, parsed.events, strict=True):
+        completed = with_lead_event_source(event, crm_name, f"{prefix}[{index}]")
+        if isinstance(completed, list):
+            parsed.rejected.append(Rejected(index, completed))
+        else:
+            kept.append((index, completed))
+    if len(kept) == len(parsed.events):
+        parsed.events = [event for _, event in kept]
+        return
+    parsed.rejected.sort(key=lambda rejected: rejected.index)
+    parsed.positions = [index for index, _ in kept]
+    parsed.events = [event for _, event in kept]

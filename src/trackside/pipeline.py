@@ -15,14 +15,14 @@ from typing import Any, Literal
 
 from trackside import consent, join
 from trackside.config import Settings
-from trackside.crm import with_lead_event_source
+from trackside.crm import complete_crm_events
 from trackside.destinations import registry
 from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
 from trackside.identity.event_id import resolve_event_id
 from trackside.quality import has_sufficient_customer_information
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
-from trackside.sources.batch import ParsedBatch, Rejected, parse_batch
+from trackside.sources.batch import parse_batch
 from trackside.sources.facts import BrowserFacts, BrowserRecord
 from trackside.store import NewEvent, OutboxPlan, Store, UnitOfWork
 
@@ -175,7 +175,7 @@ class Pipeline:
         parsed = parse_batch(raw_events, prefix="events",
                              max_event_bytes=self.settings.max_event_bytes)
         slots: list[AcceptResult | None] = [None] * len(raw_events)
-        self._complete_crm_events(parsed)
+        complete_crm_events(parsed, self.settings.crm_name, prefix="events")
         for rejected in parsed.rejected:
             slots[rejected.index] = AcceptResult(rejected.index, "rejected",
                                                  errors=rejected.errors)
@@ -190,21 +190,6 @@ class Pipeline:
                                         warnings=event.warnings)
         results = [result for result in slots if result is not None]
         return PreparedBatch(source, now, results, records, parsed.positions)
-
-    def _complete_crm_events(self, parsed: ParsedBatch) -> None:
-        """CRM events get the shop's CRM name (trackside/crm.py) or are rejected by index."""
-        kept: list[tuple[int, Event]] = []
-        for index, event in zip(parsed.positions, parsed.events, strict=True):
-            completed = with_lead_event_source(event, self.settings.crm_name,
-                                               f"events[{index}]")
-            if isinstance(completed, list):
-                parsed.rejected.append(Rejected(index, completed))
-            else:
-                kept.append((index, completed))
-        if len(kept) != len(parsed.events):
-            parsed.rejected.sort(key=lambda rejected: rejected.index)
-        parsed.positions = [index for index, _ in kept]
-        parsed.events = [event for _, event in kept]
 
     def commit(self, batch: PreparedBatch) -> list[AcceptResult]:
         """The store half of accept(): one transaction (one fsync) for the batch, its joins,

@@ -11,17 +11,19 @@ from typing import Any
 
 import typer
 
+from trackside.sources.leads.cli import import_leads
 from trackside.sources.offline.cli import import_offline
 
 #: Command name → the command's function.
 IMPORTERS: dict[str, Callable[..., Any]] = {
     "offline": import_offline,
+    "leads": import_leads,
 }
 
 
 def import_app() -> typer.Typer:
     """The ``import`` sub-app with every importer's command."""
-    app = typer.Typer(help="Import conversions from files (offline sales, …).",
+    app = typer.Typer(help="Import conversions from files (offline sales, CRM leads).",
                       no_args_is_help=True)
     for name, command in IMPORTERS.items():
         app.command(name)(command)
