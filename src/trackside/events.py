@@ -53,6 +53,8 @@ StrOrList = str | list[str]
 #: Meta's lead id (leadgen_id): 15 to 17 digits (spec/meta-capi.md §8, rule 18).
 LEAD_ID = re.compile(r"[0-9]{15,17}")
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
 #: event_time above this is taken as milliseconds (year 5138 in seconds).
 _MILLISECONDS_THRESHOLD = 100_000_000_000
 
@@ -214,7 +216,7 @@ class Order(_Model):
 
 def period_date(value: Any) -> str:
     """YYYY-MM-DD from a date, an ISO 8601 date-time or unix seconds (its UTC date)."""
-    if isinstance(value, str) and len(value.strip()) == 10:
+    if isinstance(value, str) and _DATE.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip()).isoformat()
         except ValueError:

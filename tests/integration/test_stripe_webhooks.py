@@ -175,6 +175,12 @@ async def test_unauthentic_deliveries_are_401_store_nothing_and_log_no_body(
     # Within the tolerance (299 s ago) it is Stripe's word.
     late = await post(client, payload, timestamp=now - 299)
     assert late.json()["status"] == "converted"
+    # The secret is in no stored byte (database and its WAL), no answer, no settings view;
+    # the customer's e-mail is stored hashed only.
+    database = Path(runtime.settings.database_url[len("sqlite:///"):])
+    stored_bytes = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
+    assert SECRET.encode() not in stored_bytes and canary.encode() not in stored_bytes
+    assert SECRET not in late.text and SECRET not in repr(runtime.settings)
 
 
 async def test_other_event_types_and_unconvertible_invoices_are_200_with_the_reason(

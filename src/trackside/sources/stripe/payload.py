@@ -11,13 +11,19 @@ are read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+#: Unix seconds Stripe can send: up to the year 5138 (anything larger is not a date).
+Timestamp = Annotated[int, Field(ge=0, lt=100_000_000_000)]
+#: An amount in minor units: far above any invoice, well inside a float's exact range.
+Amount = Annotated[int, Field(ge=-(10**15), le=10**15)]
 
 
 def _id_of(value: Any) -> Any:
@@ -36,8 +42,8 @@ class Address(_Lenient):
 
 
 class Period(_Lenient):
-    start: int
-    end: int | None = None
+    start: Timestamp
+    end: Timestamp | None = None
 
 
 class SubscriptionDetails(_Lenient):
@@ -69,8 +75,8 @@ class Pricing(_Lenient):
 
 
 class Line(_Lenient):
-    amount: int | None = None
-    quantity: int | None = None
+    amount: Amount | None = None
+    quantity: Annotated[int, Field(ge=0, le=10**9)] | None = None
     description: str | None = None
     period: Period | None = None
     price: Price | None = None
@@ -99,7 +105,7 @@ class Lines(_Lenient):
 
 
 class StatusTransitions(_Lenient):
-    paid_at: int | None = None
+    paid_at: Timestamp | None = None
 
 
 class Invoice(_Lenient):
@@ -110,10 +116,10 @@ class Invoice(_Lenient):
     customer_phone: str | None = None
     customer_address: Address | None = None
     currency: str = Field(min_length=3, max_length=3)
-    amount_paid: int = Field(ge=0)
-    billing_reason: str | None = None
-    period_start: int | None = None
-    created: int | None = None
+    amount_paid: Annotated[int, Field(ge=0, le=10**15)]
+    billing_reason: str | None = Field(default=None, max_length=100)
+    period_start: Timestamp | None = None
+    created: Timestamp | None = None
     subscription: str | None = None
     parent: InvoiceParent | None = None
     status_transitions: StatusTransitions | None = None
@@ -140,6 +146,6 @@ class EventData(_Lenient):
 class StripeEvent(_Lenient):
     id: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=200)
-    created: int | None = None
+    created: Timestamp | None = None
     livemode: bool | None = None
     data: EventData

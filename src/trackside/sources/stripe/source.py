@@ -55,7 +55,7 @@ class StripeSource:
             else body_digest(body),
             topic=topic[:100] if isinstance(topic, str) else "",
             triggered_at=float(created) if isinstance(created, int)
-            and not isinstance(created, bool) else None)
+            and not isinstance(created, bool) and 0 <= created < 10**11 else None)
 
     def convert(self, delivery: Delivery, body: bytes, context: MapContext) -> Conversion:
         parsed = parse_json_object(body)
