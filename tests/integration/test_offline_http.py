@@ -59,8 +59,8 @@ async def test_refusals_name_the_problem(tmp_path: Path,
     try:
         async for client in app_client(runtime):
             async def post(body: bytes | AsyncIterator[bytes], *, query: str = "",
-                           **headers: str) -> httpx.Response:
-                return await client.post(URL + query, content=body, headers={**AUTH, **headers})
+                           on: httpx.AsyncClient = client, **headers: str) -> httpx.Response:
+                return await on.post(URL + query, content=body, headers={**AUTH, **headers})
 
             assert (await post(good, Authorization="Bearer nope")).status_code == 401
             wrong_type = await post(good, **{"Content-Type": "application/json"})

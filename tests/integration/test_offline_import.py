@@ -20,7 +20,8 @@ from tests.integration.offline_files import iso, write_sales
 from tests.pg import pg_url  # noqa: F401 (the fixture)
 
 TRACKSIDE = str(Path(sys.executable).with_name("trackside"))
-SUMMARY = re.compile(r"^(\d+) rows: (\d+) (?:queued|would queue), (\d+) duplicate, (\d+) rejected", re.M)
+SUMMARY = re.compile(
+    r"^(\d+) rows: (\d+) (?:queued|would queue), (\d+) duplicate, (\d+) rejected", re.M)
 
 
 def environment(database_url: str) -> dict[str, str]:
