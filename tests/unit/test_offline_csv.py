@@ -41,6 +41,18 @@ def test_an_unclosed_quote_is_its_line_error_and_a_long_record_is_cut() -> None:
     assert got[2] == Record(3, ["R9"])
 
 
+@pytest.mark.parametrize("size", [1, 5, 1000])
+def test_a_quote_inside_an_unquoted_field_is_a_character(size: int) -> None:
+    data = b'h,name\nR1,O"Brien\nR2,"Quoted ""x"", fine"\nR3,"ab"c\nR4,last\n'
+    assert records(data, size) == [
+        Record(1, ["h", "name"]),
+        Record(2, ["R1", 'O"Brien']),
+        Record(3, ["R2", 'Quoted "x", fine']),
+        Record(4, None, "not a CSV record: ',' expected after '\"'"),
+        Record(5, ["R4", "last"]),
+    ]
+
+
 def test_header_names_fold_case_and_maps_rename() -> None:
     columns = resolve([" Ticket ", "EVENT_TIME", "value", "currency", "shoe"],
                       parse_maps(["ticket=receipt_id"]))
