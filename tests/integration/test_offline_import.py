@@ -125,6 +125,32 @@ def test_on_postgresql_map_renames_and_phone_calls(
     assert all('"phone_call"' in str(row[1]) for row in rows)
 
 
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    import pty
+
+    sales = write_sales(tmp_path / "sales.csv", rows=1_200, bad=False)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([TRACKSIDE, "import", "offline", str(sales.path)],
+                               stdout=subprocess.PIPE, stderr=secondary,
+                               env=environment(url))
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal (EIO)
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    assert b"importing" in shown and b"rows read" not in shown  # rich's bar, not plain lines
+    assert b"1200 rows: 1200 queued, 0 duplicate, 0 rejected" in output
+
+
 def test_dry_run_stores_nothing(tmp_path: Path) -> None:
     sales = write_sales(tmp_path / "sales.csv", rows=300)
     url = f"sqlite:///{tmp_path / 'store.db'}"
