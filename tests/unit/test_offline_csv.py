@@ -69,3 +69,13 @@ def test_header_names_fold_case_and_maps_rename() -> None:
 def test_bad_maps(maps: list[str], message: str) -> None:
     with pytest.raises(ColumnsError, match=message):
         parse_maps(maps)
+
+
+def test_infinite_amounts_are_refused() -> None:
+    from trackside.sources.offline.mapping import row_event
+
+    columns = resolve(["receipt_id", "event_time", "value", "currency", "email"], {})
+    for value in ("inf", "-1", "1e400"):
+        errors = row_event(2, ["R1", "2026-11-30T10:00:00Z", value, "EUR", "a@x.fr"], columns,
+                           "physical_store", 65536)
+        assert isinstance(errors, list) and errors[0].field == "value", value
