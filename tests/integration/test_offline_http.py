@@ -59,8 +59,8 @@ async def test_refusals_name_the_problem(tmp_path: Path,
     try:
         async for client in app_client(runtime):
             async def post(body: bytes | AsyncIterator[bytes], *, query: str = "",
-                           **headers: str) -> httpx.Response:
-                return await client.post(URL + query, content=body, headers={**AUTH, **headers})
+                           on: httpx.AsyncClient = client, **headers: str) -> httpx.Response:
+                return await on.post(URL + query, content=body, headers={**AUTH, **headers})
 
             assert (await post(good, Authorization="Bearer nope")).status_code == 401
             wrong_type = await post(good, **{"Content-Type": "application/json"})
@@ -91,5 +91,13 @@ async def test_refusals_name_the_problem(tmp_path: Path,
                                 query="?map=Ticket%3Dreceipt_id&action_source=phone_call")
             assert mapped.status_code == 200 and mapped.json()["queued"] == 1
             assert API_KEY not in mapped.text
+            # A rejected line is named by its number and column, never by what it holds.
+            canary = await post(b"receipt_id,event_time,value,currency,email,phone\n"
+                                b"C1,2026-11-30T10:00:00Z,abc,EUR,canary.person@example.com,"
+                                b"+33 6 99 88 77 66\n")
+            assert canary.json()["errors"] == [
+                {"line": 2, "field": "value",
+                 "reason": "must be a number such as 19.90 (a dot for decimals)"}]
+            assert "canary" not in canary.text and "99 88" not in canary.text
     finally:
         runtime.close()

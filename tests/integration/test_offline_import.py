@@ -20,7 +20,8 @@ from tests.integration.offline_files import iso, write_sales
 from tests.pg import pg_url  # noqa: F401 (the fixture)
 
 TRACKSIDE = str(Path(sys.executable).with_name("trackside"))
-SUMMARY = re.compile(r"^(\d+) rows: (\d+) (?:queued|would queue), (\d+) duplicate, (\d+) rejected", re.M)
+SUMMARY = re.compile(
+    r"^(\d+) rows: (\d+) (?:queued|would queue), (\d+) duplicate, (\d+) rejected", re.M)
 
 
 def environment(database_url: str) -> dict[str, str]:
@@ -124,6 +125,32 @@ def test_on_postgresql_map_renames_and_phone_calls(
     assert all('"phone_call"' in str(row[1]) for row in rows)
 
 
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    import pty
+
+    sales = write_sales(tmp_path / "sales.csv", rows=1_200, bad=False)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([TRACKSIDE, "import", "offline", str(sales.path)],
+                               stdout=subprocess.PIPE, stderr=secondary,
+                               env=environment(url))
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal (EIO)
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    assert b"importing" in shown and b"rows read" not in shown  # rich's bar, not plain lines
+    assert b"1200 rows: 1200 queued, 0 duplicate, 0 rejected" in output
+
+
 def test_dry_run_stores_nothing(tmp_path: Path) -> None:
     sales = write_sales(tmp_path / "sales.csv", rows=300)
     url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -148,3 +175,55 @@ def test_an_unusable_header_or_option_stops_before_anything_is_stored(
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_each_shop_its_own_sales_cli_and_http(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.conftest import app_client
+    from trackside.runtime import Runtime
+    from trackside.shops import load_shops
+
+    config = tmp_path / "trackside.toml"
+    config.write_text(f"""
+database_url = "sqlite:///{tmp_path}/shops.db"
+[shops.alpha]
+api_keys = ["alpha-key-0123456789"]
+[shops.beta]
+api_keys = ["beta-key-0123456789"]
+""", encoding="utf-8")
+    path = tmp_path / "till.csv"
+    path.write_text("receipt_id,event_time,value,currency,email\n"
+                    f"T1,{iso(time.time() - 3600)},5,EUR,a@example.com\n", encoding="utf-8")
+    env = {**environment(f"sqlite:///{tmp_path}/shops.db"), "TRACKSIDE_CONFIG": str(config)}
+    del env["TRACKSIDE_DATABASE_URL"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([TRACKSIDE, "import", "offline", str(path), *args],
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    unnamed = cli()
+    assert unnamed.returncode == 2 and "alpha" in unnamed.stderr  # several shops: say which
+    assert summary(cli("--shop", "alpha"))[1] == 1
+
+    async def over_http() -> dict[str, int]:
+        runtime = Runtime.from_shops(load_shops({"TRACKSIDE_CONFIG": str(config)}))
+        try:
+            async for client in app_client(runtime):
+                answer = await client.post(
+                    "/v1/imports/offline", content=path.read_bytes(),
+                    headers={"Authorization": "Bearer beta-key-0123456789",
+                             "Content-Type": "text/csv"})
+                assert answer.status_code == 200, answer.text
+                body: dict[str, int] = answer.json()
+                return body
+        finally:
+            runtime.close()
+        raise AssertionError("no client")
+
+    # The same receipt in the other shop is its own sale; again in alpha, a duplicate.
+    assert asyncio.run(over_http())["queued"] == 1
+    assert summary(cli("--shop", "alpha"))[1:3] == (0, 1)
+    with contextlib.closing(sqlite3.connect(tmp_path / "shops.db")) as conn:
+        shops = conn.execute("SELECT shop, event_id FROM events ORDER BY shop").fetchall()
+    assert shops == [("alpha", "offline:T1"), ("beta", "offline:T1")]

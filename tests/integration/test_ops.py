@@ -109,7 +109,7 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
     assert document["openapi"].startswith("3.1")
     paths = document["paths"]
     assert set(paths) == {"/v1/events", "/v1/events/{event_id}", "/{version}/{pixel_id}/events",
-                          "/collect", "/t.js", "/healthz", "/metrics"}
+                          "/v1/imports/offline", "/collect", "/t.js", "/healthz", "/metrics"}
     # Every route the app serves is documented (the document itself aside).
     from trackside.web.app import create_app
 

@@ -19,10 +19,11 @@ from trackside.web.schemas import (
     GraphRequestBody,
     GraphSuccess,
     Health,
+    OfflineImportSummary,
 )
 
 _MODELS = (EventsRequest, EventsAccepted, EventLookup, ErrorBody, Health, GraphSuccess,
-           GraphError, GraphRequestBody, Beacon, CollectAccepted)
+           GraphError, GraphRequestBody, Beacon, CollectAccepted, OfflineImportSummary)
 
 
 def _ref(model: type) -> dict[str, str]:
@@ -100,6 +101,24 @@ def build_openapi() -> dict[str, Any]:
                             "schema": {"type": "string", "minLength": 1}}],
             "responses": {"200": _json(EventLookup, "Personal data shown hashed only"),
                           **_errors(401, 404)},
+        }},
+        "/v1/imports/offline": {"post": {
+            "summary": "Offline sales from a CSV file (docs/offline-sales.md)",
+            "description": "The file streams in; every 500 good lines are committed before more "
+                           "is read. 200 with the summary and each rejected line (number, "
+                           "column, reason); a 413 once streaming also carries `summary`.",
+            "security": bearer,
+            "parameters": [
+                {"name": "action_source", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["physical_store", "phone_call"]}},
+                {"name": "map", "in": "query", "required": False,
+                 "schema": {"type": "array", "items": {"type": "string"}},
+                 "description": "COLUMN=field, repeatable"},
+            ],
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}}}},
+            "responses": {"200": _json(OfflineImportSummary, "The summary and per-line errors"),
+                          **_errors(400, 401, 413, 415, 431, 503)},
         }},
         "/{version}/{pixel_id}/events": {**_graph_other_methods(), "post": {
             "summary": "Meta Graph API compatible Conversions API endpoint",

@@ -142,3 +142,21 @@ class GraphRequestBody(BaseModel):
     access_token: str | None = Field(default=None, description="A trackside API key.")
     test_event_code: str | None = None
     partner_agent: str | None = None
+
+
+class ImportLineError(BaseModel):
+    line: int = Field(description="The line in the file (the header is line 1).")
+    field: str = Field(description="The column as the file's header names it, or \"line\".")
+    reason: str
+
+
+class OfflineImportSummary(BaseModel):
+    """200 of POST /v1/imports/offline: queued and duplicate lines are committed."""
+
+    rows: int
+    queued: int
+    duplicate: int
+    rejected: int
+    errors: list[ImportLineError]
+    errors_not_listed: int | None = None
+    ignored_columns: list[str] | None = None

@@ -10,6 +10,7 @@ dedup on (shop, event_name, event_id)). ``item_number`` also goes to Meta as
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from trackside.sources.offline.columns import Columns
 OfflineActionSource = Literal["physical_store", "phone_call"]
 ACTION_SOURCES: tuple[OfflineActionSource, ...] = ("physical_store", "phone_call")
 SOURCE = "offline"
+#: How far ahead of this clock a sale's time may be (clocks differ; Meta allows some skew).
+FUTURE_SKEW_S = 600
 
 #: Customer fields → the canonical event's user keys (same names).
 _USER_FIELDS = ("email", "phone", "first_name", "last_name", "city", "state", "zip", "country",
@@ -101,6 +104,10 @@ def row_event(line: int, fields: Sequence[str], columns: Columns,
         raw["custom_data"] = {"item_number": item_number}
     parsed = parse_event(raw, max_event_bytes=max_event_bytes)
     if isinstance(parsed, Event):
+        if parsed.event_time > time.time() + FUTURE_SKEW_S:
+            # A till's clock or a date typed by hand: Meta refuses future event times, and one
+            # such event would fail the whole request it is sent in (spec/meta-capi.md §2.2).
+            return [LineError(line, columns.name_of("event_time"), "is in the future")]
         return parsed
     # receipt_id feeds both the event id and the order reference: one error, said once.
     return list(dict.fromkeys(_line_error(line, error, columns) for error in parsed))

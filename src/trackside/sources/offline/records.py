@@ -1,9 +1,11 @@
 """A CSV file cut into records while it streams in, each with the line it starts on.
 
-A record ends at a newline outside quotes: quotes are counted on bytes (``"`` is one byte in
-UTF-8 and never part of a multi-byte character; a doubled ``""`` keeps the count even), so a
-quoted field may hold newlines. Each record is decoded on its own: a line that is not UTF-8
-is that line's error, not the file's.
+A record ends at a newline outside a quoted field. Quotes are read on bytes (``"`` is one byte
+in UTF-8 and never part of a multi-byte character) the way the csv module reads them: a quote
+opens a quoted field only at the start of a field, ``""`` inside one is a quote, and a quote
+inside an unquoted field (``O"Brien``) is just a character, so it never swallows the lines
+after it. Each record is decoded on its own: a line that is not UTF-8 is that line's error,
+not the file's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from dataclasses import dataclass
 MAX_RECORD_BYTES = 64 * 1024
 
 _BOM = b"\xef\xbb\xbf"
+_QUOTE = b'"'
+_QUOTE_BYTE = ord('"')
+#: After these a field starts: the delimiter and the line's end.
+_FIELD_ENDS = frozenset(b",\r\n")
 
 
 @dataclass(frozen=True)
@@ -34,11 +40,14 @@ class RecordSplitter:
     def __init__(self, max_record_bytes: int = MAX_RECORD_BYTES) -> None:
         self.max_record_bytes = max_record_bytes
         self._pending = bytearray()
-        self._quotes = 0  # quotes in ``_pending``
         self._line = 1  # the line ``_pending`` starts on
         self._lines_in_pending = 0
         self._skipping = False  # inside a record already refused as too long
         self._first = True
+        # The quoting state at the end of what was read (see the module's docstring).
+        self._in_quotes = False
+        self._just_closed = False
+        self._at_field_start = True
 
     def feed(self, chunk: bytes) -> Iterator[Record]:
         start = 0
@@ -56,42 +65,52 @@ class RecordSplitter:
             self._skipping = False
             return
         if self._pending.strip():
-            if self._quotes % 2:
+            if self._in_quotes:
                 yield Record(self._line, None, "a quoted field is never closed")
             else:
                 yield self._record(bytes(self._pending))
         self._pending.clear()
 
+    def _scan(self, piece: bytes) -> None:
+        if not self._in_quotes and _QUOTE not in piece:  # the common case: no quotes at all
+            self._just_closed = False
+            self._at_field_start = piece[-1] in _FIELD_ENDS
+            return
+        for byte in piece:
+            if self._in_quotes:
+                if byte == _QUOTE_BYTE:
+                    self._in_quotes, self._just_closed = False, True
+                continue
+            if byte == _QUOTE_BYTE:
+                # "" inside a quoted field, or a quote opening one at the start of a field
+                self._in_quotes = self._just_closed or self._at_field_start
+                self._just_closed = self._at_field_start = False
+                continue
+            self._just_closed = False
+            self._at_field_start = byte in _FIELD_ENDS
+
     def _add(self, piece: bytes, complete: bool) -> Iterator[Record]:
+        self._scan(piece)
+        if complete:
+            self._lines_in_pending += 1
+        ends = complete and not self._in_quotes
         if self._skipping:
-            if complete:
-                self._lines_in_pending += 1
-                self._quotes += piece.count(b'"')
-                if self._quotes % 2 == 0:
-                    self._skipping = False
-                    self._next_record()
-            else:
-                self._quotes += piece.count(b'"')
+            if ends:
+                self._skipping = False
+                self._next_record()
             return
         self._pending += piece
-        self._quotes += piece.count(b'"')
         if len(self._pending) > self.max_record_bytes:
             yield Record(self._line, None,
                          f"the record is longer than {self.max_record_bytes:,} bytes "
                          "(an unclosed quote?)")
             self._pending.clear()
-            self._skipping = True
-            if complete:
-                self._lines_in_pending += 1
-                if self._quotes % 2 == 0:
-                    self._skipping = False
-                    self._next_record()
+            self._skipping = not ends
+            if ends:
+                self._next_record()
             return
-        if not complete:
-            return
-        self._lines_in_pending += 1
-        if self._quotes % 2:
-            return  # a newline inside quotes: the record goes on
+        if not ends:
+            return  # the line goes on, or a newline inside quotes: the record goes on
         text = bytes(self._pending)
         self._pending.clear()
         if text.strip():
@@ -101,7 +120,8 @@ class RecordSplitter:
     def _next_record(self) -> None:
         self._line += self._lines_in_pending
         self._lines_in_pending = 0
-        self._quotes = 0
+        self._in_quotes = self._just_closed = False
+        self._at_field_start = True
 
     def _record(self, raw: bytes) -> Record:
         if self._first:
