@@ -350,3 +350,14 @@ async def test_the_customer_events_pixels_beacon_and_the_webhook_are_one_purchas
     assert event["event_id"] == f"{PREFIX}{ORDER_ID}"
     assert event["user_data"]["fbp"] == FBP  # the browser's context joined the store's order
     assert event["user_data"]["em"] == sha("jeanne.dupont@example.com")
+
+
+async def test_an_ignored_topic_never_hides_the_purchase_of_the_same_shop_event(
+    client: httpx.AsyncClient, runtime: Runtime, fake_graph: FakeGraphAPI,  # noqa: F811
+) -> None:
+    updated = await post(client, "orders/updated", paid_order(), event_id="ev-7")
+    paid = await post(client, "orders/paid", paid_order(), event_id="ev-7")
+    assert updated.json()["reason"] == "not_a_purchase"
+    assert paid.json()["status"] == "converted"
+    await drain(runtime)
+    assert fake_graph.event_ids() == [f"{PREFIX}{ORDER_ID}"]

@@ -36,6 +36,7 @@ from trackside.store import StoreError, WebhookDelivery
 from trackside.web.committer import STORE_WAIT_S, Committer, CommitterClosed
 from trackside.web.errors import ApiError
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
+from trackside.web.schemas import WebhookAnswer
 
 log = logging.getLogger("trackside.webhooks")
 
@@ -45,6 +46,10 @@ SOURCES: tuple[WebhookSource, ...] = (SHOPIFY, WOOCOMMERCE, STRIPE)
 _DEFAULT_MAX_AGE_S = 7 * 86400
 
 _T = TypeVar("_T")
+
+
+def _answer(answer: WebhookAnswer) -> Response:
+    return JSONResponse(answer.model_dump(mode="json"))
 
 
 def webhook_routes(runtime: Runtime, committer: Committer) -> list[Route]:
@@ -108,7 +113,7 @@ class WebhookEndpoint:
         if source.is_ping(headers, body):
             log.info("%s webhook ping answered", source.title,
                      extra={"action": "webhook_ping", "source": source.name, "shop": shop.name})
-            return JSONResponse({"status": "ok"})
+            return _answer(WebhookAnswer(status="ok"))
         if not source.verify(headers, body, source.secrets(shop.settings)):
             metrics.WEBHOOKS_REFUSED.labels(shop.name, source.name).inc()
             # Never the body nor the signature: a forged body is the sender's text.
@@ -123,8 +128,8 @@ class WebhookEndpoint:
             source.name, delivery.delivery_id, shop=shop.name))
         if seen is not None:
             metrics.WEBHOOKS.labels(shop.name, source.name, "duplicate", seen.reason).inc()
-            return JSONResponse({"status": "duplicate", "delivery_id": delivery.delivery_id,
-                                 "outcome": seen.outcome, "reason": seen.reason or None})
+            return _answer(WebhookAnswer(status="duplicate", delivery_id=delivery.delivery_id,
+                                         outcome=seen.outcome, reason=seen.reason or None))
         now = time.time()
         context = MapContext(prefix=shop.settings.event_id_prefix, now=now,
                              max_age_s=max((d.max_event_age_s for d in shop.destinations),
@@ -154,10 +159,9 @@ class WebhookEndpoint:
                  f" ({reason})" if reason else "",
                  extra={"action": "webhook", "source": source.name, "shop": shop.name,
                         "count": len(results), "status": outcome})
-        answer: dict[str, Any] = {"status": outcome, "delivery_id": delivery.delivery_id,
-                                  "reason": reason or None, "detail": conversion.detail or None,
-                                  "results": [r.as_dict() for r in results]}
-        return JSONResponse(answer)
+        return _answer(WebhookAnswer.model_validate({
+            "status": outcome, "delivery_id": delivery.delivery_id, "reason": reason or None,
+            "detail": conversion.detail or None, "results": [r.as_dict() for r in results]}))
 
     def _with_purchase_context(self, shop: ShopRuntime,
                                conversion: Conversion) -> list[dict[str, Any]]:

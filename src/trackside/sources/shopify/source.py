@@ -82,8 +82,10 @@ class ShopifySource:
         except ValueError:
             triggered = None
         domain = (headers.get("x-shopify-shop-domain") or "").strip().lower()
-        return Delivery(delivery_id=key or body_digest(body),
-                        topic=(headers.get("x-shopify-topic") or "").strip()[:100],
+        topic = (headers.get("x-shopify-topic") or "").strip()[:100]
+        # Keyed with its topic: should one shop event ever be delivered under two topics
+        # (orders/updated and orders/paid), the ignored one must not hide the Purchase.
+        return Delivery(delivery_id=f"{topic}:{key or body_digest(body)}", topic=topic,
                         triggered_at=triggered,
                         shop_domain=domain if _DOMAIN.fullmatch(domain) else None)
 
