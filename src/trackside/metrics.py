@@ -45,8 +45,8 @@ HTTP_REQUESTS = Counter(
 )
 WEBHOOKS = Counter(
     "trackside_webhooks",
-    "Authentic platform webhook deliveries (Shopify, WooCommerce), by shop, source, outcome "
-    "(converted, ignored, duplicate) and the reason an ignored one sent no event.",
+    "Authentic platform webhook deliveries (Shopify, WooCommerce, Stripe), by shop, source, "
+    "outcome (converted, ignored, duplicate) and the reason an ignored one sent no event.",
     ["shop", "source", "outcome", "reason"],
     registry=REGISTRY,
 )

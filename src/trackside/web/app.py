@@ -103,7 +103,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         # POST /collect and GET /t.js (browser path, web/collect.py); they share the committer
         # through app.state.committer.
         *collect_routes(runtime),
-        # POST /webhooks/shopify, /webhooks/woocommerce (and /{shop}): web/webhooks.py.
+        # POST /webhooks/shopify, /webhooks/woocommerce, /webhooks/stripe (and /{shop}):
+        # web/webhooks.py.
         *webhook_routes(runtime, committer),
         # Last: its pattern would also match /v1/<anything>/events.
         Route("/{version}/{pixel_id}/events", graph.handle, methods=GRAPH_METHODS),
