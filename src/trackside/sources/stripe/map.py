@@ -7,9 +7,10 @@
   and the action source ``system_generated`` (trackside/events.py), the rule any backend's
   renewal posted to /v1/events follows, so the same charge counts once whoever reports it.
 - The period is the subscription line's ``period.start``, the period paid for: the invoice's
-  own ``period_start`` "looks back one period for a subscription invoice" (Stripe's field
-  description) and would give the first renewal the date of the first invoice. It is the
-  fallback when no line has a period.
+  own ``period_start`` "looks back one period for a subscription invoice. Use the line item
+  period to get the service period for each price"
+  (https://docs.stripe.com/api/invoices/object#invoice_object-period_start), and would give
+  the first renewal the date of the first invoice. It is the fallback when no line has one.
 - Amounts are in the currency's minor unit, except for zero-decimal currencies
   (https://docs.stripe.com/currencies#zero-decimal).
 """
