@@ -27,7 +27,7 @@ from trackside.errors import TracksideError, exit_code
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
 from trackside.shops import Shop, Shops, load_shops
-from trackside.store import STATUSES, EventView, StoreError
+from trackside.store import STATUSES, EventView, StoreError, WebhookCount
 from trackside.terminal import safe
 
 app = typer.Typer(
@@ -42,10 +42,12 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
+    from trackside.sources.imports import import_app
     from trackside.sources.prestashop.cli import app as prestashop_app
     from trackside.store.move_cli import migrate_store
 
     app.add_typer(prestashop_app, name="prestashop")
+    app.add_typer(import_app(), name="import")
     app.command()(demo)
     app.command("migrate-store")(migrate_store)
 
@@ -405,9 +407,15 @@ def status(
     now = time.time()
     counts = runtime.store.counts(shop=runtime.shop_name)
     states = runtime.store.destination_states(shop=runtime.shop_name)
+    webhooks = runtime.store.webhook_counts(shop=runtime.shop_name)
     runtime.close()
     if as_json:
         out.print_json(data={
+            "webhooks": [
+                {"source": w.source, "outcome": w.outcome, "reason": w.reason or None,
+                 "count": w.count, "last_received_age_s": round(now - w.last_received_at, 1)}
+                for w in webhooks
+            ],
             "destinations": [
                 {"destination": c.destination, "counts": c.counts,
                  "oldest_pending_age_s": None if c.oldest_pending_accepted_at is None
@@ -434,6 +442,8 @@ def status(
     out.print(table)
     if not counts:
         out.print("No events yet.")
+    if webhooks:
+        _print_webhooks(webhooks, now)
     for state in states:
         if state.paused_until is None:
             out.print(f"{safe(state.destination)} is PAUSED until you act: {safe(state.reason)}",
@@ -441,6 +451,18 @@ def status(
         elif state.paused_until > now:
             out.print(f"{safe(state.destination)} is paused until {_when(state.paused_until)}: "
                       f"{safe(state.reason)}", style="yellow")
+
+
+def _print_webhooks(webhooks: list[WebhookCount], now: float) -> None:
+    """Platform webhook deliveries: converted, and ignored by reason (an authentic delivery
+    that sent no event was answered 200 so the platform would not retry it)."""
+    table = Table(title="Webhook deliveries")
+    for column in ("source", "outcome", "reason", "deliveries", "last"):
+        table.add_column(column, justify="right" if column == "deliveries" else "left")
+    for entry in webhooks:
+        table.add_row(safe(entry.source), safe(entry.outcome), safe(entry.reason or "-"),
+                      str(entry.count), _age(now - entry.last_received_at) + " ago")
+    out.print(table)
 
 
 @events_app.command("show")

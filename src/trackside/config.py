@@ -55,11 +55,19 @@ SECRET_KEYS = frozenset(
         "admin_password",
         "signing_key",
         "prestashop_api_key",
+        "shopify_webhook_secret",
+        "woocommerce_webhook_secret",
+        "stripe_webhook_secret",
     }
 )
 
 #: Keys given as comma-separated lists in the environment.
-LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies", "browser_custom_events"})
+LIST_KEYS = frozenset({"api_keys", "allowed_origins", "trusted_proxies", "browser_custom_events",
+                       "shopify_webhook_secret", "woocommerce_webhook_secret",
+                       "stripe_webhook_secret"})
+
+#: A platform's webhook secret during a rotation: the new one and the one being retired.
+MAX_WEBHOOK_SECRETS = 2
 
 
 #: TRACKSIDE_WORKER_LEASE_S below this is refused.
@@ -151,6 +159,8 @@ class Settings(BaseModel):
     trusted_proxies: list[str] = Field(default_factory=list)
     cookie_domain: str | None = None
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    #: Largest CSV POST /v1/imports/offline reads (it streams: memory does not grow with it).
+    max_import_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     #: One event, serialized as JSON, may not be larger than this (rejected by index above).
     max_event_bytes: int = Field(default=65536, ge=1024)
     #: Custom (non-standard) event names /collect accepts besides Meta's standard events.
@@ -181,6 +191,18 @@ class Settings(BaseModel):
     prestashop_poll_s: float = Field(default=60.0, gt=0)
     prestashop_tax_included: bool = True
 
+    # Platform webhooks (sources/shopify, sources/woocommerce; docs/sources.md): the secret
+    # that signs each delivery, comma-separated "new,old" while a rotation reaches every
+    # delivery (Shopify: up to an hour, https://shopify.dev/docs/apps/build/webhooks/verify-deliveries).
+    shopify_webhook_secret: list[SecretStr] = Field(default_factory=list)
+    woocommerce_webhook_secret: list[SecretStr] = Field(default_factory=list)
+    # Stripe (sources/stripe): the endpoint's signing secret (whsec_…), "new,old" while a
+    # rolled secret's old one still signs (https://docs.stripe.com/webhooks#roll-endpoint-secrets).
+    stripe_webhook_secret: list[SecretStr] = Field(default_factory=list)
+    #: The CRM's name sent as Meta's custom_data.lead_event_source on CRM events (trackside/
+    #: crm.py) that do not name it themselves, e.g. "HubSpot".
+    crm_name: str | None = Field(default=None, min_length=1, max_length=100)
+
     #: Destinations' own settings models, by destination name, built by load_settings from
     #: their keys (every registered model is present, with its defaults when nothing is set).
     destination_settings: dict[str, BaseModel] = Field(default_factory=dict)
@@ -195,6 +217,17 @@ class Settings(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return {**rest, _DESTINATION_SETTINGS: built}
+
+    @field_validator("shopify_webhook_secret", "woocommerce_webhook_secret",
+                     "stripe_webhook_secret")
+    @classmethod
+    def _rotation_pair(cls, values: list[SecretStr]) -> list[SecretStr]:
+        if len(values) > MAX_WEBHOOK_SECRETS:
+            raise ValueError(f"at most {MAX_WEBHOOK_SECRETS} secrets: the new one and the one "
+                             "being retired (comma-separated)")
+        if any(not value.get_secret_value() for value in values):
+            raise ValueError("a secret may not be empty")
+        return values
 
     @field_validator("prestashop_url")
     @classmethod

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -47,6 +49,11 @@ ConsentValue = Literal["granted", "denied"]
 
 #: Values that may be one string or a list of strings (spec/meta-capi.md §3.1).
 StrOrList = str | list[str]
+
+#: Meta's lead id (leadgen_id): 15 to 17 digits (spec/meta-capi.md §8, rule 18).
+LEAD_ID = re.compile(r"[0-9]{15,17}")
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 #: event_time above this is taken as milliseconds (year 5138 in seconds).
 _MILLISECONDS_THRESHOLD = 100_000_000_000
@@ -158,18 +165,37 @@ class Order(_Model):
     shipping: float | None = None
     tax: float | None = None
     coupon: str | None = None
+    #: A subscription charge (docs/api.md "Subscription renewals"): the subscription and the
+    #: start of the period paid for; together they make the event id
+    #: ``renewal:{subscription_id}:{period}`` (identity/event_id.py).
+    subscription_id: str | None = Field(default=None, min_length=1, max_length=200)
+    #: The period's first day, YYYY-MM-DD (a date-time or unix seconds is read as its UTC date).
+    period: str | None = Field(default=None, validate_default=True)
 
-    @field_validator("reference", mode="before")
+    @field_validator("reference", "subscription_id", mode="before")
     @classmethod
     def _reference_as_text(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         return value
 
-    @field_validator("reference")
+    @field_validator("reference", "subscription_id")
     @classmethod
     def _plain_reference(cls, value: str | None) -> str | None:
         return _identifier(value)
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period_date(cls, value: Any, info: ValidationInfo) -> Any:
+        subscription = info.data.get("subscription_id")
+        if value is None or value == "":
+            if subscription:
+                raise ValueError("is required with order.subscription_id: the first day of "
+                                 "the period paid for, YYYY-MM-DD")
+            return None
+        if not subscription and "subscription_id" in info.data:
+            raise ValueError("needs order.subscription_id: a period belongs to a subscription")
+        return period_date(value)
 
     @field_validator("value", "shipping", "tax")
     @classmethod
@@ -186,6 +212,22 @@ class Order(_Model):
         if len(value) != 3 or not value.isascii() or not value.isalpha():
             raise ValueError("must be a 3-letter ISO 4217 code such as EUR")
         return value.upper()
+
+
+def period_date(value: Any) -> str:
+    """YYYY-MM-DD from a date, an ISO 8601 date-time or unix seconds (its UTC date)."""
+    if isinstance(value, str) and _DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise ValueError("must be a date YYYY-MM-DD (or an ISO 8601 date-time or unix "
+                             "seconds)") from None
+    try:
+        seconds = parse_event_time(value)
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD (or an ISO 8601 date-time or unix "
+                         "seconds)") from None
+    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
 class Consent(_Model):
@@ -272,6 +314,23 @@ class Event(_Model):
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         return value
+
+    @model_validator(mode="after")
+    def _backend_events(self) -> Event:
+        """A subscription charge and a CRM stage are the backend's word, not a visit: they
+        default to ``system_generated`` and carry what Meta reads (trackside/crm.py)."""
+        order = self.order
+        if order is not None and order.subscription_id:
+            if "action_source" not in self.model_fields_set:
+                self.action_source = "system_generated"
+            self.custom_data.setdefault("subscription_id", order.subscription_id)
+            if self.user.subscription_id is None:
+                self.user.subscription_id = order.subscription_id
+        if self.user.lead_id is not None and self.action_source == "system_generated":
+            # https://developers.facebook.com/docs/marketing-api/conversions-api/
+            # conversion-leads-integration/payload-specification: CRM events say so.
+            self.custom_data.setdefault("event_source", "crm")
+        return self
 
     @field_validator("event_name", "event_id", "cart_id", "customer_id")
     @classmethod
@@ -388,7 +447,7 @@ def parse_event(raw: Any, prefix: str = "",
         if problems:
             return [FieldError(field=_at(prefix, path), reason=reason) for path, reason in problems]
     try:
-        return Event.model_validate(raw)
+        event = Event.model_validate(raw)
     except ValidationError as exc:
         return validation_errors(exc, prefix)
     except (TypeError, AttributeError, KeyError, IndexError) as exc:
@@ -396,6 +455,15 @@ def parse_event(raw: Any, prefix: str = "",
         # that would fail its whole batch; logged as an error because it is our bug too.
         log.error("Event could not be read: %s.", type(exc).__name__, exc_info=exc)
         return [FieldError(field=prefix or "(event)", reason="could not be read as an event")]
+    lead_id = event.user.lead_id
+    if (event.custom_data.get("event_source") == "crm" and isinstance(lead_id, str)
+            and not LEAD_ID.fullmatch(lead_id)):
+        # Meta refuses a CRM event whose lead id is not one of its leads (subcode 2804036):
+        # refused here, naming the field, rather than dropped as on a website event.
+        return [FieldError(field=_at(prefix, "user.lead_id"),
+                           reason="must be Meta's lead id (15 to 17 digits, the leadgen_id "
+                                  "of the Lead Ads form) for a CRM event")]
+    return event
 
 
 class NormalizedEvent(BaseModel):

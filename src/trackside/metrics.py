@@ -43,3 +43,16 @@ HTTP_REQUESTS = Counter(
     ["route", "status"],
     registry=REGISTRY,
 )
+WEBHOOKS = Counter(
+    "trackside_webhooks",
+    "Authentic platform webhook deliveries (Shopify, WooCommerce, Stripe), by shop, source, "
+    "outcome (converted, ignored, duplicate) and the reason an ignored one sent no event.",
+    ["shop", "source", "outcome", "reason"],
+    registry=REGISTRY,
+)
+WEBHOOKS_REFUSED = Counter(
+    "trackside_webhooks_refused",
+    "Platform webhook deliveries refused because their signature matched no secret.",
+    ["shop", "source"],
+    registry=REGISTRY,
+)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from trackside import consent, join
 from trackside.config import Settings
+from trackside.crm import complete_crm_events
 from trackside.destinations import registry
 from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
@@ -141,9 +142,11 @@ class Pipeline:
 
     def _first_attempt(self, event: NormalizedEvent, source: str, now: float) -> float:
         # A server Purchase waits for the confirmation page's browser context (same event
-        # id) for the join window, unless it already carries it (DESIGN.md "Joining").
+        # id) for the join window, unless it already carries it (DESIGN.md "Joining"). A
+        # sale made away from the website (a till, a phone call) has no browser to wait for.
         if (
             source not in BROWSER_SOURCES
+            and event.action_source == "website"
             and event.event_name == "Purchase"
             and "fbp" not in event.user_data
             and "client_ip_address" not in event.user_data
@@ -172,6 +175,7 @@ class Pipeline:
         parsed = parse_batch(raw_events, prefix="events",
                              max_event_bytes=self.settings.max_event_bytes)
         slots: list[AcceptResult | None] = [None] * len(raw_events)
+        complete_crm_events(parsed, self.settings.crm_name, prefix="events")
         for rejected in parsed.rejected:
             slots[rejected.index] = AcceptResult(rejected.index, "rejected",
                                                  errors=rejected.errors)

@@ -60,6 +60,7 @@ GLOBAL_KEYS = frozenset({
     "admin_password",
     "trusted_proxies",
     "max_body_bytes",
+    "max_import_bytes",
     "max_event_bytes",
     "worker_lease_s",
     "meta_timeout_s",  # the worker's request timeout, for every vendor and shop
@@ -78,6 +79,9 @@ IDENTITY_KEYS = frozenset({
     "prestashop_db_url",
     "prestashop_url",
     "prestashop_api_key",
+    "shopify_webhook_secret",
+    "woocommerce_webhook_secret",
+    "stripe_webhook_secret",
 })
 
 

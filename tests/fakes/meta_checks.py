@@ -328,8 +328,15 @@ def check_body(call: Call, rules: FakeRules, now: float) -> Verdict:
         )
         return verdict
     verdict.error = _check_request_params(call.params, verdict.warnings)
+    # "If any event_time in data is greater than 7 days in the past, we return an error for
+    # the entire request" (§2.2, https://developers.facebook.com/documentation/ads-commerce/
+    # conversions-api/parameters/server-event): the 62 days of physical_store uploads are
+    # taken only in a request of physical_store events alone; beside a website (or any other)
+    # event, an event older than 7 days fails the whole request.
+    offline_only = all(event.get("action_source") == "physical_store" for event in events)
     for position, event in enumerate(events):
         if verdict.error is not None:
             break
-        verdict.error = EventCheck(event, rules, now, position, verdict.warnings).run()
+        verdict.error = EventCheck(event, rules, now, position, verdict.warnings,
+                                   offline_only=offline_only).run()
     return verdict

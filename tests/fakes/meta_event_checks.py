@@ -137,7 +137,11 @@ class EventCheck:
         now: float,
         position: int,
         warnings: list[str],
+        *,
+        offline_only: bool = False,
     ) -> None:
+        #: Every event of the request is a physical_store one (the 62 days apply).
+        self.offline_only = offline_only
         self.event = event
         self.rules = rules
         self.now = now
@@ -206,9 +210,9 @@ class EventCheck:
                 ".event_time",
             )
         oldest = SEVEN_DAYS_S
-        if self.rules.allow_physical_store_62d and self.event.get("action_source") == (
-            "physical_store"
-        ):
+        if self.rules.allow_physical_store_62d and self.offline_only and self.event.get(
+            "action_source"
+        ) == "physical_store":
             oldest = SIXTY_TWO_DAYS_S
         if seconds < self.now - oldest:
             # Rule 12: the recorded answer (rudder-transformer's facebook_pixel fixture, §1.5).

@@ -47,5 +47,11 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
         # are not expressible in JSON Schema, so a schema-valid Graph call may rightly get
         # Meta's 400; every other check (no 5xx, documented status, body shape) still runs.
         excluded.append(positive_data_acceptance)
+    if case.operation.path == "/v1/imports/offline" or case.operation.path.startswith(
+            "/webhooks/"):
+        # A schema-valid string is rarely a CSV with the required header: 400 is right. A
+        # webhook is accepted only with the platform's HMAC of its body (and this server
+        # has no webhook secret: 404), which no JSON Schema can express.
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(headers={"Authorization": f"Bearer {API_KEY}"},
                            excluded_checks=excluded)

@@ -109,7 +109,10 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
     assert document["openapi"].startswith("3.1")
     paths = document["paths"]
     assert set(paths) == {"/v1/events", "/v1/events/{event_id}", "/{version}/{pixel_id}/events",
-                          "/collect", "/t.js", "/healthz", "/metrics"}
+                          "/v1/imports/offline", "/collect", "/t.js", "/healthz", "/metrics",
+                          "/webhooks/shopify", "/webhooks/shopify/{shop}", "/webhooks/woocommerce",
+                          "/webhooks/woocommerce/{shop}", "/webhooks/stripe",
+                          "/webhooks/stripe/{shop}"}
     # Every route the app serves is documented (the document itself aside).
     from trackside.web.app import create_app
 
@@ -118,7 +121,8 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
     assert served <= set(paths), served - set(paths)
     schemas = document["components"]["schemas"]
     for name in ("EventsRequest", "EventsAccepted", "EventLookup", "ErrorBody", "Health",
-                 "GraphSuccess", "GraphError", "Event", "Beacon", "CollectAccepted"):
+                 "GraphSuccess", "GraphError", "Event", "Beacon", "CollectAccepted",
+                 "WebhookAnswer"):
         assert name in schemas, name
     post = paths["/v1/events"]["post"]
     assert set(post["responses"]) == {"202", "400", "401", "413", "415", "431", "503"}

@@ -229,6 +229,38 @@ def test_batches_of_at_most_1000() -> None:
     assert destination.name == "meta"
 
 
+@pytest.mark.parametrize(("action_source", "days", "sent"), [
+    ("physical_store", 61.9, True),
+    ("physical_store", 62.1, False),
+    ("phone_call", 6.9, True),
+    ("phone_call", 7.1, False),
+    ("website", 7.1, False),
+])
+def test_physical_store_events_get_62_days_others_7(action_source: str, days: float,
+                                                    sent: bool) -> None:
+    # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event
+    destination = MetaDestination(settings())
+    event = purchase(action_source=action_source, event_time=int(NOW - days * 86400),
+                     event_source_url=None if action_source != "website"
+                     else "https://shop.example/thanks")
+    result = destination.prepare(1, event, NOW)
+    assert isinstance(result, Prepared) is sent, result
+    if not sent:
+        assert isinstance(result, Skip) and result.outcome == "expired"
+        assert ("62 days" in result.reason) is (action_source == "physical_store")
+
+
+def test_physical_store_events_never_share_a_request_with_others() -> None:
+    destination = MetaDestination(settings())
+    store = prepared(destination, purchase(action_source="physical_store", event_source_url=None,
+                                           event_time=int(NOW) - 30 * 86400))
+    web = prepared(destination, purchase())
+    batches = destination.batches([web, store, web, store, web])
+    assert sorted(len(batch) for batch in batches) == [2, 3]
+    for batch in batches:
+        assert len({item.event.action_source for item in batch}) == 1
+
+
 # -- request -----------------------------------------------------------------------------------
 
 

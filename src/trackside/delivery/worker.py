@@ -30,6 +30,7 @@ from trackside.destinations import (
     Skip,
     Verdict,
     too_old,
+    window,
 )
 from trackside.events import NormalizedEvent
 from trackside.redact import Redactor
@@ -385,7 +386,7 @@ class Worker(IsolationMixin, ThrottleMixin):
         at = now + retry_delay(max(batch.attempts.get(item.outbox_id, 0) for item in group))
         retry_ids = []
         for item in group:
-            if at > item.event.event_time + destination.max_event_age_s:
+            if at > item.event.event_time + window(destination, item.event)[0]:
                 # Giving up only when the destination would refuse it anyway.
                 self._finish(batch, item.outbox_id, "expired", code=record.code,
                              subcode=record.subcode,

@@ -131,18 +131,31 @@ class Destination(Protocol):
     # -> Classification`` (DELIVERED means the credentials and the account work), where
     # ``build_probe = None`` says the vendor offers no such proof; and ``transport`` (an
     # ``httpx.AsyncBaseTransport``) that the worker mounts on a client of this destination's
-    # own, as the dry run does to answer offline.
+    # own, as the dry run does to answer offline; ``window_of(event) -> (max_age_s,
+    # age_limit)`` when the window depends on the event (read through :func:`window`).
+
+
+def window(destination: Destination, event: NormalizedEvent) -> tuple[int, str]:
+    """The oldest ``event`` may be for ``destination`` (seconds) and that limit in the vendor's
+    words: ``max_event_age_s`` and ``age_limit``, unless the destination has a window per event
+    (the optional ``window_of(event)``; Meta: 62 days for physical_store events)."""
+    window_of = getattr(destination, "window_of", None)
+    if window_of is not None:
+        limit: tuple[int, str] = window_of(event)
+        return limit
+    return destination.max_event_age_s, destination.age_limit
 
 
 def too_old(destination: Destination, event: NormalizedEvent, now: float) -> Skip | None:
     """The one event-age check (the worker's, and ``prepare``'s for callers without one)."""
     age_s = now - event.event_time
-    if age_s <= destination.max_event_age_s - destination.expiry_margin_s:
+    max_age_s, age_limit = window(destination, event)
+    if age_s <= max_age_s - destination.expiry_margin_s:
         return None
     return Skip(
         outcome=Outcome.EXPIRED,
         reason=f"event_time is {age_s / 3600:.1f} hours ({age_s / 86400:.1f} days) old; "
-        f"{destination.age_limit}",
+        f"{age_limit}",
     )
 
 

@@ -51,6 +51,8 @@ from trackside.store.records import (
     PurgeCandidate,
     ReplayResult,
     StoredEvent,
+    WebhookCount,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -83,6 +85,8 @@ __all__ = [
     "StoreUnwritable",
     "StoredEvent",
     "UnitOfWork",
+    "WebhookCount",
+    "WebhookDelivery",
     "open_store",
 ]
 
@@ -382,6 +386,23 @@ class Store(Protocol):
         once after a lost connection is re-established (notifications may have been lost).
         Returns the function that ends the subscription, or None when the store has no
         cross-process notification (SQLite, memory: the worker's idle poll finds the rows)."""
+        ...
+
+    # Platform webhooks (sources/webhooks.py): what each authentic delivery was answered.
+
+    def record_webhook(self, delivery: WebhookDelivery, now: float) -> bool:
+        """Remember ``delivery`` (received at ``now``); False, and nothing changed, when its
+        (shop, source, delivery_id) is already recorded: the first answer is the one kept."""
+        ...
+
+    def webhook_delivery(self, source: str, delivery_id: str, *,
+                         shop: str = DEFAULT_SHOP) -> WebhookDelivery | None:
+        """The recorded delivery of ``shop`` with this (source, delivery_id), if any."""
+        ...
+
+    def webhook_counts(self, *, shop: str | None = None) -> list[WebhookCount]:
+        """Deliveries per (shop, source, outcome, reason), of ``shop`` or (None) of every shop,
+        in that order."""
         ...
 
 

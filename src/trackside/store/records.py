@@ -203,3 +203,32 @@ class PurgeCandidate:
     event: NormalizedEvent
     #: outbox id → the sent payload.
     sent: dict[int, str]
+
+
+@dataclass
+class WebhookDelivery:
+    """One authentic delivery of a platform's webhook (Shopify, WooCommerce) and how it was
+    answered: ``converted`` (its events were accepted) or ``ignored`` with a ``reason`` class
+    and a ``detail`` for a person. Never personal data: ids, topics, statuses and field names."""
+
+    source: str
+    #: The platform's key for the delivery (Shopify's event id, WooCommerce's delivery id).
+    delivery_id: str
+    topic: str
+    outcome: str
+    reason: str = ""
+    detail: str = ""
+    shop: str = DEFAULT_SHOP
+    received_at: float = 0.0
+
+
+@dataclass
+class WebhookCount:
+    """Deliveries of one (shop, source, outcome, reason), for ``trackside status``."""
+
+    shop: str
+    source: str
+    outcome: str
+    reason: str
+    count: int
+    last_received_at: float

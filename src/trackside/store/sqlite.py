@@ -39,6 +39,7 @@ from trackside.store.sqlite_jobs import JobQueries
 from trackside.store.sqlite_outbox import OutboxQueries
 from trackside.store.sqlite_reports import ReportQueries
 from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
+from trackside.store.sqlite_webhooks import WebhookQueries
 
 BUSY_TIMEOUT_S = 30.0
 #: Readers only wait on a lock in rare cases (WAL recovery, a checkpoint truncating).
@@ -105,7 +106,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(OutboxQueries, ReportQueries, JobQueries):
+class SQLiteStore(OutboxQueries, ReportQueries, JobQueries, WebhookQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":

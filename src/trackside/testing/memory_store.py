@@ -46,12 +46,13 @@ from trackside.testing.memory_unit import (
     add_note,
     rows_of,
 )
+from trackside.testing.memory_webhooks import WebhookRecords
 
 #: How long a store call waits for the lock outside ``time_limit`` (as SQLite's busy timeout).
 WAIT_S = 30.0
 
 
-class MemoryStore(MemoryJobs):
+class MemoryStore(MemoryJobs, WebhookRecords):
     """A Store whose data lives in this object (thread-safe; lost when it goes)."""
 
     def __init__(self) -> None:

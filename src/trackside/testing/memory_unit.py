@@ -22,6 +22,7 @@ from trackside.store import (
     OutboxPlan,
     PurgeCandidate,
     StoredEvent,
+    WebhookDelivery,
 )
 
 
@@ -100,6 +101,8 @@ class State:
     cursors: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Periodic jobs (Store.job_lock): name → its row.
     jobs: dict[str, JobState] = field(default_factory=dict)
+    #: (shop, source, delivery_id) → the platform webhook delivery recorded.
+    webhooks: dict[tuple[str, str, str], WebhookDelivery] = field(default_factory=dict)
     last_id: int = 0
 
     def next_id(self) -> int:

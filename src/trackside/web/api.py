@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from trackside import metrics
+from trackside.crm import complete_crm_events
 from trackside.pipeline import AcceptResult
 from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.api import SOURCE, EnvelopeError, read_events
@@ -56,6 +57,8 @@ class EventsAPI:
             parsed = read_events(body, self.runtime.settings.max_event_bytes)
         except EnvelopeError as exc:
             raise ApiError(415 if exc.not_json else 400, exc.message, exc.errors) from None
+        # The shop's CRM name on CRM events, errors named by their index in this request.
+        complete_crm_events(parsed, shop.settings.crm_name, prefix="events")
         results: list[AcceptResult | None] = [None] * (len(parsed.events) + len(parsed.rejected))
         for rejected in parsed.rejected:
             results[rejected.index] = AcceptResult(rejected.index, "rejected",

@@ -28,9 +28,11 @@ from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
 from trackside.web.errors import ApiError, api_error_handler, http_exception_handler
 from trackside.web.graph import GraphEndpoint
+from trackside.web.imports import OfflineImportAPI
 from trackside.web.middleware import RequestContext
 from trackside.web.openapi import build_openapi
 from trackside.web.ops import Ops, WorkerState
+from trackside.web.webhooks import webhook_routes
 
 log = logging.getLogger("trackside.web")
 
@@ -45,6 +47,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
     state = WorkerState()
     api = EventsAPI(runtime, committer)
     graph = GraphEndpoint(runtime, committer)
+    imports = OfflineImportAPI(runtime, committer)
     ops = Ops(runtime, state, run_worker)
     openapi = build_openapi()
 
@@ -93,12 +96,16 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
     routes = [
         Route("/v1/events", api.post_events, methods=["POST"]),
         Route("/v1/events/{event_id}", api.get_event, methods=["GET"]),
+        Route("/v1/imports/offline", imports.post_offline, methods=["POST"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         # POST /collect and GET /t.js (browser path, web/collect.py); they share the committer
         # through app.state.committer.
         *collect_routes(runtime),
+        # POST /webhooks/shopify, /webhooks/woocommerce, /webhooks/stripe (and /{shop}):
+        # web/webhooks.py.
+        *webhook_routes(runtime, committer),
         # Last: its pattern would also match /v1/<anything>/events.
         Route("/{version}/{pixel_id}/events", graph.handle, methods=GRAPH_METHODS),
     ]

@@ -19,10 +19,13 @@ from trackside.web.schemas import (
     GraphRequestBody,
     GraphSuccess,
     Health,
+    OfflineImportSummary,
+    WebhookAnswer,
 )
 
 _MODELS = (EventsRequest, EventsAccepted, EventLookup, ErrorBody, Health, GraphSuccess,
-           GraphError, GraphRequestBody, Beacon, CollectAccepted)
+           GraphError, GraphRequestBody, Beacon, CollectAccepted, OfflineImportSummary,
+           WebhookAnswer)
 
 
 def _ref(model: type) -> dict[str, str]:
@@ -34,9 +37,11 @@ def _json(model: type, description: str) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    reasons = {400: "The body is JSON but not the expected shape", 401: "No valid API key",
+    reasons = {400: "The body is JSON but not the expected shape",
+               401: "No valid API key (a webhook: its signature matches no secret)",
                403: "The page's Origin is not in TRACKSIDE_ALLOWED_ORIGINS",
-               404: "Not found", 413: "Body over TRACKSIDE_MAX_BODY_BYTES (/collect: 64 KB)",
+               404: "Not found (a webhook: no shop here has the platform's secret)",
+               413: "Body over TRACKSIDE_MAX_BODY_BYTES (/collect: 64 KB)",
                415: "The body is not JSON (/collect: nor text/plain)",
                429: "Too many events from this client address; see Retry-After",
                431: "Request line and headers over 64 KB (answered before routing)",
@@ -67,6 +72,33 @@ def _graph_other_methods() -> dict[str, Any]:
                  "parameters": _GRAPH_PARAMETERS,
                  "responses": _graph_errors(400)}
     return {method: operation for method in ("get", "put", "patch", "delete")}
+
+
+def _webhook_paths() -> dict[str, Any]:
+    """POST /webhooks/<platform>[/{shop}] (web/webhooks.py, docs/api.md)."""
+    paths: dict[str, Any] = {}
+    signatures = {
+        "shopify": "X-Shopify-Hmac-Sha256 is the base64 HMAC-SHA256 of the raw body",
+        "woocommerce": "X-WC-Webhook-Signature is the base64 HMAC-SHA256 of the raw body",
+        "stripe": "Stripe-Signature is t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+                  "\"{t}.{raw body}\"> (t within 5 minutes)",
+    }
+    for platform, signature in signatures.items():
+        operation: dict[str, Any] = {
+            "summary": f"The {platform} webhooks of a shop (docs/sources.md)",
+            "description": f"Signed by the platform: {signature} with the shop's secret, "
+                           "checked before the body is read as JSON. Every authentic "
+                           "delivery is answered 200.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": _json(WebhookAnswer, "Answered (see status)"),
+                          **_errors(401, 404, 413, 431, 503)},
+        }
+        paths[f"/webhooks/{platform}"] = {"post": operation}
+        paths[f"/webhooks/{platform}/{{shop}}"] = {"post": {**operation, "parameters": [
+            {"name": "shop", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"}}]}}
+    return paths
 
 
 def build_openapi() -> dict[str, Any]:
@@ -101,6 +133,24 @@ def build_openapi() -> dict[str, Any]:
             "responses": {"200": _json(EventLookup, "Personal data shown hashed only"),
                           **_errors(401, 404)},
         }},
+        "/v1/imports/offline": {"post": {
+            "summary": "Offline sales from a CSV file (docs/offline-sales.md)",
+            "description": "The file streams in; every 500 good lines are committed before more "
+                           "is read. 200 with the summary and each rejected line (number, "
+                           "column, reason); a 413 once streaming also carries `summary`.",
+            "security": bearer,
+            "parameters": [
+                {"name": "action_source", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["physical_store", "phone_call"]}},
+                {"name": "map", "in": "query", "required": False,
+                 "schema": {"type": "array", "items": {"type": "string"}},
+                 "description": "COLUMN=field, repeatable"},
+            ],
+            "requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}}}},
+            "responses": {"200": _json(OfflineImportSummary, "The summary and per-line errors"),
+                          **_errors(400, 401, 413, 415, 431, 503)},
+        }},
         "/{version}/{pixel_id}/events": {**_graph_other_methods(), "post": {
             "summary": "Meta Graph API compatible Conversions API endpoint",
             "description": "Send what you would send to graph.facebook.com, with a trackside "
@@ -126,6 +176,7 @@ def build_openapi() -> dict[str, Any]:
             "responses": {"202": _json(CollectAccepted, "Committed"),
                           **_errors(400, 403, 413, 415, 429, 431, 503)},
         }},
+        **_webhook_paths(),
         "/t.js": {"get": {
             "summary": "The browser tag (cacheable; ETag, or ?v=<version> for a year)",
             "responses": {"200": {"description": "JavaScript", "content": {

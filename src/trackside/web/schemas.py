@@ -107,6 +107,22 @@ class CollectAccepted(BaseModel):
     event_id: str
 
 
+class WebhookAnswer(BaseModel):
+    """POST /webhooks/<platform>'s answer to an authentic delivery (or WooCommerce's ping):
+    always 200, so the platform does not retry what can never become an event."""
+
+    status: Literal["ok", "converted", "ignored", "duplicate"] = Field(
+        description="ok: the ping; converted: its events were accepted (results); ignored: "
+                    "nothing to send (reason); duplicate: this delivery was already answered.")
+    delivery_id: str | None = Field(default=None, description="The delivery's key.")
+    reason: str | None = Field(default=None, description="Why an ignored delivery sent no "
+                               "event (unknown_topic, not_a_purchase, unpaid, malformed, stale, "
+                               "nothing_to_refund); for a duplicate, its first answer's.")
+    detail: str | None = Field(default=None, description="The order, status or field at fault.")
+    outcome: str | None = Field(default=None, description="A duplicate's first outcome.")
+    results: list[EventResult] = Field(default_factory=list)
+
+
 class GraphSuccess(BaseModel):
     """Meta's answer to an accepted request (spec/meta-capi.md §1.5)."""
 
@@ -142,3 +158,21 @@ class GraphRequestBody(BaseModel):
     access_token: str | None = Field(default=None, description="A trackside API key.")
     test_event_code: str | None = None
     partner_agent: str | None = None
+
+
+class ImportLineError(BaseModel):
+    line: int = Field(description="The line in the file (the header is line 1).")
+    field: str = Field(description="The column as the file's header names it, or \"line\".")
+    reason: str
+
+
+class OfflineImportSummary(BaseModel):
+    """200 of POST /v1/imports/offline: queued and duplicate lines are committed."""
+
+    rows: int
+    queued: int
+    duplicate: int
+    rejected: int
+    errors: list[ImportLineError]
+    errors_not_listed: int | None = None
+    ignored_columns: list[str] | None = None

@@ -32,6 +32,8 @@ from trackside.redact import Redactor
 
 __all__ = ["MetaDestination"]
 
+_PHYSICAL_STORE = "physical_store"
+
 class MetaDestination:
     """Meta CAPI for one pixel: ``MetaDestination(settings)``."""
 
@@ -43,6 +45,11 @@ class MetaDestination:
     #: and take its whole batch down with it: give up on it before it is batched.
     expiry_margin_s = 60
     age_limit = "Meta refuses events older than 7 days (100/2804003)"
+    #: "For offline and physical store events with physical_store as action_source, you
+    #: should upload transactions within 62 days of the conversion" (spec §2.2,
+    #: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event).
+    physical_store_max_event_age_s = 62 * 86400
+    physical_store_age_limit = "Meta takes physical_store events up to 62 days old"
 
     def __init__(self, settings: Settings, rules: RulesConfig | None = None) -> None:
         own = settings.destination("meta", MetaSettings)
@@ -52,7 +59,8 @@ class MetaDestination:
         self._redact = Redactor(settings.secret_values())
         # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
         # server Purchase without a browser user agent is still sent.
-        self.rules = rules or RulesConfig(mode="compat", versions=(own.meta_api_version,))
+        self.rules = rules or RulesConfig(mode="compat", versions=(own.meta_api_version,),
+                                          allow_physical_store_62d=True)
         self.max_request_bytes = own.meta_max_request_bytes
         self.node_url = (
             f"{own.meta_graph_url}/{own.meta_api_version}/{own.meta_pixel_id}"
@@ -64,12 +72,23 @@ class MetaDestination:
 
     # -- per event ------------------------------------------------------------------------------
 
+    def window_of(self, event: NormalizedEvent) -> tuple[int, str]:
+        """62 days for physical_store events, 7 days for every other (destinations.window)."""
+        if event.action_source == "physical_store":
+            return self.physical_store_max_event_age_s, self.physical_store_age_limit
+        return self.max_event_age_s, self.age_limit
+
     def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip:
         expired = too_old(self, event, now)
         if expired is not None:
             return expired
         payload = event_payload(event, self._meta.meta_ldu)
-        prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload)
+        # "If any event_time in data is greater than 7 days in the past, we return an error for
+        # the entire request" (spec §2.2): a physical_store event may be 62 days old, so it
+        # never shares a request with website (or any other) events.
+        prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload,
+                            group_key=_PHYSICAL_STORE if event.action_source == _PHYSICAL_STORE
+                            else "")
         # Measured before Meta's rules run: an old stored row may hold megabytes (ingest limits
         # came later), and such an event would make one request of hundreds of megabytes.
         size = prepared.payload_bytes()
@@ -88,7 +107,8 @@ class MetaDestination:
 
     def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
         """≤ 1,000 events (§1.4) and ≤ TRACKSIDE_META_MAX_REQUEST_BYTES of event JSON (§6.1:
-        Meta documents no byte limit, so the budget is ours)."""
+        Meta documents no byte limit, so the budget is ours); physical_store events in
+        requests of their own (their group key, set in prepare)."""
         return chunk_by_bytes(prepared, self.max_batch_size, self.max_request_bytes)
 
     # -- per batch ------------------------------------------------------------------------------
