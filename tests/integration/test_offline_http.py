@@ -25,13 +25,16 @@ async def chunks_of(path: Path, size: int = 64 * 1024) -> AsyncIterator[bytes]:
         yield data[start:start + size]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+# PostgreSQL with fewer rows: a re-run's 10,000 duplicates each go through the duplicate merge
+# (trackside.context), two minutes on the shared machine; the numbers are SQLite's job here.
+@pytest.mark.parametrize(("backend", "rows"), [("sqlite", 10_000), ("postgres", 2_000)])
 async def test_ten_thousand_rows_over_http_twice(
-        tmp_path: Path, settings_factory: SettingsFactory, backend: str,
+        tmp_path: Path, settings_factory: SettingsFactory, backend: str, rows: int,
         request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue("pg_url") if backend == "postgres" else \
         f"sqlite:///{tmp_path / 'store.db'}"
-    sales = write_sales(tmp_path / "sales.csv")
+    sales = write_sales(tmp_path / "sales.csv", rows=rows)
+    good = rows - 20
     runtime = Runtime.from_settings(settings_factory(database_url=url))
     try:
         async for client in app_client(runtime):
@@ -40,16 +43,16 @@ async def test_ten_thousand_rows_over_http_twice(
             assert first.status_code == 200, first.text
             body = first.json()
             assert (body["rows"], body["queued"], body["duplicate"], body["rejected"]) == \
-                (10_000, 9_980, 0, 20)
+                (rows, good, 0, 20)
             assert {e["line"]: e["field"] for e in body["errors"]} == sales.bad_lines
             assert body["ignored_columns"] == ["note"]
             second = await client.post(URL, headers=AUTH, content=sales.path.read_bytes(),
                                        timeout=600)
             again = second.json()
-            assert (again["queued"], again["duplicate"], again["rejected"]) == (0, 9_980, 20)
+            assert (again["queued"], again["duplicate"], again["rejected"]) == (0, good, 20)
     finally:
         runtime.close()
-    assert stored(url) == (9_980, 9_980)
+    assert stored(url) == (good, good)
 
 
 async def test_refusals_name_the_problem(tmp_path: Path,
