@@ -147,10 +147,10 @@ class Figures:
                  *(f"suppressed.{c}" for c in SUPPRESSION_CLASSES), "failed", "pending"]
         self.tallies = {name: Tally() for name in names}
 
-    def add(self, facts: OrderFacts, labels: set[str]) -> None:
-        amount = _amount(facts.value)
-        for name, tally in self.tallies.items():
-            if name in labels:
+    def add(self, facts: OrderFacts, labels: set[str], amount: Decimal | None) -> None:
+        for name in labels:
+            tally = self.tallies.get(name)  # "delivered" and "suppressed" are split
+            if tally is not None:
                 tally.add(amount, facts.currency)
 
     def share(self) -> float | None:
@@ -225,9 +225,9 @@ def reconciliation(store: Store, span: Period, *, shop: str = DEFAULT_SHOP) -> d
     total = Figures(destinations)
     days = {day: Figures(destinations) for day in span.days()}
     for facts in orders:
-        found = labels(facts)
-        total.add(facts, found)
-        days[day_of(facts.event_time)].add(facts, found)
+        found, amount = labels(facts), _amount(facts.value)
+        total.add(facts, found, amount)
+        days[day_of(facts.event_time)].add(facts, found, amount)
     return {
         "shop": shop, "since": span.since.isoformat(), "until": span.until.isoformat(),
         "timezone": "UTC", "destinations": destinations, **total.as_dict(),
