@@ -76,7 +76,7 @@ def test_a_confirmed_browser_purchase_becomes_an_order(store: Store) -> None:
     assert [o.event_id for o in store.orders(T0, T0 + DAY)] == ["A"]
 
 
-def test_rows_carry_the_reason_of_suppressed_and_not_applicable_only(store: Store) -> None:
+def test_rows_carry_the_reason_of_rows_ended_undelivered_only(store: Store) -> None:
     put(store, order("A", T0), plans=(
         OutboxPlan("meta", "suppressed", reason="consent: ad_storage denied"),
         OutboxPlan("ga4", "not_applicable", reason="not_applicable: no such event"),
@@ -87,7 +87,7 @@ def test_rows_carry_the_reason_of_suppressed_and_not_applicable_only(store: Stor
     [a] = store.orders(T0, T0 + DAY)
     assert a.rows == [OrderRow("meta", "suppressed", "consent: ad_storage denied"),
                       OrderRow("ga4", "not_applicable", "not_applicable: no such event"),
-                      OrderRow("webhook", "dead", None)]
+                      OrderRow("webhook", "dead", "vendor_refused: 100 bad")]
 
 
 def test_an_order_without_rows_is_listed(store: Store) -> None:

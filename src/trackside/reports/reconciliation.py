@@ -310,7 +310,7 @@ def order_list(store: Store, span: Period, *, shop: str = DEFAULT_SHOP,
 
 def order_entry(facts: OrderFacts, found: set[str]) -> dict[str, Any]:
     """One order of the list: its id, time, value, whether the pixel fired, each
-    destination's status (and the reason of a row not sent on purpose), and the numbers it
+    destination's status (and the reason of a row that ended undelivered), and the numbers it
     counts in."""
     return {
         "event_id": facts.event_id,

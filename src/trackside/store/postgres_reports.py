@@ -33,7 +33,8 @@ from trackside.store.records import orders_from_rows
 ORDERS = (
     "SELECT e.pk, e.event_id, e.event_time, e.order_value, e.order_currency, e.flags,"
     " o.destination, o.status,"
-    " CASE WHEN o.status IN ('suppressed', 'not_applicable') THEN o.message END"
+    " CASE WHEN o.status IN ('suppressed', 'not_applicable', 'dead', 'expired')"
+    " THEN o.message END"
     " FROM (SELECT pk, event_id, event_time, order_value, order_currency, flags FROM events"
     "       WHERE event_name = 'Purchase' AND source <> 'browser' AND shop = %s"
     "       AND event_time >= %s AND event_time < %s AND (event_time, pk) > (%s, %s)"

@@ -212,8 +212,9 @@ class OrderRow:
 
     destination: str
     status: str
-    #: The stored reason of a ``suppressed`` or ``not_applicable`` row (it starts with its
-    #: trackside.outcomes.Reason class); None for other statuses.
+    #: The stored reason of a row that ended undelivered (``suppressed``, ``not_applicable``,
+    #: ``dead``, ``expired``; it starts with its trackside.outcomes.Reason class, or a vendor's
+    #: code); None for other statuses.
     reason: str | None = None
 
 

@@ -266,6 +266,10 @@ def apply_plan(row: OutboxState, plan: OutboxPlan, now: float, due: float | None
     row.finished_at = now if plan.status in FINAL_STATUSES else None
 
 
+#: The statuses whose stored reason Store.orders reports (why the row was not delivered).
+ENDED_WITH_REASON = ("suppressed", "not_applicable", "dead", "expired")
+
+
 def orders_of(state: State, since: int, until: int, shop: str,
               after: tuple[int, int] | None, limit: int | None) -> list[OrderFacts]:
     """Store.orders over the state (as the SQL stores' ORDERS query)."""
@@ -283,6 +287,6 @@ def orders_of(state: State, since: int, until: int, shop: str,
         found.append(OrderFacts(stored.pk, stored.event_id, stored.event_time, value, currency,
                                 tuple(flags.split()) if flags else (), [
             OrderRow(row.destination, row.status,
-                     row.message if row.status in ("suppressed", "not_applicable") else None)
+                     row.message if row.status in ENDED_WITH_REASON else None)
             for row in sorted(rows_of(state, stored.pk), key=lambda row: row.id)]))
     return found
