@@ -14,6 +14,7 @@ medians as JSON.
 Usage: python bench/reports.py [--events 1000000] [--purchases 0.1] [--days 365]
        [--period 30] [--runs 7] [--backend sqlite|postgres|both]
        [--pg-admin-url postgresql://postgres@127.0.0.1:5432/test]
+       python bench/reports.py --sqlite-file PATH | --pg-url URL   (a database loaded before)
 """
 
 from __future__ import annotations
@@ -210,6 +211,18 @@ def run(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             store.close()
 
 
+def measure_existing(args: argparse.Namespace) -> dict[str, Any]:
+    """The figures of a database this bench loaded before (--sqlite-file / --pg-url): the
+    load of a million events takes minutes on a busy machine, the measurement seconds."""
+    store: Store = (PostgresStore(args.pg_url, pool_size=2) if args.pg_url
+                    else SQLiteStore(args.sqlite_file))
+    try:
+        return {"backend": "postgres" if args.pg_url else "sqlite", "existing": True,
+                **measure(store, args.period, args.runs)}
+    finally:
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -220,7 +233,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--sqlite-file", help="Measure this database loaded before instead.")
+    parser.add_argument("--pg-url", help="Measure this database loaded before instead.")
     args = parser.parse_args()
+    if args.sqlite_file or args.pg_url:
+        print(json.dumps({**measure_existing(args), "period_days": args.period}), flush=True)
+        return
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:
         print(json.dumps({**run(backend, args), "purchases_share": args.purchases,

@@ -29,7 +29,7 @@ def put(store: Store, *events: NormalizedEvent, source: str = "api", shop: str =
                                               for p in plans], shop) for e in events], NOW)
 
 
-T0 = int(NOW) - 10 * DAY
+T0 = (int(NOW) // DAY - 10) * DAY  # midnight UTC: days are whole
 
 
 def test_only_the_store_purchases_of_the_period_and_shop(store: Store) -> None:
@@ -113,3 +113,38 @@ def test_cursor_pages_are_stable_and_complete(store: Store) -> None:
         after = (page[-1].event_time, page[-1].ref)
     assert paged == [o.event_id for o in everything]
     assert all(len(o.rows) == 2 for o in store.orders(T0, T0 + DAY, limit=5))
+
+
+def test_tallies_group_orders_by_day_currency_flags_and_rows(store: Store) -> None:
+    consent = OutboxPlan("meta", "suppressed", reason="consent: ad_storage denied")
+    put(store, order("A", T0, 0.1), order("B", T0 + 5, 0.2))
+    put(store, order("C", T0 + 6, 1.5, "USD"), order("D", T0 + DAY, 2.0))
+    put(store, order("E", T0, 3.25, flags=("seen_by_browser",)))
+    put(store, order("F", T0, None, None), order("G", T0 + 1, 4.0), plans=(consent,))
+    put(store, order("beacon", T0), source="browser")
+    put(store, order("other", T0), shop="other")
+    tallies = {(t.day - T0 // DAY, t.currency, t.flags, t.rows): (t.count, t.value_units)
+               for t in store.order_tallies(T0, T0 + 2 * DAY)}
+    pending = (OrderRow("ga4", "pending"), OrderRow("meta", "pending"))
+    assert tallies == {
+        (0, "EUR", (), pending): (2, 300_000),
+        (0, "USD", (), pending): (1, 1_500_000),
+        (1, "EUR", (), pending): (1, 2_000_000),
+        (0, "EUR", ("seen_by_browser",), pending): (1, 3_250_000),
+        (0, None, (), (OrderRow("meta", "suppressed", "consent:"),)): (1, None),
+        (0, "EUR", (), (OrderRow("meta", "suppressed", "consent:"),)): (1, 4_000_000),
+    }
+    assert store.order_tallies(T0 + 2 * DAY, T0 + 3 * DAY) == []
+
+
+def test_statuses_keep_only_orders_with_a_row_in_one_of_them(store: Store) -> None:
+    put(store, order("A", T0), order("B", T0 + 1), plans=(OutboxPlan("meta"),))
+    put(store, order("C", T0 + 2), plans=(OutboxPlan("meta", "dead", reason="x: y"),
+                                          OutboxPlan("ga4")))
+    put(store, order("D", T0 + 3), plans=(OutboxPlan("meta", "expired", reason="too_old: z"),))
+    found = store.orders(T0, T0 + DAY, statuses=("dead", "expired"))
+    assert [o.event_id for o in found] == ["C", "D"]
+    assert [len(o.rows) for o in found] == [2, 1]  # every row of a kept order
+    assert [o.event_id for o in store.orders(T0, T0 + DAY, statuses=("dead", "expired"),
+                                             limit=1, after=(T0 + 2, found[0].ref))] == ["D"]
+    assert store.orders(T0, T0 + DAY, statuses=("delivered",)) == []

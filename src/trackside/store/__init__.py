@@ -48,6 +48,7 @@ from trackside.store.records import (
     NoteRow,
     OrderFacts,
     OrderRow,
+    OrderTally,
     OutboxPlan,
     OutboxRow,
     PurgeCandidate,
@@ -76,6 +77,7 @@ __all__ = [
     "NoteRow",
     "OrderFacts",
     "OrderRow",
+    "OrderTally",
     "OutboxPlan",
     "OutboxRow",
     "PurgeCandidate",
@@ -350,11 +352,20 @@ class Store(Protocol):
     def orders(
         self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
         after: tuple[int, int] | None = None, limit: int | None = None,
+        statuses: Sequence[str] | None = None,
     ) -> list[OrderFacts]:
         """The stored Purchases of ``shop`` whose source is not the browser (the store's
         orders, :data:`ORDER_SOURCES_EXCLUDED`) with ``since <= event_time < until``, each
         with its outbox rows; ordered by (event_time, ref), only those after ``after`` (an
-        (event_time, ref) pair), at most ``limit`` orders."""
+        (event_time, ref) pair), with ``statuses`` only those having a row in one of them, at
+        most ``limit`` orders."""
+        ...
+
+    def order_tallies(self, since: int, until: int, *,
+                      shop: str = DEFAULT_SHOP) -> list[OrderTally]:
+        """The orders of :meth:`orders` grouped by UTC day, currency, flags and the (destination,
+        status, reason class) of their rows: per group the count and the value summed in
+        millionths (records.VALUE_UNITS), so a report reads groups, not orders."""
         ...
 
     # Browser context joins (trackside/join.py).

@@ -206,7 +206,7 @@ class PurgeCandidate:
     sent: dict[int, str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class OrderRow:
     """One destination's state of a stored order, as :meth:`Store.orders` reports it."""
 
@@ -256,3 +256,45 @@ def orders_from_rows(rows: Iterable[Sequence[Any]]) -> list[OrderFacts]:
         if destination is not None:
             last.rows.append(OrderRow(destination, status, reason))
     return found
+
+
+#: Order values are summed in millionths, as integers: exact in every store (a value with more
+#: than six decimals is rounded to the millionth).
+VALUE_UNITS = 1_000_000
+
+
+@dataclass
+class OrderTally:
+    """Orders of one shape, as :meth:`Store.order_tallies` groups them."""
+
+    #: The UTC day of their event_time, as days since 1970-01-01.
+    day: int
+    currency: str | None
+    flags: tuple[str, ...]
+    #: Their outbox rows (sorted); ``reason`` holds only the stored reason's class part, up to
+    #: and including its ``:`` ("consent:"), for suppressed and not_applicable rows.
+    rows: tuple[OrderRow, ...]
+    count: int
+    #: The sum of their values in :data:`VALUE_UNITS` (None when none has a value).
+    value_units: int | None
+
+
+def tallies_from_rows(rows: Iterable[Sequence[Any]]) -> list[OrderTally]:
+    """OrderTally from the SQL stores' rows (day, currency, flags, shape, count, units), where
+    shape is ``destination US status US reason-class`` joined by RS (the ASCII unit and
+    record separators); groups whose rows came in another order are merged."""
+    merged: dict[tuple[Any, ...], OrderTally] = {}
+    for day, currency, flags, shape, count, units in rows:
+        parts = sorted(tuple(row.split("\x1f")) for row in shape.split("\x1e")) if shape else []
+        outbox = tuple(OrderRow(d, s, r or None) for d, s, r in parts)
+        key = (day, currency, flags, outbox)
+        units = int(units) if units is not None else None
+        found = merged.get(key)
+        if found is None:
+            merged[key] = OrderTally(int(day), currency, tuple(flags.split()) if flags else (),
+                                     outbox, int(count), units)
+        else:
+            found.count += int(count)
+            if units is not None:
+                found.value_units = (found.value_units or 0) + units
+    return list(merged.values())

@@ -34,6 +34,7 @@ from trackside.store import (
     NewEvent,
     NoteRow,
     OrderFacts,
+    OrderTally,
     OutboxRow,
     ReplayResult,
     StoreLocked,
@@ -46,6 +47,7 @@ from trackside.testing.memory_unit import (
     add_note,
     orders_of,
     rows_of,
+    tallies_of,
 )
 
 #: How long a store call waits for the lock outside ``time_limit`` (as SQLite's busy timeout).
@@ -106,9 +108,15 @@ class MemoryStore:
     def orders(
         self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
         after: tuple[int, int] | None = None, limit: int | None = None,
+        statuses: Sequence[str] | None = None,
     ) -> list[OrderFacts]:
         with self._locked() as state:
-            return orders_of(state, since, until, shop, after, limit)
+            return orders_of(state, since, until, shop, after, limit, statuses)
+
+    def order_tallies(self, since: int, until: int, *,
+                      shop: str = DEFAULT_SHOP) -> list[OrderTally]:
+        with self._locked() as state:
+            return tallies_of(state, since, until, shop)
 
     # -- schema and health -------------------------------------------------------------------
 

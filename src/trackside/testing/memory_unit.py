@@ -26,7 +26,7 @@ from trackside.store import (
     PurgeCandidate,
     StoredEvent,
 )
-from trackside.store.records import order_columns
+from trackside.store.records import VALUE_UNITS, OrderTally, order_columns
 
 
 @dataclass
@@ -271,14 +271,17 @@ ENDED_WITH_REASON = ("suppressed", "not_applicable", "dead", "expired")
 
 
 def orders_of(state: State, since: int, until: int, shop: str,
-              after: tuple[int, int] | None, limit: int | None) -> list[OrderFacts]:
+              after: tuple[int, int] | None, limit: int | None,
+              statuses: Sequence[str] | None = None) -> list[OrderFacts]:
     """Store.orders over the state (as the SQL stores' ORDERS query)."""
     after = after if after is not None else (-1, 0)
     picked = sorted(
         (stored for stored in state.events.values()
          if stored.shop == shop and stored.event_name == "Purchase"
          and stored.source not in ORDER_SOURCES_EXCLUDED
-         and since <= stored.event_time < until and (stored.event_time, stored.pk) > after),
+         and since <= stored.event_time < until and (stored.event_time, stored.pk) > after
+         and (statuses is None
+              or any(row.status in statuses for row in rows_of(state, stored.pk)))),
         key=lambda stored: (stored.event_time, stored.pk))
     found = []
     for stored in picked[:limit]:
@@ -290,3 +293,30 @@ def orders_of(state: State, since: int, until: int, shop: str,
                      row.message if row.status in ENDED_WITH_REASON else None)
             for row in sorted(rows_of(state, stored.pk), key=lambda row: row.id)]))
     return found
+
+
+def tallies_of(state: State, since: int, until: int, shop: str) -> list[OrderTally]:
+    """Store.order_tallies over the state (as the SQL stores' ORDER_TALLIES query)."""
+    groups: dict[tuple[object, ...], OrderTally] = {}
+    for facts in orders_of(state, since, until, shop, None, None):
+        rows = tuple(sorted(
+            (OrderRow(row.destination, row.status, _reason_class_part(row))
+             for row in facts.rows), key=lambda r: (r.destination, r.status, r.reason or "")))
+        key = (facts.event_time // 86400, facts.currency, facts.flags, rows)
+        units = round(facts.value * VALUE_UNITS) if facts.value is not None else None
+        found = groups.get(key)
+        if found is None:
+            groups[key] = OrderTally(facts.event_time // 86400, facts.currency, facts.flags,
+                                     rows, 1, units)
+        else:
+            found.count += 1
+            if units is not None:
+                found.value_units = (found.value_units or 0) + units
+    return list(groups.values())
+
+
+def _reason_class_part(row: OrderRow) -> str | None:
+    if row.status not in ("suppressed", "not_applicable") or not row.reason:
+        return None
+    head, sep, _ = row.reason.partition(":")
+    return head + sep if sep else None
