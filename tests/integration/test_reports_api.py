@@ -126,3 +126,22 @@ async def test_the_list_of_one_order(client: httpx.AsyncClient) -> None:
     assert entry["pixel_fired"] is False
     assert {"orders", "pixel_missed"} <= set(entry["counted_in"])
     assert page["next_cursor"] is None
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--since", "yesterday"], "--since"),
+    (["--since", "2026-11-20", "--until", "2026-11-19"], "--until"),
+    (["--since", "2026-11-20", "--format", "xml"], "--format"),
+    (["--since", "2026-11-20", "--orders", "everything"], "--orders"),
+])
+def test_the_cli_refuses_bad_options_with_exit_2_naming_them(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from trackside.cli import app
+
+    result = CliRunner().invoke(app, ["reconcile", *args],
+                                env={"TRACKSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/c.db"})
+    assert result.exit_code == 2, result.output
+    assert option in result.output

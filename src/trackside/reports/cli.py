@@ -48,7 +48,8 @@ def reconcile(
         if orders is not None:
             reconciliation.check_filter(orders)
     except ReportError as exc:
-        raise typer.BadParameter(exc.reason, param_hint=f"--{exc.field}") from None
+        option = "--orders" if exc.field == "filter" else f"--{exc.field}"
+        raise typer.BadParameter(exc.reason, param_hint=option) from None
     runtime = _runtime(_shop(shop))
     try:
         if orders is None:
