@@ -3,6 +3,8 @@ as a table, CSV or JSON; ``--orders FILTER`` lists the orders behind one of its 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Annotated, Any
 
@@ -81,9 +83,6 @@ def _order_list(runtime: Any, span: reconciliation.Period, name: str, output: st
             for o in listed]
     head = ["event_id", "order_time", "value", "currency", "pixel_fired", "destinations"]
     if output == "csv":
-        import csv
-        import io
-
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerows([head, *rows])
