@@ -171,9 +171,7 @@
     params = params || {};
     var id = type === "purchase" ? purchaseId(params.reference) : randomId();
     var c = currentConsent();
-    // Whether the pixel fired with this id (present, and ad_storage not denied): the
-    // reconciliation counts an order as seen by the pixel only then.
-    var pixel = callPixel(name, params, id, c);
+    var pixel = callPixel(name, params, id, c); // fired with this id (reports)
     send({
       v: 1, type: type, event_name: name, event_id: id,
       url: w.location.href, referrer: d.referrer || null,
