@@ -42,6 +42,7 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
+    from trackside.reports.cli import reconcile
     from trackside.sources.imports import import_app
     from trackside.sources.prestashop.cli import app as prestashop_app
     from trackside.store.move_cli import migrate_store
@@ -50,6 +51,7 @@ def _register_sub_apps() -> None:
     app.add_typer(import_app(), name="import")
     app.command()(demo)
     app.command("migrate-store")(migrate_store)
+    app.command()(reconcile)
 
 
 _register_sub_apps()

@@ -112,7 +112,8 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
                           "/v1/imports/offline", "/collect", "/t.js", "/healthz", "/metrics",
                           "/webhooks/shopify", "/webhooks/shopify/{shop}", "/webhooks/woocommerce",
                           "/webhooks/woocommerce/{shop}", "/webhooks/stripe",
-                          "/webhooks/stripe/{shop}"}
+                          "/webhooks/stripe/{shop}",
+                          "/v1/reports/reconciliation", "/v1/reports/reconciliation/orders"}
     # Every route the app serves is documented (the document itself aside).
     from trackside.web.app import create_app
 

@@ -28,6 +28,8 @@ from trackside.store.postgres import PostgresStore, _migrations
 
 CANARY_PASSWORD = "canaryPGpasswordQ7w8e9"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+#: Every PostgreSQL migration file, in order (0001_initial.sql, 0003_order_facts.sql, …).
+ALL_MIGRATIONS = [name for _, name, _ in _migrations()]
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])

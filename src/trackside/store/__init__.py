@@ -46,6 +46,9 @@ from trackside.store.records import (
     InsertResult,
     NewEvent,
     NoteRow,
+    OrderFacts,
+    OrderRow,
+    OrderTally,
     OutboxPlan,
     OutboxRow,
     PurgeCandidate,
@@ -61,6 +64,7 @@ __all__ = [
     "DEFAULT_SHOP",
     "FINAL_STATUSES",
     "HELD",
+    "ORDER_SOURCES_EXCLUDED",
     "STATUSES",
     "AttemptRecord",
     "AttemptRow",
@@ -73,6 +77,9 @@ __all__ = [
     "InsertResult",
     "NewEvent",
     "NoteRow",
+    "OrderFacts",
+    "OrderRow",
+    "OrderTally",
     "OutboxPlan",
     "OutboxRow",
     "PurgeCandidate",
@@ -96,6 +103,9 @@ HELD = Outcome.HELD
 #: The final statuses, in the order reports show them (trackside.outcomes).
 FINAL_STATUSES = tuple(outcome for outcome in ALL if outcome in FINAL)
 STATUSES = ALL
+#: The source whose Purchases :meth:`Store.orders` leaves out: the browser's copy of an order
+#: is no store confirmation (a confirmation changes the event's source to the store's).
+ORDER_SOURCES_EXCLUDED = ("browser",)
 #: Attempt rows a store keeps per outbox row: the first few (what went wrong at first) and the
 #: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
 ATTEMPTS_KEPT_FIRST = 5
@@ -349,6 +359,27 @@ class Store(Protocol):
     ) -> DropResult:
         """End the pending and held rows of ``event_id`` (all destinations, or
         ``destination``) as ``dead`` with ``reason``; a note records who did it and why."""
+        ...
+
+    # The reconciliation report (trackside/reports/reconciliation.py).
+
+    def orders(
+        self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
+        after: tuple[int, int] | None = None, limit: int | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[OrderFacts]:
+        """The stored Purchases of ``shop`` whose source is not the browser (the store's
+        orders, :data:`ORDER_SOURCES_EXCLUDED`) with ``since <= event_time < until``, each
+        with its outbox rows; ordered by (event_time, ref), only those after ``after`` (an
+        (event_time, ref) pair), with ``statuses`` only those having a row in one of them, at
+        most ``limit`` orders."""
+        ...
+
+    def order_tallies(self, since: int, until: int, *,
+                      shop: str = DEFAULT_SHOP) -> list[OrderTally]:
+        """The orders of :meth:`orders` grouped by UTC day, currency, flags and the (destination,
+        status, reason class) of their rows: per group the count and the value summed in
+        millionths (records.VALUE_UNITS), so a report reads groups, not orders."""
         ...
 
     # Browser context joins (trackside/join.py).

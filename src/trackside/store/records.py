@@ -5,6 +5,7 @@ Plain dataclasses, no driver types: a caller never sees a SQLite row or column n
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -232,3 +233,97 @@ class WebhookCount:
     reason: str
     count: int
     last_received_at: float
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """One destination's state of a stored order, as :meth:`Store.orders` reports it."""
+
+    destination: str
+    status: str
+    #: The stored reason of a row that ended undelivered (``suppressed``, ``not_applicable``,
+    #: ``dead``, ``expired``; it starts with its trackside.outcomes.Reason class, or a vendor's
+    #: code); None for other statuses.
+    reason: str | None = None
+
+
+@dataclass
+class OrderFacts:
+    """A stored Purchase of a server source, with what the reconciliation report reads."""
+
+    #: The store's own key of the event: with ``event_time``, the order of every listing.
+    ref: int
+    event_id: str
+    event_time: int
+    value: float | None
+    currency: str | None
+    #: The event's flags (``seen_by_browser``, ``pixel_absent``, …).
+    flags: tuple[str, ...]
+    #: Its outbox rows, by id.
+    rows: list[OrderRow] = field(default_factory=list)
+
+
+def order_columns(event: NormalizedEvent) -> tuple[float | None, str | None, str | None]:
+    """(order_value, order_currency, flags) as the SQL stores keep them beside the body
+    (migrations 0010 / postgres 0003): copies, so reports never parse bodies."""
+    order = event.order
+    return (order.value if order else None, order.currency if order else None,
+            " ".join(event.flags) or None)
+
+
+def orders_from_rows(rows: Iterable[Sequence[Any]]) -> list[OrderFacts]:
+    """OrderFacts from the SQL stores' flat rows (pk, event_id, event_time, order_value,
+    order_currency, flags, destination, status, reason), ordered by order then outbox id; an
+    order without outbox rows has one row whose destination is NULL."""
+    found: list[OrderFacts] = []
+    last: OrderFacts | None = None
+    for pk, event_id, event_time, value, currency, flags, destination, status, reason in rows:
+        if last is None or last.ref != pk:
+            last = OrderFacts(pk, event_id, event_time, value, currency,
+                              tuple(flags.split()) if flags else ())
+            found.append(last)
+        if destination is not None:
+            last.rows.append(OrderRow(destination, status, reason))
+    return found
+
+
+#: Order values are summed in millionths, as integers: exact in every store (a value with more
+#: than six decimals is rounded to the millionth).
+VALUE_UNITS = 1_000_000
+
+
+@dataclass
+class OrderTally:
+    """Orders of one shape, as :meth:`Store.order_tallies` groups them."""
+
+    #: The UTC day of their event_time, as days since 1970-01-01.
+    day: int
+    currency: str | None
+    flags: tuple[str, ...]
+    #: Their outbox rows (sorted); ``reason`` holds only the stored reason's class part, up to
+    #: and including its ``:`` ("consent:"), for suppressed and not_applicable rows.
+    rows: tuple[OrderRow, ...]
+    count: int
+    #: The sum of their values in :data:`VALUE_UNITS` (None when none has a value).
+    value_units: int | None
+
+
+def tallies_from_rows(rows: Iterable[Sequence[Any]]) -> list[OrderTally]:
+    """OrderTally from the SQL stores' rows (day, currency, flags, shape, count, units), where
+    shape is ``destination US status US reason-class`` joined by RS (the ASCII unit and
+    record separators); groups whose rows came in another order are merged."""
+    merged: dict[tuple[Any, ...], OrderTally] = {}
+    for day, currency, flags, shape, count, units in rows:
+        parts = sorted(tuple(row.split("\x1f")) for row in shape.split("\x1e")) if shape else []
+        outbox = tuple(OrderRow(d, s, r or None) for d, s, r in parts)
+        key = (day, currency, flags, outbox)
+        units = int(units) if units is not None else None
+        found = merged.get(key)
+        if found is None:
+            merged[key] = OrderTally(int(day), currency, tuple(flags.split()) if flags else (),
+                                     outbox, int(count), units)
+        else:
+            found.count += int(count)
+            if units is not None:
+                found.value_units = (found.value_units or 0) + units
+    return list(merged.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from trackside.events import NormalizedEvent
@@ -18,13 +19,63 @@ from trackside.store import (
     DropResult,
     EventView,
     NoteRow,
+    OrderFacts,
     OutboxRow,
     ReplayResult,
 )
+from trackside.store.records import OrderTally, orders_from_rows, tallies_from_rows
 from trackside.store.sqlite_outbox import SQLiteHost
+
+#: The store's orders of a period (Store.orders): the predicate spelled as the partial index
+#: events_orders (migration 0010) so one index range answers it; their outbox rows by
+#: UNIQUE (event_pk, destination). The row comparison on (event_time, pk) is the cursor.
+ORDERS = (
+    "SELECT e.pk, e.event_id, e.event_time, e.order_value, e.order_currency, e.flags,"
+    " o.destination, o.status,"
+    " CASE WHEN o.status IN ('suppressed', 'not_applicable', 'dead', 'expired')"
+    " THEN o.message END"
+    " FROM (SELECT pk, event_id, event_time, order_value, order_currency, flags FROM events"
+    "       WHERE event_name = 'Purchase' AND source <> 'browser' AND shop = ?"
+    "       AND event_time >= ? AND event_time < ? AND (event_time, pk) > (?, ?)"
+    "       AND (? IS NULL OR EXISTS (SELECT 1 FROM outbox x WHERE x.event_pk = events.pk"
+    "            AND x.status IN (SELECT value FROM json_each(?))))"
+    "       ORDER BY shop, event_time, pk LIMIT ?) AS e"
+    " LEFT JOIN outbox o ON o.event_pk = e.pk ORDER BY e.event_time, e.pk, o.id"
+)
+
+
+#: Store.order_tallies: the orders of ORDERS' range (one index range), each with its shape (its
+#: rows' destination, status and, for rows not sent on purpose, the reason's class part, read
+#: by UNIQUE (event_pk, destination)), grouped by day, currency, flags and shape.
+ORDER_TALLIES = (
+    "SELECT e.event_time / 86400, e.order_currency, e.flags,"
+    " (SELECT group_concat(x.destination || char(31) || x.status || char(31) ||"
+    "  CASE WHEN x.status IN ('suppressed', 'not_applicable') AND instr(x.message, ':') > 0"
+    "  THEN substr(x.message, 1, instr(x.message, ':')) ELSE '' END, char(30))"
+    "  FROM outbox x WHERE x.event_pk = e.pk) AS shape,"
+    " COUNT(*), SUM(CAST(ROUND(e.order_value * 1000000) AS INTEGER)) FROM events e"
+    " WHERE e.event_name = 'Purchase' AND e.source <> 'browser' AND e.shop = ?"
+    " AND e.event_time >= ? AND e.event_time < ? GROUP BY 1, 2, 3, 4"
+)
 
 
 class ReportQueries(SQLiteHost):
+    def orders(
+        self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
+        after: tuple[int, int] | None = None, limit: int | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[OrderFacts]:
+        after_time, after_ref = after if after is not None else (-1, 0)
+        return orders_from_rows(tuple(row) for row in self._read(ORDERS, (
+            shop, since, until, after_time, after_ref, *(2 * [None if statuses is None
+                                                          else json.dumps(list(statuses))]),
+            -1 if limit is None else limit)))
+
+    def order_tallies(self, since: int, until: int, *,
+                      shop: str = DEFAULT_SHOP) -> list[OrderTally]:
+        return tallies_from_rows(tuple(row) for row in self._read(ORDER_TALLIES,
+                                                                  (shop, since, until)))
+
     def counts(self, *, shop: str | None = None) -> list[DestinationCounts]:
         """Per (shop, destination), of one shop or (None) of all shops."""
         by_key: dict[tuple[str, str], DestinationCounts] = {}

@@ -33,6 +33,8 @@ from trackside.store import (
     InsertResult,
     NewEvent,
     NoteRow,
+    OrderFacts,
+    OrderTally,
     OutboxRow,
     ReplayResult,
     StoreLocked,
@@ -44,7 +46,9 @@ from trackside.testing.memory_unit import (
     MemoryUnit,
     State,
     add_note,
+    orders_of,
     rows_of,
+    tallies_of,
 )
 from trackside.testing.memory_webhooks import WebhookRecords
 
@@ -100,6 +104,21 @@ class MemoryStore(MemoryJobs, WebhookRecords):
                 raise
             finally:
                 self._local.writing = False
+
+    # -- the reconciliation report ------------------------------------------------------------
+
+    def orders(
+        self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
+        after: tuple[int, int] | None = None, limit: int | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[OrderFacts]:
+        with self._locked() as state:
+            return orders_of(state, since, until, shop, after, limit, statuses)
+
+    def order_tallies(self, since: int, until: int, *,
+                      shop: str = DEFAULT_SHOP) -> list[OrderTally]:
+        with self._locked() as state:
+            return tallies_of(state, since, until, shop)
 
     # -- schema and health -------------------------------------------------------------------
 

@@ -15,15 +15,19 @@ from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
     HELD,
+    ORDER_SOURCES_EXCLUDED,
     AttemptRecord,
     DestinationState,
     Finished,
     NewEvent,
+    OrderFacts,
+    OrderRow,
     OutboxPlan,
     PurgeCandidate,
     StoredEvent,
     WebhookDelivery,
 )
+from trackside.store.records import VALUE_UNITS, OrderTally, order_columns
 
 
 @dataclass
@@ -272,3 +276,59 @@ def apply_plan(row: OutboxState, plan: OutboxPlan, now: float, due: float | None
     row.status, row.message = plan.status, plan.reason
     row.next_attempt_at = due if pending else None
     row.finished_at = now if plan.status in FINAL_STATUSES else None
+
+
+#: The statuses whose stored reason Store.orders reports (why the row was not delivered).
+ENDED_WITH_REASON = ("suppressed", "not_applicable", "dead", "expired")
+
+
+def orders_of(state: State, since: int, until: int, shop: str,
+              after: tuple[int, int] | None, limit: int | None,
+              statuses: Sequence[str] | None = None) -> list[OrderFacts]:
+    """Store.orders over the state (as the SQL stores' ORDERS query)."""
+    after = after if after is not None else (-1, 0)
+    picked = sorted(
+        (stored for stored in state.events.values()
+         if stored.shop == shop and stored.event_name == "Purchase"
+         and stored.source not in ORDER_SOURCES_EXCLUDED
+         and since <= stored.event_time < until and (stored.event_time, stored.pk) > after
+         and (statuses is None
+              or any(row.status in statuses for row in rows_of(state, stored.pk)))),
+        key=lambda stored: (stored.event_time, stored.pk))
+    found = []
+    for stored in picked[:limit]:
+        event = stored.event()
+        value, currency, flags = order_columns(event)
+        found.append(OrderFacts(stored.pk, stored.event_id, stored.event_time, value, currency,
+                                tuple(flags.split()) if flags else (), [
+            OrderRow(row.destination, row.status,
+                     row.message if row.status in ENDED_WITH_REASON else None)
+            for row in sorted(rows_of(state, stored.pk), key=lambda row: row.id)]))
+    return found
+
+
+def tallies_of(state: State, since: int, until: int, shop: str) -> list[OrderTally]:
+    """Store.order_tallies over the state (as the SQL stores' ORDER_TALLIES query)."""
+    groups: dict[tuple[object, ...], OrderTally] = {}
+    for facts in orders_of(state, since, until, shop, None, None):
+        rows = tuple(sorted(
+            (OrderRow(row.destination, row.status, _reason_class_part(row))
+             for row in facts.rows), key=lambda r: (r.destination, r.status, r.reason or "")))
+        key = (facts.event_time // 86400, facts.currency, facts.flags, rows)
+        units = round(facts.value * VALUE_UNITS) if facts.value is not None else None
+        found = groups.get(key)
+        if found is None:
+            groups[key] = OrderTally(facts.event_time // 86400, facts.currency, facts.flags,
+                                     rows, 1, units)
+        else:
+            found.count += 1
+            if units is not None:
+                found.value_units = (found.value_units or 0) + units
+    return list(groups.values())
+
+
+def _reason_class_part(row: OrderRow) -> str | None:
+    if row.status not in ("suppressed", "not_applicable") or not row.reason:
+        return None
+    head, sep, _ = row.reason.partition(":")
+    return head + sep if sep else None

@@ -32,6 +32,7 @@ from trackside.web.imports import OfflineImportAPI
 from trackside.web.middleware import RequestContext
 from trackside.web.openapi import build_openapi
 from trackside.web.ops import Ops, WorkerState
+from trackside.web.reports import ReportsAPI
 from trackside.web.webhooks import webhook_routes
 
 log = logging.getLogger("trackside.web")
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
     committer = Committer(runtime.pipeline)
     state = WorkerState()
     api = EventsAPI(runtime, committer)
+    reports = ReportsAPI(runtime)
     graph = GraphEndpoint(runtime, committer)
     imports = OfflineImportAPI(runtime, committer)
     ops = Ops(runtime, state, run_worker)
@@ -97,6 +99,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         Route("/v1/events", api.post_events, methods=["POST"]),
         Route("/v1/events/{event_id}", api.get_event, methods=["GET"]),
         Route("/v1/imports/offline", imports.post_offline, methods=["POST"]),
+        Route("/v1/reports/reconciliation", reports.reconciliation, methods=["GET"]),
+        Route("/v1/reports/reconciliation/orders", reports.orders, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

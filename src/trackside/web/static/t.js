@@ -171,8 +171,7 @@
     params = params || {};
     var id = type === "purchase" ? purchaseId(params.reference) : randomId();
     var c = currentConsent();
-    var pixel = typeof w.fbq === "function";
-    callPixel(name, params, id, c);
+    var pixel = callPixel(name, params, id, c); // fired with this id (reports)
     send({
       v: 1, type: type, event_name: name, event_id: id,
       url: w.location.href, referrer: d.referrer || null,
