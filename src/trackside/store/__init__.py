@@ -38,9 +38,13 @@ from trackside.store.records import (
     AttemptRecord,
     AttemptRow,
     Claimed,
+    DailyCount,
+    DeadLetter,
+    DeliveryLatency,
     DestinationCounts,
     DestinationState,
     DropResult,
+    EventSummary,
     EventView,
     Finished,
     InsertResult,
@@ -63,9 +67,13 @@ __all__ = [
     "AttemptRecord",
     "AttemptRow",
     "Claimed",
+    "DailyCount",
+    "DeadLetter",
+    "DeliveryLatency",
     "DestinationCounts",
     "DestinationState",
     "DropResult",
+    "EventSummary",
     "EventView",
     "Finished",
     "InsertResult",
@@ -335,6 +343,30 @@ class Store(Protocol):
     ) -> DropResult:
         """End the pending and held rows of ``event_id`` (all destinations, or
         ``destination``) as ``dead`` with ``reason``; a note records who did it and why."""
+        ...
+
+    # The console's reads (web/console/): of one shop, no personal data in what they return.
+
+    def events_per_day(self, since: float, until: float, *,
+                       shop: str = DEFAULT_SHOP) -> list[DailyCount]:
+        """Events accepted in [``since``, ``until``) per UTC day and source, by day then
+        source."""
+        ...
+
+    def delivery_latency(self, since: float, until: float, *,
+                         shop: str = DEFAULT_SHOP) -> list[DeliveryLatency]:
+        """Per destination, the rows delivered in [``since``, ``until``): how many, and the
+        average and longest time from acceptance to delivery, by destination."""
+        ...
+
+    def dead_letters(self, *, shop: str = DEFAULT_SHOP, limit: int = 50) -> list[DeadLetter]:
+        """The rows that ended ``dead`` or ``expired`` (what replay takes), newest first."""
+        ...
+
+    def find_events(self, *, reference: str | None = None, email_hash: str | None = None,
+                    shop: str = DEFAULT_SHOP, limit: int = 20) -> list[EventSummary]:
+        """Events whose order reference is ``reference``, or whose hashed e-mails include
+        ``email_hash`` (SHA-256 hex, as the pipeline stores it), newest first."""
         ...
 
     # Browser context joins (trackside/join.py).

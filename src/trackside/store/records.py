@@ -203,3 +203,48 @@ class PurgeCandidate:
     event: NormalizedEvent
     #: outbox id → the sent payload.
     sent: dict[int, str]
+
+
+# -- the console's reads (web/console/) ------------------------------------------------------
+
+
+@dataclass
+class DailyCount:
+    """Events accepted on one UTC day (``YYYY-MM-DD``) from one source."""
+
+    day: str
+    source: str
+    count: int
+
+
+@dataclass
+class DeliveryLatency:
+    """How long one destination's delivered rows waited between acceptance and delivery."""
+
+    destination: str
+    delivered: int
+    average_s: float
+    max_s: float
+
+
+@dataclass
+class DeadLetter:
+    """An outbox row that ended ``dead`` or ``expired``: what replay would send again."""
+
+    event_name: str
+    event_id: str
+    destination: str
+    status: str
+    code: int | None
+    message: str | None
+    finished_at: float | None
+
+
+@dataclass
+class EventSummary:
+    """One stored event as a search result lists it (no body: no personal data)."""
+
+    event_name: str
+    event_id: str
+    source: str
+    accepted_at: float
