@@ -35,6 +35,7 @@ from trackside.store import (
     StoreUnavailable,
     StoreUnwritable,
 )
+from trackside.store.sqlite_jobs import JobQueries
 from trackside.store.sqlite_outbox import OutboxQueries
 from trackside.store.sqlite_reports import ReportQueries
 from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
@@ -104,7 +105,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(OutboxQueries, ReportQueries):
+class SQLiteStore(OutboxQueries, ReportQueries, JobQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":

@@ -38,6 +38,7 @@ from trackside.store import (
     StoreLocked,
     StoreUnavailable,
 )
+from trackside.testing.memory_jobs import MemoryJobs
 from trackside.testing.memory_unit import (
     AttemptState,
     MemoryUnit,
@@ -50,7 +51,7 @@ from trackside.testing.memory_unit import (
 WAIT_S = 30.0
 
 
-class MemoryStore:
+class MemoryStore(MemoryJobs):
     """A Store whose data lives in this object (thread-safe; lost when it goes)."""
 
     def __init__(self) -> None:

@@ -80,6 +80,13 @@ class NoteState:
 
 
 @dataclass
+class JobState:
+    last_started_at: float
+    owner: str
+    running_until: float | None
+
+
+@dataclass
 class State:
     events: dict[int, StoredRow] = field(default_factory=dict)
     #: (shop, event_name, event_id) → pk: dedup is per shop.
@@ -91,6 +98,8 @@ class State:
     paused: dict[tuple[str, str], DestinationState] = field(default_factory=dict)
     #: (shop, name) → value.
     cursors: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Periodic jobs (Store.job_lock): name → its row.
+    jobs: dict[str, JobState] = field(default_factory=dict)
     last_id: int = 0
 
     def next_id(self) -> int:
