@@ -38,12 +38,14 @@ from trackside.store.records import (
     AttemptRecord,
     AttemptRow,
     Claimed,
+    DatasetQuality,
     DestinationCounts,
     DestinationState,
     DropResult,
     EventView,
     Finished,
     InsertResult,
+    KeyCombination,
     NewEvent,
     NoteRow,
     OutboxPlan,
@@ -63,12 +65,14 @@ __all__ = [
     "AttemptRecord",
     "AttemptRow",
     "Claimed",
+    "DatasetQuality",
     "DestinationCounts",
     "DestinationState",
     "DropResult",
     "EventView",
     "Finished",
     "InsertResult",
+    "KeyCombination",
     "NewEvent",
     "NoteRow",
     "OutboxPlan",
@@ -357,6 +361,25 @@ class Store(Protocol):
     def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
         outside any transaction)."""
+        ...
+
+    # Match quality (trackside/reports/match_quality.py, issue 15).
+
+    def match_key_counts(self, since: float, until: float, *,
+                         shop: str = DEFAULT_SHOP) -> list[KeyCombination]:
+        """The events of ``shop`` whose ``event_time`` is in [``since``, ``until``), counted
+        per (event name, set of match keys carried), by event name then count descending.
+        The keys are those of the stored body when it was last written by the pipeline (an
+        insert or a merge); the retention purge does not change them (they say what was
+        sent)."""
+        ...
+
+    def save_dataset_quality(self, record: DatasetQuality) -> None:
+        """Keep ``record`` as its shop's last Dataset Quality fetch (replacing the previous)."""
+        ...
+
+    def dataset_quality(self, *, shop: str = DEFAULT_SHOP) -> DatasetQuality | None:
+        """The last Dataset Quality fetch of ``shop``, if any."""
         ...
 
     # Several processes sharing one store (trackside/pollers.py, delivery/).

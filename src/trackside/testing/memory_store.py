@@ -39,6 +39,7 @@ from trackside.store import (
     StoreUnavailable,
 )
 from trackside.testing.memory_jobs import MemoryJobs
+from trackside.testing.memory_quality import MemoryQuality
 from trackside.testing.memory_unit import (
     AttemptState,
     MemoryUnit,
@@ -51,7 +52,7 @@ from trackside.testing.memory_unit import (
 WAIT_S = 30.0
 
 
-class MemoryStore(MemoryJobs):
+class MemoryStore(MemoryJobs, MemoryQuality):
     """A Store whose data lives in this object (thread-safe; lost when it goes)."""
 
     def __init__(self) -> None:
