@@ -65,10 +65,10 @@ def prefill(path: Path, events: list[dict], now: float) -> None:
     store.close()
 
 
-def start_fake(pixel_id: str, token: str) -> tuple[subprocess.Popen, str]:
+def start_fake(pixel_id: str, token: str, *options: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, str(ROOT / "bench/_fake_graph_server.py"),
-                                str(port), pixel_id, token])
+                                str(port), pixel_id, token, *options])
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:

@@ -238,7 +238,9 @@ def worker(
 ) -> None:
     """Deliver queued events and run the periodic jobs (no HTTP service): the held-purchase
     sweep, the retention purge and each configured source's poller (PrestaShop), as `serve`
-    does beside its worker. --drain only delivers. Stops cleanly on SIGTERM or Ctrl-C."""
+    does beside its worker. Each job runs once per interval across every process sharing
+    the store, not once per process. --drain only delivers. Stops cleanly on SIGTERM or
+    Ctrl-C."""
     runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
 

@@ -5,9 +5,10 @@ Everything implementation-specific lives here: the tests use the Store protocol 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -36,7 +37,7 @@ def postgres_database() -> Iterator[str]:
 
 #: Every table but schema_migrations, children before the tables they reference.
 _TABLES = ("attempts", "notes", "outbox", "events", "cursors", "destination_state",
-           "health_probe", "jobs")
+           "health_probe", "jobs", "dataset_quality")
 
 
 def _emptied(url: str) -> str:
@@ -65,6 +66,57 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     implementation.migrate()
     yield implementation
     implementation.close()
+
+
+@pytest.fixture
+def store_url(store: Store, tmp_path: Path) -> str | None:
+    """The URL another process opens ``store``'s data with (None: not shareable)."""
+    if isinstance(store, SQLiteStore):
+        return f"sqlite:///{tmp_path / 'contract.db'}"
+    if isinstance(store, PostgresStore):
+        return store.url
+    return None
+
+
+@pytest.fixture
+def other_store(store: Store, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Another store object on ``store``'s data, as another process would have (the memory
+    store, one process by nature, is its own other)."""
+    opened: list[Store] = []
+
+    def open_other() -> Store:
+        if isinstance(store, SQLiteStore):
+            other: Store = SQLiteStore(str(tmp_path / "contract.db"))
+        elif isinstance(store, PostgresStore):
+            other = PostgresStore(store.url, pool_size=2)
+        else:
+            return store
+        opened.append(other)
+        return other
+
+    yield open_other
+    for other in opened:
+        other.close()
+
+
+@pytest.fixture
+def job_owner(store: Store, tmp_path: Path) -> Callable[[str], str | None]:
+    """The owner the jobs row of a name records (None: no row)."""
+    def read(name: str) -> str | None:
+        if isinstance(store, SQLiteStore):
+            with closing(sqlite3.connect(tmp_path / "contract.db")) as conn:
+                row = conn.execute("SELECT owner FROM jobs WHERE name = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+        if isinstance(store, PostgresStore):
+            with psycopg.connect(store.url) as conn:
+                found = conn.execute("SELECT owner FROM jobs WHERE name = %s",
+                                     (name,)).fetchone()
+            return None if found is None else str(found[0])
+        assert isinstance(store, MemoryStore)
+        job = store._state.jobs.get(name)
+        return None if job is None else job.owner
+
+    return read
 
 
 @contextmanager

@@ -4,6 +4,7 @@ the pollers (it used to run none, so an unconfirmed purchase waited for `serve`)
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -140,3 +141,44 @@ def test_the_standalone_worker_polls_the_shop(tmp_path: Path, shop_ws: Any) -> N
     [view] = runtime.store.event_view(orders.normal)
     assert view.source == "prestashop"
     runtime.close()
+
+
+class Counts:
+    """A poller whose passes (shared by the runtimes it is given to) are recorded."""
+
+    name = "counted"
+
+    def __init__(self, passes: list[float], interval: float) -> None:
+        self.passes = passes
+        self.interval = interval
+
+    def enabled(self, settings: Settings) -> bool:
+        return True
+
+    def interval_s(self, settings: Settings) -> float:
+        return self.interval
+
+    def run_once(self, runtime: Runtime, now: float) -> None:
+        self.passes.append(now)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_two_processes_on_one_store_run_a_job_once_per_interval_between_them(
+        tmp_path: Path) -> None:
+    # Two runtimes on one SQLite file, as `serve` and `trackside worker` would be: the job's
+    # starts, whoever made them, are an interval apart (without the store's job lock each
+    # loop would run it on its own, and starts would come in pairs).
+    first, second = _runtime(tmp_path), _runtime(tmp_path)
+    passes: list[float] = []
+    stop = asyncio.Event()
+    tasks = [*pollers.start(first, stop, [Counts(passes, 0.2)]),
+             *pollers.start(second, stop, [Counts(passes, 0.2)])]
+    await wait_until_async(lambda: len(passes) >= 6, what="six passes between two loops")
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+    starts = sorted(passes)
+    assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(starts)), starts
+    first.close()
+    second.close()

@@ -4,7 +4,7 @@ Each shop's Worker claims its own (shop, destination) rows on its own lanes, wit
 circuit breakers, throttle escalation and pauses, so one shop's paused, throttled or
 backlogged destination never delays another shop's: a lane only ever waits on its own claims.
 They share one wake-up event (a commit in any shop wakes every idle lane, which then finds
-its own rows or nothing).
+its own rows or nothing), and one subscription to the store's notifications for it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from trackside.delivery.wakeup import store_wakeups
 from trackside.delivery.worker import Worker
 
 __all__ = ["ShopWorkers"]
@@ -33,7 +34,9 @@ class ShopWorkers:
         return min(worker.last_cycle_at for worker in self.workers)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(worker.run(stop) for worker in self.workers))
+        async with store_wakeups(self.workers[0].store, self.wake) as idle_poll_s:
+            await asyncio.gather(*(worker.deliver(stop, idle_poll_s)
+                                   for worker in self.workers))
 
     async def drain(self, timeout_s: float = 60.0) -> int:
         counts = await asyncio.gather(*(worker.drain(timeout_s) for worker in self.workers))

@@ -21,6 +21,7 @@ from trackside import metrics
 from trackside.delivery.base import _Batch
 from trackside.delivery.isolation import IsolationMixin
 from trackside.delivery.throttle import CircuitBreaker, ThrottleMixin, retry_delay
+from trackside.delivery.wakeup import IDLE_POLL_S, store_wakeups
 from trackside.destinations import (
     Classification,
     Destination,
@@ -41,7 +42,6 @@ CLAIM_LIMIT = 1000  # rows per claim; Meta takes 1,000 events per request (spec 
 #: A killed worker's rows are due again this long after its last heartbeat; the heartbeat
 #: (every lease/3) keeps a slow send's rows from being sent twice meanwhile.
 LEASE_S = 30.0
-IDLE_POLL_S = 0.5  # how often an idle worker looks for due rows
 #: Requests in flight per destination: Meta answers in ~0.6 s (spec §6.1), so one request at
 #: a time would cap a destination at ~1,600 events/s whatever our CPU does.
 CONCURRENCY = 4
@@ -83,6 +83,7 @@ class Worker(IsolationMixin, ThrottleMixin):
         self.concurrency = max(1, concurrency)
         self.policy = policy
         self.wake = asyncio.Event()
+        self.idle_poll_s = IDLE_POLL_S
         self.last_cycle_at = 0.0
         self.breakers: dict[str, CircuitBreaker] = {d.name: CircuitBreaker() for d in destinations}
         #: Throttles in a row per destination since its last success (for the escalation).
@@ -104,7 +105,15 @@ class Worker(IsolationMixin, ThrottleMixin):
     # -- loop --------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; in-flight sends finish, unclaimed rows stay pending."""
+        """Deliver until ``stop`` is set; in-flight sends finish, unclaimed rows stay pending.
+        Other processes' commits wake it through the store when it can (delivery/wakeup.py)."""
+        async with store_wakeups(self.store, self.wake) as idle_poll_s:
+            await self.deliver(stop, idle_poll_s)
+
+    async def deliver(self, stop: asyncio.Event, idle_poll_s: float = IDLE_POLL_S) -> None:
+        """``run``'s lanes, with ``wake`` set by whoever subscribed (ShopWorkers: once for
+        every shop); an idle lane looks again after ``idle_poll_s`` at most."""
+        self.idle_poll_s = idle_poll_s
         await asyncio.to_thread(self._resume_operator_pauses)
         tasks = [
             asyncio.create_task(self._run_destination(d, stop))
@@ -158,8 +167,8 @@ class Worker(IsolationMixin, ThrottleMixin):
             return max(0.05, min(breaker.next_probe_at - now, IDLE_POLL_S * 10))
         due = self.store.next_due(destination.name, shop=self.shop)
         if due is None:
-            return IDLE_POLL_S
-        return max(0.0, min(due - now, IDLE_POLL_S))
+            return self.idle_poll_s
+        return max(0.0, min(due - now, self.idle_poll_s))
 
     def _paused_until(self, name: str, now: float) -> float | None:
         for state in self.store.destination_states(shop=self.shop):

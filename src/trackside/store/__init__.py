@@ -26,7 +26,7 @@ that shop's claim.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol
 
@@ -39,6 +39,7 @@ from trackside.store.records import (
     AttemptRow,
     Claimed,
     DailyCount,
+    DatasetQuality,
     DeadLetter,
     DeliveryLatency,
     DestinationCounts,
@@ -48,6 +49,7 @@ from trackside.store.records import (
     EventView,
     Finished,
     InsertResult,
+    KeyCombination,
     NewEvent,
     NoteRow,
     OutboxPlan,
@@ -68,6 +70,7 @@ __all__ = [
     "AttemptRow",
     "Claimed",
     "DailyCount",
+    "DatasetQuality",
     "DeadLetter",
     "DeliveryLatency",
     "DestinationCounts",
@@ -77,6 +80,7 @@ __all__ = [
     "EventView",
     "Finished",
     "InsertResult",
+    "KeyCombination",
     "NewEvent",
     "NoteRow",
     "OutboxPlan",
@@ -104,6 +108,12 @@ STATUSES = ALL
 #: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
 ATTEMPTS_KEPT_FIRST = 5
 ATTEMPTS_KEPT_LAST = 20
+#: How long a periodic job's run blocks the other processes when its holder dies without
+#: ending it (SQLite, memory: the lease in the jobs row; PostgreSQL releases its advisory
+#: lock when the holder's connection goes). A run is not renewed: a job whose interval is
+#: shorter than this lease and whose run lasts longer may start again elsewhere (the built-in
+#: jobs are idempotent).
+JOB_LEASE_S = 60.0
 
 
 class StoreError(TracksideError):
@@ -383,6 +393,44 @@ class Store(Protocol):
     def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
         outside any transaction)."""
+        ...
+
+    # Match quality (trackside/reports/match_quality.py, issue 15).
+
+    def match_key_counts(self, since: float, until: float, *,
+                         shop: str = DEFAULT_SHOP) -> list[KeyCombination]:
+        """The events of ``shop`` whose ``event_time`` is in [``since``, ``until``), counted
+        per (event name, set of match keys carried), by event name then count descending.
+        The keys are those of the stored body when it was last written by the pipeline (an
+        insert or a merge); the retention purge does not change them (they say what was
+        sent)."""
+        ...
+
+    def save_dataset_quality(self, record: DatasetQuality) -> None:
+        """Keep ``record`` as its shop's last Dataset Quality fetch (replacing the previous)."""
+        ...
+
+    def dataset_quality(self, *, shop: str = DEFAULT_SHOP) -> DatasetQuality | None:
+        """The last Dataset Quality fetch of ``shop``, if any."""
+        ...
+
+    # Several processes sharing one store (trackside/pollers.py, delivery/).
+
+    def job_lock(self, name: str, interval_s: float, owner: str, now: float
+                 ) -> AbstractContextManager[bool]:
+        """Whether this process runs periodic job ``name`` now. Yields True in at most one
+        process at a time among all processes sharing the store, and only when the job's
+        last start is at least ``interval_s`` before ``now`` (the start is then recorded as
+        ``now``, with ``owner``); otherwise yields False at once (never waits). A holder
+        that dies inside the block blocks the others no longer than :data:`JOB_LEASE_S`."""
+        ...
+
+    def subscribe(self, on_work: Callable[[], None]) -> Callable[[], None] | None:
+        """Have ``on_work`` called (from any thread) soon after any process commits outbox
+        rows that became due (new events, released holds, reopened or replayed rows), and
+        once after a lost connection is re-established (notifications may have been lost).
+        Returns the function that ends the subscription, or None when the store has no
+        cross-process notification (SQLite, memory: the worker's idle poll finds the rows)."""
         ...
 
 

@@ -44,6 +44,7 @@ from trackside.store import (
 from trackside.store.postgres_console import ConsoleQueries
 from trackside.store.postgres_jobs import WORK_CHANNEL, JobQueries
 from trackside.store.postgres_outbox import OutboxQueries
+from trackside.store.postgres_quality import QualityQueries
 from trackside.store.postgres_reports import ReportQueries
 from trackside.store.postgres_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, PostgresUnit
 
@@ -98,7 +99,7 @@ class Transaction:
     due_shops: set[str] = field(default_factory=set)
 
 
-class PostgresStore(OutboxQueries, ReportQueries, JobQueries, ConsoleQueries):
+class PostgresStore(OutboxQueries, ReportQueries, JobQueries, QualityQueries, ConsoleQueries):
     def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         #: The URL as logs and errors may show it (the password masked).

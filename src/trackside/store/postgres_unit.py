@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from psycopg.rows import DictRow
 
 from trackside.events import NormalizedEvent
+from trackside.quality import match_key_mask
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import Finished, NewEvent, OutboxPlan, PurgeCandidate, StoredEvent
 from trackside.store.sqlite_unit import outbox_values
@@ -27,10 +28,11 @@ if TYPE_CHECKING:
 #: deadlocking; the outbox rows (which claims order by) still go in in the group's order.
 _INSERT_EVENTS = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
-    " cart_id, customer_id) SELECT shop, event_name, event_id, event_time, source, %s, body,"
-    " cart_id, customer_id FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[],"
-    " %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY"
-    " AS new (shop, event_name, event_id, event_time, source, body, cart_id, customer_id, n)"
+    " cart_id, customer_id, match_keys) SELECT shop, event_name, event_id, event_time, source,"
+    " %s, body, cart_id, customer_id, match_keys FROM unnest(%s::text[], %s::text[],"
+    " %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[])"
+    " WITH ORDINALITY AS new (shop, event_name, event_id, event_time, source, body, cart_id,"
+    " customer_id, match_keys, n)"
     " ORDER BY shop, event_name, event_id, n"
     " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
     " RETURNING pk, shop, event_name, event_id"
@@ -82,7 +84,8 @@ class PostgresUnit:
                        now, shops, [e.event_name for e in events], [e.event_id for e in events],
                        [e.event_time for e in events], [r.source for r in records],
                        [_dump(e) for e in events], [e.cart_id for e in events],
-                       [e.customer_id for e in events])).fetchall()}
+                       [e.customer_id for e in events],
+                       [match_key_mask(e.user_data) for e in events])).fetchall()}
         inserted: list[bool] = []
         outbox: list[tuple[Any, ...]] = []
         for record, shop in zip(records, shops, strict=True):
@@ -121,9 +124,10 @@ class PostgresUnit:
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         self._conn.execute(
-            "UPDATE events SET body = %s, cart_id = %s, customer_id = %s,"
+            "UPDATE events SET body = %s, cart_id = %s, customer_id = %s, match_keys = %s,"
             " source = COALESCE(%s, source) WHERE pk = %s",
-            (_dump(event), event.cart_id, event.customer_id, source, ref))
+            (_dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
+             source, ref))
 
     def make_due(self, ref: int, now: float) -> int:
         return self._made_due(self._conn.execute(

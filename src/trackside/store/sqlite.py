@@ -36,7 +36,9 @@ from trackside.store import (
     StoreUnwritable,
 )
 from trackside.store.sqlite_console import ConsoleQueries
+from trackside.store.sqlite_jobs import JobQueries
 from trackside.store.sqlite_outbox import OutboxQueries
+from trackside.store.sqlite_quality import QualityQueries
 from trackside.store.sqlite_reports import ReportQueries
 from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
 
@@ -105,7 +107,7 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(OutboxQueries, ReportQueries, ConsoleQueries):
+class SQLiteStore(OutboxQueries, ReportQueries, JobQueries, QualityQueries, ConsoleQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from trackside.events import NormalizedEvent
+from trackside.quality import match_key_mask
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
@@ -21,7 +22,7 @@ from trackside.store import (
 
 _INSERT_EVENT = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
-    " cart_id, customer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " cart_id, customer_id, match_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
 )
 _INSERT_OUTBOX = (
@@ -72,7 +73,7 @@ class SQLiteUnit:
             cursor = self._conn.execute(_INSERT_EVENT, (
                 checked_shop(record.shop, "NewEvent.shop"), event.event_name, event.event_id,
                 event.event_time, record.source, now,
-                _dump(event), event.cart_id, event.customer_id,
+                _dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
             ))
             inserted.append(cursor.rowcount != 0)
             if cursor.rowcount == 0:
@@ -106,9 +107,10 @@ class SQLiteUnit:
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         self._conn.execute(
-            "UPDATE events SET body = ?, cart_id = ?, customer_id = ?,"
+            "UPDATE events SET body = ?, cart_id = ?, customer_id = ?, match_keys = ?,"
             " source = COALESCE(?, source) WHERE pk = ?",
-            (_dump(event), event.cart_id, event.customer_id, source, ref))
+            (_dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
+             source, ref))
 
     def make_due(self, ref: int, now: float) -> int:
         return self._conn.execute(

@@ -39,6 +39,8 @@ from trackside.store import (
     StoreUnavailable,
 )
 from trackside.testing.memory_console import ConsoleQueries
+from trackside.testing.memory_jobs import MemoryJobs
+from trackside.testing.memory_quality import MemoryQuality
 from trackside.testing.memory_unit import (
     AttemptState,
     MemoryUnit,
@@ -51,7 +53,7 @@ from trackside.testing.memory_unit import (
 WAIT_S = 30.0
 
 
-class MemoryStore(ConsoleQueries):
+class MemoryStore(MemoryJobs, MemoryQuality, ConsoleQueries):
     """A Store whose data lives in this object (thread-safe; lost when it goes)."""
 
     def __init__(self) -> None:

@@ -28,6 +28,7 @@ from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
 from trackside.web.errors import ApiError, api_error_handler, http_exception_handler
 from trackside.web.graph import GraphEndpoint
+from trackside.web.match_quality import MatchQualityAPI
 from trackside.web.middleware import RequestContext
 from trackside.web.openapi import build_openapi
 from trackside.web.ops import Ops, WorkerState
@@ -93,6 +94,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
     routes = [
         Route("/v1/events", api.post_events, methods=["POST"]),
         Route("/v1/events/{event_id}", api.get_event, methods=["GET"]),
+        Route("/v1/reports/match-quality", MatchQualityAPI(runtime).get, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -69,6 +69,30 @@ def _graph_other_methods() -> dict[str, Any]:
     return {method: operation for method in ("get", "put", "patch", "delete")}
 
 
+_MOMENT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].{1,29})?$"
+_NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+_MATCH_QUALITY: dict[str, Any] = {
+    "type": "object", "required": ["since", "until", "events", "meta_status"],
+    "properties": {
+        "since": {"type": "string"}, "until": {"type": "string"},
+        "events": {"type": "array", "items": {
+            "type": "object", "required": ["event_name", "count", "keys", "estimate", "meta"],
+            "properties": {
+                "event_name": {"type": "string"}, "count": {"type": "integer"},
+                "keys": {"type": "object", "additionalProperties": {"type": "number"}},
+                "estimate": {"type": "number", "minimum": 0, "maximum": 10},
+                "meta": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                    "composite_score": _NUMBER_OR_NULL, "acr_percentage": _NUMBER_OR_NULL,
+                    "event_coverage_percentage": _NUMBER_OR_NULL,
+                    "fetched_at": {"type": "string"}}}]}}}},
+        "meta_status": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "dataset_id": {"type": "string"}, "checked_at": {"type": "string"},
+            "fetched_at": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]}}}]},
+    },
+}
+
+
 def build_openapi() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(model, "validation" if model in (EventsRequest, GraphRequestBody, Beacon)
@@ -100,6 +124,20 @@ def build_openapi() -> dict[str, Any]:
                             "schema": {"type": "string", "minLength": 1}}],
             "responses": {"200": _json(EventLookup, "Personal data shown hashed only"),
                           **_errors(401, 404)},
+        }},
+        "/v1/reports/match-quality": {"get": {
+            "summary": "Match quality per event name: key shares, trackside's estimate, Meta's",
+            "description": "See docs/api.md; the period is on the events' own time.",
+            "security": bearer,
+            "parameters": [
+                {"name": "since", "in": "query", "required": True, "schema": {
+                    "type": "string", "pattern": _MOMENT,
+                    "description": "YYYY-MM-DD (UTC) or ISO-8601"}},
+                {"name": "until", "in": "query", "required": False, "schema": {
+                    "type": "string", "pattern": _MOMENT,
+                    "description": "YYYY-MM-DD (included) or ISO-8601"}}],
+            "responses": {"200": {"description": "The report", "content": {
+                "application/json": {"schema": _MATCH_QUALITY}}}, **_errors(400, 401)},
         }},
         "/{version}/{pixel_id}/events": {**_graph_other_methods(), "post": {
             "summary": "Meta Graph API compatible Conversions API endpoint",

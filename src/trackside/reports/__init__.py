@@ -1,0 +1,1 @@
+"""Reports over the stored events: what the console, the API and the CLI show (issue 15)."""
