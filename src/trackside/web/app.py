@@ -26,6 +26,7 @@ from trackside.runtime import Runtime
 from trackside.web.api import EventsAPI
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
+from trackside.web.console import console_routes
 from trackside.web.errors import ApiError, api_error_handler, http_exception_handler
 from trackside.web.graph import GraphEndpoint
 from trackside.web.match_quality import MatchQualityAPI
@@ -98,6 +99,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        # The console (web/console/): /dashboard and below, behind TRACKSIDE_ADMIN_PASSWORD.
+        *console_routes(runtime),
         # POST /collect and GET /t.js (browser path, web/collect.py); they share the committer
         # through app.state.committer.
         *collect_routes(runtime),
