@@ -102,7 +102,7 @@ def overview(store: Store, shop: str, now: float) -> dict[str, Any]:
         if sources else Markup(""),
         "events_total": sum(row.count for row in daily),
         "statuses": statuses,
-        "status_words": {status: wording.outcome(status, None) for status in statuses},
+        "status_words": wording.SHORT,
         "destinations": destinations,
         "backlog": sum(entry["backlog"] for entry in destinations),
         "oldest_wait": max((now - c.oldest_pending_accepted_at for c in counts

@@ -18,6 +18,12 @@ _STATUS = {
     Outcome.NOT_APPLICABLE: "not needed: the destination has no such event",
 }
 
+#: Column headings: one or two words per status.
+SHORT = {
+    "pending": "waiting", "held": "held", "delivered": "sent", "dead": "refused",
+    "expired": "too old", "suppressed": "not sent on purpose", "not_applicable": "not needed",
+}
+
 _REASON = {
     Reason.POLICY: "not sent: a shop setting says not to (opt-out, limited data use, or too "
                    "little customer information)",
