@@ -42,10 +42,12 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
+    from trackside.reports.cli import reconcile
     from trackside.sources.prestashop.cli import app as prestashop_app
 
     app.add_typer(prestashop_app, name="prestashop")
     app.command()(demo)
+    app.command()(reconcile)
 
 
 _register_sub_apps()

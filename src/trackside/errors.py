@@ -6,7 +6,9 @@
      │                                  StoreFull, StoreUnwritable, StoreUnavailable)
      ├── SourceError                    exit 1: a source cannot be read (PrestaShopError)
      ├── RefundError                    exit 1: a refund cannot be built (refunds.py)
-     └── RequestError                   the web layer's own: a body too large or cut short
+     ├── RequestError                   the web layer's own: a body too large or cut short
+     └── ReportError                    exit 2: a report's parameter (period, filter, cursor)
+                                        cannot be used; names the parameter
 
 A command's exit code for an error is :func:`exit_code` of it, written in one place, so a
 script around ``trackside`` can tell "fix your settings" (2) from "try again later" (1).
@@ -47,6 +49,18 @@ class BodyTooLarge(RequestError):
 
 class BodyIncomplete(RequestError):
     """The client went away before sending the whole body."""
+
+
+class ReportError(TracksideError):
+    """A report's parameter cannot be used: ``field`` names it (``since``, ``until``,
+    ``filter``, ``cursor``, ``limit``), ``reason`` says why (never echoing the value)."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 def exit_code(exc: BaseException) -> int:

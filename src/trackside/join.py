@@ -85,6 +85,7 @@ def insert(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent], source: 
     if source in BROWSER_SOURCES:
         records = [_browser_record(stage, record, notes) for record in records]
         results = insert_or_merge(unit, records, now)
+        _mark_seen_by_browser(unit, records, results)
     else:
         records = [_join_by_key(stage, unit, record, now, notes) for record in records]
         results = _insert_confirming_held(stage, unit, records, now)
@@ -96,6 +97,31 @@ def insert(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent], source: 
                 unit.note(stored.ref, kind, detail, now)
     sweep(stage, unit, now)
     return results
+
+
+#: The flags a browser copy of an event records on the stored copy, whichever came first: the
+#: reconciliation report (trackside.reports.reconciliation) reads them.
+BROWSER_SEEN_FLAGS = (SEEN_BY_BROWSER, PIXEL_ABSENT)
+
+
+def _mark_seen_by_browser(unit: UnitOfWork, records: list[NewEvent],
+                          results: list[InsertResult]) -> None:
+    """A browser copy of an event already stored (the store's Purchase came first) marks it
+    ``seen_by_browser`` (and ``pixel_absent`` when its page had no pixel), even when every row
+    is final: whether the pixel fired is a fact about the order, not something sent."""
+    for record, result in zip(records, results, strict=True):
+        if result.status != "duplicate":
+            continue
+        missing = [f for f in BROWSER_SEEN_FLAGS if f in record.event.flags]
+        if not missing:
+            continue
+        stored = unit.find_event(result.event_name, result.event_id, shop=record.shop)
+        if stored is None:
+            continue
+        new = [flag for flag in missing if flag not in stored.event.flags]
+        if new:
+            unit.update_event(stored.ref, stored.event.model_copy(
+                update={"flags": [*stored.event.flags, *new]}))
 
 
 def _insert_confirming_held(stage: JoinStage, unit: UnitOfWork, records: list[NewEvent],

@@ -171,6 +171,8 @@ def test_consent_denied_in_the_banner_nothing_reaches_meta(
     wait_until(lambda: any(n.detail.startswith("duplicate from browser")
                            for v in shop.stored(reference) for n in v.notes),
                what="the confirmation page's beacon")
+    # The pixel did not fire: the reconciliation must not count the order as seen by it.
+    assert all("pixel_absent" in v.event.flags for v in shop.stored(reference))
     shop.drain()
     assert fake_graph.events == []
     rows = shop.runtime.store._read(

@@ -120,8 +120,15 @@ def _exercise(base: str, fake: FakeGraphAPI) -> list[str]:
             if statuses["meta"]["status"] == "delivered" and statuses["ga4"]["attempts"]:
                 break
             time.sleep(0.1)
+        day = time.strftime("%Y-%m-%d", time.gmtime())
         responses += [view, client.get("/v1/events/CANARY-2", headers=good),
-                      client.get("/healthz"), client.get("/metrics")]
+                      client.get("/healthz"), client.get("/metrics"),
+                      client.get("/v1/reports/reconciliation", params={"since": day},
+                                 headers=good),
+                      client.get("/v1/reports/reconciliation/orders", params={"since": day},
+                                 headers=good),
+                      client.get("/v1/reports/reconciliation", params={"since": "nope"},
+                                 headers=good)]
     assert responses[0].status_code == 202 and responses[7].status_code == 200
     assert [r.status_code for r in responses[1:7]] == [401, 401, 415, 400, 413, 404]
     assert statuses["meta"]["status"] == "delivered", statuses

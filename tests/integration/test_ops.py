@@ -109,6 +109,7 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
     assert document["openapi"].startswith("3.1")
     paths = document["paths"]
     assert set(paths) == {"/v1/events", "/v1/events/{event_id}", "/{version}/{pixel_id}/events",
+                          "/v1/reports/reconciliation", "/v1/reports/reconciliation/orders",
                           "/collect", "/t.js", "/healthz", "/metrics"}
     # Every route the app serves is documented (the document itself aside).
     from trackside.web.app import create_app

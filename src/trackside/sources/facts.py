@@ -16,7 +16,7 @@ from trackside.store import NewEvent
 
 @dataclass(frozen=True)
 class BrowserFacts:
-    #: Whether the page's Meta Pixel ran (None: the tag did not say).
+    #: Whether the page's Meta Pixel fired with the event's id (None: the tag did not say).
     pixel: bool | None = None
     #: The purchase carries a valid signature of the store (TRACKSIDE_SIGNING_KEY).
     verified: bool = False

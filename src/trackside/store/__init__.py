@@ -52,6 +52,8 @@ from trackside.store.records import (
     KeyCombination,
     NewEvent,
     NoteRow,
+    OrderFacts,
+    OrderRow,
     OutboxPlan,
     OutboxRow,
     PurgeCandidate,
@@ -65,6 +67,7 @@ __all__ = [
     "DEFAULT_SHOP",
     "FINAL_STATUSES",
     "HELD",
+    "ORDER_SOURCES_EXCLUDED",
     "STATUSES",
     "AttemptRecord",
     "AttemptRow",
@@ -83,6 +86,8 @@ __all__ = [
     "KeyCombination",
     "NewEvent",
     "NoteRow",
+    "OrderFacts",
+    "OrderRow",
     "OutboxPlan",
     "OutboxRow",
     "PurgeCandidate",
@@ -104,6 +109,9 @@ HELD = Outcome.HELD
 #: The final statuses, in the order reports show them (trackside.outcomes).
 FINAL_STATUSES = tuple(outcome for outcome in ALL if outcome in FINAL)
 STATUSES = ALL
+#: The source whose Purchases :meth:`Store.orders` leaves out: the browser's copy of an order
+#: is no store confirmation (a confirmation changes the event's source to the store's).
+ORDER_SOURCES_EXCLUDED = ("browser",)
 #: Attempt rows a store keeps per outbox row: the first few (what went wrong at first) and the
 #: last few (what goes wrong now); ``attempts_not_kept`` on the outbox row counts the others.
 ATTEMPTS_KEPT_FIRST = 5
@@ -377,6 +385,18 @@ class Store(Protocol):
                     shop: str = DEFAULT_SHOP, limit: int = 20) -> list[EventSummary]:
         """Events whose order reference is ``reference``, or whose hashed e-mails include
         ``email_hash`` (SHA-256 hex, as the pipeline stores it), newest first."""
+        ...
+
+    # The reconciliation report (trackside/reports/reconciliation.py).
+
+    def orders(
+        self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
+        after: tuple[int, int] | None = None, limit: int | None = None,
+    ) -> list[OrderFacts]:
+        """The stored Purchases of ``shop`` whose source is not the browser (the store's
+        orders, :data:`ORDER_SOURCES_EXCLUDED`) with ``since <= event_time < until``, each
+        with its outbox rows; ordered by (event_time, ref), only those after ``after`` (an
+        (event_time, ref) pair), at most ``limit`` orders."""
         ...
 
     # Browser context joins (trackside/join.py).

@@ -20,13 +20,37 @@ from trackside.store import (
     DropResult,
     EventView,
     NoteRow,
+    OrderFacts,
     OutboxRow,
     ReplayResult,
 )
 from trackside.store.postgres_outbox import PostgresHost
+from trackside.store.records import orders_from_rows
+
+#: The store's orders of a period (Store.orders): the predicate spelled as the partial index
+#: events_orders (migration 0003) so one index range answers it; their outbox rows by
+#: UNIQUE (event_pk, destination). The row comparison on (event_time, pk) is the cursor.
+ORDERS = (
+    "SELECT e.pk, e.event_id, e.event_time, e.order_value, e.order_currency, e.flags,"
+    " o.destination, o.status,"
+    " CASE WHEN o.status IN ('suppressed', 'not_applicable') THEN o.message END"
+    " FROM (SELECT pk, event_id, event_time, order_value, order_currency, flags FROM events"
+    "       WHERE event_name = 'Purchase' AND source <> 'browser' AND shop = %s"
+    "       AND event_time >= %s AND event_time < %s AND (event_time, pk) > (%s, %s)"
+    "       ORDER BY shop, event_time, pk LIMIT %s) AS e"
+    " LEFT JOIN outbox o ON o.event_pk = e.pk ORDER BY e.event_time, e.pk, o.id"
+)
 
 
 class ReportQueries(PostgresHost):
+    def orders(
+        self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
+        after: tuple[int, int] | None = None, limit: int | None = None,
+    ) -> list[OrderFacts]:
+        after_time, after_ref = after if after is not None else (-1, 0)
+        return orders_from_rows(tuple(row.values()) for row in self._read(ORDERS, (
+            shop, since, until, after_time, after_ref, limit)))
+
     def counts(self, *, shop: str | None = None) -> list[DestinationCounts]:
         """Per (shop, destination), of one shop or (None) of all shops."""
         by_key: dict[tuple[str, str], DestinationCounts] = {}

@@ -5,6 +5,7 @@ Plain dataclasses, no driver types: a caller never sees a SQLite row or column n
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -286,3 +287,54 @@ def sorted_combinations(rows: list[tuple[str, int, int]]) -> list[KeyCombination
     count descending, then mask (the stores share the order)."""
     rows.sort(key=lambda row: (row[0], -row[2], row[1]))
     return [KeyCombination(name, keys_of_mask(mask), count) for name, mask, count in rows]
+
+
+@dataclass
+class OrderRow:
+    """One destination's state of a stored order, as :meth:`Store.orders` reports it."""
+
+    destination: str
+    status: str
+    #: The stored reason of a ``suppressed`` or ``not_applicable`` row (it starts with its
+    #: trackside.outcomes.Reason class); None for other statuses.
+    reason: str | None = None
+
+
+@dataclass
+class OrderFacts:
+    """A stored Purchase of a server source, with what the reconciliation report reads."""
+
+    #: The store's own key of the event: with ``event_time``, the order of every listing.
+    ref: int
+    event_id: str
+    event_time: int
+    value: float | None
+    currency: str | None
+    #: The event's flags (``seen_by_browser``, ``pixel_absent``, …).
+    flags: tuple[str, ...]
+    #: Its outbox rows, by id.
+    rows: list[OrderRow] = field(default_factory=list)
+
+
+def order_columns(event: NormalizedEvent) -> tuple[float | None, str | None, str | None]:
+    """(order_value, order_currency, flags) as the SQL stores keep them beside the body
+    (migrations 0010 / postgres 0003): copies, so reports never parse bodies."""
+    order = event.order
+    return (order.value if order else None, order.currency if order else None,
+            " ".join(event.flags) or None)
+
+
+def orders_from_rows(rows: Iterable[Sequence[Any]]) -> list[OrderFacts]:
+    """OrderFacts from the SQL stores' flat rows (pk, event_id, event_time, order_value,
+    order_currency, flags, destination, status, reason), ordered by order then outbox id; an
+    order without outbox rows has one row whose destination is NULL."""
+    found: list[OrderFacts] = []
+    last: OrderFacts | None = None
+    for pk, event_id, event_time, value, currency, flags, destination, status, reason in rows:
+        if last is None or last.ref != pk:
+            last = OrderFacts(pk, event_id, event_time, value, currency,
+                              tuple(flags.split()) if flags else ())
+            found.append(last)
+        if destination is not None:
+            last.rows.append(OrderRow(destination, status, reason))
+    return found

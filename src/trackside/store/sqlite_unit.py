@@ -19,10 +19,12 @@ from trackside.store import (
     PurgeCandidate,
     StoredEvent,
 )
+from trackside.store.records import order_columns
 
 _INSERT_EVENT = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
-    " cart_id, customer_id, match_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " cart_id, customer_id, match_keys, order_value, order_currency, flags)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
 )
 _INSERT_OUTBOX = (
@@ -74,6 +76,7 @@ class SQLiteUnit:
                 checked_shop(record.shop, "NewEvent.shop"), event.event_name, event.event_id,
                 event.event_time, record.source, now,
                 _dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
+                *order_columns(event),
             ))
             inserted.append(cursor.rowcount != 0)
             if cursor.rowcount == 0:
@@ -108,9 +111,10 @@ class SQLiteUnit:
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         self._conn.execute(
             "UPDATE events SET body = ?, cart_id = ?, customer_id = ?, match_keys = ?,"
-            " source = COALESCE(?, source) WHERE pk = ?",
+            " order_value = ?, order_currency = ?, flags = ?, source = COALESCE(?, source)"
+            " WHERE pk = ?",
             (_dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
-             source, ref))
+             *order_columns(event), source, ref))
 
     def make_due(self, ref: int, now: float) -> int:
         return self._conn.execute(
@@ -193,8 +197,9 @@ class SQLiteUnit:
     def mark_purged(self, ref: int, event: NormalizedEvent, sent: dict[int, str],
                     now: float) -> None:
         self._conn.execute(
-            "UPDATE events SET body = ?, cart_id = ?, customer_id = ?, purged_at = ?"
-            " WHERE pk = ?", (_dump(event), event.cart_id, event.customer_id, now, ref))
+            "UPDATE events SET body = ?, cart_id = ?, customer_id = ?, order_value = ?,"
+            " order_currency = ?, flags = ?, purged_at = ? WHERE pk = ?",
+            (_dump(event), event.cart_id, event.customer_id, *order_columns(event), now, ref))
         self._conn.executemany("UPDATE outbox SET sent = ? WHERE id = ? AND event_pk = ?",
                                [(text, oid, ref) for oid, text in sent.items()])
         self.purged = True

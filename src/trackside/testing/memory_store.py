@@ -33,6 +33,7 @@ from trackside.store import (
     InsertResult,
     NewEvent,
     NoteRow,
+    OrderFacts,
     OutboxRow,
     ReplayResult,
     StoreLocked,
@@ -46,6 +47,7 @@ from trackside.testing.memory_unit import (
     MemoryUnit,
     State,
     add_note,
+    orders_of,
     rows_of,
 )
 
@@ -101,6 +103,15 @@ class MemoryStore(MemoryJobs, MemoryQuality, ConsoleQueries):
                 raise
             finally:
                 self._local.writing = False
+
+    # -- the reconciliation report ------------------------------------------------------------
+
+    def orders(
+        self, since: int, until: int, *, shop: str = DEFAULT_SHOP,
+        after: tuple[int, int] | None = None, limit: int | None = None,
+    ) -> list[OrderFacts]:
+        with self._locked() as state:
+            return orders_of(state, since, until, shop, after, limit)
 
     # -- schema and health -------------------------------------------------------------------
 

@@ -16,15 +16,19 @@ from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
     HELD,
+    ORDER_SOURCES_EXCLUDED,
     AttemptRecord,
     DatasetQuality,
     DestinationState,
     Finished,
     NewEvent,
+    OrderFacts,
+    OrderRow,
     OutboxPlan,
     PurgeCandidate,
     StoredEvent,
 )
+from trackside.store.records import order_columns
 
 
 @dataclass
@@ -277,3 +281,25 @@ def apply_plan(row: OutboxState, plan: OutboxPlan, now: float, due: float | None
     row.status, row.message = plan.status, plan.reason
     row.next_attempt_at = due if pending else None
     row.finished_at = now if plan.status in FINAL_STATUSES else None
+
+
+def orders_of(state: State, since: int, until: int, shop: str,
+              after: tuple[int, int] | None, limit: int | None) -> list[OrderFacts]:
+    """Store.orders over the state (as the SQL stores' ORDERS query)."""
+    after = after if after is not None else (-1, 0)
+    picked = sorted(
+        (stored for stored in state.events.values()
+         if stored.shop == shop and stored.event_name == "Purchase"
+         and stored.source not in ORDER_SOURCES_EXCLUDED
+         and since <= stored.event_time < until and (stored.event_time, stored.pk) > after),
+        key=lambda stored: (stored.event_time, stored.pk))
+    found = []
+    for stored in picked[:limit]:
+        event = stored.event()
+        value, currency, flags = order_columns(event)
+        found.append(OrderFacts(stored.pk, stored.event_id, stored.event_time, value, currency,
+                                tuple(flags.split()) if flags else (), [
+            OrderRow(row.destination, row.status,
+                     row.message if row.status in ("suppressed", "not_applicable") else None)
+            for row in sorted(rows_of(state, stored.pk), key=lambda row: row.id)]))
+    return found

@@ -33,6 +33,7 @@ from trackside.web.match_quality import MatchQualityAPI
 from trackside.web.middleware import RequestContext
 from trackside.web.openapi import build_openapi
 from trackside.web.ops import Ops, WorkerState
+from trackside.web.reports import ReportsAPI
 
 log = logging.getLogger("trackside.web")
 
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
     committer = Committer(runtime.pipeline)
     state = WorkerState()
     api = EventsAPI(runtime, committer)
+    reports = ReportsAPI(runtime)
     graph = GraphEndpoint(runtime, committer)
     ops = Ops(runtime, state, run_worker)
     openapi = build_openapi()
@@ -96,6 +98,8 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         Route("/v1/events", api.post_events, methods=["POST"]),
         Route("/v1/events/{event_id}", api.get_event, methods=["GET"]),
         Route("/v1/reports/match-quality", MatchQualityAPI(runtime).get, methods=["GET"]),
+        Route("/v1/reports/reconciliation", reports.reconciliation, methods=["GET"]),
+        Route("/v1/reports/reconciliation/orders", reports.orders, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

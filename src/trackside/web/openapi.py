@@ -8,6 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from trackside import __version__
+from trackside.reports.reconciliation import FILTERS, MAX_PAGE, MAX_PERIOD_DAYS
 from trackside.sources.browser import Beacon
 from trackside.web.errors import ErrorBody
 from trackside.web.schemas import (
@@ -91,6 +92,17 @@ _MATCH_QUALITY: dict[str, Any] = {
             "error": {"type": ["string", "null"]}}}]},
     },
 }
+_PERIOD_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "since", "in": "query", "required": True,
+     "schema": {"type": "string", "format": "date"}, "description": "First day (UTC)"},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "Last day, included (UTC); default today"},
+]
+
+
+def _object(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
 def build_openapi() -> dict[str, Any]:
@@ -138,6 +150,29 @@ def build_openapi() -> dict[str, Any]:
                     "description": "YYYY-MM-DD (included) or ISO-8601"}}],
             "responses": {"200": {"description": "The report", "content": {
                 "application/json": {"schema": _MATCH_QUALITY}}}, **_errors(400, 401)},
+        }},
+        "/v1/reports/reconciliation": {"get": {
+            "summary": "The teardown: orders against the Meta pixel, per day and in total",
+            "description": "Shape and definitions: docs/api.md \"Reports\". Days are UTC; "
+                           f"a period covers at most {MAX_PERIOD_DAYS} days.",
+            "security": bearer,
+            "parameters": _PERIOD_PARAMETERS,
+            "responses": {"200": _object("The report of the API key's shop"),
+                          **_errors(400, 401, 503)},
+        }},
+        "/v1/reports/reconciliation/orders": {"get": {
+            "summary": "The orders behind one number of the reconciliation, a page at a time",
+            "security": bearer,
+            "parameters": [*_PERIOD_PARAMETERS,
+                           {"name": "filter", "in": "query", "schema": {"type": "string"},
+                            "description": ", ".join(FILTERS) + ", delivered.<destination>, "
+                                           "suppressed.<class>; default orders"},
+                           {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                            "description": "next_cursor of the previous page"},
+                           {"name": "limit", "in": "query", "schema": {
+                               "type": "integer", "minimum": 1, "maximum": MAX_PAGE}}],
+            "responses": {"200": _object("A page of orders and next_cursor"),
+                          **_errors(400, 401, 503)},
         }},
         "/{version}/{pixel_id}/events": {**_graph_other_methods(), "post": {
             "summary": "Meta Graph API compatible Conversions API endpoint",

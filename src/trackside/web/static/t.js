@@ -171,8 +171,9 @@
     params = params || {};
     var id = type === "purchase" ? purchaseId(params.reference) : randomId();
     var c = currentConsent();
-    var pixel = typeof w.fbq === "function";
-    callPixel(name, params, id, c);
+    // Whether the pixel fired with this id (present, and ad_storage not denied): the
+    // reconciliation counts an order as seen by the pixel only then.
+    var pixel = callPixel(name, params, id, c);
     send({
       v: 1, type: type, event_name: name, event_id: id,
       url: w.location.href, referrer: d.referrer || null,
