@@ -1,6 +1,7 @@
 """The console in real Chromium (Debian's) at a phone's width, 390 px: a wrong password, the
-sign-in, every page (its key figures present, nothing wider than the screen, a screenshot saved
-under docs/console/ for docs/console.md), drop and replay through the forms with their CSRF
+sign-in, every page (overview, teardown and an order list, match quality, orders and events,
+one event): its key figures present, nothing wider than the screen, a screenshot saved
+under docs/console/ for docs/console.md; drop and replay through the forms with their CSRF
 tokens, and a forged POST without the token refused."""
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ def test_console_at_phone_width(shop: ConsoleShop, phone: Any) -> None:
     assert "meta" in page.text_content("#outcomes")
     assert "meta" in page.text_content("#latency")
     fits(page, "overview")
+
+    # 2. Teardown: 5 orders, all missed by the pixel (no beacon), 3 of them sent by trackside;
+    # the orders behind a number one click away.
+    page.click("nav >> text=Teardown")
+    page.wait_for_selector("#teardown")
+    assert page.text_content("#orders-count") == "5"
+    assert page.text_content("#missed-share") == "100.0 %"
+    assert page.text_content("#recovered-count") == "3"
+    assert page.get_attribute("#csv", "href").startswith("/dashboard/teardown.csv")
+    fits(page, "teardown")
+    page.click("#teardown >> text=Missed by the pixel, sent by trackside")
+    page.wait_for_selector("#order-list")
+    assert page.locator("#order-list > li").count() == 3
+    fits(page, "teardown-orders")
 
     # 3. Match quality: the Purchase row with trackside's estimate; Meta not fetched.
     page.click("nav >> text=Match quality")

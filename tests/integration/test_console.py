@@ -19,7 +19,8 @@ from tests.console_shop import (
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 
-PAGES = ["/dashboard", "/dashboard/quality", "/dashboard/orders", "/dashboard/events/R-2",
+PAGES = ["/dashboard", "/dashboard/teardown", "/dashboard/teardown/orders?filter=recovered",
+         "/dashboard/teardown.csv", "/dashboard/quality", "/dashboard/orders", "/dashboard/events/R-2",
          "/dashboard/events/R-4", "/dashboard/events/R-5"]
 
 
@@ -120,6 +121,25 @@ def test_every_page_and_the_actions_with_csrf(fake_graph: FakeGraphAPI,  # noqa:
         assert bad.status_code == 400 and "q: this is not an e-mail address" in bad.text
         for path in PAGES:
             assert c.get(path).status_code == 200, path
+        # The teardown: 5 API orders, no beacon (the pixel saw none), R-1..R-3 delivered to
+        # Meta (recovered), R-4 refused ad cookies, R-5 replayed and waiting.
+        teardown = c.get("/dashboard/teardown").text
+        assert 'id="orders-count">5<' in teardown and 'id="missed-share">100.0 %<' in teardown
+        assert 'id="recovered-count">3<' in teardown
+        assert 'data-filter="suppressed.consent">1<' in teardown
+        assert 'data-filter="pending">1<' in teardown
+        recovered = c.get("/dashboard/teardown/orders?filter=recovered").text
+        assert all(f">{r}<" in recovered for r in ("R-1", "R-2", "R-3"))
+        assert ">R-4<" not in recovered
+        consent = c.get("/dashboard/teardown/orders?filter=suppressed.consent").text
+        assert ">R-4<" in consent and "refused ad cookies" in consent
+        csv = c.get("/dashboard/teardown.csv")
+        assert csv.headers["content-type"].startswith("text/csv")
+        assert "attachment" in csv.headers["content-disposition"]
+        header, *_, total = csv.text.strip().splitlines()
+        assert header.startswith("date,orders_count") and total.startswith("total,5,")
+        assert c.get("/dashboard/teardown/orders?filter=nope").status_code == 400
+        assert c.get("/dashboard/teardown?since=2020-01-01").status_code == 400
         assert c.get("/dashboard/quality?since=2026-13-01").status_code == 400
         assert c.get("/dashboard?shop=nope").status_code == 404
         big = c.post("/dashboard/orders", content=b"csrf=" + b"x" * 5000,

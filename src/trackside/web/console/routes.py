@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from trackside.errors import ReportError
 from trackside.runtime import Runtime
 from trackside.shops import Shop
-from trackside.web.console import pages, views
+from trackside.web.console import pages, teardown, views
 from trackside.web.console.auth import (
     LOGIN_COOKIE,
     LOGIN_FORM_MAX_AGE_S,
@@ -170,6 +171,42 @@ class Console:
         data = await asyncio.to_thread(views.quality, self.runtime.store, shop.name, period)
         return self._page(request, session, shop, "quality.html", period=period, **data)
 
+    async def teardown(self, request: Request, session: Session, shop: Shop) -> Response:
+        period = pages.period_from(request.query_params, views.now())
+        if isinstance(period, str):
+            return self._bad(request, session, shop, period)
+        try:
+            data = await asyncio.to_thread(teardown.page, self.runtime.store, shop.name, period)
+        except ReportError as exc:
+            return self._bad(request, session, shop, str(exc))
+        return self._page(request, session, shop, "teardown.html", period=period, **data)
+
+    async def teardown_orders(self, request: Request, session: Session, shop: Shop) -> Response:
+        query = request.query_params
+        period = pages.period_from(query, views.now())
+        if isinstance(period, str):
+            return self._bad(request, session, shop, period)
+        try:
+            data = await asyncio.to_thread(teardown.order_page, self.runtime.store, shop.name,
+                                           period, query.get("filter"), query.get("cursor"))
+        except ReportError as exc:
+            return self._bad(request, session, shop, str(exc))
+        return self._page(request, session, shop, "teardown_orders.html", period=period,
+                          **data)
+
+    async def teardown_csv(self, request: Request, session: Session, shop: Shop) -> Response:
+        period = pages.period_from(request.query_params, views.now())
+        if isinstance(period, str):
+            return self._bad(request, session, shop, period)
+        try:
+            text = await asyncio.to_thread(teardown.csv_text, self.runtime.store, shop.name,
+                                           period)
+        except ReportError as exc:
+            return self._bad(request, session, shop, str(exc))
+        name = f"teardown-{shop.name}-{period.since.isoformat()}-{period.until.isoformat()}.csv"
+        return Response(text, media_type="text/csv; charset=utf-8", headers={
+            **pages.HEADERS, "Content-Disposition": f'attachment; filename="{name}"'})
+
     async def orders(self, request: Request, session: Session, shop: Shop) -> Response:
         context: dict[str, Any] = {"searched": None, "found": [], "error": None}
         status = 200
@@ -266,6 +303,9 @@ class Console:
             Route(f"{PREFIX}/login", self.login_page, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
             Route(f"{PREFIX}/logout", guard(self.logout), methods=["POST"]),
+            Route(f"{PREFIX}/teardown", guard(self.teardown), methods=["GET"]),
+            Route(f"{PREFIX}/teardown/orders", guard(self.teardown_orders), methods=["GET"]),
+            Route(f"{PREFIX}/teardown.csv", guard(self.teardown_csv), methods=["GET"]),
             Route(f"{PREFIX}/quality", guard(self.quality), methods=["GET"]),
             Route(f"{PREFIX}/orders", guard(self.orders), methods=["GET", "POST"]),
             Route(f"{PREFIX}/events/{{event_id:path}}", guard(self.event), methods=["GET"]),
