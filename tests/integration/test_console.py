@@ -20,8 +20,8 @@ from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
 
 PAGES = ["/dashboard", "/dashboard/teardown", "/dashboard/teardown/orders?filter=recovered",
-         "/dashboard/teardown.csv", "/dashboard/quality", "/dashboard/orders", "/dashboard/events/R-2",
-         "/dashboard/events/R-4", "/dashboard/events/R-5"]
+         "/dashboard/teardown.csv", "/dashboard/quality", "/dashboard/orders",
+         "/dashboard/events/R-2", "/dashboard/events/R-4", "/dashboard/events/R-5"]
 
 
 def client_of(shop: ConsoleShop) -> httpx.Client:
