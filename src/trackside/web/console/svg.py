@@ -51,17 +51,19 @@ def stacked_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]],
 
 def bars(rows: Sequence[tuple[str, float]], title: str) -> Markup:
     """Horizontal bars, one per (label, value), longest = the largest value."""
+    # Narrower than the other charts: at a phone's width its labels stay readable.
     peak = max((value for _, value in rows), default=0) or 1
-    height = 30 * len(rows) + 4
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+    height, full, start = 30 * len(rows) + 4, 360, 110
+    parts = [f'<svg class="chart" viewBox="0 0 {full} {height}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
     for i, (label, value) in enumerate(rows):
         y = 4 + i * 30
-        width = (WIDTH - 200) * value / peak
-        parts.append(f'<text class="label" x="0" y="{y + 17}">{escape(label)}</text>'
-                     f'<rect class="s{i % SERIES_CLASSES}" x="150" y="{y}" width="{width:.1f}" '
-                     f'height="22"><title>{escape(label)}: {_figure(value)}</title></rect>'
-                     f'<text class="label" x="{150 + width + 6:.1f}" y="{y + 17}">'
+        width = (full - start - 40) * value / peak
+        parts.append(f'<text class="label" x="4" y="{y + 17}">{escape(label)}</text>'
+                     f'<rect class="s{i % SERIES_CLASSES}" x="{start}" y="{y}" '
+                     f'width="{width:.1f}" height="22">'
+                     f"<title>{escape(label)}: {_figure(value)}</title></rect>"
+                     f'<text class="label" x="{start + width + 6:.1f}" y="{y + 17}">'
                      f"{_figure(value)}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -21,6 +21,8 @@ LABELS = {
     "failed": "Not delivered (refused or too old)",
     "pending": "Still waiting",
 }
+CHART_LABELS = {"orders": "orders", "pixel_fired": "pixel saw",
+                "pixel_missed": "pixel missed", "recovered": "recovered"}
 SUPPRESSED = {
     "consent": "Not sent: the shopper refused cookies",
     "policy": "Not sent: a shop setting",
@@ -58,7 +60,7 @@ def page(store: Store, shop: str, period: Period) -> dict[str, Any]:
         "report": report,
         "rows": _rows(report),
         "share": None if share is None else round(share * 100, 1),
-        "chart": svg.bars([(LABELS[name].split(",")[0], report[name]["count"])
+        "chart": svg.bars([(CHART_LABELS[name], report[name]["count"])
                            for name in recon.COUNTED], "The teardown in numbers"),
         "daily_chart": svg.stacked_bars(
             [day["date"] for day in days],
