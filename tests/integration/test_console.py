@@ -4,6 +4,7 @@ canary password and e-mail never in any answer."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from tests.console_shop import (
 )
 from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
 from tests.fakes.graph_api import FakeGraphAPI
+from trackside.store import DatasetQuality
 
 PAGES = ["/dashboard", "/dashboard/teardown", "/dashboard/teardown/orders?filter=recovered",
          "/dashboard/teardown.csv", "/dashboard/quality", "/dashboard/orders",
@@ -147,6 +149,22 @@ def test_every_page_and_the_actions_with_csrf(fake_graph: FakeGraphAPI,  # noqa:
         assert big.status_code == 400
         out = c.post("/dashboard/logout", data={"csrf": csrf})
         assert out.status_code == 303
+
+
+def test_match_quality_shows_metas_refusal_instead_of_failing(
+        fake_graph: FakeGraphAPI, tmp_path: Path) -> None:  # noqa: F811
+    with console_shop(fake_graph, tmp_path) as shop, client_of(shop) as c:
+        shop.history()
+        # What reports/dataset_quality.py stores when Meta answers code 10 (no permission).
+        shop.runtime.store.save_dataset_quality(DatasetQuality(
+            shop="default", dataset_id=fake_graph.pixel_id, checked_at=time.time(),
+            error="Meta refused the Dataset Quality request: code 10: (#10) Application "
+                  "does not have permission for this action"))
+        signed_in(c)
+        page = c.get("/dashboard/quality")
+        assert page.status_code == 200
+        assert "could not be fetched" in page.text and "code 10" in page.text
+        assert "Purchase" in page.text
 
 
 def test_no_canary_in_any_console_answer(fake_graph: FakeGraphAPI,  # noqa: F811
