@@ -29,13 +29,13 @@ from typing import Any
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reports as history  # noqa: E402  (bench/reports.py: the same history)
+import reports as history
 
-from trackside.store import Store  # noqa: E402
-from trackside.store.postgres import PostgresStore  # noqa: E402
-from trackside.store.sqlite import SQLiteStore  # noqa: E402
-from trackside.web.console import teardown, views  # noqa: E402
-from trackside.web.console.pages import period_from  # noqa: E402
+from trackside.store import Store
+from trackside.store.postgres import PostgresStore
+from trackside.store.sqlite import SQLiteStore
+from trackside.web.console import teardown, views
+from trackside.web.console.pages import period_from
 
 #: Accepted 5 s after the event's time, finished 2 s after acceptance (pending rows: not).
 _SPREAD = ("UPDATE events SET accepted_at = event_time + 5",
