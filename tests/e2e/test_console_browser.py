@@ -89,6 +89,7 @@ def test_console_at_phone_width(shop: ConsoleShop, phone: Any) -> None:
     assert "Purchase" in page.text_content("#quality")
     assert page.locator("#quality .estimate").first.text_content().strip() != ""
     assert "not fetched" in page.text_content("#meta-error")
+    assert "100 %" in page.text_content("#keys")  # every Purchase carries em
     fits(page, "quality")
 
     # 4. Orders and events: an event's story, drop (with its confirm) and replay.

@@ -165,6 +165,7 @@ def test_match_quality_shows_metas_refusal_instead_of_failing(
         assert page.status_code == 200
         assert "could not be fetched" in page.text and "code 10" in page.text
         assert "Purchase" in page.text
+        assert '<td class="n">100 %</td>' in page.text  # every Purchase carries em
 
 
 def test_no_canary_in_any_console_answer(fake_graph: FakeGraphAPI,  # noqa: F811
