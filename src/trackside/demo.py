@@ -217,6 +217,10 @@ def demo(
         settings = settings.model_copy(update={"signing_key": SecretStr(secrets.token_hex(32))})
     runtime = Runtime.from_settings(settings)
     typer.echo(f"Demo shop: http://{host}:{port}/  (store: {folder}/demo.db, Meta: dry run)")
+    if settings.admin_password is not None:
+        typer.echo(f"Console: http://{host}:{port}/dashboard/teardown  (the admin password)")
+    else:
+        typer.echo("Console: set TRACKSIDE_ADMIN_PASSWORD to open /dashboard (docs/console.md)")
     # proxy_headers=False: TRACKSIDE_TRUSTED_PROXIES alone decides whose X-Forwarded-For counts.
     # HeaderLimitedProtocol: the same 64 KB bound on request headers as `trackside serve`.
     from trackside.web.protocol import HeaderLimitedProtocol

@@ -3,6 +3,8 @@
 - every second: end held browser purchases whose join window is over (trackside/join.py), so
   an idle shop's unconfirmed purchases are not left pending until the next event arrives;
 - once a day: the retention purge (TRACKSIDE_RETENTION_DAYS);
+- once an hour: Meta's Dataset Quality figures of every shop with Meta credentials
+  (trackside/reports/dataset_quality.py);
 - each source's own poller, when that source is configured (sources/registry.py), e.g.
   PrestaShop every TRACKSIDE_PRESTASHOP_POLL_S: one per shop that has a connection.
 
@@ -106,8 +108,11 @@ def configured(settings: Settings) -> list[Poller]:
 
 
 def _built_in() -> list[Poller]:
-    # The sweep goes over every shop's pipeline, the purge over the whole store: once each.
-    return [HeldPurchaseSweep(), RetentionPurge()]
+    # The sweep goes over every shop's pipeline, the purge over the whole store, Meta's
+    # dataset quality over every shop with Meta credentials: once each.
+    from trackside.reports.dataset_quality import DatasetQualityPoller
+
+    return [HeldPurchaseSweep(), RetentionPurge(), DatasetQualityPoller()]
 
 
 def process_owner() -> str:
@@ -161,7 +166,8 @@ def start(runtime: Runtime, stop: asyncio.Event,
 
     tasks = [asyncio.create_task(run(poller, runtime, stop, owner=owner),
                                  name=f"trackside-{poller.name}")
-             for poller in _built_in() if poller.enabled(runtime.settings)]
+             for poller in _built_in()
+             if any(poller.enabled(shop.settings) for shop in runtime.shops)]
     for name in runtime.shops.names:
         view = runtime.for_shop(name)
         tasks += [asyncio.create_task(run(poller, view, stop, job=f"{poller.name}:{name}",

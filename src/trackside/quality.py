@@ -14,14 +14,19 @@ Two different things live here:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from trackside.identity.keys import CUSTOMER_INFORMATION_KEYS, too_broad
 
 __all__ = [
     "CUSTOMER_INFORMATION_KEYS",
+    "MATCH_KEYS",
     "customer_information_keys",
+    "estimate_score",
     "has_sufficient_customer_information",
+    "keys_of_mask",
+    "match_key_mask",
     "match_keys_report",
 ]
 
@@ -58,6 +63,16 @@ _RECOMMENDED = (
 
 _SIZED = (str, list, tuple, dict)
 
+#: The keys the match-quality report shows the share of (issue 15), in the order of their bit
+#: in a stored event's ``match_keys`` flags, followed by the direct ids that set the estimate's
+#: floor. A storage format: append only, never reorder (stored flags would change meaning).
+MATCH_KEYS: tuple[str, ...] = (
+    "em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "external_id", "fbp",
+    "fbc", "client_ip_address", "client_user_agent",
+)  # fmt: skip
+_FLAGGED_KEYS: tuple[str, ...] = (*MATCH_KEYS, *_DIRECT_IDS)
+_BIT = {key: 1 << position for position, key in enumerate(_FLAGGED_KEYS)}
+
 
 def customer_information_keys(user_data: dict[str, Any]) -> set[str]:
     """The recognized customer-information keys that hold a non-empty value."""
@@ -78,6 +93,31 @@ def has_sufficient_customer_information(user_data: dict[str, Any]) -> bool:
     return not too_broad(keys)
 
 
+def match_key_mask(user_data: dict[str, Any]) -> int:
+    """The flags a store keeps beside an event: one bit per key of :data:`MATCH_KEYS` (and per
+    direct id) the event carries, so reports count keys without reading bodies."""
+    mask = 0
+    for key in customer_information_keys(user_data):
+        mask |= _BIT.get(key, 0)
+    return mask
+
+
+def keys_of_mask(mask: int) -> frozenset[str]:
+    """The keys whose bit is set in ``mask`` (the inverse of :func:`match_key_mask`)."""
+    return frozenset(key for key, bit in _BIT.items() if mask & bit)
+
+
+def estimate_score(keys: Iterable[str]) -> float:
+    """trackside's 0-10 estimate for one event carrying ``keys``, unrounded: the sum of the
+    keys' weights (they add up to 10), at least a direct id's floor, at most 10."""
+    present = set(keys)
+    score = sum(_WEIGHTS.get(key, 0.0) for key in present)
+    for key, floor in _DIRECT_IDS.items():
+        if key in present:
+            score = max(score, floor)
+    return min(score, 10.0)
+
+
 def match_keys_report(user_data: dict[str, Any]) -> dict[str, Any]:
     """Keys present and missing, plus a 0-10 *estimate* (Meta publishes no weights, spec §7).
 
@@ -86,11 +126,7 @@ def match_keys_report(user_data: dict[str, Any]) -> dict[str, Any]:
     useful first.
     """
     keys = customer_information_keys(user_data)
-    score = sum(_WEIGHTS.get(key, 0.0) for key in keys)
-    for key, floor in _DIRECT_IDS.items():
-        if key in keys:
-            score = max(score, floor)
-    score = round(min(score, 10.0), 1)
+    score = round(estimate_score(keys), 1)
     return {
         "present": sorted(keys),
         "missing": [key for key in _RECOMMENDED if key not in keys],

@@ -1,6 +1,6 @@
 """The story of one stored event, oldest first: one builder for every reader.
 
-``trackside events show`` and ``GET /v1/events/{id}`` (and later the console) tell the same
+``trackside events show``, ``GET /v1/events/{id}`` and the console (web/console/) tell the same
 story: accepted, then the notes (duplicates, joins, replays, drops), the attempts of each
 destination (with a marker where bounded attempts were not kept) and each destination's final
 outcome. Each reader only formats the entries built here.

@@ -38,7 +38,7 @@ def postgres_database() -> Iterator[str]:
 #: Every table but schema_migrations, children before the tables they reference.
 _TABLES = ("attempts", "notes", "outbox", "events", "cursors", "destination_state",
            "webhook_deliveries",
-           "health_probe", "jobs")
+           "health_probe", "jobs", "dataset_quality")
 
 
 def _emptied(url: str) -> str:

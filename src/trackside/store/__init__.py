@@ -38,12 +38,18 @@ from trackside.store.records import (
     AttemptRecord,
     AttemptRow,
     Claimed,
+    DailyCount,
+    DatasetQuality,
+    DeadLetter,
+    DeliveryLatency,
     DestinationCounts,
     DestinationState,
     DropResult,
+    EventSummary,
     EventView,
     Finished,
     InsertResult,
+    KeyCombination,
     NewEvent,
     NoteRow,
     OrderFacts,
@@ -69,12 +75,18 @@ __all__ = [
     "AttemptRecord",
     "AttemptRow",
     "Claimed",
+    "DailyCount",
+    "DatasetQuality",
+    "DeadLetter",
+    "DeliveryLatency",
     "DestinationCounts",
     "DestinationState",
     "DropResult",
+    "EventSummary",
     "EventView",
     "Finished",
     "InsertResult",
+    "KeyCombination",
     "NewEvent",
     "NoteRow",
     "OrderFacts",
@@ -361,6 +373,30 @@ class Store(Protocol):
         ``destination``) as ``dead`` with ``reason``; a note records who did it and why."""
         ...
 
+    # The console's reads (web/console/): of one shop, no personal data in what they return.
+
+    def events_per_day(self, since: float, until: float, *,
+                       shop: str = DEFAULT_SHOP) -> list[DailyCount]:
+        """Events accepted in [``since``, ``until``) per UTC day and source, by day then
+        source."""
+        ...
+
+    def delivery_latency(self, since: float, until: float, *,
+                         shop: str = DEFAULT_SHOP) -> list[DeliveryLatency]:
+        """Per destination, the rows delivered in [``since``, ``until``): how many, and the
+        average and longest time from acceptance to delivery, by destination."""
+        ...
+
+    def dead_letters(self, *, shop: str = DEFAULT_SHOP, limit: int = 50) -> list[DeadLetter]:
+        """The rows that ended ``dead`` or ``expired`` (what replay takes), newest first."""
+        ...
+
+    def find_events(self, *, reference: str | None = None, email_hash: str | None = None,
+                    shop: str = DEFAULT_SHOP, limit: int = 20) -> list[EventSummary]:
+        """Events whose order reference is ``reference``, or whose hashed e-mails include
+        ``email_hash`` (SHA-256 hex, as the pipeline stores it), newest first."""
+        ...
+
     # The reconciliation report (trackside/reports/reconciliation.py).
 
     def orders(
@@ -396,6 +432,25 @@ class Store(Protocol):
     def has_expired_holds(self, accepted_before: float, *, shop: str | None = None) -> bool:
         """Whether any held row's event was accepted before ``accepted_before`` (a cheap read,
         outside any transaction)."""
+        ...
+
+    # Match quality (trackside/reports/match_quality.py, issue 15).
+
+    def match_key_counts(self, since: float, until: float, *,
+                         shop: str = DEFAULT_SHOP) -> list[KeyCombination]:
+        """The events of ``shop`` whose ``event_time`` is in [``since``, ``until``), counted
+        per (event name, set of match keys carried), by event name then count descending.
+        The keys are those of the stored body when it was last written by the pipeline (an
+        insert or a merge); the retention purge does not change them (they say what was
+        sent)."""
+        ...
+
+    def save_dataset_quality(self, record: DatasetQuality) -> None:
+        """Keep ``record`` as its shop's last Dataset Quality fetch (replacing the previous)."""
+        ...
+
+    def dataset_quality(self, *, shop: str = DEFAULT_SHOP) -> DatasetQuality | None:
+        """The last Dataset Quality fetch of ``shop``, if any."""
         ...
 
     # Several processes sharing one store (trackside/pollers.py, delivery/).

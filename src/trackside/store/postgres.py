@@ -41,8 +41,10 @@ from trackside.store import (
     StoreUnavailable,
     StoreUnwritable,
 )
+from trackside.store.postgres_console import ConsoleQueries
 from trackside.store.postgres_jobs import WORK_CHANNEL, JobQueries
 from trackside.store.postgres_outbox import OutboxQueries
+from trackside.store.postgres_quality import QualityQueries
 from trackside.store.postgres_reports import ReportQueries
 from trackside.store.postgres_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, PostgresUnit
 from trackside.store.postgres_webhooks import WebhookQueries
@@ -102,7 +104,8 @@ class Transaction:
     due_shops: set[str] = field(default_factory=set)
 
 
-class PostgresStore(OutboxQueries, ReportQueries, JobQueries, WebhookQueries):
+class PostgresStore(OutboxQueries, ReportQueries, JobQueries, WebhookQueries, QualityQueries,
+                    ConsoleQueries):
     def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         #: The URL as logs and errors may show it (the password masked).

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from psycopg.rows import DictRow
 
 from trackside.events import NormalizedEvent
+from trackside.quality import match_key_mask
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import Finished, NewEvent, OutboxPlan, PurgeCandidate, StoredEvent
 from trackside.store.records import order_columns
@@ -28,12 +29,13 @@ if TYPE_CHECKING:
 #: deadlocking; the outbox rows (which claims order by) still go in in the group's order.
 _INSERT_EVENTS = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
-    " cart_id, customer_id, order_value, order_currency, flags) SELECT shop, event_name,"
-    " event_id, event_time, source, %s, body, cart_id, customer_id, order_value,"
-    " order_currency, flags FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[],"
-    " %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::text[])"
+    " cart_id, customer_id, match_keys, order_value, order_currency, flags) SELECT shop,"
+    " event_name, event_id, event_time, source, %s, body, cart_id, customer_id, match_keys,"
+    " order_value, order_currency, flags FROM unnest(%s::text[], %s::text[], %s::text[],"
+    " %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::float8[],"
+    " %s::text[], %s::text[])"
     " WITH ORDINALITY AS new (shop, event_name, event_id, event_time, source, body, cart_id,"
-    " customer_id, order_value, order_currency, flags, n)"
+    " customer_id, match_keys, order_value, order_currency, flags, n)"
     " ORDER BY shop, event_name, event_id, n"
     " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
     " RETURNING pk, shop, event_name, event_id"
@@ -86,6 +88,7 @@ class PostgresUnit:
                        [e.event_time for e in events], [r.source for r in records],
                        [_dump(e) for e in events], [e.cart_id for e in events],
                        [e.customer_id for e in events],
+                       [match_key_mask(e.user_data) for e in events],
                        *(list(column) for column in zip(*map(order_columns, events),
                                                         strict=True)))).fetchall()}
         inserted: list[bool] = []
@@ -126,10 +129,11 @@ class PostgresUnit:
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         self._conn.execute(
-            "UPDATE events SET body = %s, cart_id = %s, customer_id = %s, order_value = %s,"
-            " order_currency = %s, flags = %s, source = COALESCE(%s, source) WHERE pk = %s",
-            (_dump(event), event.cart_id, event.customer_id, *order_columns(event), source,
-             ref))
+            "UPDATE events SET body = %s, cart_id = %s, customer_id = %s, match_keys = %s,"
+            " order_value = %s, order_currency = %s, flags = %s, source = COALESCE(%s, source)"
+            " WHERE pk = %s",
+            (_dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
+             *order_columns(event), source, ref))
 
     def make_due(self, ref: int, now: float) -> int:
         return self._made_due(self._conn.execute(

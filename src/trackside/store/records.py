@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trackside.events import NormalizedEvent
+from trackside.quality import keys_of_mask
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 
 
@@ -204,6 +205,88 @@ class PurgeCandidate:
     event: NormalizedEvent
     #: outbox id → the sent payload.
     sent: dict[int, str]
+
+
+# -- the console's reads (web/console/) ------------------------------------------------------
+
+
+@dataclass
+class DailyCount:
+    """Events accepted on one UTC day (``YYYY-MM-DD``) from one source."""
+
+    day: str
+    source: str
+    count: int
+
+
+@dataclass
+class DeliveryLatency:
+    """How long one destination's delivered rows waited between acceptance and delivery."""
+
+    destination: str
+    delivered: int
+    average_s: float
+    max_s: float
+
+
+@dataclass
+class DeadLetter:
+    """An outbox row that ended ``dead`` or ``expired``: what replay would send again."""
+
+    event_name: str
+    event_id: str
+    destination: str
+    status: str
+    code: int | None
+    message: str | None
+    finished_at: float | None
+
+
+@dataclass
+class EventSummary:
+    """One stored event as a search result lists it (no body: no personal data)."""
+
+    event_name: str
+    event_id: str
+    source: str
+    accepted_at: float
+@dataclass(frozen=True)
+class KeyCombination:
+    """How many events of one name in a period carried exactly this set of match keys
+    (trackside.quality.MATCH_KEYS and the direct ids; Store.match_key_counts)."""
+
+    event_name: str
+    keys: frozenset[str]
+    count: int
+
+
+@dataclass(frozen=True)
+class DatasetQuality:
+    """The last Dataset Quality fetch of a shop's Meta dataset (Store.save_dataset_quality).
+
+    ``figures`` is the JSON text of the last successful answer's figures (trackside's own
+    shape, trackside.reports.dataset_quality), kept when a later fetch fails; ``error`` is why
+    the last fetch failed (None when it succeeded), never with a secret in it.
+    """
+
+    shop: str
+    dataset_id: str
+    #: When the last fetch, successful or not, was made.
+    checked_at: float
+    figures: str | None = None
+    #: When ``figures`` were fetched.
+    figures_at: float | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        checked_shop(self.shop, "DatasetQuality.shop")
+
+
+def sorted_combinations(rows: list[tuple[str, int, int]]) -> list[KeyCombination]:
+    """(event_name, mask, count) rows as the protocol returns them: by event name, then
+    count descending, then mask (the stores share the order)."""
+    rows.sort(key=lambda row: (row[0], -row[2], row[1]))
+    return [KeyCombination(name, keys_of_mask(mask), count) for name, mask, count in rows]
 
 
 @dataclass

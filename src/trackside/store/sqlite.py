@@ -35,8 +35,10 @@ from trackside.store import (
     StoreUnavailable,
     StoreUnwritable,
 )
+from trackside.store.sqlite_console import ConsoleQueries
 from trackside.store.sqlite_jobs import JobQueries
 from trackside.store.sqlite_outbox import OutboxQueries
+from trackside.store.sqlite_quality import QualityQueries
 from trackside.store.sqlite_reports import ReportQueries
 from trackside.store.sqlite_unit import BROWSER_EVENTS_BY_KEY, EXPIRED_HOLDS, SQLiteUnit
 from trackside.store.sqlite_webhooks import WebhookQueries
@@ -106,7 +108,8 @@ def _statements(script: str) -> Iterator[str]:
         yield pending
 
 
-class SQLiteStore(OutboxQueries, ReportQueries, JobQueries, WebhookQueries):
+class SQLiteStore(OutboxQueries, ReportQueries, JobQueries, WebhookQueries, QualityQueries,
+                  ConsoleQueries):
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from trackside.events import NormalizedEvent
+from trackside.quality import match_key_mask
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
@@ -22,8 +23,8 @@ from trackside.store.records import order_columns
 
 _INSERT_EVENT = (
     "INSERT INTO events (shop, event_name, event_id, event_time, source, accepted_at, body,"
-    " cart_id, customer_id, order_value, order_currency, flags)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " cart_id, customer_id, match_keys, order_value, order_currency, flags)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (shop, event_name, event_id) DO NOTHING"
 )
 _INSERT_OUTBOX = (
@@ -74,7 +75,8 @@ class SQLiteUnit:
             cursor = self._conn.execute(_INSERT_EVENT, (
                 checked_shop(record.shop, "NewEvent.shop"), event.event_name, event.event_id,
                 event.event_time, record.source, now,
-                _dump(event), event.cart_id, event.customer_id, *order_columns(event),
+                _dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
+                *order_columns(event),
             ))
             inserted.append(cursor.rowcount != 0)
             if cursor.rowcount == 0:
@@ -108,10 +110,11 @@ class SQLiteUnit:
 
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         self._conn.execute(
-            "UPDATE events SET body = ?, cart_id = ?, customer_id = ?, order_value = ?,"
-            " order_currency = ?, flags = ?, source = COALESCE(?, source) WHERE pk = ?",
-            (_dump(event), event.cart_id, event.customer_id, *order_columns(event), source,
-             ref))
+            "UPDATE events SET body = ?, cart_id = ?, customer_id = ?, match_keys = ?,"
+            " order_value = ?, order_currency = ?, flags = ?, source = COALESCE(?, source)"
+            " WHERE pk = ?",
+            (_dump(event), event.cart_id, event.customer_id, match_key_mask(event.user_data),
+             *order_columns(event), source, ref))
 
     def make_due(self, ref: int, now: float) -> int:
         return self._conn.execute(

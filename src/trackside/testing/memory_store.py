@@ -40,7 +40,9 @@ from trackside.store import (
     StoreLocked,
     StoreUnavailable,
 )
+from trackside.testing.memory_console import ConsoleQueries
 from trackside.testing.memory_jobs import MemoryJobs
+from trackside.testing.memory_quality import MemoryQuality
 from trackside.testing.memory_unit import (
     AttemptState,
     MemoryUnit,
@@ -56,7 +58,7 @@ from trackside.testing.memory_webhooks import WebhookRecords
 WAIT_S = 30.0
 
 
-class MemoryStore(MemoryJobs, WebhookRecords):
+class MemoryStore(MemoryJobs, WebhookRecords, MemoryQuality, ConsoleQueries):
     """A Store whose data lives in this object (thread-safe; lost when it goes)."""
 
     def __init__(self) -> None:

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from trackside.events import NormalizedEvent
+from trackside.quality import match_key_mask
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import (
     FINAL_STATUSES,
     HELD,
     ORDER_SOURCES_EXCLUDED,
     AttemptRecord,
+    DatasetQuality,
     DestinationState,
     Finished,
     NewEvent,
@@ -42,6 +44,8 @@ class StoredRow:
     body: str
     purged_at: float | None = None
     shop: str = DEFAULT_SHOP
+    #: trackside.quality.match_key_mask of the body the pipeline last wrote (kept on purge).
+    match_keys: int = 0
 
     def event(self) -> NormalizedEvent:
         return NormalizedEvent.model_validate_json(self.body)
@@ -107,6 +111,8 @@ class State:
     jobs: dict[str, JobState] = field(default_factory=dict)
     #: (shop, source, delivery_id) → the platform webhook delivery recorded.
     webhooks: dict[tuple[str, str, str], WebhookDelivery] = field(default_factory=dict)
+    #: shop → its last Dataset Quality fetch.
+    dataset_quality: dict[str, DatasetQuality] = field(default_factory=dict)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -146,7 +152,8 @@ class MemoryUnit:
             pk = state.next_id()
             state.keys[key] = pk
             state.events[pk] = StoredRow(pk, event.event_name, event.event_id, event.event_time,
-                                      record.source, now, dump(event), shop=shop)
+                                      record.source, now, dump(event), shop=shop,
+                                      match_keys=match_key_mask(event.user_data))
             for plan in record.outbox:
                 oid = state.next_id()
                 state.outbox[oid] = OutboxState(oid, pk, plan.destination, plan.status,
@@ -181,6 +188,7 @@ class MemoryUnit:
     def update_event(self, ref: int, event: NormalizedEvent, source: str | None = None) -> None:
         stored = self._state.events[ref]
         stored.body = dump(event)
+        stored.match_keys = match_key_mask(event.user_data)
         if source is not None:
             stored.source = source
 

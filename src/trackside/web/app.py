@@ -26,9 +26,11 @@ from trackside.runtime import Runtime
 from trackside.web.api import EventsAPI
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
+from trackside.web.console import console_routes
 from trackside.web.errors import ApiError, api_error_handler, http_exception_handler
 from trackside.web.graph import GraphEndpoint
 from trackside.web.imports import OfflineImportAPI
+from trackside.web.match_quality import MatchQualityAPI
 from trackside.web.middleware import RequestContext
 from trackside.web.openapi import build_openapi
 from trackside.web.ops import Ops, WorkerState
@@ -99,11 +101,14 @@ def create_app(runtime: Runtime, *, run_worker: bool = True) -> Starlette:
         Route("/v1/events", api.post_events, methods=["POST"]),
         Route("/v1/events/{event_id}", api.get_event, methods=["GET"]),
         Route("/v1/imports/offline", imports.post_offline, methods=["POST"]),
+        Route("/v1/reports/match-quality", MatchQualityAPI(runtime).get, methods=["GET"]),
         Route("/v1/reports/reconciliation", reports.reconciliation, methods=["GET"]),
         Route("/v1/reports/reconciliation/orders", reports.orders, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        # The console (web/console/): /dashboard and below, behind TRACKSIDE_ADMIN_PASSWORD.
+        *console_routes(runtime),
         # POST /collect and GET /t.js (browser path, web/collect.py); they share the committer
         # through app.state.committer.
         *collect_routes(runtime),

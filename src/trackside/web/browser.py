@@ -117,6 +117,12 @@ def client_ip(peer: str | None, forwarded_for: str | None,
     return str(address)
 
 
+def from_trusted_proxy(peer: str | None, trusted: list[IPNetwork]) -> bool:
+    """Whether the connection's peer is one of our proxies (whose X-Forwarded-* we believe)."""
+    address = _address(peer) if peer else None
+    return address is not None and any(address in net for net in trusted)
+
+
 def rate_key(ip: str) -> str:
     """IPv6 clients are limited per /64: one household or phone holds a whole /64."""
     if ":" in ip:

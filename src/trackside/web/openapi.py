@@ -102,6 +102,28 @@ def _webhook_paths() -> dict[str, Any]:
     return paths
 
 
+_MOMENT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].{1,29})?$"
+_NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+_MATCH_QUALITY: dict[str, Any] = {
+    "type": "object", "required": ["since", "until", "events", "meta_status"],
+    "properties": {
+        "since": {"type": "string"}, "until": {"type": "string"},
+        "events": {"type": "array", "items": {
+            "type": "object", "required": ["event_name", "count", "keys", "estimate", "meta"],
+            "properties": {
+                "event_name": {"type": "string"}, "count": {"type": "integer"},
+                "keys": {"type": "object", "additionalProperties": {"type": "number"}},
+                "estimate": {"type": "number", "minimum": 0, "maximum": 10},
+                "meta": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                    "composite_score": _NUMBER_OR_NULL, "acr_percentage": _NUMBER_OR_NULL,
+                    "event_coverage_percentage": _NUMBER_OR_NULL,
+                    "fetched_at": {"type": "string"}}}]}}}},
+        "meta_status": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "dataset_id": {"type": "string"}, "checked_at": {"type": "string"},
+            "fetched_at": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]}}}]},
+    },
+}
 _PERIOD_PARAMETERS: list[dict[str, Any]] = [
     {"name": "since", "in": "query", "required": True,
      "schema": {"type": "string", "format": "date"}, "description": "First day (UTC)"},
@@ -164,6 +186,20 @@ def build_openapi() -> dict[str, Any]:
                 "text/csv": {"schema": {"type": "string"}}}},
             "responses": {"200": _json(OfflineImportSummary, "The summary and per-line errors"),
                           **_errors(400, 401, 413, 415, 431, 503)},
+        }},
+        "/v1/reports/match-quality": {"get": {
+            "summary": "Match quality per event name: key shares, trackside's estimate, Meta's",
+            "description": "See docs/api.md; the period is on the events' own time.",
+            "security": bearer,
+            "parameters": [
+                {"name": "since", "in": "query", "required": True, "schema": {
+                    "type": "string", "pattern": _MOMENT,
+                    "description": "YYYY-MM-DD (UTC) or ISO-8601"}},
+                {"name": "until", "in": "query", "required": False, "schema": {
+                    "type": "string", "pattern": _MOMENT,
+                    "description": "YYYY-MM-DD (included) or ISO-8601"}}],
+            "responses": {"200": {"description": "The report", "content": {
+                "application/json": {"schema": _MATCH_QUALITY}}}, **_errors(400, 401)},
         }},
         "/v1/reports/reconciliation": {"get": {
             "summary": "The teardown: orders against the Meta pixel, per day and in total",
