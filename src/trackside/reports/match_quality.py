@@ -1,7 +1,7 @@
 """Match quality per event name over a period: how many events, the share carrying each match
 key, trackside's own 0-10 estimate, and beside it Meta's figures from the Dataset Quality API.
 
-Definitions (docs/reports.md says the same):
+Definitions (docs/api.md "GET /v1/reports/match-quality" says the same):
 
 - the period is on the event's own time (``event_time``), ``since`` included, ``until`` not;
 - ``keys[k]`` = events of that name carrying key ``k`` / events of that name, rounded to 4
