@@ -42,10 +42,12 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
+    from trackside.reports.match_quality_cli import match_quality_command
     from trackside.sources.prestashop.cli import app as prestashop_app
 
     app.add_typer(prestashop_app, name="prestashop")
     app.command()(demo)
+    app.command("match-quality")(match_quality_command)
 
 
 _register_sub_apps()
