@@ -4,6 +4,7 @@ Dataset Quality fetch per shop."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
@@ -36,8 +37,11 @@ class QualityQueries(PostgresHost):
                          shop: str = DEFAULT_SHOP) -> list[KeyCombination]:
         counted: Counter[tuple[str, int]] = Counter()
         for query, start, end in period_parts(since, until):
+            # Whole numbers: event_time is BIGINT, and a float bound would compare as double
+            # precision, which the (shop, event_time, …) index cannot serve. For an integer
+            # t, t >= x is t >= ceil(x) and t < x is t < ceil(x).
             for row in self._read(_DAY_COUNTS if query == "days" else _MATCH_KEY_COUNTS,
-                                  (shop, start, end)):
+                                  (shop, math.ceil(start), math.ceil(end))):
                 counted[(row["event_name"], row["match_keys"])] += int(row["n"])
         return sorted_combinations([(name, mask, n) for (name, mask), n in counted.items()
                                     if n > 0])
