@@ -43,6 +43,7 @@ app.add_typer(events_app, name="events")
 def _register_sub_apps() -> None:
     from trackside.demo import demo
     from trackside.reports.cli import reconcile
+    from trackside.reports.match_quality_cli import match_quality_command
     from trackside.sources.imports import import_app
     from trackside.sources.prestashop.cli import app as prestashop_app
     from trackside.store.move_cli import migrate_store
@@ -52,6 +53,7 @@ def _register_sub_apps() -> None:
     app.command()(demo)
     app.command("migrate-store")(migrate_store)
     app.command()(reconcile)
+    app.command("match-quality")(match_quality_command)
 
 
 _register_sub_apps()

@@ -38,7 +38,8 @@ def postgres_database() -> Iterator[str]:
 #: Every table but schema_migrations, children before the tables they reference.
 _TABLES = ("attempts", "notes", "outbox", "events", "cursors", "destination_state",
            "webhook_deliveries",
-           "health_probe", "jobs", "dataset_quality")
+           "health_probe", "jobs", "dataset_quality",
+           "match_key_deltas")
 
 
 def _emptied(url: str) -> str:

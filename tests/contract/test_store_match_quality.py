@@ -3,6 +3,8 @@ from the flags kept at write time, and the last Dataset Quality fetch per shop."
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tests.contract.test_store_contract import NOW, insert, make_event
@@ -105,3 +107,44 @@ def test_the_last_dataset_quality_fetch_per_shop(store: Store) -> None:
 def test_a_bad_shop_name_is_refused(store: Store) -> None:
     with pytest.raises(ShopNameError):
         DatasetQuality("Bad Shop", "1", NOW)
+
+
+def test_counts_over_days_stay_exact_through_merges(store: Store) -> None:
+    """Whole days may come from a store's daily rollups, the edges from the events: every
+    period, cut anywhere, counts what a brute-force count of the events gives, also after
+    merges changed some events' keys (seeded; the seed is printed)."""
+    seed = 20261201
+    print(f"seed {seed}")
+    chooser = random.Random(seed)
+    day0 = (T // 86400 - 5) * 86400
+    shapes = [{"em": [H]}, {"em": [H], "ph": [H]}, {"fbp": "fb.1.1.1"}, {}]
+    truth: dict[str, tuple[str, int, frozenset[str]]] = {}
+    for n in range(120):
+        at = day0 + chooser.randrange(5 * 86400)
+        name = chooser.choice(["Purchase", "Lead"])
+        shape = chooser.choice(shapes)
+        put(store, f"E{n}", name, event_time=at, **shape)
+        truth[f"E{n}"] = (name, at, frozenset(shape))
+    for n in chooser.sample(range(120), 30):  # merges: keys added after the insert
+        name, at, keys = truth[f"E{n}"]
+        with store.transaction() as unit:
+            found = unit.find_event(name, f"E{n}")
+            assert found is not None
+            merged = found.event.model_copy(update={"user_data": {
+                **found.event.user_data, "client_user_agent": "UA"}})
+            unit.update_event(found.ref, merged)
+        truth[f"E{n}"] = (name, at, keys | {"client_user_agent"})
+    for _ in range(25):
+        since = day0 - 3600 + chooser.randrange(6 * 86400)
+        until = since + chooser.choice([1, 3600, 86400, 2 * 86400 + 7, 4 * 86400])
+        counted: dict[tuple[str, frozenset[str]], int] = {}
+        for name, at, keys in truth.values():
+            if since <= at < until:
+                counted[(name, keys)] = counted.get((name, keys), 0) + 1
+        got = store.match_key_counts(since, until)
+        assert {(c.event_name, c.keys): c.count for c in got} == counted
+        assert len(got) == len(counted)
+        order = [(c.event_name, -c.count) for c in got]
+        assert order == sorted(order)  # by event name, then count descending
+    whole = store.match_key_counts(day0, day0 + 5 * 86400)
+    assert sum(c.count for c in whole) == 120

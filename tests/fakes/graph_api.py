@@ -9,7 +9,8 @@ registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's 48-h
 (rule 36), recorded requests and events (rule 35), fault injection (rule 37) and French
 ``error_user_*`` text on ``Accept-Language: fr`` (rule 38). It also serves a read of the pixel
 node, ``GET /{version}/{pixel_id}`` (what trackside's probe asks), checking token and
-pixel with its own registry, and a poison mode: "answer this fault whenever the request
+pixel with its own registry, Meta's Dataset Quality API (``GET /{version}/dataset_quality``,
+tests/fakes/graph_dataset_quality.py), and a poison mode: "answer this fault whenever the request
 contains event id E" (:meth:`FakeGraphAPI.fail_when_contains`).
 
 The test holds the :class:`FakeGraphAPI` object and steers it from Python.
@@ -34,6 +35,7 @@ from starlette.routing import Route
 
 from tests.fakes import meta_checks as checks
 from tests.fakes import meta_errors as errors
+from tests.fakes.graph_dataset_quality import DatasetQualityFake, default_figures
 from tests.fakes.meta_checks import Call, FakeRules, Grant
 from tests.fakes.meta_errors import GraphError
 from trackside.config import Settings
@@ -216,7 +218,11 @@ class FakeGraphAPI:
         self.latency_s = 0.0
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        #: GET /{version}/dataset_quality (Meta's Dataset Quality API), its own checks.
+        self.dataset_quality = DatasetQualityFake(self.tokens, frozenset(self.rules.versions),
+                                                  {self.pixel_id: default_figures()})
         routes = [
+            Route("/{version}/dataset_quality", self.dataset_quality.handle, methods=["GET"]),
             Route("/{version}/{object_id}/events", self._handle, methods=_METHODS),
             Route("/{object_id}/events", self._handle, methods=_METHODS),
             Route("/{version}/{object_id}", self._read_node, methods=["GET"]),

@@ -1,7 +1,7 @@
 """Match quality per event name over a period: how many events, the share carrying each match
 key, trackside's own 0-10 estimate, and beside it Meta's figures from the Dataset Quality API.
 
-Definitions (docs/reports.md says the same):
+Definitions (docs/api.md "GET /v1/reports/match-quality" says the same):
 
 - the period is on the event's own time (``event_time``), ``since`` included, ``until`` not;
 - ``keys[k]`` = events of that name carrying key ``k`` / events of that name, rounded to 4
@@ -162,4 +162,5 @@ def _status(fetch: DatasetQuality | None) -> dict[str, Any] | None:
 
 
 def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")

@@ -4,10 +4,13 @@ Dataset Quality fetch per shop."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import DatasetQuality, KeyCombination
 from trackside.store.postgres_outbox import PostgresHost
-from trackside.store.records import sorted_combinations
+from trackside.store.records import period_parts, sorted_combinations
 
 _MATCH_KEY_COUNTS = (
     "SELECT event_name, match_keys, count(*) AS n FROM events"
@@ -21,13 +24,27 @@ _SAVE = (
 )
 
 
+#: Whole days from the signed daily counts (migration 0002's statement triggers).
+_DAY_COUNTS = (
+    "SELECT event_name, match_keys, sum(events) AS n FROM match_key_deltas"
+    " WHERE shop = %s AND day >= %s AND day < %s GROUP BY event_name, match_keys"
+    " HAVING sum(events) > 0"
+)
+
+
 class QualityQueries(PostgresHost):
     def match_key_counts(self, since: float, until: float, *,
                          shop: str = DEFAULT_SHOP) -> list[KeyCombination]:
-        # event_time is BIGINT: compare with numerics so a fractional bound is not rounded.
-        rows = self._read(_MATCH_KEY_COUNTS, (shop, since, until))
-        return sorted_combinations([(row["event_name"], row["match_keys"], row["n"])
-                                    for row in rows])
+        counted: Counter[tuple[str, int]] = Counter()
+        for query, start, end in period_parts(since, until):
+            # Whole numbers: event_time is BIGINT, and a float bound would compare as double
+            # precision, which the (shop, event_time, …) index cannot serve. For an integer
+            # t, t >= x is t >= ceil(x) and t < x is t < ceil(x).
+            for row in self._read(_DAY_COUNTS if query == "days" else _MATCH_KEY_COUNTS,
+                                  (shop, math.ceil(start), math.ceil(end))):
+                counted[(row["event_name"], row["match_keys"])] += int(row["n"])
+        return sorted_combinations([(name, mask, n) for (name, mask), n in counted.items()
+                                    if n > 0])
 
     def save_dataset_quality(self, record: DatasetQuality) -> None:
         with self._write() as tx:

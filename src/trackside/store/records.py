@@ -5,6 +5,7 @@ Plain dataclasses, no driver types: a caller never sees a SQLite row or column n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -410,3 +411,22 @@ def tallies_from_rows(rows: Iterable[Sequence[Any]]) -> list[OrderTally]:
             if units is not None:
                 found.value_units = (found.value_units or 0) + units
     return list(merged.values())
+
+
+DAY_S = 86400
+
+
+def period_parts(since: float, until: float) -> list[tuple[str, float, float]]:
+    """[since, until) cut into the whole UTC days a store's daily rollups answer ("days",
+    first day, day after the last, as day numbers) and the edges before and after them that
+    only the events answer ("events", since, until, as times)."""
+    first = math.ceil(since / DAY_S)
+    last = math.floor(until / DAY_S)
+    if first >= last:
+        return [("events", since, until)] if since < until else []
+    parts: list[tuple[str, float, float]] = [("days", first, last)]
+    if since < first * DAY_S:
+        parts.append(("events", since, first * DAY_S))
+    if last * DAY_S < until:
+        parts.append(("events", last * DAY_S, until))
+    return parts

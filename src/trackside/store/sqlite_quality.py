@@ -4,9 +4,11 @@ Dataset Quality fetch per shop."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from trackside.shop_names import DEFAULT_SHOP, checked_shop
 from trackside.store import DatasetQuality, KeyCombination
-from trackside.store.records import sorted_combinations
+from trackside.store.records import period_parts, sorted_combinations
 from trackside.store.sqlite_outbox import SQLiteHost
 
 #: Spelled so the planner answers from events_match_keys alone (shop, event_time, event_name,
@@ -23,12 +25,23 @@ _SAVE = (
 )
 
 
+#: Whole days from the rollups (migration 0009's triggers keep them exact).
+_DAY_COUNTS = (
+    "SELECT event_name, match_keys, sum(events) AS n FROM match_key_days"
+    " WHERE shop = ? AND day >= ? AND day < ? GROUP BY event_name, match_keys HAVING n > 0"
+)
+
+
 class QualityQueries(SQLiteHost):
     def match_key_counts(self, since: float, until: float, *,
                          shop: str = DEFAULT_SHOP) -> list[KeyCombination]:
-        rows = self._read(_MATCH_KEY_COUNTS, (shop, since, until))
-        return sorted_combinations([(row["event_name"], row["match_keys"], row["n"])
-                                    for row in rows])
+        counted: Counter[tuple[str, int]] = Counter()
+        for query, start, end in period_parts(since, until):
+            for row in self._read(_DAY_COUNTS if query == "days" else _MATCH_KEY_COUNTS,
+                                  (shop, start, end)):
+                counted[(row["event_name"], row["match_keys"])] += row["n"]
+        return sorted_combinations([(name, mask, n) for (name, mask), n in counted.items()
+                                    if n > 0])
 
     def save_dataset_quality(self, record: DatasetQuality) -> None:
         with self._write() as conn:

@@ -39,3 +39,55 @@ CREATE TABLE dataset_quality (
     figures_at DOUBLE PRECISION,
     error TEXT
 );
+
+-- Daily counts of the flags, so a month of a busy shop is a few thousand rows to add up, not
+-- a million events to count (bench/match_quality.py). Unlike SQLite's one writer, several
+-- servers commit here at once: a shared row per (day, name, keys) updated in place would be a
+-- hot row every concurrent transaction waits on (and could deadlock in). So each statement
+-- that writes events appends its own signed counts (plain inserts: no row shared between
+-- transactions) and the report sums them.
+CREATE TABLE match_key_deltas (
+    shop TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    event_name TEXT NOT NULL,
+    match_keys INTEGER NOT NULL,
+    events BIGINT NOT NULL
+);
+CREATE INDEX match_key_deltas_by_day ON match_key_deltas (shop, day);
+INSERT INTO match_key_deltas (shop, day, event_name, match_keys, events)
+SELECT shop, event_time / 86400, event_name, match_keys, count(*) FROM events
+GROUP BY shop, event_time / 86400, event_name, match_keys;
+
+CREATE FUNCTION trackside_match_keys_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO match_key_deltas (shop, day, event_name, match_keys, events)
+    SELECT shop, event_time / 86400, event_name, match_keys, count(*) FROM new_rows
+    GROUP BY shop, event_time / 86400, event_name, match_keys;
+    RETURN NULL;
+END $$;
+-- A merge changes one event per statement: a row trigger whose WHEN (checked without calling
+-- the function) skips the many merges that leave the keys as they were.
+CREATE FUNCTION trackside_match_keys_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO match_key_deltas (shop, day, event_name, match_keys, events) VALUES
+        (OLD.shop, OLD.event_time / 86400, OLD.event_name, OLD.match_keys, -1),
+        (NEW.shop, NEW.event_time / 86400, NEW.event_name, NEW.match_keys, 1);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION trackside_match_keys_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO match_key_deltas (shop, day, event_name, match_keys, events)
+    SELECT shop, event_time / 86400, event_name, match_keys, -count(*) FROM old_rows
+    GROUP BY shop, event_time / 86400, event_name, match_keys;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER events_match_keys_inserted AFTER INSERT ON events
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trackside_match_keys_inserted();
+CREATE TRIGGER events_match_keys_updated AFTER UPDATE ON events FOR EACH ROW
+    WHEN ((OLD.shop, OLD.event_time, OLD.event_name, OLD.match_keys)
+          IS DISTINCT FROM (NEW.shop, NEW.event_time, NEW.event_name, NEW.match_keys))
+    EXECUTE FUNCTION trackside_match_keys_updated();
+CREATE TRIGGER events_match_keys_deleted AFTER DELETE ON events
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trackside_match_keys_deleted();
