@@ -28,7 +28,11 @@ def test_the_shops_bench_measures_both_sides_and_prints_the_ratios() -> None:
                           out.stdout, re.M)
         assert match is not None, out.stdout
         base, other, ratio = (float(g.replace(",", "")) for g in match.groups())
-        assert base > 0 and other > 0 and ratio == pytest.approx(other / base, abs=0.01)
+        # The figures are printed rounded to whole events/s: with small figures (a tiny run on a
+        # loaded machine) that rounding alone moves other/base by up to (other + base) / 2 base².
+        rounding = 0.5 * (1 / base + other / base**2) if base > 0 else 0
+        assert base > 0 and other > 0
+        assert ratio == pytest.approx(other / base, abs=0.01 + rounding)
     # The events went to every shop of the several-shop side (a random key per request), and
     # all 30 events of each delivery round were delivered (the bench asserts it, exit 0).
     stored = re.search(r"1 shop: ([\d,]+) in 1 shop\(s\), 3 shops: ([\d,]+) in 3 shop\(s\)",
