@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 
+import trackside.store
 from tests.contract.test_store_contract import NOW, accept, make_event
 from tests.fakes.server import free_port
 from tests.pg import fresh_database, pg_url  # noqa: F401 (the fixture)
@@ -28,6 +29,10 @@ from trackside.store.postgres import PostgresStore
 
 CANARY_PASSWORD = "canaryPGpasswordQ7w8e9"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+#: Every PostgreSQL migration, in the order they apply (a new database needs them all).
+ALL_MIGRATIONS = sorted(path.name for path in (
+    Path(trackside.store.__file__).parent / "migrations" / "postgres").glob("*.sql"))
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
@@ -46,7 +51,7 @@ def test_no_migrate_refuses_a_schema_that_is_behind_and_migrate_applies_it(
 ) -> None:
     with pytest.raises(SchemaBehind, match="trackside migrate"):
         open_store(pg_url, migrate=False)
-    assert migrate(pg_url) == ["0001_initial.sql"]
+    assert migrate(pg_url) == ALL_MIGRATIONS
     assert migrate(pg_url) == []
     open_store(pg_url, migrate=False).close()
 
@@ -66,7 +71,7 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert sorted(applied) == [[], [], ["0001_initial.sql"]]
+    assert sorted(applied) == [[], [], ALL_MIGRATIONS]
 
 
 def test_a_read_only_database_is_unwritable_not_unavailable(pg_url: str) -> None:  # noqa: F811
