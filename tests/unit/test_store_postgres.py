@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 
+import trackside.store
 from tests.contract.test_store_contract import NOW, accept, make_event
 from tests.fakes.server import free_port
 from tests.pg import fresh_database, pg_url  # noqa: F401 (the fixture)
@@ -30,6 +31,10 @@ CANARY_PASSWORD = "canaryPGpasswordQ7w8e9"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 #: Every PostgreSQL migration file, in order (0001_initial.sql, 0003_order_facts.sql, …).
 ALL_MIGRATIONS = [name for _, name, _ in _migrations()]
+
+#: Every PostgreSQL migration, in the order they apply (a new database needs them all).
+ALL_MIGRATIONS = sorted(path.name for path in (
+    Path(trackside.store.__file__).parent / "migrations" / "postgres").glob("*.sql"))
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
