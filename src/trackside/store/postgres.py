@@ -134,8 +134,10 @@ class PostgresStore(OutboxQueries, ReportQueries, JobQueries, WebhookQueries, Qu
                 f"cannot connect to {self.shown_url}: {self._scrubbed(exc)}") from None
 
     def _scrubbed(self, exc: BaseException) -> str:
-        # The driver's words about a bad URL may quote it: its password never leaves.
-        text = str(exc).strip()
+        # The driver's words about a bad URL may quote it: its password never leaves. libpq's
+        # message spans lines ("…refused\n\tIs the server running…"): one line for the terminal
+        # (which would show the control characters escaped) and the log.
+        text = " ".join(str(exc).split())
         try:
             password = psycopg.conninfo.conninfo_to_dict(self.url).get("password")
         except psycopg.Error:
