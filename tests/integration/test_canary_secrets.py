@@ -128,9 +128,27 @@ def _exercise(base: str, fake: FakeGraphAPI) -> list[str]:
                       client.get("/v1/reports/reconciliation/orders", params={"since": day},
                                  headers=good),
                       client.get("/v1/reports/reconciliation", params={"since": "nope"},
-                                 headers=good)]
+                                 headers=good),
+                      client.get("/v1/reports/match-quality", params={"since": day},
+                                 headers=good),
+                      client.get("/v1/reports/match-quality", params={"since": "nope"},
+                                 headers=good),
+                      # The import's answers name a bad line's column, never what it held.
+                      client.post("/v1/imports/offline", headers={
+                          **good, "Content-Type": "text/csv"},
+                          content=b"receipt_id,event_time,value,currency,email\n"
+                                  b"CANARY-3,2026-11-30T10:00:00Z,x," + API_KEY.encode()
+                                  + b",canary@example.com\n"),
+                      # No webhook secret and no console password here: refused, nothing echoed.
+                      client.post("/webhooks/shopify", content=TOKEN.encode(), headers={
+                          "X-Shopify-Hmac-Sha256": TOKEN, "Content-Type": "application/json"}),
+                      client.get("/dashboard"),
+                      client.post("/dashboard/login", data={"password": TOKEN})]
     assert responses[0].status_code == 202 and responses[7].status_code == 200
     assert [r.status_code for r in responses[1:7]] == [401, 401, 415, 400, 413, 404]
+    # match-quality, its bad period, the import (its one line rejected), webhook, console.
+    assert [r.status_code for r in responses[-6:]] == [200, 400, 200, 404, 403, 403]
+    assert responses[-4].json()["rejected"] == 1
     assert statuses["meta"]["status"] == "delivered", statuses
     assert "CANARY-1" in fake.event_ids()
     return [r.text + json.dumps(dict(r.headers)) for r in responses]
