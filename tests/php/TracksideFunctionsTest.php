@@ -146,6 +146,10 @@ final class TracksideFunctionsTest extends TestCase
         self::assertSame('8841', $event['cart_id']);
         self::assertSame('311', $event['customer_id']);
         self::assertSame(array('external_id' => '311', 'email' => 'a@b.example'), $event['user']);
+        // No prefix in the module: the gateway's own prefix rule names the event.
+        $event = trackside_push_payload('', array('reference' => 'R1', 'value' => 1, 'currency' => 'EUR'))['events'][0];
+        self::assertArrayNotHasKey('event_id', $event);
+        self::assertSame('R1', $event['order']['reference']);
     }
 
     public function testPushNeverThrowsAndGivesUpQuickly()

@@ -98,7 +98,7 @@ class Trackside extends Module
                 array('type' => 'password', 'name' => self::SIGNING_KEY, 'label' => $this->l('Signing key'),
                     'desc' => $this->l('The gateway\'s TRACKSIDE_SIGNING_KEY. ') . $secretHint),
                 array('type' => 'text', 'name' => self::PREFIX, 'label' => $this->l('Shop prefix'),
-                    'desc' => $this->l('The gateway\'s TRACKSIDE_EVENT_ID_PREFIX for this shop (empty if unset).')),
+                    'desc' => $this->l('For the push. Empty: the gateway applies its own TRACKSIDE_EVENT_ID_PREFIX; if set, it must be the same.')),
                 array('type' => 'switch', 'name' => self::PUSH, 'label' => $this->l('Push paid orders'),
                     'is_bool' => true,
                     'desc' => $this->l('Post an order to the gateway when it becomes paid (1 s at most; the gateway\'s poller still reads every order).'),

@@ -175,7 +175,8 @@ if (!defined('TRACKSIDE_FUNCTIONS')) {
     /**
      * The Purchase the module pushes to POST /v1/events: the same event id as the gateway's
      * database poller (prefix + reference: sources/prestashop/map.py), so whichever comes
-     * second is a duplicate. $order: 'reference', 'value', 'currency', 'cart_id',
+     * second is a duplicate. An empty $prefix sends no event_id: the gateway then applies its
+     * own TRACKSIDE_EVENT_ID_PREFIX to the reference, the poller's rule. $order: 'reference', 'value', 'currency', 'cart_id',
      * 'customer_id', optional 'email', 'phone', 'first_name', 'last_name', 'city', 'zip',
      * 'country', 'items', 'url', 'event_time'.
      */
@@ -193,7 +194,6 @@ if (!defined('TRACKSIDE_FUNCTIONS')) {
         $reference = trim((string) $order['reference']);
         $event = array(
             'event_name' => 'Purchase',
-            'event_id' => $prefix . $reference,
             'event_time' => isset($order['event_time']) ? (int) $order['event_time'] : time(),
             'action_source' => 'website',
             'user' => $user,
@@ -204,6 +204,9 @@ if (!defined('TRACKSIDE_FUNCTIONS')) {
                 'items' => isset($order['items']) ? array_values($order['items']) : array(),
             ),
         );
+        if ((string) $prefix !== '') {
+            $event['event_id'] = $prefix . $reference;
+        }
         if (!empty($order['cart_id'])) {
             $event['cart_id'] = (string) $order['cart_id'];
         }
