@@ -180,8 +180,10 @@ def test_accepted_cookies_the_server_purchase_reaches_meta_once_with_the_pixel_i
     gateway, page = shop
     assert push_order(gateway) == 202  # the shop's copy first: a card payment's order
     beacons: list[dict[str, Any]] = []
-    visit_confirmation_and_answer(browser_context, page.url, "#accept", beacons)
+    tab = visit_confirmation_and_answer(browser_context, page.url, "#accept", beacons)
     wait_until(lambda: browser_seen(gateway), what="the confirmation page's purchase beacon")
+    raw = tab.request.get(page.url + "/").text()  # the HTML as PHP rendered it
+    assert "trackside('purchase'" in raw and SIGNING_KEY not in raw and API_KEY not in raw
     fbp = wait_until(lambda: cookie(browser_context, gateway.url, "_fbp"), what="_fbp")
     fbc = cookie(browser_context, gateway.url, "_fbc")
     assert fbc is not None and fbc.endswith("." + FBCLID)

@@ -101,7 +101,9 @@ final class TracksideFunctionsTest extends TestCase
     {
         foreach (array(array('reference' => 'A', 'currency' => 'EUR'),
                        array('reference' => 'A', 'value' => 'NaN-ish', 'currency' => 'EUR'),
-                       array('reference' => ' ', 'value' => 1, 'currency' => 'EUR')) as $order) {
+                       array('reference' => ' ', 'value' => 1, 'currency' => 'EUR'),
+                       array('reference' => 'A', 'value' => '1e999', 'currency' => 'EUR'),
+                       array('reference' => 'A', 'value' => array(1), 'currency' => 'EUR')) as $order) {
             self::assertStringNotContainsString('<script', trackside_confirmation_snippet(array(), $order));
         }
     }
@@ -159,5 +161,38 @@ final class TracksideFunctionsTest extends TestCase
         self::assertSame(0, trackside_push('not a url', 'k', array()));
         self::assertSame(0, trackside_push('https://track.shop.example', '', array()));
         self::assertSame(0, trackside_push('/tr', 'k', array()));  // a path needs the shop's origin
+    }
+
+    public function testPushGivesUpOnAGatewayThatNeverAnswers()
+    {
+        // Listening (the kernel completes the handshake) but never answering: the read
+        // timeout ends the push with 0 instead of holding the checkout.
+        $server = stream_socket_server('tcp://127.0.0.1:0', $errno, $error);
+        self::assertNotFalse($server, $error);
+        $address = stream_socket_get_name($server, false);
+        try {
+            self::assertSame(0, trackside_push('http://' . $address, 'k',
+                trackside_push_payload('', array('reference' => 'R', 'value' => 1, 'currency' => 'EUR')), 0.3));
+        } finally {
+            fclose($server);
+        }
+    }
+
+    public function testPushReadsTheGatewaysStatus()
+    {
+        // A one-shot loopback answer, from a child PHP process (php -r).
+        $server = stream_socket_server('tcp://127.0.0.1:0', $errno, $error);
+        $address = stream_socket_get_name($server, false);
+        fclose($server);
+        $code = '$s = stream_socket_server("tcp://' . $address . '"); echo "up\n"; $c = stream_socket_accept($s, 10);'
+            . ' fread($c, 65536); fwrite($c, "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"); fclose($c);';
+        $child = proc_open(array(PHP_BINARY, '-r', $code), array(1 => array('pipe', 'w')), $pipes);
+        self::assertIsResource($child);
+        self::assertSame("up\n", fgets($pipes[1]));
+        $status = trackside_push('http://' . $address, 'k',
+            trackside_push_payload('', array('reference' => 'R', 'value' => 1, 'currency' => 'EUR')), 5.0);
+        fclose($pipes[1]);
+        proc_close($child);
+        self::assertSame(202, $status);
     }
 }

@@ -150,7 +150,7 @@ if (!defined('TRACKSIDE_FUNCTIONS')) {
         $reference = isset($order['reference']) ? trim((string) $order['reference']) : '';
         $currency = isset($order['currency']) ? strtoupper(trim((string) $order['currency'])) : '';
         if ($reference === '' || $currency === '' || !isset($order['value'])
-            || !is_numeric($order['value'])) {
+            || !is_numeric($order['value']) || !is_finite((float) $order['value'])) {
             return '<!-- trackside: no order reference, value or currency -->';
         }
         $value = round((float) $order['value'], 2);
