@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.server import ThreadedServer
 from trackside.cli import app
+from trackside.runtime import Runtime
 from trackside.sources.prestashop.module_zip import module_files
 from trackside.sources.signing import join_token, sign_purchase, signature_message
+from trackside.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "integrations" / "prestashop" / "trackside"
@@ -94,8 +99,12 @@ TOKENS = [("cart", "8841"), ("customer", "311"), ("cart", "1"), ("customer", "AB
 
 
 @needs_phpunit
-def test_phpunit_the_modules_functions_match_the_python_side(tmp_path: Path) -> None:
+def test_phpunit_the_module_and_its_functions(fake_graph: FakeGraphAPI,  # noqa: F811
+                                              tmp_path: Path) -> None:
+    """tests/php: the pure functions, signed as the Python side signs (vectors below), and
+    trackside.php's hooks on PrestaShop stand-ins, pushing to a real gateway on loopback."""
     key = "canary-signing-key-7f3a"
+    api_key = "canary-api-key-phpunit-5e0c"
     vectors = {
         "key": key,
         "purchases": [{"reference": r, "value": v, "currency": c,
@@ -105,10 +114,24 @@ def test_phpunit_the_modules_functions_match_the_python_side(tmp_path: Path) -> 
     }
     path = tmp_path / "vectors.json"
     path.write_text(json.dumps(vectors, ensure_ascii=False), encoding="utf-8")
-    result = subprocess.run(
-        [str(PHPUNIT), "--do-not-cache-result", "--colors=never",
-         str(REPO / "tests" / "php" / "TracksideFunctionsTest.php")],
-        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "TRACKSIDE_VECTORS": str(path)})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "OK (" in result.stdout and "Skipped" not in result.stdout, result.stdout
+    runtime = Runtime.from_settings(fake_graph.settings(
+        database_url=f"sqlite:///{tmp_path}/gateway.db", api_keys=[api_key]))
+    server = ThreadedServer(create_app(runtime, run_worker=False)).start()
+    try:
+        result = subprocess.run(
+            [str(PHPUNIT), "--do-not-cache-result", "--colors=never", str(REPO / "tests" / "php")],
+            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "TRACKSIDE_VECTORS": str(path),
+                 "TRACKSIDE_GATEWAY": server.url, "TRACKSIDE_API_KEY": api_key})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "OK (" in result.stdout and "Skipped" not in result.stdout, result.stdout
+        assert api_key not in result.stdout + result.stderr
+        # The module pushed the paid order once, under the poller's id (the reference: no
+        # prefix), and nothing while the push was off or the state not paid.
+        [pushed] = runtime.store.event_view("PUSHED1")
+        assert pushed.event_name == "Purchase" and pushed.source == "api"
+        assert pushed.event.cart_id == "8841"
+        assert runtime.store.event_view("NOTPUSHED") == []
+    finally:
+        server.stop()
+        runtime.close()
