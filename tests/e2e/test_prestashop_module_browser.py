@@ -205,6 +205,9 @@ def test_accepted_cookies_the_server_purchase_reaches_meta_once_with_the_pixel_i
     assert purchases[0]["custom_data"]["value"] == pytest.approx(49.9)
     [stored] = gateway.runtime.store.event_view(REFERENCE)
     assert {row.destination: row.status for row in stored.outbox} == {"meta": "delivered"}
+    # What docs/prestashop.md tells the owner to look for on the timeline.
+    joined = [n.detail for n in stored.notes if n.detail.startswith("duplicate from browser")]
+    assert joined and "consent" in joined[0] and "fbp" in joined[0], joined
     # The page's PageView, with the same consent, went too: every Meta event came once.
     ids = [(e["event_name"], e["event_id"]) for e in fake_graph.events]
     assert len(ids) == len(set(ids))
@@ -226,7 +229,7 @@ def test_refused_cookies_the_purchase_is_sent_nowhere(
     assert cookie(browser_context, gateway.url, "_fbp") is None
     [stored] = gateway.runtime.store.event_view(REFERENCE)
     assert {row.destination: row.status for row in stored.outbox} == {"meta": "suppressed"}
-    assert "denied" in (stored.outbox[0].message or "")
+    assert "denied (joined from the browser)" in (stored.outbox[0].message or "")
 
 
 def test_before_the_banner_is_answered_the_page_sends_nothing(
