@@ -28,8 +28,12 @@
     timer = setTimeout(release, Math.max(0, at - new Date().getTime()));
   }
 
+  function guarded(fn) {
+    return function () { try { return fn.apply(this, arguments); } catch (e) { /* never break the page */ } };
+  }
+
   function send(command, a, b) {
-    w.trackside(command, a, b);
+    if (typeof w.trackside === "function") w.trackside(command, a, b);
   }
 
   function release() {
@@ -84,13 +88,16 @@
 
   function watchDataLayer() {
     var dl = w.dataLayer = w.dataLayer || [];
-    for (var i = 0; i < dl.length; i++) readGtag(dl[i]);
+    if (!dl || typeof dl.length !== "number") return;  // not Google's array: left alone
+    for (var i = 0; i < dl.length; i++) {
+      try { readGtag(dl[i]); } catch (e) { /* an odd entry: the next one */ }
+    }
     var inner = dl.push;
     var wrapped = function () {
       for (var j = 0; j < arguments.length; j++) {
         try { readGtag(arguments[j]); } catch (e) { /* never break the page's dataLayer */ }
       }
-      return inner.apply(dl, arguments);
+      return (typeof inner === "function" ? inner : Array.prototype.push).apply(dl, arguments);
     };
     // gtag.js and GTM assign their own dataLayer.push: keep ours in front of theirs.
     try {
@@ -121,16 +128,20 @@
     }), true);
   }
 
-  watchDataLayer();
-  readCookiebot();
-  if (w.OnetrustActiveGroups) readOneTrust(w.OnetrustActiveGroups);
+  // Each source on its own: one that throws (a page's odd dataLayer) leaves the others.
+  var starts = [watchDataLayer, readCookiebot, function () {
+    if (w.OnetrustActiveGroups) readOneTrust(w.OnetrustActiveGroups);
+  }];
+  for (var s = 0; s < starts.length; s++) {
+    try { starts[s](); } catch (e) { /* never break the page */ }
+  }
   if (w.addEventListener) {
     var cookiebotEvents = ["CookiebotOnConsentReady", "CookiebotOnAccept", "CookiebotOnDecline"];
-    for (var i = 0; i < cookiebotEvents.length; i++) w.addEventListener(cookiebotEvents[i], readCookiebot);
-    w.addEventListener("OneTrustGroupsUpdated", function (e) { readOneTrust(e && e.detail); });
+    for (var i = 0; i < cookiebotEvents.length; i++) w.addEventListener(cookiebotEvents[i], guarded(readCookiebot));
+    w.addEventListener("OneTrustGroupsUpdated", guarded(function (e) { readOneTrust(e && e.detail); }));
   }
   if (d.addEventListener) {
-    d.addEventListener("trackside:consent", function (e) { forward(e && e.detail, true); });
+    d.addEventListener("trackside:consent", guarded(function (e) { forward(e && e.detail, true); }));
   }
   waitUntil(started + (config.wait || 0));
   if (!timer && !ready) release();
