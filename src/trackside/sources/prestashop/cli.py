@@ -1,4 +1,5 @@
-"""``trackside prestashop sync`` and ``trackside prestashop backfill --since DATE``.
+"""``trackside prestashop sync``, ``trackside prestashop backfill --since DATE`` and
+``trackside prestashop module --out trackside.zip`` (the module for the Back Office).
 
 Registered by cli.py as ``app.add_typer(prestashop_app, name="prestashop")``. Both commands
 only put events in the store; ``trackside serve`` or ``trackside worker`` delivers them, or pass
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,11 +22,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from trackside.config import ConfigError
 from trackside.runtime import Runtime
 from trackside.shops import Shops, load_shops
+from trackside.sources.prestashop.module_zip import build_module_zip
 from trackside.sources.prestashop.records import PrestaShopError
 from trackside.sources.prestashop.sync import PrestaShopSync, SyncReport, open_reader
 from trackside.terminal import safe
 
-app = typer.Typer(help="Read orders from a PrestaShop shop (database or webservice).",
+app = typer.Typer(help="Read orders from a PrestaShop shop (database or webservice); build "
+                       "the PrestaShop module.",
                   no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
@@ -140,3 +144,21 @@ def backfill(
     if start.date() > date.today():
         raise typer.BadParameter("is in the future", param_hint="--since")
     _run("loading", start, deliver, shop)
+
+
+@app.command()
+def module(
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Where to write the zip (e.g. trackside.zip).",
+                           dir_okay=False, writable=True)
+    ] = Path("trackside.zip"),
+) -> None:
+    """Build the PrestaShop module zip (top folder trackside/) to upload in the Back Office:
+    Modules > Module Manager > Upload a module."""
+    try:
+        names = build_module_zip(out_path)
+    except OSError as exc:
+        err.print(f"[red]cannot write {_shown(out_path)}:[/red] {_shown(exc)}", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"wrote {_shown(out_path)}: {len(names)} files, module folder trackside/",
+              highlight=False)
