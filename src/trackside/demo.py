@@ -257,7 +257,7 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run a demo shop beside the gateway (dry-run Meta): watch one purchase keep one id."""
+    """Run a demo shop beside the gateway (dry-run Meta): follow each event to Meta."""
     import uvicorn
 
     from trackside.config import load_settings

@@ -7,6 +7,7 @@ pictures README's Demo section shows)."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -28,8 +29,10 @@ SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "demo"
                else Path(tempfile.gettempdir()) / "trackside-demo-screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+SIGNING_KEY = "demo-signing-key-canary-" + "k" * 24
 #: The words a shop owner reads: card titles and lines, toggles, teardown labels.
-LABELS = "#story h2, #story h3, #story li, #toggles label, #toggles .effect, #teardown dt, #shop"
+LABELS = ("#story h2, #story h3, #story li, #toggles label, #toggles .effect, #teardown dt,"
+          " #teardown .more, #shop")
 
 #: Words of text nodes under ``selector`` that the browser laid out on more than one line
 #: (Range.getClientRects per word); event ids in <code> are not words and may wrap.
@@ -65,8 +68,9 @@ def story(page: Any) -> dict[str, Any]:
     return dict(page.evaluate("fetch('/demo/api/story').then(r => r.json())"))
 
 
-def shows(page: Any, name: str) -> None:
-    """At a desktop's width and at a phone's: no word broken, nothing wider than the phone."""
+def shows(page: Any, name: str, part: str | None = None) -> None:
+    """At a desktop's width and at a phone's: no word broken, nothing wider than the phone;
+    the page (or its ``part``) saved."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
@@ -74,13 +78,25 @@ def shows(page: Any, name: str) -> None:
         if size == "phone":
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{name}: the page is {width} px wide at 390 px"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
+        path = str(SCREENSHOTS / f"{name}-{size}.png")
+        if part is None:
+            page.screenshot(path=path, full_page=True)
+        else:
+            page.locator(part).screenshot(path=path)
     page.set_viewport_size(DESKTOP)
 
 
+def customer(page: Any) -> str | None:
+    return next((c["value"] for c in page.context.cookies()
+                 if c["name"] == "demo_customer"), None)
+
+
 def toggle(page: Any, selector: str) -> None:
-    with page.expect_navigation():  # a toggle reloads the page so its change shows at once
+    """A toggle loads a page (its change shows at once) as a new shopper."""
+    before = customer(page)
+    with page.expect_navigation():
         page.click(selector)
+    assert customer(page) not in (None, before)
 
 
 def purchases_at_meta(fake_graph: FakeGraphAPI, reference: str) -> int:
@@ -101,7 +117,7 @@ def test_the_demo_tells_a_purchase_a_blocked_pixel_refused_cookies_and_the_teard
 ) -> None:
     # A signing key, as `trackside demo` has: the shop's customer id is vouched for, which is
     # how the cards find this shopper's browser events.
-    shop = shop_factory(signing_key="demo-signing-key-" + "k" * 32)
+    shop = shop_factory(signing_key=SIGNING_KEY)
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
     page.goto(shop.url + "/")
@@ -148,6 +164,7 @@ def test_the_demo_tells_a_purchase_a_blocked_pixel_refused_cookies_and_the_teard
     assert page.is_visible("#toggles .effect[data-when=refused]")
     refused = buy(page, shop)
     wait_card(page, "purchase", refused, "Not seen by the pixel: the shopper refused cookies",
+              "from the shop's server when the order was placed, and from the confirmation page",
               "Meta: not sent: the shopper refused ad cookies",
               "Not counted: nothing was sent to Meta")
     wait_card(page, "add_to_cart", "Meta: not sent: the shopper refused ad cookies")
@@ -171,8 +188,20 @@ def test_the_demo_tells_a_purchase_a_blocked_pixel_refused_cookies_and_the_teard
     assert number("recovered") == "1"
     assert number("refused") == "1"
     assert "Missed by the pixel, sent by trackside" in page.inner_text("#teardown")
-    page.locator("#teardown").scroll_into_view_if_needed()
-    shows(page, "4-teardown")
+    shows(page, "4-teardown", part="#teardown")
+
+    # 5. Cookies accepted again: a new shopper, whose purchase is sent (the refusal of the
+    # shopper before does not carry over).
+    toggle(page, "#refuse-cookies")
+    assert page.is_visible("#toggles .effect[data-when=normal]")
+    accepted = buy(page, shop)
+    wait_card(page, "purchase", accepted, "Seen by the pixel")
+    shop.drain()
+    wait_card(page, "purchase", "Meta: sent", "Counted once")
+    assert purchases_at_meta(fake_graph, accepted) == 1
+    wait_until(lambda: number("orders") == "4", what="the fourth order in the teardown")
+    page_text = page.content() + json.dumps(story(page))
+    assert fake_graph.token not in page_text and SIGNING_KEY not in page_text
 
 
 def test_the_stand_in_pixel_refuses_bad_hits_by_field(

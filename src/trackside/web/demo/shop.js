@@ -85,10 +85,14 @@
     if (!cookie("demo_consent")) d.getElementById("consent-banner").hidden = false;
     d.getElementById("consent-accept").onclick = function () { setConsent("granted"); };
     d.getElementById("consent-deny").onclick = function () { setConsent("denied"); };
-    // A toggle changes what the next page does: load one, so the change shows at once. Not
-    // the confirmation page again: it would send its purchase once more, now without the
-    // pixel (or the consent), and change what the teardown says about an order already made.
+    // A toggle starts a new shopper (new cart and customer ids), so the states do not mix:
+    // the gateway joins a purchase with its cart's and customer's earlier pages, and keeps
+    // the strictest consent any of them carried. Then a page loads, so the change shows at
+    // once; not the confirmation page again: it would send its purchase once more, now
+    // without the pixel (or the consent), and change what the teardown says about it.
     function again() {
+      d.cookie = "demo_cart=; path=/; max-age=0";
+      d.cookie = "demo_customer=; path=/; max-age=0";
       if (/^\/demo\/order\//.test(location.pathname)) location.href = "/";
       else location.reload();
     }
