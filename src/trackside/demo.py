@@ -192,7 +192,7 @@ class DemoShop:
             body = json.loads(await read_body(request, MAX_PIXEL_BODY))
         except BodyTooLarge:
             return error_response(413, f"A pixel hit is at most {MAX_PIXEL_BODY} bytes")
-        except (BodyIncomplete, ValueError):
+        except (BodyIncomplete, ValueError, RecursionError):  # RecursionError: "[[[[…"
             return error_response(400, errors=[FieldError(field="body",
                                                           reason="must be a JSON object")])
         if not isinstance(body, dict):

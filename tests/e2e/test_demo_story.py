@@ -222,6 +222,8 @@ def test_the_stand_in_pixel_refuses_bad_hits_by_field(
                                           "reason": "must be a text of 1 to 100 characters"}]
     status, answer = post("[1, 2]")
     assert (status, answer["error"]["errors"][0]["field"]) == (400, "body")
+    status, answer = post("[" * 2000)  # deeper than Python's JSON parser goes
+    assert (status, answer["error"]["errors"][0]["field"]) == (400, "body")
     status, answer = post("{" * 5000)
     assert status == 413
     before = story(page)["pixel_received"]
