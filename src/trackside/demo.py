@@ -13,6 +13,7 @@ live in web/demo/.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import string
 import tempfile
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from trackside.events import Event, FieldError
+from trackside.events import FieldError, parse_event
 from trackside.identity.event_id import purchase_event_id
 from trackside.runtime import Runtime
 from trackside.sources.signing import join_token, sign_purchase
@@ -55,6 +56,18 @@ PRODUCTS = {
 _STATIC = {"pixel.js": "application/javascript", "shop.js": "application/javascript",
            "shop.css": "text/css"}
 _LETTERS = string.ascii_uppercase
+#: The demo's cart and customer ids (secrets.token_hex(8)); a cookie of another shape is
+#: treated as absent and replaced, so nothing a client sets reaches an event unchecked.
+_DEMO_ID = re.compile(r"[0-9a-f]{16}")
+
+
+NO_SHOPPER = FieldError(field="demo_customer",
+                        reason="cookie missing or not the demo's: open a page of the shop first")
+
+
+def _demo_id(request: Request, cookie: str) -> str | None:
+    value = request.cookies.get(cookie)
+    return value if value is not None and _DEMO_ID.fullmatch(value) else None
 
 
 class DemoShop:
@@ -72,7 +85,7 @@ class DemoShop:
         # The shop's own cart and customer ids, which the tag passes along for joining, each
         # with the store's token (docs/browser-tag.md "Join tokens"): without it the gateway
         # would not use the id, since anyone can claim a customer id.
-        ids = {cookie: request.cookies.get(cookie) or secrets.token_hex(8)
+        ids = {cookie: _demo_id(request, cookie) or secrets.token_hex(8)
                for cookie in ("demo_cart", "demo_customer")}
         self.visitors.get(ids["demo_customer"])
         html = self.env.get_template(name).render(
@@ -81,7 +94,7 @@ class DemoShop:
             cookies_refused=self._cookies_refused(request), **context)
         response = HTMLResponse(html)
         for cookie, value in ids.items():
-            if cookie not in request.cookies:
+            if _demo_id(request, cookie) is None:
                 response.set_cookie(cookie, value, path="/", samesite="lax")
         return response
 
@@ -110,7 +123,7 @@ class DemoShop:
 
     async def add(self, request: Request) -> Response:
         product_id = (await request.body()).decode(errors="replace")
-        cart_id = request.cookies.get("demo_cart")
+        cart_id = _demo_id(request, "demo_cart")
         if product_id not in PRODUCTS or not cart_id:
             return JSONResponse({"ok": False}, status_code=400)
         cart = self.carts.setdefault(cart_id, {})
@@ -123,18 +136,18 @@ class DemoShop:
                  "quantity": qty} for pid, qty in cart.items()]
 
     async def cart(self, request: Request) -> Response:
-        items = self._items(request.cookies.get("demo_cart"))
+        items = self._items(_demo_id(request, "demo_cart"))
         total = round(sum(i["price"] * i["quantity"] for i in items), 2)
         return self._page("cart.html", request, title="Cart", items=items, total=total)
 
     async def checkout(self, request: Request) -> Response:
-        cart_id = request.cookies.get("demo_cart")
+        cart_id = _demo_id(request, "demo_cart")
         items = self._items(cart_id)
         if not items:
             return RedirectResponse("/cart", status_code=303)
         reference = "".join(secrets.choice(_LETTERS) for _ in range(9))  # PrestaShop-like
         total = round(sum(i["price"] * i["quantity"] for i in items), 2)
-        customer_id = request.cookies.get("demo_customer")
+        customer_id = _demo_id(request, "demo_customer")
         # What a shop backend sends: the order, the customer as the checkout knew them (e-mail,
         # the address and browser the order came from), the page, and the consent the shopper
         # gave on the site; no browser cookies. Complete, so every destination can take it.
@@ -153,7 +166,10 @@ class DemoShop:
         choice = request.cookies.get(CONSENT)
         if choice in ("granted", "denied"):
             raw["consent"] = dict.fromkeys(SIGNALS, choice)
-        await self.committer.accept([Event.model_validate(raw)], SOURCE)
+        event = parse_event(raw)
+        if isinstance(event, list):  # e.g. a Host header no URL can be made of
+            return error_response(400, errors=event)
+        await self.committer.accept([event], SOURCE)
         self.carts.pop(cart_id or "", None)
         self.carts[f"order:{reference}"] = {i["id"]: i["quantity"] for i in items}
         if customer_id:
@@ -184,10 +200,9 @@ class DemoShop:
 
     async def pixel(self, request: Request) -> Response:
         """The stand-in pixel's hit (pixel.js): what the real pixel would have told Meta."""
-        customer_id = request.cookies.get("demo_customer")
+        customer_id = _demo_id(request, "demo_customer")
         if not customer_id:
-            return error_response(400, errors=[FieldError(
-                field="demo_customer", reason="cookie missing: open a page of the shop first")])
+            return error_response(400, errors=[NO_SHOPPER])
         try:
             body = json.loads(await read_body(request, MAX_PIXEL_BODY))
         except BodyTooLarge:
@@ -208,10 +223,9 @@ class DemoShop:
 
     async def story(self, request: Request) -> Response:
         """The cards of this shopper and today's teardown (web/demo/story.py)."""
-        customer_id = request.cookies.get("demo_customer")
+        customer_id = _demo_id(request, "demo_customer")
         if not customer_id:
-            return error_response(400, errors=[FieldError(
-                field="demo_customer", reason="cookie missing: open a page of the shop first")])
+            return error_response(400, errors=[NO_SHOPPER])
         return JSONResponse(story(self.runtime.store, self.visitors.get(customer_id), customer_id,
                                   prefix=self.runtime.settings.event_id_prefix,
                                   pixel_blocked=self._pixel_blocked(request),

@@ -232,3 +232,12 @@ def test_the_stand_in_pixel_refuses_bad_hits_by_field(
     browser_context.clear_cookies()
     status, answer = post('{"event": "PageView", "eventID": "abc"}')
     assert (status, answer["error"]["errors"][0]["field"]) == (400, "demo_customer")
+    # Cookies the demo did not set are replaced, never put into an event.
+    browser_context.add_cookies([{"name": name, "value": value, "url": shop.url}
+                                 for name, value in (("demo_cart", "x" * 3000),
+                                                     ("demo_customer", "<script>"))])
+    status, answer = post('{"event": "PageView", "eventID": "abc"}')
+    assert (status, answer["error"]["errors"][0]["field"]) == (400, "demo_customer")
+    reference = buy(page, shop)
+    [order] = wait_until(lambda: shop.stored(reference), what="the order")
+    assert order.event.cart_id is not None and len(order.event.cart_id) == 16
