@@ -1,14 +1,19 @@
 """``trackside demo``: a tiny shop beside the gateway, to watch one purchase travel.
 
-Product page → cart → order → confirmation, with a consent banner, a stand-in Meta Pixel that
-lists the eventIDs it received, and a table of what the gateway stored and sent to the dry-run
-Meta destination for the same ids. The shop's "backend" sends the Purchase when the order is
-placed (as a PrestaShop module would), the confirmation page sends it again from the browser:
-one id, one Purchase at Meta (DESIGN.md "Event ids"). Pages live in web/demo/.
+Product page → cart → order → confirmation on the left; on the right one card per business
+event (page view, add to cart, purchase): seen by the pixel, received by the gateway, sent to
+Meta, counted once, read from the store (web/demo/story.py), with toggles to block the pixel
+and to refuse cookies, and the console's teardown numbers. The shop's "backend" sends the
+Purchase when the order is placed (as a PrestaShop module would), the confirmation page sends
+it again from the browser: one id, one Purchase at Meta (DESIGN.md "Event ids"). The stand-in
+pixel (pixel.js) posts what it receives to /demo/pixel, as the real one posts to Meta. Pages
+live in web/demo/.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import string
 import tempfile
@@ -26,15 +31,24 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from trackside.events import Event
+from trackside.events import FieldError, parse_event
 from trackside.identity.event_id import purchase_event_id
 from trackside.runtime import Runtime
 from trackside.sources.signing import join_token, sign_purchase
 from trackside.web.collect import collect_routes
 from trackside.web.committer import Committer
+from trackside.web.demo.story import SERVER_SOURCE, Visitors, story
+from trackside.web.errors import error_response
+from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
 from trackside.web.tag import TagEndpoint
 
-SOURCE = "demo-shop"
+SOURCE = SERVER_SOURCE
+#: The demo's own cookies: the shopper's toggles ("block the pixel", "refuse cookies").
+BLOCK_PIXEL = "demo_block_pixel"
+CONSENT = "demo_consent"
+SIGNALS = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+#: A stand-in pixel hit is a name and an id: a few hundred bytes at most.
+MAX_PIXEL_BODY = 2048
 PRODUCTS = {
     "mug": {"id": "mug", "name": "Enamel mug", "price": 14.9},
     "tote": {"id": "tote", "name": "Canvas tote bag", "price": 22.5},
@@ -42,6 +56,18 @@ PRODUCTS = {
 _STATIC = {"pixel.js": "application/javascript", "shop.js": "application/javascript",
            "shop.css": "text/css"}
 _LETTERS = string.ascii_uppercase
+#: The demo's cart and customer ids (secrets.token_hex(8)); a cookie of another shape is
+#: treated as absent and replaced, so nothing a client sets reaches an event unchecked.
+_DEMO_ID = re.compile(r"[0-9a-f]{16}")
+
+
+NO_SHOPPER = FieldError(field="demo_customer",
+                        reason="cookie missing or not the demo's: open a page of the shop first")
+
+
+def _demo_id(request: Request, cookie: str) -> str | None:
+    value = request.cookies.get(cookie)
+    return value if value is not None and _DEMO_ID.fullmatch(value) else None
 
 
 class DemoShop:
@@ -53,20 +79,32 @@ class DemoShop:
                                autoescape=select_autoescape(["html"]))
         self.tag_url = TagEndpoint(runtime.settings).versioned_path
         self.carts: dict[str, dict[str, int]] = {}
+        self.visitors = Visitors()
 
     def _page(self, name: str, request: Request, **context: Any) -> HTMLResponse:
         # The shop's own cart and customer ids, which the tag passes along for joining, each
         # with the store's token (docs/browser-tag.md "Join tokens"): without it the gateway
         # would not use the id, since anyone can claim a customer id.
-        ids = {cookie: request.cookies.get(cookie) or secrets.token_hex(8)
+        ids = {cookie: _demo_id(request, cookie) or secrets.token_hex(8)
                for cookie in ("demo_cart", "demo_customer")}
-        html = self.env.get_template(name).render(tag_url=self.tag_url,
-                                                  join=self._join_params(ids), **context)
+        self.visitors.get(ids["demo_customer"])
+        html = self.env.get_template(name).render(
+            tag_url=self.tag_url, join=self._join_params(ids),
+            pixel_blocked=self._pixel_blocked(request),
+            cookies_refused=self._cookies_refused(request), **context)
         response = HTMLResponse(html)
         for cookie, value in ids.items():
-            if cookie not in request.cookies:
+            if _demo_id(request, cookie) is None:
                 response.set_cookie(cookie, value, path="/", samesite="lax")
         return response
+
+    @staticmethod
+    def _pixel_blocked(request: Request) -> bool:
+        return request.cookies.get(BLOCK_PIXEL) == "1"
+
+    @staticmethod
+    def _cookies_refused(request: Request) -> bool:
+        return request.cookies.get(CONSENT) == "denied"
 
     def _join_params(self, ids: dict[str, str]) -> dict[str, str]:
         params = {"cart_id": ids["demo_cart"], "customer_id": ids["demo_customer"]}
@@ -85,7 +123,7 @@ class DemoShop:
 
     async def add(self, request: Request) -> Response:
         product_id = (await request.body()).decode(errors="replace")
-        cart_id = request.cookies.get("demo_cart")
+        cart_id = _demo_id(request, "demo_cart")
         if product_id not in PRODUCTS or not cart_id:
             return JSONResponse({"ok": False}, status_code=400)
         cart = self.carts.setdefault(cart_id, {})
@@ -98,28 +136,44 @@ class DemoShop:
                  "quantity": qty} for pid, qty in cart.items()]
 
     async def cart(self, request: Request) -> Response:
-        items = self._items(request.cookies.get("demo_cart"))
+        items = self._items(_demo_id(request, "demo_cart"))
         total = round(sum(i["price"] * i["quantity"] for i in items), 2)
         return self._page("cart.html", request, title="Cart", items=items, total=total)
 
     async def checkout(self, request: Request) -> Response:
-        cart_id = request.cookies.get("demo_cart")
+        cart_id = _demo_id(request, "demo_cart")
         items = self._items(cart_id)
         if not items:
             return RedirectResponse("/cart", status_code=303)
         reference = "".join(secrets.choice(_LETTERS) for _ in range(9))  # PrestaShop-like
         total = round(sum(i["price"] * i["quantity"] for i in items), 2)
-        # What the store backend sends: the order, the customer, the cart; no browser data.
-        event = Event.model_validate({
+        customer_id = _demo_id(request, "demo_customer")
+        # What a shop backend sends: the order, the customer as the checkout knew them (e-mail,
+        # the address and browser the order came from), the page, and the consent the shopper
+        # gave on the site; no browser cookies. Complete, so every destination can take it.
+        user: dict[str, Any] = {"email": f"shopper-{cart_id}@example.com",
+                                "external_id": customer_id}
+        if request.client is not None:
+            user["ip"] = request.client.host
+        if request.headers.get("user-agent"):
+            user["user_agent"] = request.headers["user-agent"]
+        raw: dict[str, Any] = {
             "event_name": "Purchase",
+            "event_source_url": str(request.url_for("cart")),
             "order": {"reference": reference, "value": total, "currency": "EUR", "items": items},
-            "user": {"email": f"shopper-{cart_id}@example.com",
-                     "external_id": request.cookies.get("demo_customer")},
-            "cart_id": cart_id, "customer_id": request.cookies.get("demo_customer"),
-        })
+            "user": user, "cart_id": cart_id, "customer_id": customer_id,
+        }
+        choice = request.cookies.get(CONSENT)
+        if choice in ("granted", "denied"):
+            raw["consent"] = dict.fromkeys(SIGNALS, choice)
+        event = parse_event(raw)
+        if isinstance(event, list):  # e.g. a Host header no URL can be made of
+            return error_response(400, errors=event)
         await self.committer.accept([event], SOURCE)
         self.carts.pop(cart_id or "", None)
         self.carts[f"order:{reference}"] = {i["id"]: i["quantity"] for i in items}
+        if customer_id:
+            self.visitors.get(customer_id).orders.append(reference)
         return RedirectResponse(f"/demo/order/{reference}", status_code=303)
 
     async def confirmation(self, request: Request) -> Response:
@@ -144,35 +198,50 @@ class DemoShop:
             return Response("Not found", status_code=404)
         return Response((self.folder / name).read_bytes(), media_type=_STATIC[name])
 
-    async def trace(self, request: Request) -> Response:
-        """What the gateway holds for some event ids: source and outcome per destination."""
-        ids = [i for i in request.query_params.get("ids", "").split(",") if i][:20]
-        rows = []
-        for event_id in dict.fromkeys(ids):
-            for view in self.runtime.store.event_view(event_id):
-                outcomes = []
-                for row in view.outbox:
-                    sent = row.sent if isinstance(row.sent, dict) else {}
-                    text = f"{row.destination}: {row.status}"
-                    if row.message:
-                        text += f" ({row.message})"
-                    if sent.get("event_id"):
-                        text += f", sent event_id={sent['event_id']}"
-                    outcomes.append(text)
-                rows.append({"event_name": view.event_name, "event_id": view.event_id,
-                             "source": view.source, "outcome": "; ".join(outcomes)})
-        return JSONResponse(rows)
+    async def pixel(self, request: Request) -> Response:
+        """The stand-in pixel's hit (pixel.js): what the real pixel would have told Meta."""
+        customer_id = _demo_id(request, "demo_customer")
+        if not customer_id:
+            return error_response(400, errors=[NO_SHOPPER])
+        try:
+            body = json.loads(await read_body(request, MAX_PIXEL_BODY))
+        except BodyTooLarge:
+            return error_response(413, f"A pixel hit is at most {MAX_PIXEL_BODY} bytes")
+        except (BodyIncomplete, ValueError, RecursionError):  # RecursionError: "[[[[…"
+            return error_response(400, errors=[FieldError(field="body",
+                                                          reason="must be a JSON object")])
+        if not isinstance(body, dict):
+            return error_response(400, errors=[FieldError(field="body",
+                                                          reason="must be a JSON object")])
+        problems = [FieldError(field=name, reason="must be a text of 1 to 100 characters")
+                    for name in ("event", "eventID")
+                    if not isinstance(body.get(name), str) or not 0 < len(body[name]) <= 100]
+        if problems:
+            return error_response(400, errors=problems)
+        self.visitors.get(customer_id).pixel.append((body["event"], body["eventID"]))
+        return JSONResponse({"ok": True})
+
+    async def story(self, request: Request) -> Response:
+        """The cards of this shopper and today's teardown (web/demo/story.py)."""
+        customer_id = _demo_id(request, "demo_customer")
+        if not customer_id:
+            return error_response(400, errors=[NO_SHOPPER])
+        return JSONResponse(story(self.runtime.store, self.visitors.get(customer_id), customer_id,
+                                  prefix=self.runtime.settings.event_id_prefix,
+                                  pixel_blocked=self._pixel_blocked(request),
+                                  cookies_refused=self._cookies_refused(request)))
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.product),
             Route("/demo/product/{product_id}", self.product),
-            Route("/cart", self.cart),
+            Route("/cart", self.cart, name="cart"),
             Route("/demo/cart/add", self.add, methods=["POST"]),
             Route("/demo/checkout", self.checkout, methods=["POST"]),
             Route("/demo/order/{reference}", self.confirmation),
             Route("/demo/static/{name}", self.static),
-            Route("/demo/api/trace", self.trace),
+            Route("/demo/pixel", self.pixel, methods=["POST"]),
+            Route("/demo/api/story", self.story),
         ]
 
 
@@ -202,7 +271,7 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Run a demo shop beside the gateway (dry-run Meta): watch one purchase keep one id."""
+    """Run a demo shop beside the gateway (dry-run Meta): follow each event to Meta."""
     import uvicorn
 
     from trackside.config import load_settings

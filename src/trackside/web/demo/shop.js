@@ -1,16 +1,36 @@
-/* Demo shop glue: consent banner, the on-screen pixel list, the gateway trace table. */
+/* Demo shop glue: the consent banner, the toggles, and the cards the gateway's story fills. */
 (function (w, d) {
   function cookie(name) {
     var m = new RegExp("(?:^|; )" + name + "=([^;]*)").exec(d.cookie);
     return m ? decodeURIComponent(m[1]) : null;
   }
-  function setConsent(value) {
-    d.cookie = "demo_consent=" + value + "; path=/; max-age=31536000; samesite=lax";
-    trackside("consent", {ad_storage: value, analytics_storage: value, ad_user_data: value,
-                          ad_personalization: value});
-    d.getElementById("consent-banner").hidden = true;
+  function setCookie(name, value) {
+    d.cookie = name + "=" + value + "; path=/; max-age=31536000; samesite=lax";
   }
-  var watched = [];
+  function signals(value) {
+    return {ad_storage: value, analytics_storage: value, ad_user_data: value,
+            ad_personalization: value};
+  }
+  function setConsent(value) {
+    setCookie("demo_consent", value);
+    trackside("consent", signals(value));
+    d.getElementById("consent-banner").hidden = true;
+    d.getElementById("refuse-cookies").checked = value === "denied";
+    showEffect();
+  }
+  // Which sentence under the toggles is true now.
+  function showEffect() {
+    var when = d.getElementById("refuse-cookies").checked ? "refused"
+      : d.getElementById("block-pixel").checked ? "blocked" : "normal";
+    var effects = d.querySelectorAll("#toggles .effect");
+    for (var i = 0; i < effects.length; i++) effects[i].hidden = effects[i].getAttribute("data-when") !== when;
+  }
+  function element(tag, className, text) {
+    var e = d.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
   var joinParams = {};
   var shop = w.demoShop = {
     // The cart and customer ids with the tokens the shop rendered for them (base.html).
@@ -23,45 +43,69 @@
     },
     page: function (name) {
       var c = cookie("demo_consent");
-      if (c) trackside("consent", {ad_storage: c, analytics_storage: c, ad_user_data: c,
-                                   ad_personalization: c});
+      if (c) trackside("consent", signals(c));
       trackside("track", name, shop.join({}));
     },
-    watch: function (id) { watched.push(id); },
-    render: function () {
-      var list = d.getElementById("pixel-ids");
-      if (!list || !w.fbq || !w.fbq.calls) return;
-      list.innerHTML = "";
-      w.fbq.calls().forEach(function (c) {
-        var li = d.createElement("li");
-        li.textContent = c.event + " eventID=" + c.eventID;
-        list.appendChild(li);
+    show: function (story) {
+      var cards = d.getElementById("cards");
+      cards.innerHTML = "";
+      story.cards.forEach(function (card) {
+        var box = element("section", "card" + (card.happened ? "" : " empty"));
+        box.id = "card-" + card.key;
+        box.appendChild(element("h3", "", card.title));
+        var list = element("ul");
+        card.lines.forEach(function (line) { list.appendChild(element("li", line.state, line.text)); });
+        box.appendChild(list);
+        if (card.event_id) {
+          var id = element("p", "id", "event id ");
+          id.appendChild(element("code", "", card.event_id));
+          box.appendChild(id);
+        }
+        cards.appendChild(box);
+      });
+      var numbers = d.getElementById("teardown-numbers");
+      numbers.innerHTML = "";
+      story.teardown.rows.forEach(function (row) {
+        var item = element("div", "number");
+        item.id = "teardown-" + row.key;
+        item.appendChild(element("dt", "", row.label));
+        var value = row.key === "pixel_missed" && story.teardown.missed_share
+          ? row.count + " (" + story.teardown.missed_share + ")" : String(row.count);
+        item.appendChild(element("dd", "", value));
+        numbers.appendChild(item);
       });
     },
-    trace: function () {
-      var ids = watched.slice();
-      if (w.fbq && w.fbq.calls) w.fbq.calls().forEach(function (c) { ids.push(c.eventID); });
-      if (!ids.length) return;
-      fetch("/demo/api/trace?ids=" + encodeURIComponent(ids.slice(-12).join(",")))
-        .then(function (r) { return r.json(); })
-        .then(function (rows) {
-          var table = d.getElementById("gateway");
-          while (table.rows.length > 1) table.deleteRow(1);
-          rows.forEach(function (row) {
-            var tr = table.insertRow();
-            [row.event_name, row.event_id, row.source, row.outcome].forEach(function (text) {
-              tr.insertCell().textContent = text;
-            });
-          });
-        })["catch"](function () {});
+    refresh: function () {
+      return fetch("/demo/api/story", {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (story) { if (story) shop.show(story); })["catch"](function () {});
     }
   };
   d.addEventListener("DOMContentLoaded", function () {
     if (!cookie("demo_consent")) d.getElementById("consent-banner").hidden = false;
     d.getElementById("consent-accept").onclick = function () { setConsent("granted"); };
     d.getElementById("consent-deny").onclick = function () { setConsent("denied"); };
-    shop.render();
-    shop.trace();
-    setInterval(shop.trace, 1500);
+    // A toggle starts a new shopper (new cart and customer ids), so the states do not mix:
+    // the gateway joins a purchase with its cart's and customer's earlier pages, and keeps
+    // the strictest consent any of them carried. Then a page loads, so the change shows at
+    // once; not the confirmation page again: it would send its purchase once more, now
+    // without the pixel (or the consent), and change what the teardown says about it.
+    function again() {
+      d.cookie = "demo_cart=; path=/; max-age=0";
+      d.cookie = "demo_customer=; path=/; max-age=0";
+      if (/^\/demo\/order\//.test(location.pathname)) location.href = "/";
+      else location.reload();
+    }
+    d.getElementById("block-pixel").onchange = function (e) {
+      setCookie("demo_block_pixel", e.target.checked ? "1" : "0");
+      again();
+    };
+    d.getElementById("refuse-cookies").onchange = function (e) {
+      setConsent(e.target.checked ? "denied" : "granted");
+      again();
+    };
+    showEffect();
+    shop.refresh();
+    setInterval(shop.refresh, 1500);
   });
 })(window, document);
