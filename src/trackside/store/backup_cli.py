@@ -26,7 +26,8 @@ def backup(
     """Copy the SQLite store (TRACKSIDE_DATABASE_URL) to PATH, consistent while `serve` runs
     (SQLite's online backup), fsynced; print its size and event count. Refuses to overwrite
     PATH without --force. A PostgreSQL store: use pg_dump (exit 2). Restore: stop trackside,
-    copy the file back over the store, start trackside (docs/going-live.md)."""
+    remove the store's -wal and -shm files, copy the backup over the store, start trackside
+    (docs/going-live.md)."""
     try:
         database_url = next(iter(load_shops())).settings.database_url
     except ConfigError as exc:
