@@ -238,3 +238,33 @@ def test_prestashop_database_reader_reads_the_latest_order(graph: FakeGraphAPI,
     finally:
         drop_tables(conn, prefix)
         conn.close()
+
+
+def test_a_postgresql_store_takes_the_probe_write_and_keeps_nothing(graph: FakeGraphAPI,
+                                                                    tmp_path: Path) -> None:
+    import psycopg
+
+    from tests.pg import fresh_database
+
+    with fresh_database() as url:
+        code, lines = _doctor(_env(graph, tmp_path, TRACKSIDE_DATABASE_URL=url), "--online")
+        assert code == 0, "\n".join(lines)
+        _line(lines, "ok   store: takes a write")
+        with psycopg.connect(url) as conn:
+            (left,) = conn.execute("SELECT to_regclass('trackside_doctor_probe')").fetchone()
+        assert left is None
+        # A database that may be read but not written: a failure naming why (here already
+        # when the store opens, since opening checks the schema inside a transaction).
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ALTER DATABASE " + url.rsplit("/", 1)[1]
+                         + " SET default_transaction_read_only = on")
+        code, lines = _doctor(_env(graph, tmp_path, TRACKSIDE_DATABASE_URL=url), "--online")
+        assert code == 1
+        assert "read-only" in _line(lines, "fail store:")
+        # The probe itself, on a store that opens but refuses writes.
+        from trackside.store import StoreError
+        from trackside.store.writable import check_writable
+
+        with pytest.raises(StoreError, match="read-only") as refused:
+            check_writable(url)
+        assert "does not take a write" in str(refused.value)
