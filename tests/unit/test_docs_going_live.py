@@ -82,3 +82,20 @@ def test_the_checklist_quotes_what_doctor_prints() -> None:
 def test_the_readme_and_the_cli_page_link_it() -> None:
     assert "docs/going-live.md" in (DOCS.parent / "README.md").read_text(encoding="utf-8")
     assert "going-live.md" in (DOCS / "cli.md").read_text(encoding="utf-8")
+
+
+def test_the_environment_file_it_shows_is_a_valid_configuration(tmp_path: Path) -> None:
+    from trackside.config import load_settings
+
+    assignments = re.findall(r"^(TRACKSIDE_[A-Z0-9_]+)=(\S+)$", _text(), re.M)
+    assert len(assignments) >= 8
+    environ = {}
+    for name, value in assignments:
+        if name.endswith("_FILE"):  # the secret files the page names, with a stand-in secret
+            secret = tmp_path / name
+            secret.write_text("stand-in-secret-value\n", encoding="utf-8")
+            value = str(secret)
+        environ[name] = value
+    settings = load_settings(environ=environ)
+    assert settings.allowed_origins == ["https://shop.example"]
+    assert settings.trusted_proxies == ["127.0.0.1", "::1"]
