@@ -21,13 +21,12 @@ from rich.table import Table
 
 from trackside import __version__, logs, pollers, timeline
 from trackside.config import ConfigError, unknown_variable_problems
-from trackside.destinations import registry
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
 from trackside.shops import Shop, Shops, load_shops
-from trackside.store import STATUSES, EventView, StoreError, WebhookCount
+from trackside.store import STATUSES, EventView, WebhookCount
 from trackside.terminal import safe
 
 app = typer.Typer(
@@ -42,15 +41,19 @@ app.add_typer(events_app, name="events")
 
 def _register_sub_apps() -> None:
     from trackside.demo import demo
+    from trackside.doctor import doctor
     from trackside.reports.cli import reconcile
     from trackside.reports.match_quality_cli import match_quality_command
     from trackside.sources.imports import import_app
     from trackside.sources.prestashop.cli import app as prestashop_app
+    from trackside.store.backup_cli import backup
     from trackside.store.move_cli import migrate_store
 
     app.add_typer(prestashop_app, name="prestashop")
     app.add_typer(import_app(), name="import")
     app.command()(demo)
+    app.command()(doctor)
+    app.command()(backup)
     app.command("migrate-store")(migrate_store)
     app.command()(reconcile)
     app.command("match-quality")(match_quality_command)
@@ -275,86 +278,6 @@ def worker(
         asyncio.run(main())
     finally:
         runtime.close()
-
-
-# -- doctor -------------------------------------------------------------------------------------
-
-
-@app.command()
-def doctor() -> None:
-    """Print the effective configuration (secrets masked) and what is missing to deliver, for
-    each configured shop."""
-    try:
-        shops = load_shops()
-    except ConfigError as exc:
-        err.print(f"configuration error: {safe(exc)}", style="red")
-        raise typer.Exit(2) from None
-    # ok: as it should be; warn: works, but probably not what you want; fix: nothing (or not
-    # everything) is delivered until you act (exit 1).
-    notes: list[str] = []
-    warnings: list[str] = []
-    problems: list[str] = []
-    for problem in unknown_variable_problems():
-        warnings.append(f"{problem}: it is ignored here, and `serve` and `worker` refuse to "
-                        "start with it")
-    for shop in shops:
-        # One shop (environment-only configuration) reads as before: no shop name anywhere.
-        prefix = f"shop {shop.name}: " if len(shops) > 1 else ""
-        graded = {"ok": notes, "warn": warnings, "fix": problems}
-        for level, message in _doctor_shop(shop, title_suffix=f" (shop {shop.name})"
-                                           if prefix else ""):
-            graded[level].append(prefix + message)
-
-    for note in notes:
-        out.print(f"ok   {safe(note)}", style="green")
-    for warning in warnings:
-        out.print(f"warn {safe(warning)}", style="yellow")
-    for problem in problems:
-        out.print(f"fix  {safe(problem)}", style="red")
-    if problems:
-        raise typer.Exit(1)
-
-
-def _doctor_shop(shop: Shop, title_suffix: str) -> list[tuple[str, str]]:
-    """Print one shop's effective configuration; its (level, message) checks."""
-    settings = shop.settings
-    table = Table(title=f"trackside {__version__}: effective configuration{title_suffix}",
-                  show_lines=False)
-    table.add_column("setting")
-    table.add_column("value", overflow="fold")
-    for key, value in settings.effective().items():
-        table.add_row(key, safe(value))
-    out.print(table)
-    found: list[tuple[str, str]] = []
-    try:
-        runtime: Runtime | None = Runtime.from_shops(Shops([shop]))
-    except Exception as exc:
-        found.append(("fix", f"store: cannot open {settings.database_url.split('://')[0]} "
-                             f"store: {exc}"))
-        runtime = None
-
-    # Each destination reports on itself (destinations/*/spec.py), in registry order.
-    for spec in registry.specs():
-        found += [(line.level, line.message) for line in spec.doctor(settings)]
-
-    if not settings.api_keys:
-        found.append(("warn", "API: TRACKSIDE_API_KEYS is empty: POST /v1/events and the "
-                              "Graph-compatible endpoint refuse every request until you set at "
-                              "least one key"))
-
-    if runtime is not None:
-        try:
-            for state in runtime.store.destination_states(shop=shop.name):
-                if state.paused_until is None:
-                    found.append(("fix", f"{state.destination}: paused until you act: "
-                                         f"{state.reason}"))
-                elif state.paused_until > time.time():
-                    found.append(("warn", f"{state.destination}: paused until "
-                                          f"{_when(state.paused_until)}: {state.reason}"))
-        except StoreError as exc:
-            found.append(("fix", f"store: cannot read destination states: {exc}"))
-        runtime.close()
-    return found
 
 
 @app.command("shops")

@@ -67,6 +67,7 @@ def test_no_secret_in_any_cli_output_or_the_database(env: dict[str, str], fake_g
         return result
 
     assert record("doctor").returncode in (0, 1)
+    assert record("doctor", "--online").returncode == 1  # GA4 and PrestaShop unreachable
     assert record("send-test").returncode in (0, 1)
     fake_graph.fail_until_cleared(Fault.invalid_token())  # Meta refuses the token: error path
     record("send-test", "--email", "other@example.com")

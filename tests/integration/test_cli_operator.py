@@ -88,7 +88,7 @@ def test_every_command_escapes_stored_text(env: dict[str, str]) -> None:
 
     code, doctor = invoke("doctor")
     _assert_terminal_safe(doctor)
-    assert "fix  dryrun: paused until you act: bad\\x1b[31m red\\n" in doctor
+    assert "fail dryrun: paused until you act: bad\\x1b[31m red\\n" in doctor
 
     # The event is 30 days old: replay refuses it and names it.
     code, replayed = invoke("replay", "--event-id", HOSTILE_ID)

@@ -148,6 +148,22 @@ def test_origin_is_checked(gateway_factory: Callable[..., Gateway], origin: str 
         assert gateway.runtime.store.event_view("0123456789abcdef") == []
 
 
+def test_a_refused_origin_is_a_warning_naming_the_setting_once_a_minute(
+    gateway_factory: Callable[..., Gateway], caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway = gateway_factory()
+    caplog.set_level(logging.INFO, logger="trackside.collect")
+    for _ in range(5):
+        assert gateway.collect(track(), origin="https://other-shop.example").status_code == 403
+    assert gateway.http.options("/collect", headers={"origin": "https://third.example"}
+                                ).status_code == 403
+    refused = [r for r in caplog.records if getattr(r, "action", None) == "origin_refused"]
+    assert [r.levelno for r in refused] == [logging.WARNING, logging.WARNING]
+    first, second = (r.getMessage() for r in refused)
+    assert "TRACKSIDE_ALLOWED_ORIGINS" in first and "https://other-shop.example" in first
+    assert "https://third.example" in second
+
+
 def test_preflight_for_cross_origin_fetch(gateway_factory: Callable[..., Gateway]) -> None:
     gateway = gateway_factory()
     ok = gateway.http.options("/collect", headers={"origin": SHOP,

@@ -121,7 +121,7 @@ def test_doctor_validates_a_ga4_sample(
 ) -> None:
     for key, value in environ(fake_graph, fake_ga4, tmp_path / "d.db").items():
         monkeypatch.setenv(key, value)
-    result = CliRunner().invoke(app, ["doctor"])
+    result = CliRunner().invoke(app, ["doctor", "--online"])
     assert result.exit_code == 0, result.output
     assert "validated by /debug/mp/collect with no messages" in result.output
     assert fake_graph.token not in result.output and fake_ga4.api_secret not in result.output
@@ -136,7 +136,8 @@ def test_doctor_says_when_ga4_cannot_be_reached(
     monkeypatch.setenv("TRACKSIDE_GA4_MEASUREMENT_ID", "G-TEST123")
     monkeypatch.setenv("TRACKSIDE_GA4_API_SECRET", "canary-ga4-secret-value")
     monkeypatch.setenv("TRACKSIDE_GA4_URL", f"http://127.0.0.1:{free_port()}")
-    result = CliRunner().invoke(app, ["doctor"])
-    assert result.exit_code == 0, result.output
-    assert "sample payload not validated: cannot reach GA4" in result.output
+    result = CliRunner().invoke(app, ["doctor", "--online"])
+    # Asked for and not answered: doctor cannot say GA4 works (fail, exit 1).
+    assert result.exit_code == 1, result.output
+    assert "fail GA4: sample payload not validated: cannot reach GA4" in result.output
     assert "canary-ga4-secret-value" not in result.output

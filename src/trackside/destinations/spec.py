@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    import httpx
+
     from trackside.config import Settings
     from trackside.destinations import Destination
 
 #: How ``doctor`` grades a line: ok (as it should be), warn (works, probably not what you
-#: want), fix (nothing, or not everything, is delivered until you act: exit 1).
-Level = Literal["ok", "warn", "fix"]
+#: want), fail (nothing, or not everything, is delivered until you act: exit 1).
+Level = Literal["ok", "warn", "fail"]
 
 #: The consent kinds (consent.REQUIRED_SIGNALS): which consent signals a destination needs.
 ConsentKind = Literal["ads", "analytics"]
@@ -36,6 +38,10 @@ class DoctorLine:
 
 
 def _no_lines(settings: Settings) -> list[DoctorLine]:
+    return []
+
+
+def _no_online_lines(settings: Settings, client: httpx.Client) -> list[DoctorLine]:
     return []
 
 
@@ -66,6 +72,10 @@ class DestinationSpec:
     settings_model: type[BaseModel] | None = None
     #: ``doctor``'s lines about it (called for every registered destination).
     doctor: Callable[[Settings], list[DoctorLine]] = _no_lines
+    #: ``doctor --online``'s lines: what only the vendor can answer (a read with the
+    #: credentials, a validated sample), asked through ``client``; called only when
+    #: ``configured``. Never a credential in a URL or a message.
+    doctor_online: Callable[[Settings, httpx.Client], list[DoctorLine]] = _no_online_lines
     #: Sorts the destinations (Meta first, as before the registry); then the name.
     order: int = 100
 

@@ -25,6 +25,7 @@ from trackside.sources.browser import BeaconMapping, BeaconRefused, read_beacon
 from trackside.web import browser
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import error_response
+from trackside.web.refusals import RefusedOrigins
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
 from trackside.web.tag import ShopTags
 
@@ -59,6 +60,7 @@ class CollectEndpoint:
                                          browser.subdomain_index(shop.settings.cookie_domain))
                       for name, shop in runtime.per_shop.items()}
         self.limiter = browser.RateLimiter(rate_per_s, burst)
+        self.refusals = RefusedOrigins()
         self._own_committer: Committer | None = None
 
     def _shop(self, request: Request) -> _ShopBeacons | None:
@@ -80,11 +82,18 @@ class CollectEndpoint:
         return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true",
                 "Vary": "Origin"}
 
+    def _refused(self, origin: str | None) -> Response:
+        """403, saying which setting admits the page; a warning in the server's log (once
+        per origin per minute): the browser itself only shows a CORS error."""
+        self.refusals.refused(origin)
+        return error_response(403, "This origin may not send events here: add the shop "
+                                   "page's origin (scheme://host[:port]) to "
+                                   "TRACKSIDE_ALLOWED_ORIGINS on the gateway")
+
     async def preflight(self, request: Request) -> Response:
         origin = request.headers.get("origin")
         if self._shop(request) is None:
-            return error_response(403, "This origin may not send events here "
-                                       "(TRACKSIDE_ALLOWED_ORIGINS)")
+            return self._refused(origin)
         headers = self._cors(origin)
         headers.update({"Access-Control-Allow-Methods": "POST",
                         "Access-Control-Allow-Headers": "Content-Type",
@@ -95,8 +104,7 @@ class CollectEndpoint:
         origin = request.headers.get("origin")
         beacons = self._shop(request)
         if beacons is None:
-            return error_response(403, "This origin may not send events here "
-                                       "(TRACKSIDE_ALLOWED_ORIGINS)")
+            return self._refused(origin)
         cors = self._cors(origin)
         peer = request.client.host if request.client else None
         ip = browser.client_ip(peer, request.headers.get("x-forwarded-for"), self.trusted)

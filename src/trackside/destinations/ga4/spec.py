@@ -25,22 +25,25 @@ def doctor(settings: Settings) -> list[DoctorLine]:
     if not ga4.ga4_configured:
         return [DoctorLine("ok", "GA4: off (set TRACKSIDE_GA4_MEASUREMENT_ID and "
                                  "TRACKSIDE_GA4_API_SECRET)")]
-    return [DoctorLine("ok", f"GA4: ready, measurement id {ga4.ga4_measurement_id}"),
-            _debug_check(settings)]
+    return [DoctorLine("ok", f"GA4: ready, measurement id {ga4.ga4_measurement_id}")]
 
 
-def _debug_check(settings: Settings) -> DoctorLine:
-    """An unreachable debug endpoint is not a configuration problem (the network may not
-    allow it): a warning; validation messages are a problem."""
-    with httpx.Client(timeout=5) as client:
-        result = debug_validate(settings, client)
+def doctor_online(settings: Settings, client: httpx.Client) -> list[DoctorLine]:
+    return [_debug_check(settings, client)]
+
+
+def _debug_check(settings: Settings, client: httpx.Client) -> DoctorLine:
+    """A sample purchase through /debug/mp/collect (spec/integrations.md §1.5,
+    https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events).
+    Asked for (--online) and not answered is a failure: doctor cannot say GA4 works."""
+    result = debug_validate(settings, client)
     if isinstance(result, str):
-        return DoctorLine("warn", f"GA4: sample payload not validated: {result}")
+        return DoctorLine("fail", f"GA4: sample payload not validated: {result}")
     if not result:
         return DoctorLine("ok", "GA4: sample payload validated by /debug/mp/collect with no "
                                 "messages")
     described = "; ".join(f"{m.get('fieldPath')}: {m.get('description')}" for m in result)
-    return DoctorLine("fix", f"GA4: /debug/mp/collect found problems in a sample payload: "
+    return DoctorLine("fail", f"GA4: /debug/mp/collect found problems in a sample payload: "
                              f"{described}")
 
 
@@ -55,5 +58,6 @@ SPEC = DestinationSpec(
     purged_paths=frozenset({"client_id"}),  # the browser's _ga client id
     settings_model=GA4Settings,
     doctor=doctor,
+    doctor_online=doctor_online,
     order=20,
 )

@@ -50,6 +50,9 @@ class MetaSettings(BaseModel):
     @field_validator("meta_pixel_id")
     @classmethod
     def _pixel_digits(cls, value: str | None) -> str | None:
+        # The pixel (dataset) id is the numeric Graph node id of /{pixel_id}/events
+        # (https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api);
+        # "abc" would only fail at the first send, as a dead letter.
         if value is not None and not re.fullmatch(r"[0-9]{1,20}", value):
             raise ValueError("must be the pixel's (dataset's) numeric id, digits only, as shown "
                              "in Events Manager")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from trackside.config import Settings
 from trackside.destinations import Destination
 from trackside.destinations.meta.destination import MetaDestination
+from trackside.destinations.meta.doctor import doctor_online
 from trackside.destinations.meta.rules import USER_DATA_KEYS
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.destinations.spec import DestinationSpec, DoctorLine
@@ -45,5 +46,6 @@ SPEC = DestinationSpec(
     purged_paths=frozenset(f"user_data.{key}" for key in PURGED_KEYS),
     settings_model=MetaSettings,
     doctor=doctor,
+    doctor_online=doctor_online,
     order=10,
 )
