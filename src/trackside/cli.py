@@ -115,6 +115,17 @@ def _runtime(chosen: Shop | Shops, *, migrate: bool = True) -> Runtime:
         raise typer.Exit(2) from None
 
 
+def _log_store_in_use(runtime: Runtime) -> None:
+    """serve's and worker's first line: which store this process uses (password masked), so
+    an operator with several databases sees at once whether it is the intended one."""
+    import logging
+
+    from trackside.store.opening import describe_store
+
+    logging.getLogger("trackside").info(
+        "store: %s", describe_store(runtime.settings.database_url), extra={"action": "startup"})
+
+
 def _age(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds < 120:
@@ -192,6 +203,7 @@ def serve(
 
     runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
+    _log_store_in_use(runtime)
     try:
         application = create_app(runtime, run_worker=not no_worker)
     except ConfigError as exc:
@@ -251,6 +263,7 @@ def worker(
     Ctrl-C."""
     runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
+    _log_store_in_use(runtime)
 
     async def main() -> None:
         async with runtime.worker() as delivery:
