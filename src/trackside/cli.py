@@ -30,13 +30,19 @@ from trackside.shops import Shop, Shops, load_shops
 from trackside.store import STATUSES, EventView, StoreError, WebhookCount
 from trackside.terminal import safe
 
+# rich_markup_mode=None (here and on every sub-app): click's plain help. Typer's rich help shows
+# every flag as `--flag <bool>`, reads `[shops.<name>]` in a docstring as markup and drops it,
+# and keeps a docstring's line breaks in the command list; the plain one rewraps paragraphs to
+# the terminal (\b keeps a block as written) and shows flags as flags.
 app = typer.Typer(
     help="trackside: server-side conversion tracking gateway (Meta CAPI, GA4).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True)
+events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(events_app, name="events")
 
 
