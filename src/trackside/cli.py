@@ -31,7 +31,7 @@ from trackside.store import STATUSES, EventView, StoreError, WebhookCount
 from trackside.terminal import safe
 
 # rich_markup_mode=None (here and on every sub-app): click's plain help. Typer's rich help shows
-# every flag as `--flag <bool>`, reads `[shops.<name>]` in a docstring as markup and drops it,
+# every flag as `--flag <bool>`, reads `[shops.NAME]` in a docstring as markup and drops it,
 # and keeps a docstring's line breaks in the command list; the plain one rewraps paragraphs to
 # the terminal (\b keeps a block as written) and shows flags as flags.
 app = typer.Typer(
