@@ -27,7 +27,8 @@ from trackside.errors import TracksideError, exit_code
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
 from trackside.shops import Shop, Shops, load_shops
-from trackside.store import STATUSES, EventView, StoreError, WebhookCount
+from trackside.status_tables import outbox_tables, webhook_table
+from trackside.store import EventView, StoreError
 from trackside.terminal import safe
 
 # rich_markup_mode=None (here and on every sub-app): click's plain help. Typer's rich help shows
@@ -130,17 +131,6 @@ def _log_store_in_use(runtime: Runtime) -> None:
 
     logging.getLogger("trackside").info(
         "store: %s", describe_store(runtime.settings.database_url), extra={"action": "startup"})
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
 
 
 def _when(ts: float | None) -> str:
@@ -452,21 +442,13 @@ def status(
             ],
         })
         return
-    table = Table(title="Outbox by destination")
-    columns = STATUSES
-    table.add_column("destination")
-    for column in columns:
-        table.add_column(column, justify="right")
-    table.add_column("oldest pending", justify="right")
-    for entry in counts:
-        oldest = entry.oldest_pending_accepted_at
-        table.add_row(safe(entry.destination), *(str(entry.counts.get(c, 0)) for c in columns),
-                      "-" if oldest is None else _age(now - oldest))
-    out.print(table)
-    if not counts:
+    if counts:
+        for table in outbox_tables(counts, now, out.width):
+            out.print(table)
+    else:
         out.print("No events yet.")
     if webhooks:
-        _print_webhooks(webhooks, now)
+        out.print(webhook_table(webhooks, now, out.width))
     for state in states:
         if state.paused_until is None:
             out.print(f"{safe(state.destination)} is PAUSED until you act: {safe(state.reason)}",
@@ -474,18 +456,6 @@ def status(
         elif state.paused_until > now:
             out.print(f"{safe(state.destination)} is paused until {_when(state.paused_until)}: "
                       f"{safe(state.reason)}", style="yellow")
-
-
-def _print_webhooks(webhooks: list[WebhookCount], now: float) -> None:
-    """Platform webhook deliveries: converted, and ignored by reason (an authentic delivery
-    that sent no event was answered 200 so the platform would not retry it)."""
-    table = Table(title="Webhook deliveries")
-    for column in ("source", "outcome", "reason", "deliveries", "last"):
-        table.add_column(column, justify="right" if column == "deliveries" else "left")
-    for entry in webhooks:
-        table.add_row(safe(entry.source), safe(entry.outcome), safe(entry.reason or "-"),
-                      str(entry.count), _age(now - entry.last_received_at) + " ago")
-    out.print(table)
 
 
 @events_app.command("show")
