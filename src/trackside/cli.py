@@ -24,6 +24,7 @@ from trackside.config import ConfigError, unknown_variable_problems
 from trackside.destinations import registry
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
+from trackside.isotime import iso_utc
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
 from trackside.shops import Shop, Shops, load_shops
@@ -436,7 +437,7 @@ def status(
                 for c in counts
             ],
             "paused": [
-                {"destination": s.destination, "until": s.paused_until, "reason": s.reason,
+                {"destination": s.destination, "until": iso_utc(s.paused_until), "reason": s.reason,
                  "code": s.code}
                 for s in states if s.paused_until is None or s.paused_until > now
             ],

@@ -4,6 +4,7 @@ side by side go on in a further table."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -104,3 +105,18 @@ def test_the_status_command_fits_80_columns_on_a_real_store(tmp_path: Path) -> N
     [pending] = [line for line in lines if " pending " in line and "oldest" not in line]
     assert re.findall(r"\b3\b", pending) == ["3", "3", "3"]
     assert "webhook-" in result.stdout and long_name not in result.stdout
+
+
+def test_status_json_shows_a_pause_end_as_iso_8601_utc(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "paused.db"))
+    store.migrate()
+    store.pause_destination("meta", 4_102_444_800.0, "throttled (code 4)", 4, NOW)
+    store.pause_destination("ga4", None, "invalid API secret", None, NOW)
+    store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKSIDE_")}
+    env["TRACKSIDE_DATABASE_URL"] = f"sqlite:///{tmp_path}/paused.db"
+    result = subprocess.run([sys.executable, "-m", "trackside.cli", "status", "--json"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    paused = {p["destination"]: p["until"] for p in json.loads(result.stdout)["paused"]}
+    assert paused == {"meta": "2100-01-01T00:00:00.000Z", "ga4": None}
