@@ -23,19 +23,27 @@ from trackside import __version__, logs, pollers, timeline
 from trackside.config import ConfigError, unknown_variable_problems
 from trackside.destinations.meta.settings import MetaSettings
 from trackside.errors import TracksideError, exit_code
+from trackside.isotime import iso_utc
 from trackside.outcomes import Outcome
 from trackside.runtime import Runtime
 from trackside.shops import Shop, Shops, load_shops
-from trackside.store import STATUSES, EventView, WebhookCount
+from trackside.status_tables import outbox_tables, webhook_table
+from trackside.store import EventView
 from trackside.terminal import safe
 
+# rich_markup_mode=None (here and on every sub-app): click's plain help. Typer's rich help shows
+# every flag as `--flag <bool>`, reads `[shops.NAME]` in a docstring as markup and drops it,
+# and keeps a docstring's line breaks in the command list; the plain one rewraps paragraphs to
+# the terminal (\b keeps a block as written) and shows flags as flags.
 app = typer.Typer(
     help="trackside: server-side conversion tracking gateway (Meta CAPI, GA4).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True)
+events_app = typer.Typer(help="Look at stored events.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(events_app, name="events")
 
 
@@ -118,15 +126,15 @@ def _runtime(chosen: Shop | Shops, *, migrate: bool = True) -> Runtime:
         raise typer.Exit(2) from None
 
 
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+def _log_store_in_use(runtime: Runtime) -> None:
+    """serve's and worker's first line: which store this process uses (password masked), so
+    an operator with several databases sees at once whether it is the intended one."""
+    import logging
+
+    from trackside.store.opening import describe_store
+
+    logging.getLogger("trackside").info(
+        "store: %s", describe_store(runtime.settings.database_url), extra={"action": "startup"})
 
 
 def _when(ts: float | None) -> str:
@@ -195,6 +203,7 @@ def serve(
 
     runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
+    _log_store_in_use(runtime)
     try:
         application = create_app(runtime, run_worker=not no_worker)
     except ConfigError as exc:
@@ -254,6 +263,7 @@ def worker(
     Ctrl-C."""
     runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
+    _log_store_in_use(runtime)
 
     async def main() -> None:
         async with runtime.worker() as delivery:
@@ -350,27 +360,19 @@ def status(
                 for c in counts
             ],
             "paused": [
-                {"destination": s.destination, "until": s.paused_until, "reason": s.reason,
+                {"destination": s.destination, "until": iso_utc(s.paused_until), "reason": s.reason,
                  "code": s.code}
                 for s in states if s.paused_until is None or s.paused_until > now
             ],
         })
         return
-    table = Table(title="Outbox by destination")
-    columns = STATUSES
-    table.add_column("destination")
-    for column in columns:
-        table.add_column(column, justify="right")
-    table.add_column("oldest pending", justify="right")
-    for entry in counts:
-        oldest = entry.oldest_pending_accepted_at
-        table.add_row(safe(entry.destination), *(str(entry.counts.get(c, 0)) for c in columns),
-                      "-" if oldest is None else _age(now - oldest))
-    out.print(table)
-    if not counts:
+    if counts:
+        for table in outbox_tables(counts, now, out.width):
+            out.print(table)
+    else:
         out.print("No events yet.")
     if webhooks:
-        _print_webhooks(webhooks, now)
+        out.print(webhook_table(webhooks, now, out.width))
     for state in states:
         if state.paused_until is None:
             out.print(f"{safe(state.destination)} is PAUSED until you act: {safe(state.reason)}",
@@ -378,18 +380,6 @@ def status(
         elif state.paused_until > now:
             out.print(f"{safe(state.destination)} is paused until {_when(state.paused_until)}: "
                       f"{safe(state.reason)}", style="yellow")
-
-
-def _print_webhooks(webhooks: list[WebhookCount], now: float) -> None:
-    """Platform webhook deliveries: converted, and ignored by reason (an authentic delivery
-    that sent no event was answered 200 so the platform would not retry it)."""
-    table = Table(title="Webhook deliveries")
-    for column in ("source", "outcome", "reason", "deliveries", "last"):
-        table.add_column(column, justify="right" if column == "deliveries" else "left")
-    for entry in webhooks:
-        table.add_row(safe(entry.source), safe(entry.outcome), safe(entry.reason or "-"),
-                      str(entry.count), _age(now - entry.last_received_at) + " ago")
-    out.print(table)
 
 
 @events_app.command("show")

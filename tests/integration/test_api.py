@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import sqlite3
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -279,6 +280,14 @@ async def test_event_view_shows_outcomes_and_hashes_personal_data(
         assert clear not in view.text
     sent = event["destinations"][0]["sent"]
     assert sent is not None and email_hash in str(sent)
+    # Times are ISO 8601 UTC with Z; the recorded payload keeps what Meta got (unix seconds).
+    accepted = datetime.fromisoformat(event["accepted_at"])
+    finished = datetime.fromisoformat(event["destinations"][0]["finished_at"])
+    assert event["accepted_at"].endswith("Z") and event["event"]["event_time"].endswith("Z")
+    assert abs(accepted.timestamp() - time.time()) < 600 and finished >= accepted
+    assert all(datetime.fromisoformat(entry["at"]).utcoffset() == timedelta(0)
+               for entry in event["timeline"])
+    assert isinstance(sent["event_time"], int)
 
 
 async def test_event_view_finds_ids_with_spaces(

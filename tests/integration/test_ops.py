@@ -43,6 +43,16 @@ async def test_healthz_reports_paused_destination_as_degraded(runtime: Runtime) 
     ]
 
 
+async def test_healthz_shows_a_throttle_pause_end_as_iso_8601_utc(runtime: Runtime) -> None:
+    # A pause with an end (throttling): the end as the API's other times, not unix seconds.
+    until = 4_102_444_800.25  # 2100-01-01T00:00:00.250Z, in the future however slow the run
+    runtime.store.pause_destination("dryrun", until, "throttled (code 4)", 4, time.time())
+    async for client in app_client(runtime):
+        response = await client.get("/healthz")
+    [paused] = response.json()["paused_destinations"]
+    assert paused["paused_until"] == "2100-01-01T00:00:00.250Z"
+
+
 async def test_healthz_fails_when_the_store_is_gone(runtime: Runtime) -> None:
     async for client in app_client(runtime):
         runtime.store.close()  # a closed connection: every query raises

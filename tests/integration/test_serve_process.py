@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes.server import free_port
+from tests.readme import bearer_keys, serve_environment
 from tests.waiting import wait_until
 
 API_KEY = "serve-test-key-0123456789"
@@ -53,18 +54,20 @@ def start(tmp_path: Path, port: int,
 @pytest.mark.slow
 def test_post_then_look_up_like_the_readme(tmp_path: Path) -> None:
     port = free_port()
-    process = start(tmp_path, port)
+    # The Quickstart's own environment (its API key), then the key its curl lines send.
+    process = start(tmp_path, port, extra_env=serve_environment())
+    [readme_key] = bearer_keys()
     try:
         base = f"http://127.0.0.1:{port}"
         # The README's curl, byte for byte in spirit: JSON body, bearer key.
-        posted = httpx.post(f"{base}/v1/events", headers={"Authorization": f"Bearer {API_KEY}"},
+        posted = httpx.post(f"{base}/v1/events", headers={"Authorization": f"Bearer {readme_key}"},
                             content=b'{"events": [{"event_name": "Lead", "event_id": "readme-1",'
                                     b' "user": {"email": "jane@example.com"}}]}')
         assert posted.status_code == 202
         assert posted.json()["results"][0] == {"index": 0, "status": "queued",
                                                "event_id": "readme-1", "event_name": "Lead"}
         view = httpx.get(f"{base}/v1/events/readme-1",
-                         headers={"Authorization": f"Bearer {API_KEY}"})
+                         headers={"Authorization": f"Bearer {readme_key}"})
         assert view.status_code == 200 and "jane@example.com" not in view.text
         health = httpx.get(f"{base}/healthz").json()
         assert health["store"] == "ok" and health["worker"] == "ok"

@@ -155,7 +155,23 @@ def test_national_phone_takes_region_from_user_country_then_default() -> None:
     assert german.user_data["ph"] == [h("493012345678")]
     unknown = normalize_user(User(phone="06 12 34 56 78"))
     assert "ph" not in unknown.user_data
-    assert unknown.warnings == ["user.phone: not a valid phone number, dropped"]
+    assert unknown.warnings == [NO_COUNTRY.format(label="user.phone")]
+
+
+NO_COUNTRY = ("{label}: not a valid international phone number (a national number needs"
+              " user.country or TRACKSIDE_DEFAULT_COUNTRY), dropped")
+
+
+def test_a_national_phone_dropped_for_lack_of_a_country_names_the_setting() -> None:
+    # One of a list: its own index; the international one beside it is kept.
+    both = normalize_user(User(phone=["+33 6 12 34 56 78", "06 12 34 56 78"]))
+    assert both.user_data["ph"] == [h("33612345678")]
+    assert both.warnings == [NO_COUNTRY.format(label="user.phone[1]")]
+    # With a country (the user's or the default) a phone that is still wrong is just invalid:
+    # no setting would help, so none is named.
+    for user, default in ((User(phone="12", country="fr"), None), (User(phone="12"), "fr")):
+        invalid = normalize_user(user, default_country=default)
+        assert invalid.warnings == ["user.phone: not a valid phone number, dropped"]
 
 
 # -- names -------------------------------------------------------------------------------------
@@ -571,7 +587,7 @@ def test_fbclid_without_now_uses_the_clock() -> None:
     [
         (User(email="nope"), "user.email: not an email address, dropped"),
         (User(email=["a@b.co", "nope"]), "user.email[1]: not an email address, dropped"),
-        (User(phone="12"), "user.phone: not a valid phone number, dropped"),
+        (User(phone="12"), NO_COUNTRY.format(label="user.phone")),
         (User(first_name="--"), "user.first_name: no letters left after normalization, dropped"),
         (User(gender="x"), "user.gender: not a recognized gender (f/m), dropped"),
         (User(city="75018"), "user.city: no letters left after normalization, dropped"),

@@ -94,6 +94,22 @@ def test_unnormalizable_fields_become_warnings_not_failures(store: SQLiteStore) 
     assert "not-an-email" not in fields and "call me" not in fields
 
 
+def test_a_national_phone_without_a_country_warns_to_set_the_default_country(
+        store: SQLiteStore) -> None:
+    event = {**PURCHASE, "user": {"email": "jane@example.com", "phone": "06 12 34 56 78"}}
+    [result] = pipeline(store).accept([event], "api", now=NOW)
+    assert result.status == "queued"
+    assert [w for w in result.warnings if w.startswith("user.phone")] == [
+        "user.phone: not a valid international phone number (a national number needs"
+        " user.country or TRACKSIDE_DEFAULT_COUNTRY), dropped"]
+    # The setting it names is the one that fixes it.
+    [fixed] = pipeline(store, default_country="fr").accept(
+        [{**event, "event_id": "with-default"}], "api", now=NOW)
+    assert not [w for w in fixed.warnings if w.startswith("user.phone")]
+    [view] = store.event_view("with-default")
+    assert "ph" in view.event.user_data
+
+
 def test_event_without_customer_information_is_flagged(store: SQLiteStore) -> None:
     event = {**PURCHASE, "user": {"country": "fr"}}
     [result] = pipeline(store).accept([event], "api", now=NOW)

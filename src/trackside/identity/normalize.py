@@ -56,6 +56,12 @@ _REASONS = {
     "country": "not a known country (ISO 3166-1 code or name)",
     "external_id": "empty",
 }
+# Without a country only the international reading of a phone exists (phone.py), so a
+# national number ("06 12 34 56 78") is dropped: the warning says which setting fixes it.
+_REASONS_WITHOUT_REGION = _REASONS | {
+    "phone": "not a valid international phone number (a national number needs user.country "
+    "or TRACKSIDE_DEFAULT_COUNTRY)",
+}
 
 
 @dataclass
@@ -95,6 +101,7 @@ def _hash_value(
     normalizer: Callable[[Any], str | None],
     warnings: list[str],
     hash_values: bool,
+    reasons: Mapping[str, str] = _REASONS,
 ) -> str | None:
     """One value of a hashed field → its SHA-256 hex (or clear id), or None + a warning."""
     if type(value) is str:  # the hot path: skip the generic checks
@@ -104,7 +111,7 @@ def _hash_value(
     elif name == "date_of_birth" and isinstance(value, date):
         clear = normalizer(value)
         if clear is None:
-            warnings.append(f"{_label(name, index)}: {_REASONS[name]}, dropped")
+            warnings.append(f"{_label(name, index)}: {reasons[name]}, dropped")
             return None
         return sha256_hex(clear)
     else:
@@ -123,7 +130,7 @@ def _hash_value(
         return None
     clear = normalizer(text)
     if clear is None:
-        warnings.append(f"{_label(name, index)}: {_REASONS[name]}, dropped")
+        warnings.append(f"{_label(name, index)}: {reasons[name]}, dropped")
         return None
     return sha256_hex(clear) if hash_values else clear
 
@@ -135,6 +142,7 @@ def _hashed(
     warnings: list[str],
     *,
     hash_values: bool = True,
+    reasons: Mapping[str, str] = _REASONS,
 ) -> list[str]:
     """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique."""
     if type(raw) is str:
@@ -146,7 +154,7 @@ def _hashed(
         if len(text) < 64 and name != "date_of_birth":
             clear = normalizer(text)
             if clear is None:
-                warnings.append(f"user.{name}: {_REASONS[name]}, dropped")
+                warnings.append(f"user.{name}: {reasons[name]}, dropped")
                 return []
             hashed = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
             return [hashed] if hashed else []
@@ -154,10 +162,11 @@ def _hashed(
         out = {
             digest
             for index, value in enumerate(raw)
-            if (digest := _hash_value(value, name, index, normalizer, warnings, hash_values))
+            if (digest := _hash_value(value, name, index, normalizer, warnings, hash_values,
+                                      reasons))
         }
         return sorted(out)
-    digest = _hash_value(raw, name, None, normalizer, warnings, hash_values)
+    digest = _hash_value(raw, name, None, normalizer, warnings, hash_values, reasons)
     return [digest] if digest else []
 
 
@@ -226,12 +235,13 @@ def normalize_user(
         ("zp", "zip", lambda v: normalize_zip(v, country)),
         ("country", "country", normalize_country),
     )  # fmt: skip
+    reasons = _REASONS if region else _REASONS_WITHOUT_REGION
     for key, name, normalizer in fields:
         raw = get(name)
         if raw is None:
             continue
         try:
-            values = _hashed(raw, name, normalizer, warnings)
+            values = _hashed(raw, name, normalizer, warnings, reasons=reasons)
         except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
             warnings.append(f"user.{name}: could not be normalized, dropped")
             continue

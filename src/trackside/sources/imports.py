@@ -24,7 +24,7 @@ IMPORTERS: dict[str, Callable[..., Any]] = {
 def import_app() -> typer.Typer:
     """The ``import`` sub-app with every importer's command."""
     app = typer.Typer(help="Import conversions from files (offline sales, CRM leads).",
-                      no_args_is_help=True)
+                      no_args_is_help=True, rich_markup_mode=None)  # plain help: see cli.py
     for name, command in IMPORTERS.items():
         app.command(name)(command)
     return app

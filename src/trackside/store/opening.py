@@ -8,7 +8,9 @@ started with ``--no-migrate`` refuses a schema that is behind instead of changin
 
 from __future__ import annotations
 
+import os
 from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from trackside.store import Store, StoreError
 
@@ -30,6 +32,24 @@ class MigratingStore(Store, Protocol):
 
 def is_postgres_url(database_url: str) -> bool:
     return database_url.startswith(("postgresql://", "postgres://"))
+
+
+def describe_store(database_url: str) -> str:
+    """The store a URL names, as the startup log shows it: the kind and the file, or the
+    PostgreSQL URL (host, port, database, user) with its password masked, in the netloc as
+    in a ``password=`` query parameter."""
+    if database_url.startswith("sqlite://"):
+        path = database_url[len("sqlite://"):].removeprefix("/") or "trackside.db"
+        return f"sqlite {path if path == ':memory:' else os.path.abspath(path)}"
+    if is_postgres_url(database_url):
+        from trackside.config import mask_url_password
+
+        parts = urlsplit(mask_url_password(database_url))
+        query = urlencode([(key, "**********" if key == "password" else value)
+                           for key, value in parse_qsl(parts.query, keep_blank_values=True)],
+                          safe="*")
+        return f"postgresql {urlunsplit(parts._replace(query=query))}"
+    return f"unknown ({database_url.split(':', 1)[0]}:)"
 
 
 def connect(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> MigratingStore:

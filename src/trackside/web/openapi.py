@@ -104,10 +104,13 @@ def _webhook_paths() -> dict[str, Any]:
 
 _MOMENT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].{1,29})?$"
 _NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+#: Times in ISO 8601 UTC with Z (trackside.isotime), as everywhere in the API.
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+_TIME_OR_NULL: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 _MATCH_QUALITY: dict[str, Any] = {
     "type": "object", "required": ["since", "until", "events", "meta_status"],
     "properties": {
-        "since": {"type": "string"}, "until": {"type": "string"},
+        "since": _TIME, "until": _TIME,
         "events": {"type": "array", "items": {
             "type": "object", "required": ["event_name", "count", "keys", "estimate", "meta"],
             "properties": {
@@ -117,10 +120,10 @@ _MATCH_QUALITY: dict[str, Any] = {
                 "meta": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
                     "composite_score": _NUMBER_OR_NULL, "acr_percentage": _NUMBER_OR_NULL,
                     "event_coverage_percentage": _NUMBER_OR_NULL,
-                    "fetched_at": {"type": "string"}}}]}}}},
+                    "fetched_at": _TIME}}]}}}},
         "meta_status": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
-            "dataset_id": {"type": "string"}, "checked_at": {"type": "string"},
-            "fetched_at": {"type": ["string", "null"]},
+            "dataset_id": {"type": "string"}, "checked_at": _TIME,
+            "fetched_at": _TIME_OR_NULL,
             "error": {"type": ["string", "null"]}}}]},
     },
 }

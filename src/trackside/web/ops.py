@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from trackside import metrics
 from trackside.delivery import Worker
 from trackside.delivery.shops import ShopWorkers
+from trackside.isotime import iso_utc
 from trackside.runtime import Runtime
 from trackside.store import DestinationCounts, DestinationState, Store, StoreError
 
@@ -102,7 +103,7 @@ class Ops:
             for state in states:
                 if state.paused_until is None or state.paused_until > now:
                     entry = {"destination": state.destination, "paused": True,
-                             "paused_until": state.paused_until, "reason": state.reason}
+                             "paused_until": iso_utc(state.paused_until), "reason": state.reason}
                     if len(self.runtime.shops) > 1:  # which shop's destination it is
                         entry = {"shop": state.shop, **entry}
                     paused.append(entry)

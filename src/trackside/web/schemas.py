@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from trackside.events import Event, FieldError
 from trackside.outcomes import Outcome
 from trackside.sources.api import MAX_EVENTS_PER_REQUEST
+
+#: Every time the API returns (trackside.isotime.iso_utc).
+_ISO = "ISO 8601 in UTC with Z, milliseconds (2026-11-24T16:00:00.100Z)"
 
 
 class EventsRequest(BaseModel):
@@ -50,8 +54,8 @@ class DestinationOutcome(BaseModel):
     destination: str
     status: Outcome
     attempts: int
-    next_attempt_at: float | None = None
-    finished_at: float | None = None
+    next_attempt_at: datetime | None = Field(default=None, description=_ISO)
+    finished_at: datetime | None = Field(default=None, description=_ISO)
     code: int | None = None
     subcode: int | None = None
     message: str | None = None
@@ -61,7 +65,7 @@ class DestinationOutcome(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    at: float
+    at: datetime = Field(description=_ISO)
     kind: str = Field(description="accepted, duplicate, attempt, delivered, dead, …")
     destination: str | None = None
     detail: str
@@ -71,8 +75,9 @@ class StoredEvent(BaseModel):
     event_name: str
     event_id: str
     source: str
-    accepted_at: float
-    event: dict[str, Any] = Field(description="The stored event; personal data hashed only.")
+    accepted_at: datetime = Field(description=_ISO)
+    event: dict[str, Any] = Field(description="The stored event; personal data hashed only; its "
+                                  "event_time in ISO 8601 UTC (seconds).")
     destinations: list[DestinationOutcome]
     timeline: list[TimelineEntry]
 
@@ -87,7 +92,8 @@ class EventLookup(BaseModel):
 class DestinationHealth(BaseModel):
     destination: str
     paused: bool
-    paused_until: float | None = Field(description="null while paused until an operator acts.")
+    paused_until: datetime | None = Field(
+        description=f"{_ISO}; null while paused until an operator acts.")
     reason: str | None = None
 
 

@@ -17,6 +17,7 @@ from trackside import timeline
 from trackside.destinations import registry
 from trackside.identity import is_sha256_hex, sha256_hex
 from trackside.identity.keys import PERSONAL_KEYS
+from trackside.isotime import iso_utc
 from trackside.store import EventView, OutboxRow
 
 
@@ -43,7 +44,7 @@ def hash_personal(value: Any, key: str | None = None) -> Any:
 
 def _timeline(view: EventView) -> list[dict[str, Any]]:
     return [
-        {"at": entry.at, "kind": entry.kind, "destination": entry.destination,
+        {"at": iso_utc(entry.at), "kind": entry.kind, "destination": entry.destination,
          "detail": (entry.detail or entry.kind) if entry.final else entry.detail}
         for entry in timeline.build(view)
     ]
@@ -54,8 +55,8 @@ def _outcome(row: OutboxRow) -> dict[str, Any]:
         "destination": row.destination,
         "status": row.status,
         "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
-        "finished_at": row.finished_at,
+        "next_attempt_at": iso_utc(row.next_attempt_at) if row.status == "pending" else None,
+        "finished_at": iso_utc(row.finished_at),
         "code": row.code,
         "subcode": row.subcode,
         "message": row.message,
@@ -70,11 +71,14 @@ def event_lookup(event_id: str, views: Sequence[EventView]) -> dict[str, Any]:
         stored = view.event.model_dump(mode="json", exclude_defaults=True)
         # The consent policy's country hint is derived from the address: not for display.
         stored.pop("country_hint", None)
+        # The event's own time as the API's other times (the recorded payload, under "sent",
+        # stays as the destination received it: Meta's unix seconds).
+        stored["event_time"] = iso_utc(view.event.event_time, "seconds")
         events.append({
             "event_name": view.event_name,
             "event_id": view.event_id,
             "source": view.source,
-            "accepted_at": view.accepted_at,
+            "accepted_at": iso_utc(view.accepted_at),
             "event": hash_personal(stored),
             "destinations": [_outcome(row) for row in view.outbox],
             "timeline": _timeline(view),

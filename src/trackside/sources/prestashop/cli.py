@@ -29,7 +29,7 @@ from trackside.terminal import safe
 
 app = typer.Typer(help="Read orders from a PrestaShop shop (database or webservice); build "
                        "the PrestaShop module.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)  # plain help: see cli.py
 out = Console()
 err = Console(stderr=True)
 
