@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -153,6 +155,28 @@ def test_the_appendix_is_metas_six_bytes() -> None:
     assert parse_fbc(decision.fbc) == decision.fbc and parse_fbp(decision.fbp) == decision.fbp
 
 
+def test_each_host_gets_its_own_index_when_hosts_alternate() -> None:
+    # A ParamBuilder keeps the first host's eTLD+1: one reused across hosts would give every
+    # host the first one's index.
+    for _ in range(2):
+        for host, index in (("shop.example.co.uk", "2"), ("127.0.0.1", "0"), ("shop.example", "1")):
+            fbp = decide_with_meta({}, None, host, 0, True).fbp
+            assert fbp is not None and fbp.split(".")[1] == index, host
+
+
+def test_threads_never_share_a_builder() -> None:
+    hosts = {"shop.example.co.uk": "2", "10.0.0.1": "0", "shop.example": "1", "localhost": "0"}
+
+    def index_of(host: str) -> tuple[str, str]:
+        fbc = decide_with_meta({}, f"Click{len(host)}", host, 0, True).fbc
+        assert fbc is not None and fbc.split(".")[3] == f"Click{len(host)}"
+        return host, fbc.split(".")[1]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for host, index in pool.map(index_of, list(hosts) * 200):
+            assert hosts[host] == index
+
+
 def test_hostile_values_are_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     canary = "fb.1.1700000000000.42\x1b[31mCANARY"
     with caplog.at_level(logging.WARNING, logger="trackside.cookies"):
@@ -175,6 +199,7 @@ def test_a_failing_library_falls_back_to_the_hand_written_values(
             raise IndexError("a library bug")
 
     monkeypatch.setattr(param_builder, "ParamBuilder", Broken)
+    monkeypatch.setattr(param_builder, "_BUILDERS", threading.local())  # none made yet
     with caplog.at_level(logging.WARNING, logger="trackside.cookies"):
         decision = decide_with_meta({}, "Click", "shop.example", 1_700_000_000_000, True)
     assert decision.fbc == "fb.1.1700000000000.Click" and decision.set_fbp

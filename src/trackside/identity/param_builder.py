@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -83,6 +84,24 @@ class PublicSuffixResolver(EtldPlusOneResolver):  # type: ignore[misc]  # untype
     def resolve(self, host_name: str) -> str:
         host = host_name.strip(".").lower()
         return _public_suffixes().privatesuffix(host) or host
+
+
+_BUILDERS = threading.local()
+_MAX_BUILDERS = 64  # hosts per thread; a flood of made-up Host headers only empties it
+
+
+def _builder(host: str) -> ParamBuilder:
+    """A builder for ``host`` on this thread. A ParamBuilder keeps the eTLD+1 of the first host
+    it saw and each request's values in itself, so one is never shared between hosts or
+    threads; it is reused because making one (its three appendices) costs more than a request.
+    """
+    builders: dict[str, ParamBuilder] | None = getattr(_BUILDERS, "by_host", None)
+    if builders is None or len(builders) >= _MAX_BUILDERS:
+        builders = _BUILDERS.by_host = {}
+    builder = builders.get(host)
+    if builder is None:
+        builder = builders[host] = ParamBuilder(PublicSuffixResolver())
+    return builder
 
 
 def decide_by_hand(existing: Mapping[str, str], fbclid: str | None, now_ms: int,
@@ -146,7 +165,7 @@ def decide_with_meta(existing: Mapping[str, str], fbclid: str | None, host: str 
         log.warning("The request's Host is not a host name; _fbp/_fbc made by trackside.")
         return decide_by_hand(cookies, click, now_ms, fallback_index, may_store=True)
     try:
-        builder = ParamBuilder(PublicSuffixResolver())  # per call: it keeps per-request state
+        builder = _builder(host)
         written = builder.process_request(host, {"fbclid": [click]} if click else {}, cookies)
         fbp, fbc = builder.get_fbp(), builder.get_fbc()
         names = {cookie.name for cookie in written}
