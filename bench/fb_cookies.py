@@ -9,8 +9,8 @@ Two parts, in one run:
    inputs, µs per call (median of 7 repeats), for three shapes of request.
 2. ``POST /collect`` req/s with ``TRACKSIDE_FB_COOKIE_BUILDER=meta`` and ``=trackside``,
    bench/ingest.py's collect server and beacon (an existing four-part ``_fbp``: the builder
-   rewrites it, one ``Set-Cookie`` per answer), the two alternated ``--rounds`` times on fresh
-   SQLite files; medians and their ratio.
+   rewrites it, one ``Set-Cookie`` per answer), the two alternated ``--rounds`` times (each
+   first every other round) on fresh SQLite files; medians and their ratio.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def collect(rounds: int, duration: int, connections: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for round_number in range(rounds):
-            for builder in ("trackside", "meta"):
+            # Each goes first every other round: a drift in the machine's load hits both.
+            order = ("trackside", "meta") if round_number % 2 == 0 else ("meta", "trackside")
+            for builder in order:
                 port = ingest.free_port()
                 server = start(port, workdir, workdir / f"{builder}{round_number}.db", builder)
                 try:
