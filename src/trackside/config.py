@@ -158,6 +158,9 @@ class Settings(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list)
     trusted_proxies: list[str] = Field(default_factory=list)
     cookie_domain: str | None = None
+    #: Who makes the _fbp/_fbc values /collect sets: Meta's Parameter Builder (with its
+    #: appendix) or trackside's hand-written four-part values (docs/browser-tag.md).
+    fb_cookie_builder: Literal["meta", "trackside"] = "meta"
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     #: Largest CSV POST /v1/imports/offline reads (it streams: memory does not grow with it).
     max_import_bytes: int = Field(default=100 * 1024 * 1024, gt=0)

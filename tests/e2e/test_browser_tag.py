@@ -21,6 +21,7 @@ from starlette.routing import Route
 from tests.e2e.conftest import Shop, wait_until
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer, free_port
+from tests.fb_appendix import NET_NEW, appendix
 from trackside.config import Settings
 from trackside.identity.event_id import purchase_event_id
 from trackside.web.tag import TagEndpoint
@@ -110,7 +111,8 @@ def test_fbclid_landing_sets_fbc_cookie_from_the_server_and_meta_gets_it_unchang
         return cookies.get("_fbc", {}).get("value")
 
     fbc = wait_until(fbc_cookie, what="the _fbc cookie")
-    assert re.fullmatch(rf"fb\.1\.\d{{13}}\.{fbclid}", fbc)
+    # Meta's parameter builder: index 0 on the loopback IP host, its appendix (net new).
+    assert re.fullmatch(rf"fb\.0\.\d{{13}}\.{fbclid}\.{appendix(NET_NEW)}", fbc)
     cookie = next(c for c in browser_context.cookies(shop.url) if c["name"] == "_fbc")
     assert cookie["httpOnly"] is False and cookie["sameSite"] == "Lax"
     # Written by the response, not by script: the page itself never sets _fbc.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from tests.fakes.server import ThreadedServer
+from tests.fb_appendix import NET_NEW, NO_CHANGE, appendix
 from trackside.config import Settings
 from trackside.runtime import Runtime
 from trackside.sources.signing import join_token, sign_purchase
@@ -117,7 +119,8 @@ def test_a_beacon_becomes_a_stored_browser_event(gateway_factory: Callable[..., 
     assert view.source == "browser"
     assert event.user_data["client_ip_address"] == "127.0.0.1"
     assert event.user_data["client_user_agent"] == "Mozilla/5.0 (X11) Test"
-    assert event.user_data["fbp"] == "fb.1.1700000000000.1234567"
+    # Meta's builder marks the pixel's four-part cookie unchanged (and the response rewrites it).
+    assert event.user_data["fbp"] == "fb.1.1700000000000.1234567." + appendix(NO_CHANGE)
     assert (event.ga_client_id, event.ga_session_id) == ("1197596843.1673515099", "1747132561")
     assert event.cart_id == "cart-1" and event.order.value == 14.9
     assert event.consent.ad_storage == "granted"
@@ -254,7 +257,9 @@ def test_first_party_cookies(gateway_factory: Callable[..., Gateway]) -> None:
         assert "httponly" not in attributes  # the pixel reads them
     fbc = set_cookies["_fbc"].split(";")[0].split("=", 1)[1]
     fbp = set_cookies["_fbp"].split(";")[0].split("=", 1)[1]
-    assert fbc.startswith("fb.1.") and fbc.endswith(".IwAR-Zz_9")
+    # Meta's format, its appendix included (identity/param_builder.py).
+    assert fbc.startswith("fb.1.") and fbc.endswith(".IwAR-Zz_9." + appendix(NET_NEW))
+    assert fbp.startswith("fb.1.") and fbp.endswith("." + appendix(NET_NEW))
     user = gateway.stored("cookie-1").event.user_data
     assert (user["fbc"], user["fbp"]) == (fbc, fbp)  # the event carries what the cookie holds
 
@@ -263,6 +268,34 @@ def test_first_party_cookies(gateway_factory: Callable[..., Gateway]) -> None:
                                   cookies={"_fbp": fbp, "_fbc": fbc}))
     assert again.headers.get_list("set-cookie") == []
     assert gateway.stored("cookie-2").event.user_data["fbc"] == fbc
+
+
+def test_hand_written_cookies_when_the_builder_is_trackside(
+        gateway_factory: Callable[..., Gateway]) -> None:
+    gateway = gateway_factory(cookie_domain="www.shop.example", fb_cookie_builder="trackside")
+    response = gateway.collect(track(event_id="hand-1", cookies={"_fbp": "fb.1.1700000000000.9"},
+                                     url=f"{SHOP}/?fbclid=IwAR-Zz_9"))
+    set_cookies = {c.split("=", 1)[0]: c for c in response.headers.get_list("set-cookie")}
+    assert set(set_cookies) == {"_fbc"}  # the existing four-part _fbp is left as it is
+    fbc = set_cookies["_fbc"].split(";")[0].split("=", 1)[1]
+    assert re.fullmatch(r"fb\.2\.[0-9]{13}\.IwAR-Zz_9", fbc)  # www.shop.example: index 2
+    user = gateway.stored("hand-1").event.user_data
+    assert (user["fbc"], user["fbp"]) == (fbc, "fb.1.1700000000000.9")
+
+
+def test_host_only_cookies_take_the_index_from_the_request_host(
+        gateway_factory: Callable[..., Gateway]) -> None:
+    gateway = gateway_factory()
+    response = gateway.collect(track(event_id="host-1", cookies={}),
+                               headers={"host": "track.shop.example.co.uk"})
+    fbp = response.cookies["_fbp"]
+    assert "domain=" not in response.headers["set-cookie"].lower()  # host-only, as before
+    assert fbp.startswith("fb.2.") and fbp.endswith("." + appendix(NET_NEW))  # example.co.uk
+    hostile = gateway.collect(track(event_id="host-2", cookies={"_fbp": "fb.1.x\x7f"},
+                                    url=f"{SHOP}/?fbclid=bad.click"), headers={"host": "a b"})
+    assert hostile.status_code == 202
+    assert gateway.stored("host-2").event.user_data["fbp"] == hostile.cookies["_fbp"]
+    assert "fbc" not in gateway.stored("host-2").event.user_data
 
 
 def test_no_cookie_without_ad_storage_consent(gateway_factory: Callable[..., Gateway]) -> None:

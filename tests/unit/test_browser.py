@@ -10,6 +10,7 @@ import re
 import pytest
 
 from trackside.identity.cookies import parse_fbc, parse_fbp
+from trackside.identity.param_builder import CookieDecision, decide_by_hand
 from trackside.sources import signing
 from trackside.web import browser
 
@@ -121,7 +122,7 @@ NOW_MS = 1_732_250_000_123
 
 
 def test_new_fbp_and_fbc_when_missing() -> None:
-    decision = browser.decide_cookies({}, "IwAR-x_Y9", NOW_MS, 1, may_store=True)
+    decision = decide_by_hand({}, "IwAR-x_Y9", NOW_MS, 1, may_store=True)
     assert decision.set_fbp and decision.set_fbc
     assert parse_fbp(decision.fbp) and decision.fbp.startswith(f"fb.1.{NOW_MS}.")
     assert decision.fbc == f"fb.1.{NOW_MS}.IwAR-x_Y9" and parse_fbc(decision.fbc)
@@ -129,18 +130,18 @@ def test_new_fbp_and_fbc_when_missing() -> None:
 
 def test_existing_cookies_are_kept_unless_a_new_click_arrives() -> None:
     existing = {"_fbp": "fb.1.1700000000000.42", "_fbc": "fb.1.1700000000000.OldClick.AQ"}
-    same = browser.decide_cookies(existing, "OldClick", NOW_MS, 1, may_store=True)
+    same = decide_by_hand(existing, "OldClick", NOW_MS, 1, may_store=True)
     assert (same.fbp, same.fbc, same.set_fbp, same.set_fbc) == (
         existing["_fbp"], existing["_fbc"], False, False)
-    newer = browser.decide_cookies(existing, "NewClick", NOW_MS, 2, may_store=True)
+    newer = decide_by_hand(existing, "NewClick", NOW_MS, 2, may_store=True)
     assert newer.set_fbc and newer.fbc == f"fb.2.{NOW_MS}.NewClick" and not newer.set_fbp
 
 
 def test_nothing_is_written_without_consent_and_bad_values_are_not_carried() -> None:
-    decision = browser.decide_cookies({"_fbp": "garbage", "_fbc": "fb.1.x.y"}, "Click",
+    decision = decide_by_hand({"_fbp": "garbage", "_fbc": "fb.1.x.y"}, "Click",
                                       NOW_MS, 1, may_store=False)
-    assert decision == browser.CookieDecision(None, None, False, False)
-    invalid_click = browser.decide_cookies({}, "bad click!", NOW_MS, 1, may_store=True)
+    assert decision == CookieDecision(None, None, False, False)
+    invalid_click = decide_by_hand({}, "bad click!", NOW_MS, 1, may_store=True)
     assert invalid_click.fbc is None and not invalid_click.set_fbc
 
 

@@ -9,16 +9,8 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from trackside.identity.cookies import (
-    build_fbc,
-    fbclid_of,
-    is_valid_fbclid,
-    new_fbp,
-    parse_fbc,
-    parse_fbp,
-)
+from trackside.identity.param_builder import CookieDecision, decide_by_hand, decide_with_meta
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -177,27 +169,13 @@ def subdomain_index(cookie_domain: str | None) -> int:
     return max(0, len(cookie_domain.strip(".").split(".")) - 1)
 
 
-@dataclass
-class CookieDecision:
-    fbp: str | None  # the value the event carries
-    fbc: str | None
-    set_fbp: bool  # whether the response writes the cookie
-    set_fbc: bool
-
-
-def decide_cookies(existing: Mapping[str, str], fbclid: str | None, now_ms: int,
-                   index: int, may_store: bool) -> CookieDecision:
-    """Which _fbp/_fbc the event carries and which cookies the response sets.
-
-    _fbp only when missing; _fbc when the URL carries an fbclid that differs from the
-    cookie's (spec/meta-capi.md §3.2: rewrite only then, keeping the creation time otherwise).
-    Nothing is written without ad_storage consent (spec/integrations.md §6.3).
-    """
-    fbp = parse_fbp(existing.get("_fbp"))
-    fbc = parse_fbc(existing.get("_fbc"))
-    set_fbp = set_fbc = False
-    if may_store and fbp is None:
-        fbp, set_fbp = new_fbp(now_ms, index), True
-    if may_store and fbclid and is_valid_fbclid(fbclid) and fbclid_of(fbc or "") != fbclid:
-        fbc, set_fbc = build_fbc(fbclid, now_ms, index), True
-    return CookieDecision(fbp, fbc, set_fbp, set_fbc)
+def first_party_cookies(existing: Mapping[str, str], fbclid: str | None, *, builder: str,
+                        host: str | None, index: int, now_ms: int,
+                        may_store: bool) -> CookieDecision:
+    """Which _fbp/_fbc the event carries and which cookies the response sets:
+    TRACKSIDE_FB_COOKIE_BUILDER ``meta`` (Meta's Parameter Builder on ``host``, the appendix
+    included) or ``trackside`` (the hand-written four-part values, ``index`` from the cookie
+    domain). Both never raise (identity/param_builder.py)."""
+    if builder == "trackside":
+        return decide_by_hand(existing, fbclid, now_ms, index, may_store)
+    return decide_with_meta(existing, fbclid, host, now_ms, may_store)

@@ -132,8 +132,12 @@ class CollectEndpoint:
         consent = beacon.consent_signals()
         may_store = consent.get("ad_storage") == "granted" or (
             "ad_storage" not in consent and beacons.shop.settings.consent_mode == "off")
-        cookies = browser.decide_cookies(known, beacon.click_id(), int(time.time() * 1000),
-                                         beacons.index, may_store)
+        settings = beacons.shop.settings
+        # The builder's subdomainIndex is the eTLD+1 of the domain the cookie is set on.
+        cookies = browser.first_party_cookies(
+            known, beacon.click_id(), builder=settings.fb_cookie_builder,
+            host=settings.cookie_domain or request.headers.get("host"), index=beacons.index,
+            now_ms=int(time.time() * 1000), may_store=may_store)
         mapped = beacons.mapping.event(beacon, known, fbp=cookies.fbp, fbc=cookies.fbc,
                                     ip=ip, user_agent=request.headers.get("user-agent"))
         if isinstance(mapped, list):
