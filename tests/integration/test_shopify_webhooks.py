@@ -26,6 +26,7 @@ from tests.fakes import shopify
 from tests.fakes.fixtures import fake_graph  # noqa: F401
 from tests.fakes.ga4_fixtures import FakeGA4Handle, fake_ga4  # noqa: F401
 from tests.fakes.graph_api import FakeGraphAPI
+from tests.fb_appendix import NO_CHANGE, appendix
 from trackside.runtime import Runtime
 
 #: Canaries: the secrets may appear in no log line, answer nor byte of the database.
@@ -348,7 +349,9 @@ async def test_the_customer_events_pixels_beacon_and_the_webhook_are_one_purchas
         rt.close()
     [event] = fake_graph.events
     assert event["event_id"] == f"{PREFIX}{ORDER_ID}"
-    assert event["user_data"]["fbp"] == FBP  # the browser's context joined the store's order
+    # The browser's context joined the store's order: the beacon's _fbp, which Meta's
+    # parameter builder marks unchanged (docs/browser-tag.md).
+    assert event["user_data"]["fbp"] == f"{FBP}.{appendix(NO_CHANGE)}"
     assert event["user_data"]["em"] == sha("jeanne.dupont@example.com")
 
 
