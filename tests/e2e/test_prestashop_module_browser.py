@@ -186,7 +186,9 @@ def test_accepted_cookies_the_server_purchase_reaches_meta_once_with_the_pixel_i
     assert "trackside('purchase'" in raw and SIGNING_KEY not in raw and API_KEY not in raw
     fbp = wait_until(lambda: cookie(browser_context, gateway.url, "_fbp"), what="_fbp")
     fbc = cookie(browser_context, gateway.url, "_fbc")
-    assert fbc is not None and fbc.endswith("." + FBCLID)
+    # fb.{subdomain index}.{creation ms}.{fbclid}[.{appendix}]: Meta's Parameter Builder adds
+    # the appendix (https://developers.facebook.com/docs/marketing-api/conversions-api/parameters/fbp-and-fbc/)
+    assert fbc is not None and fbc.split(".")[3] == FBCLID
 
     # What the page sent: consent from the banner, the signed purchase, the join tokens.
     purchase = next(b for b in beacons if b.get("type") == "purchase")
