@@ -142,6 +142,21 @@ def verify_base64_hmac(body: bytes, signature: str | None,
     return matched
 
 
+def is_text(value: str) -> bool:
+    """Whether ``value`` can be stored: JSON's ``\\ud800`` escape decodes to a lone surrogate,
+    which no UTF-8 store (SQLite, PostgreSQL) takes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable(value: str) -> str:
+    """``value`` with any lone surrogate replaced (U+FFFD), for a record's free text."""
+    return value if is_text(value) else value.encode("utf-8", "replace").decode("utf-8")
+
+
 def body_digest(body: bytes) -> str:
     """A delivery key for a platform that sent none: the same body is the same delivery."""
     return "sha256:" + hashlib.sha256(body).hexdigest()[:32]

@@ -30,7 +30,13 @@ from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.batch import parse_batch
 from trackside.sources.shopify import SHOPIFY
 from trackside.sources.stripe import STRIPE
-from trackside.sources.webhooks import Conversion, MapContext, Unconverted, WebhookSource
+from trackside.sources.webhooks import (
+    Conversion,
+    MapContext,
+    Unconverted,
+    WebhookSource,
+    storable,
+)
 from trackside.sources.woocommerce import WOOCOMMERCE
 from trackside.store import StoreError, WebhookDelivery
 from trackside.web.committer import STORE_WAIT_S, Committer, CommitterClosed
@@ -151,7 +157,8 @@ class WebhookEndpoint:
         reason = "" if results else str(conversion.reason or Unconverted.MALFORMED)
         record = WebhookDelivery(source=source.name, delivery_id=delivery.delivery_id,
                                  topic=delivery.topic or "(none)", outcome=outcome,
-                                 reason=reason, detail=conversion.detail[:500], shop=shop.name)
+                                 reason=reason, detail=storable(conversion.detail[:500]),
+                                 shop=shop.name)
         await self._store(lambda: self.runtime.store.record_webhook(record, now))
         metrics.WEBHOOKS.labels(shop.name, source.name, outcome, reason).inc()
         # The reason class only: the detail (in the answer and the store) may quote a field.

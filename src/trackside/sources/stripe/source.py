@@ -25,7 +25,9 @@ from trackside.sources.webhooks import (
     MapContext,
     Unconverted,
     body_digest,
+    is_text,
     parse_json_object,
+    storable,
 )
 
 #: The one event type converted: a subscription's invoice was paid (first or renewal).
@@ -52,8 +54,8 @@ class StripeSource:
         event_id, topic, created = parsed.get("id"), parsed.get("type"), parsed.get("created")
         return Delivery(
             delivery_id=event_id[:200] if isinstance(event_id, str) and event_id
-            else body_digest(body),
-            topic=topic[:100] if isinstance(topic, str) else "",
+            and is_text(event_id) else body_digest(body),
+            topic=storable(topic[:100]) if isinstance(topic, str) else "",
             triggered_at=float(created) if isinstance(created, int)
             and not isinstance(created, bool) and 0 <= created < 10**11 else None)
 
