@@ -129,5 +129,5 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
                  "WebhookAnswer"):
         assert name in schemas, name
     post = paths["/v1/events"]["post"]
-    assert set(post["responses"]) == {"202", "400", "401", "413", "415", "431", "503"}
+    assert set(post["responses"]) == {"202", "400", "401", "413", "422", "431", "503"}
     assert schemas["EventsRequest"]["properties"]["events"]["maxItems"] == 1000

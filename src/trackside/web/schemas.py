@@ -33,12 +33,21 @@ class EventResult(BaseModel):
     status: Literal["queued", "duplicate", "rejected"]
     event_id: str | None = Field(default=None, description="Absent for rejected events.")
     event_name: str | None = None
-    errors: list[FieldError] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    errors: list[FieldError] = Field(
+        default_factory=list,
+        description="Why a rejected event was not stored: a field's problem, or "
+                    "`<destination>: would be refused: <reason>` from each configured "
+                    "destination when none would ever take it.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Fields dropped during normalization, and `<destination>: would be "
+                    "refused: <reason>` for each destination that will not send this "
+                    "queued event.")
 
 
 class EventsAccepted(BaseModel):
-    """202: queued and duplicate events are committed; rejected ones were not stored."""
+    """202: queued and duplicate events are committed; rejected ones were not stored (422:
+    every event was rejected, nothing was stored)."""
 
     queued: int
     duplicate: int

@@ -140,8 +140,8 @@ def import_file(chunks: Iterable[bytes], job: OfflineImport, pipeline: Pipeline,
         if batch is None:
             return
         if job.summary.dry_run:
-            prepared = pipeline.prepare(batch.events, SOURCE)
-            job.summary.queued += len(prepared.records)
+            # Every check but the store's (rejections included, line by line).
+            job.count(batch, pipeline.prepare(batch.events, SOURCE).results)
         else:
             job.count(batch, pipeline.accept(batch.events, SOURCE))
         if progress is not None:
