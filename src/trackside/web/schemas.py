@@ -126,7 +126,8 @@ class WebhookAnswer(BaseModel):
     delivery_id: str | None = Field(default=None, description="The delivery's key.")
     reason: str | None = Field(default=None, description="Why an ignored delivery sent no "
                                "event (unknown_topic, not_a_purchase, unpaid, malformed, stale, "
-                               "nothing_to_refund); for a duplicate, its first answer's.")
+                               "undeliverable, nothing_to_refund); for a duplicate, its "
+                               "first answer's.")
     detail: str | None = Field(default=None, description="The order, status or field at fault.")
     outcome: str | None = Field(default=None, description="A duplicate's first outcome.")
     results: list[EventResult] = Field(default_factory=list)
