@@ -84,8 +84,10 @@ def admit(event: NormalizedEvent, source: str, plans: Sequence[OutboxPlan],
                 admission.warnings.append(
                     f"{destination.name}: would be refused: {skip.reason}")
             continue
-        deferred = plan.next_attempt_at is not None and plan.next_attempt_at > now
-        at = plan.next_attempt_at if deferred and plan.next_attempt_at is not None else now
+        # Judged when it would first be sent (a purchase held for its beacon: at the end of
+        # the join window), with a placeholder outbox id: prepare() changes nothing.
+        at = max(now, plan.next_attempt_at or now)
+        deferred = at > now
         result = destination.prepare(0, event, at)
         if not isinstance(result, Skip):
             kept = True

@@ -1,6 +1,7 @@
 """accept(): the one path every source goes through.
 
-parse → validate → event id → normalize and hash → outbox plan per destination → commit.
+parse → validate → event id → normalize and hash → outbox plan per destination → admission
+(would any configured destination ever take it? trackside/admission.py) → commit.
 Dedup on (event_name, event_id) happens inside the store's transaction, so two sources racing
 with the same order still store it once. "Accepted" means committed: the result is returned
 only after the store's transaction is durable.

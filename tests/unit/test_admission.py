@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from trackside.config import load_settings
+from trackside.destinations.meta.destination import canonical_field
 from trackside.destinations.registry import configured_destinations
 from trackside.pipeline import Pipeline
 from trackside.runtime import Runtime
@@ -178,3 +179,35 @@ def test_the_runtime_admits_with_each_shops_destinations(tmp_path: Path) -> None
         assert result.status == "rejected"
     finally:
         runtime.close()
+
+
+def test_a_server_event_with_a_customer_id_may_still_be_joined(store: SQLiteStore) -> None:
+    # The browser context of customer 42 (seen on the site) joins it at insert by key.
+    event = lead(user={"country": "fr"}, customer_id="42")
+    [result] = pipeline(store, **META).accept([event], "api", now=NOW)
+    assert result.status == "queued"
+    assert result.warnings[0].startswith("meta: would be refused unless a later copy")
+
+
+def test_an_unparseable_page_url_is_a_refusal_not_a_crash(store: SQLiteStore) -> None:
+    # urlsplit raises on an unclosed IPv6 bracket; Meta's rule 15 says "no absolute URL".
+    [result] = pipeline(store, **META).accept([lead(event_source_url="http://[::1/x")], "api",
+                                              now=NOW)
+    assert result.status == "rejected"
+    assert result.errors[0].field == "events[0].event_source_url"
+
+
+@pytest.mark.parametrize(("blame", "rule", "field"), [
+    ("data[0].user_data", 29, "user"),
+    ("data[0].user_data.em", 23, "user"),
+    ("data[0].event_source_url", 15, "event_source_url"),
+    ("data[0].event_time", 12, "event_time"),
+    ("data[0].custom_data", 33, "order"),
+    ("data[0].custom_data.value", 31, "order"),
+    ("data[0].custom_data.predicted_ltv", 31, "custom_data"),
+    ("data[0]", 10, None),
+    (None, 0, None),
+])
+def test_metas_blame_is_named_as_the_canonical_field(blame: str | None, rule: int,
+                                                      field: str | None) -> None:
+    assert canonical_field(blame, rule) == field

@@ -54,8 +54,8 @@ def canonical_field(blame: str | None, rule: int) -> str | None:
         return None
     parts = blame.split(".")[1:]
     field = _CANONICAL.get(parts[0])
-    if field == "custom_data" and (len(parts) == 1 or parts[1] in _ORDER_KEYS):
-        return "order" if len(parts) > 1 else field
+    if field == "custom_data" and len(parts) > 1 and parts[1] in _ORDER_KEYS:
+        return "order"
     return field
 
 
