@@ -1,6 +1,7 @@
 """accept(): the one path every source goes through.
 
-parse → validate → event id → normalize and hash → outbox plan per destination → commit.
+parse → validate → event id → normalize and hash → outbox plan per destination → admission
+(would any configured destination ever take it? trackside/admission.py) → commit.
 Dedup on (event_name, event_id) happens inside the store's transaction, so two sources racing
 with the same order still store it once. "Accepted" means committed: the result is returned
 only after the store's transaction is durable.
@@ -14,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trackside import consent, join
+from trackside.admission import admit
 from trackside.config import Settings
 from trackside.crm import complete_crm_events
-from trackside.destinations import registry
+from trackside.destinations import Destination, registry
 from trackside.events import Event, FieldError, NormalizedEvent
 from trackside.identity import normalize_user
 from trackside.identity.event_id import resolve_event_id
@@ -37,6 +39,17 @@ class AcceptResult:
     event_name: str | None = None
     errors: list[FieldError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def move_to(self, index: int, prefix: str = "events") -> None:
+        """Name the event by its ``index`` in the caller's request: the committer prepares
+        several requests' events together, so ``events[7]`` there may be ``events[1]`` here."""
+        old, new = f"{prefix}[{self.index}]", f"{prefix}[{index}]"
+        self.errors = [
+            FieldError(field=new + e.field[len(old):], reason=e.reason)
+            if e.field == old or e.field.startswith(old + ".") else e
+            for e in self.errors
+        ]
+        self.index = index
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "status": self.status}
@@ -64,10 +77,16 @@ class PreparedBatch:
 
 class Pipeline:
     def __init__(self, settings: Settings, store: Store, destinations: Sequence[str],
-                 shop: str = DEFAULT_SHOP) -> None:
+                 shop: str = DEFAULT_SHOP,
+                 admitting: Sequence[Destination] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.destinations = list(destinations)
+        #: The destination objects whose own rules admit events at accept time
+        #: (trackside/admission.py): the runtime's; by default built from the registry for
+        #: the named destinations these settings configure.
+        self.admitting = list(admitting) if admitting is not None else _created(
+            settings, self.destinations)
         #: Every event this pipeline accepts is stored in this shop (dedup and joins within it).
         self.shop = checked_shop(shop)
         self.joins = join.JoinStage(
@@ -180,16 +199,25 @@ class Pipeline:
             slots[rejected.index] = AcceptResult(rejected.index, "rejected",
                                                  errors=rejected.errors)
         records: list[NewEvent] = []
+        positions: list[int] = []
         for index, raw in zip(parsed.positions, parsed.events, strict=True):
             event = self.normalize(raw, source, now)
             plans = self.plan(event, source, now)
+            # Would any destination ever take it? (trackside/admission.py)
+            admission = admit(event, source, plans, self.admitting, now, f"events[{index}]")
+            if admission.errors:
+                slots[index] = AcceptResult(index, "rejected", errors=admission.errors)
+                continue
             records.append(NewEvent(event, source, plans, self.shop) if facts is None
                            else BrowserRecord(event, source, plans, self.shop,
                                               facts=facts[index]))
-            slots[index] = AcceptResult(index, "queued", event.event_id, event.event_name,
-                                        warnings=event.warnings)
+            positions.append(index)
+            slots[index] = AcceptResult(
+                index, "queued", event.event_id, event.event_name,
+                warnings=event.warnings + admission.warnings if admission.warnings
+                else event.warnings)
         results = [result for result in slots if result is not None]
-        return PreparedBatch(source, now, results, records, parsed.positions)
+        return PreparedBatch(source, now, results, records, positions)
 
     def commit(self, batch: PreparedBatch) -> list[AcceptResult]:
         """The store half of accept(): one transaction (one fsync) for the batch, its joins,
@@ -221,3 +249,13 @@ class Pipeline:
             return 0
         with self.store.transaction() as unit:
             return join.sweep(self.joins, unit, now, force=True)
+
+
+def _created(settings: Settings, names: Sequence[str]) -> list[Destination]:
+    """The named destinations ``settings`` configure, built from their specs."""
+    created = []
+    for name in names:
+        spec = registry.spec(name)
+        if spec is not None and spec.configured(settings):
+            created.append(spec.create(settings))
+    return created

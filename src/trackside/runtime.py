@@ -67,7 +67,7 @@ class Runtime:
         for shop in shops:
             destinations = configured_destinations(shop.settings)
             pipeline = Pipeline(shop.settings, store, [d.name for d in destinations],
-                                shop=shop.name)
+                                shop=shop.name, admitting=destinations)
             per_shop[shop.name] = ShopRuntime(shop, destinations, pipeline)
         main = per_shop[first.name]
         return cls(

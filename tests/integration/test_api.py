@@ -129,11 +129,12 @@ def test_default_body_limit_is_5_mb(runtime: Runtime) -> None:
     [b"events=1", b"{not json", b"", b"\xff\xfe{}", b'{"events": [1, 2'],
     ids=["form", "broken", "empty", "binary", "truncated"],
 )
-async def test_body_that_is_not_json_is_415(client: httpx.AsyncClient, auth: dict[str, str],
-                                            body: bytes) -> None:
+async def test_body_that_is_not_json_is_400_naming_the_body(
+        client: httpx.AsyncClient, auth: dict[str, str], body: bytes) -> None:
     response = await client.post("/v1/events", content=body,
                                  headers={**auth, "Content-Type": "application/json"})
-    assert_error_shape(response, 415)
+    error = assert_error_shape(response, 400)
+    assert "body" in error["message"]
 
 
 @pytest.mark.parametrize(
@@ -200,6 +201,62 @@ async def test_mixed_batch_accepts_the_valid_events_and_explains_the_others(
     # Readable: the submitted (possibly personal) value is never echoed back.
     assert "x@example.com" not in response.text
     assert stored_ids(runtime) == ["M-1", "M-4"]
+
+
+async def test_events_no_destination_would_take_are_rejected_by_index_beside_good_ones(
+    client: httpx.AsyncClient, runtime: Runtime, auth: dict[str, str]
+) -> None:
+    # Issue 18: the dry run (Meta's rules) would refuse these; they used to be "queued" and
+    # end dead or expired a minute later.
+    fbp = {"fbp": "fb.1.1700000000000.1234567890"}  # no beacon to wait for
+    events = [
+        purchase("H-1"),
+        {"event_name": "Lead", "event_id": "H-2", "user": {"email": "x@example.com"},
+         "consent": purchase("x")["consent"]},  # website event without event_source_url
+        purchase("H-3", order={"reference": "H-3"},
+                 user={**purchase("x")["user"], **fbp}),  # Purchase without value
+        purchase("H-4", event_time=1_690_000_000),  # 2023
+    ]
+    response = await client.post("/v1/events", json={"events": events}, headers=auth)
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["queued"], body["rejected"]) == (1, 3)
+    results = body["results"]
+    assert [r["status"] for r in results] == ["queued", "rejected", "rejected", "rejected"]
+    assert [[e["field"] for e in r["errors"]] for r in results[1:]] == [
+        ["events[1].event_source_url"], ["events[2].order"], ["events[3].event_time"]]
+    assert all(r["errors"][0]["reason"].startswith("dryrun: would be refused: ")
+               for r in results[1:])
+    assert stored_ids(runtime) == ["H-1"]
+
+
+async def test_a_batch_with_every_event_rejected_is_422_with_the_same_body(
+    client: httpx.AsyncClient, runtime: Runtime, auth: dict[str, str]
+) -> None:
+    events = [purchase("R-1", event_time=1_690_000_000), {"event_name": ""}]
+    response = await client.post("/v1/events", json={"events": events}, headers=auth)
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["queued"], body["duplicate"], body["rejected"]) == (0, 0, 2)
+    assert [r["index"] for r in body["results"]] == [0, 1]
+    assert body["results"][0]["errors"][0]["field"] == "events[0].event_time"
+    assert stored_ids(runtime) == []
+
+
+async def test_rejected_events_are_named_by_their_index_in_their_own_request(
+    client: httpx.AsyncClient, runtime: Runtime, auth: dict[str, str]
+) -> None:
+    # Concurrent requests are prepared together by the committer: each answer still names
+    # its own events.
+    bodies = [{"events": [purchase(f"C-{i}"), purchase(f"O-{i}", event_time=1_690_000_000)]}
+              for i in range(8)]
+    answers = await asyncio.gather(*(client.post("/v1/events", json=b, headers=auth)
+                                     for b in bodies))
+    for answer in answers:
+        [good, old] = answer.json()["results"]
+        assert (good["index"], good["status"]) == (0, "queued")
+        assert (old["index"], old["status"]) == (1, "rejected")
+        assert old["errors"][0]["field"] == "events[1].event_time"
 
 
 async def test_same_event_twice_is_a_duplicate(client: httpx.AsyncClient, runtime: Runtime,

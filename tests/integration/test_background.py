@@ -23,8 +23,10 @@ def test_unconfirmed_browser_purchase_ends_while_the_shop_is_idle(tmp_path: Path
               "order": {"reference": "R1", "value": 10, "currency": "EUR"}, "consent": GRANTED}
     runtime.pipeline.accept([beacon], "browser")
     old = {**beacon, "order": {**beacon["order"], "reference": "OLD"}, "consent": GRANTED}
-    runtime.pipeline.accept([{**old, "event_name": "Lead", "event_id": "old-lead"}], "browser",
-                            now=time.time() - 3 * 86400)
+    three_days_ago = time.time() - 3 * 86400
+    runtime.pipeline.accept([{**old, "event_name": "Lead", "event_id": "old-lead",
+                              "event_time": int(three_days_ago)}], "browser",
+                            now=three_days_ago)
 
     def purchase_ended_and_lead_purged() -> bool:
         [row] = runtime.store.event_view("R1")[0].outbox

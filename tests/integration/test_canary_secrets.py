@@ -145,7 +145,7 @@ def _exercise(base: str, fake: FakeGraphAPI) -> list[str]:
                       client.get("/dashboard"),
                       client.post("/dashboard/login", data={"password": TOKEN})]
     assert responses[0].status_code == 202 and responses[7].status_code == 200
-    assert [r.status_code for r in responses[1:7]] == [401, 401, 415, 400, 413, 404]
+    assert [r.status_code for r in responses[1:7]] == [401, 401, 400, 400, 413, 404]
     # match-quality, its bad period, the import (its one line rejected), webhook, console.
     assert [r.status_code for r in responses[-6:]] == [200, 400, 200, 404, 403, 403]
     assert responses[-4].json()["rejected"] == 1

@@ -80,10 +80,12 @@ def test_status_events_show_and_replay(env: dict[str, str]) -> None:
             "user": {"email": "a@example.com"}, "consent": GRANTED}
     runtime.pipeline.accept([
         {**base, "event_time": int(now),
-         "order": {"reference": "R1", "value": 5, "currency": "EUR"}},
+         "order": {"reference": "R1", "value": 5, "currency": "EUR"}}], "api", now=now)
+    # Accepted when it was fresh, 8 days ago (an event 8 days old is refused at accept).
+    runtime.pipeline.accept([
         {**base, "event_time": int(now - 8 * 86400),
          "order": {"reference": "OLD", "value": 5, "currency": "EUR"}},
-    ], "api", now=now)
+    ], "api", now=now - 8 * 86400)
     rows = runtime.store.claim("dryrun", 10, "test", 60, now)
     runtime.store.finish([Finished(r.outbox_id, "dead" if r.event.event_id == "R1" else "expired",
                                    100, 2804019, "[fr] Paramètre invalide") for r in rows], now)

@@ -308,3 +308,32 @@ def test_facebook_business_sdk_through_trackside_reaches_graph_intact(
     assert user["fbp"] == "fb.1.1700000000000.1234567890"
     assert received["custom_data"]["currency"].lower() == "eur"
     assert float(received["custom_data"]["value"]) == 59.9
+
+
+async def test_an_event_no_destination_would_take_refuses_the_request_in_metas_shape(
+        settings_factory: SettingsFactory) -> None:
+    # Issue 18: Graph takes it (just under 7 days old), but Meta's destination gives up 60 s
+    # before the limit, so it would only ever expire; like Meta, the whole request is refused
+    # and nothing is stored (spec §2.2,
+    # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event).
+    almost_a_week = int(time.time()) - 7 * 86400 + 30
+    data = [meta_event("W-ok"), meta_event("W-old", event_time=almost_a_week)]
+    # Consent granted for server events: a suppressed event is an outcome, not a refusal.
+    runtime = Runtime.from_settings(settings_factory(
+        meta_pixel_id=PIXEL, meta_access_token="EAAT-not-used-here",
+        server_event_consent="grant"))
+    try:
+        async for client in app_client(runtime):
+            response = await client.post(f"/v26.0/{PIXEL}/events", json={"data": data},
+                                         params={"access_token": API_KEY})
+            error = assert_meta_error(response, 400, 100)
+            assert error["error_data"]["blame_field_specs"] == [["data[1].event_time"]]
+            assert "meta: would be refused: event_time is" in error["error_user_msg"]
+            assert stored(runtime) == []
+            accepted = await client.post(f"/v26.0/{PIXEL}/events",
+                                         json={"data": data[:1]},
+                                         params={"access_token": API_KEY})
+            assert accepted.json()["events_received"] == 1
+            assert stored(runtime) == [("W-ok", "graph-api")]
+    finally:
+        runtime.close()

@@ -265,13 +265,16 @@ def test_customer_context_newest_wins_within_retention(
     [view] = runtime.store.event_view("R1")
     assert view.event.user_data["fbp"] == new_fbp
     # Past the retention period the browser context is not used any more.
-    runtime.pipeline.accept([server_purchase("R2", customer_id="42")], "store",
-                            now=clock.advance(31 * 86400))
+    # (Each purchase happens when it is accepted: an event 31 days old is refused at accept.)
+    later = clock.advance(31 * 86400)
+    runtime.pipeline.accept([server_purchase("R2", customer_id="42", event_time=int(later))],
+                            "store", now=later)
     [late] = runtime.store.event_view("R2")
     assert "fbp" not in late.event.user_data
     # Keys are exact: another customer's context never joins.
-    runtime.pipeline.accept([server_purchase("R3", customer_id="420")], "store",
-                            now=clock.now - 31 * 86400 + 120)
+    earlier = clock.now - 31 * 86400 + 120
+    runtime.pipeline.accept([server_purchase("R3", customer_id="420",
+                                             event_time=int(earlier))], "store", now=earlier)
     [other] = runtime.store.event_view("R3")
     assert "fbp" not in other.event.user_data
 

@@ -227,3 +227,23 @@ api_keys = ["beta-key-0123456789"]
     with contextlib.closing(sqlite3.connect(tmp_path / "shops.db")) as conn:
         shops = conn.execute("SELECT shop, event_id FROM events ORDER BY shop").fetchall()
     assert shops == [("alpha", "offline:T1"), ("beta", "offline:T1")]
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry_run"])
+def test_sales_no_destination_would_take_are_listed_line_by_line(
+        tmp_path: Path, dry_run: bool) -> None:
+    # Issue 18: 90 days is past Meta's 62 days for physical_store events (spec §2.2,
+    # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event):
+    # every line is refused at accept time, each one named in the summary.
+    sales = write_sales(tmp_path / "old.csv", rows=4, bad=False, age_s=90 * 86400)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {**environment(url), "TRACKSIDE_SERVER_EVENT_CONSENT": "grant"}
+    result = subprocess.run([TRACKSIDE, "import", "offline", str(sales.path),
+                             *(["--dry-run"] if dry_run else [])],
+                            capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert summary(result) == (4, 0, 0, 4), result.stdout
+    refusals = re.findall(r"^line \d+: event_time: dryrun: would be refused: event_time is "
+                          r"2160.0 hours \(90.0 days\) old; Meta takes physical_store events "
+                          r"up to 62 days old$", result.stdout, re.M)
+    assert len(refusals) == 4, result.stdout
+    assert stored(url) == (0, 0)

@@ -84,8 +84,11 @@ async def test_metrics_count_requests_events_and_queue(runtime: Runtime) -> None
         events = [{"event_name": "Lead", "event_id": f"MET-{i}",
                    "consent": {"ad_storage": "granted", "analytics_storage": "granted",
                                "ad_user_data": "granted", "ad_personalization": "granted"},
+                   "event_source_url": "https://shop.example/contact",
                    "user": {"email": f"m{i}@example.com"}} for i in range(3)]
         events.append({"event_name": ""})
+        # Valid, but no destination would take it (2023): rejected and counted too.
+        events.append({**events[0], "event_id": "MET-old", "event_time": 1_690_000_000})
         posted = await client.post("/v1/events", json={"events": events}, headers=auth)
         assert posted.json()["queued"] == 3, posted.text
         await client.post("/v1/events", json={"events": events[:1]})  # 401
@@ -95,7 +98,7 @@ async def test_metrics_count_requests_events_and_queue(runtime: Runtime) -> None
     assert _metric(text, "trackside_events_accepted_total", **shop, source="api",
                    result="queued") == base_queued + 3
     assert _metric(text, "trackside_events_rejected_total", **shop,
-                   source="api") == base_rejected + 1
+                   source="api") == base_rejected + 2
     assert _metric(text, "trackside_http_requests_total", route="/v1/events", status="401") >= 1
     assert _metric(text, "trackside_queue_depth", **shop, destination="dryrun") == 3
     assert _metric(text, "trackside_oldest_pending_age_seconds", **shop, destination="dryrun") >= 0
@@ -139,5 +142,5 @@ async def test_openapi_describes_every_json_endpoint(client: httpx.AsyncClient) 
                  "WebhookAnswer"):
         assert name in schemas, name
     post = paths["/v1/events"]["post"]
-    assert set(post["responses"]) == {"202", "400", "401", "413", "415", "431", "503"}
+    assert set(post["responses"]) == {"202", "400", "401", "413", "422", "431", "503"}
     assert schemas["EventsRequest"]["properties"]["events"]["maxItems"] == 1000

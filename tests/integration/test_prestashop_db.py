@@ -228,32 +228,43 @@ def test_restart_in_the_middle_misses_and_repeats_nothing(db: Any, tmp_path: Pat
     runtime.close()
 
 
-def test_unknown_currency_and_missing_address_are_sent_with_warnings(
-    db: Any, tmp_path: Path
+def test_missing_address_is_a_warning_and_an_unknown_currency_a_reported_refusal(
+    db: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     conn, prefix = db
     now = time.time()
     shop = Shop()
     fr = shop.country("FR", 33)
+    eur = shop.currency("EUR")
     customer = shop.customer("odd@example.com", "Odd", "Order")
     address = shop.address(customer, fr, firstname="Odd", lastname="Order", city="Lyon",
                            postcode="69001")
-    broken = new_reference()
-    shop.order(broken, customer, 42, address, id_address_invoice=999, state=PAYMENT_ACCEPTED,
-               at=now - 100, lines=[(1, 0, "P", 1, 10.0, 8.0)], shipping=(0.0, 0.0))
+    no_invoice_address = new_reference()
+    shop.order(no_invoice_address, customer, eur, address, id_address_invoice=999,
+               state=PAYMENT_ACCEPTED, at=now - 110, lines=[(1, 0, "P", 1, 10.0, 8.0)],
+               shipping=(0.0, 0.0))
+    # Without a currency the Purchase has no value: no destination would take it (Meta's
+    # rule 33), so it is refused at accept, logged and counted, and the cursor moves on.
+    no_currency = new_reference()
+    shop.order(no_currency, customer, 42, address, state=PAYMENT_ACCEPTED, at=now - 100,
+               lines=[(1, 0, "P", 1, 10.0, 8.0)], shipping=(0.0, 0.0))
     fine = new_reference()
-    shop.order(fine, customer, shop.currency("EUR"), address, state=PAYMENT_ACCEPTED, at=now - 90,
+    shop.order(fine, customer, eur, address, state=PAYMENT_ACCEPTED, at=now - 90,
                lines=[(1, 0, "P", 1, 10.0, 8.0)], shipping=(0.0, 0.0))
     shop.flush(conn, prefix)
     runtime = _runtime(tmp_path, prefix)
     report = PrestaShopSync(runtime).sync_once()
-    assert report.queued == 2
-    view = runtime.store.event_view(broken)[0]
-    assert view.event.order.value is None and view.event.order.currency is None
+    assert (report.queued, report.rejected) == (2, 1)
+    view = runtime.store.event_view(no_invoice_address)[0]
     assert view.event.user_data["ct"] == [_h("lyon")]  # delivery address used instead
     warnings = " | ".join(n.detail for n in view.notes if n.kind == "warning")
-    assert "unknown currency id 42" in warnings and "invoice address 999 not found" in warnings
+    assert "invoice address 999 not found" in warnings
+    assert runtime.store.event_view(no_currency) == []
+    [refusal] = [r.getMessage() for r in caplog.records if no_currency in r.getMessage()]
+    assert "could not be accepted" in refusal and "would be refused" in refusal
     assert runtime.store.event_view(fine)[0].event.order.value == 10.0
+    again = PrestaShopSync(runtime).sync_once()
+    assert (again.state_changes, again.rejected) == (0, 0)  # the cursor passed it
     runtime.close()
 
 

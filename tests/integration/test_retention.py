@@ -31,8 +31,9 @@ def test_purge_clears_browser_context_and_keeps_counts(tmp_path: Path, monkeypat
     environ = {"TRACKSIDE_DATABASE_URL": f"sqlite:///{db}", "TRACKSIDE_JOIN_WINDOW_S": "0"}
     runtime = Runtime.from_settings(load_settings(environ=environ))
     long_ago = time.time() - 40 * 86400
+    # Bought, accepted and delivered 40 days ago (the worker on that day's clock).
     events = [
-        {"event_name": "Purchase", "event_id": f"R{i}", "event_time": int(time.time()),
+        {"event_name": "Purchase", "event_id": f"R{i}", "event_time": int(long_ago),
          "event_source_url": "https://shop.example/thanks",
          "user": {"email": f"c{i}@example.com", "ip": IP, "user_agent": UA, "fbp": FBP, "fbc": FBC},
          "order": {"reference": f"R{i}", "value": 5, "currency": "EUR"}, "consent": GRANTED}
@@ -41,7 +42,10 @@ def test_purge_clears_browser_context_and_keeps_counts(tmp_path: Path, monkeypat
     runtime.pipeline.accept(events, "api", now=long_ago)
 
     async def deliver() -> None:
-        async with runtime.worker() as worker:
+        # The dry run answers as Meta did that day too.
+        dryrun = runtime.destination("dryrun")
+        dryrun.transport._clock = lambda: long_ago + 1  # type: ignore[attr-defined]
+        async with runtime.worker(clock=lambda: long_ago + 1) as worker:
             await worker.drain()
 
     asyncio.run(deliver())
@@ -74,7 +78,9 @@ def test_recent_pending_and_dead_events_are_kept(tmp_path: Path) -> None:
     now = time.time()
     base = {"event_name": "Lead", "event_time": int(now), "consent": GRANTED,
             "event_source_url": "https://shop.example/", "user": {"email": "a@b.co", "ip": IP}}
-    runtime.pipeline.accept([{**base, "event_id": "old-pending"}], "api", now=now - 40 * 86400)
+    # Accepted 40 days ago, still pending (the worker never ran).
+    runtime.pipeline.accept([{**base, "event_id": "old-pending",
+                              "event_time": int(now - 40 * 86400)}], "api", now=now - 40 * 86400)
     runtime.pipeline.accept([{**base, "event_id": "recent"}], "api", now=now)
     assert purge_personal_data(runtime.store, now - 30 * 86400, now) == 0
     assert runtime.store.event_view("old-pending")[0].event.user_data["client_ip_address"] == IP

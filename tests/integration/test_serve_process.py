@@ -62,6 +62,7 @@ def test_post_then_look_up_like_the_readme(tmp_path: Path) -> None:
         # The README's curl, byte for byte in spirit: JSON body, bearer key.
         posted = httpx.post(f"{base}/v1/events", headers={"Authorization": f"Bearer {readme_key}"},
                             content=b'{"events": [{"event_name": "Lead", "event_id": "readme-1",'
+                                    b' "event_source_url": "https://shop.example/thanks",'
                                     b' "user": {"email": "jane@example.com"}}]}')
         assert posted.status_code == 202
         assert posted.json()["results"][0] == {"index": 0, "status": "queued",

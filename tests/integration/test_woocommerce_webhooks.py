@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -196,4 +197,23 @@ async def test_other_topics_and_malformed_orders_are_200_and_counted(
     assert [a.json()["reason"] for a in (deleted, product, malformed)] == [
         "unknown_topic", "unknown_topic", "malformed"]
     assert "order.line_items" in malformed.json()["detail"]
+    assert stored(runtime) == []
+
+
+async def test_an_order_no_destination_would_take_is_ignored_as_undeliverable(
+    client: httpx.AsyncClient, runtime: Runtime,
+) -> None:
+    # Paid 30 s short of Meta's 7 days: not stale for the mapping, but Meta's destination gives
+    # up 60 s before the limit and GA4 takes 72 hours, so nobody would ever send it (issue 18).
+    almost_a_week = woo.gmt(time.time() - 7 * 86400 + 30)
+    paid = {**woo.order(901, "processing"), "date_paid": almost_a_week,
+            "date_paid_gmt": almost_a_week}
+    answer = await post(client, "order.updated", paid)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["status"], body["reason"]) == ("ignored", "undeliverable")
+    [result] = body["results"]
+    assert result["status"] == "rejected"
+    assert [e["reason"].split(":")[0] for e in result["errors"]] == ["meta", "ga4"]
+    assert "events[0].event_time" in body["detail"]
     assert stored(runtime) == []

@@ -75,6 +75,10 @@ class Skip:
 
     outcome: str  # "suppressed" | "expired" | "dead" | "not_applicable"
     reason: str
+    #: The canonical event field the refusal is about ("event_time", "event_source_url",
+    #: "user", "order", …), None for the event as a whole: accept-time admission
+    #: (trackside/admission.py) names it, and knows which fields a join may still bring.
+    field: str | None = None
 
 
 @dataclass
@@ -156,6 +160,7 @@ def too_old(destination: Destination, event: NormalizedEvent, now: float) -> Ski
         outcome=Outcome.EXPIRED,
         reason=f"event_time is {age_s / 3600:.1f} hours ({age_s / 86400:.1f} days) old; "
         f"{age_limit}",
+        field="event_time",
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from trackside import limits
 from trackside.destinations.meta import rules as meta_rules
 from trackside.destinations.meta.rules import GraphRequest, MetaError, RulesConfig
-from trackside.events import Event
+from trackside.events import Event, FieldError
 from trackside.sources.batch import parse_batch
 
 SOURCE = "graph-api"
@@ -47,6 +47,14 @@ def read_events(request: GraphRequest, now: float,
         first = batch.rejected[0].errors[0]
         return Refused(_not_accepted(first.field, first.reason), len(outcome.events))
     return batch.events
+
+
+def undeliverable(error: FieldError) -> MetaError:
+    """Meta's refusal of the whole request for an event no configured destination would ever
+    take (trackside/admission.py), blamed on its field in Meta's words (``data[i]``)."""
+    field = "data" + error.field.removeprefix("events") if error.field.startswith("events[") \
+        else error.field
+    return _not_accepted(field, error.reason)
 
 
 def _not_accepted(field: str, reason: str) -> MetaError:

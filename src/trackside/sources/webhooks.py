@@ -60,6 +60,9 @@ class Unconverted(StrEnum):
     MALFORMED = "malformed"
     #: Triggered longer ago than any configured destination accepts.
     STALE = "stale"
+    #: Every event would be refused by every configured destination (trackside/admission.py;
+    #: the answer's ``results`` say why, by index).
+    UNDELIVERABLE = "undeliverable"
     #: A refund or cancellation that leaves no amount to reverse.
     NOTHING_TO_REFUND = "nothing_to_refund"
     #: A paid invoice of no subscription (Stripe: a one-off invoice is not a renewal).

@@ -1,9 +1,11 @@
 """POST /v1/events and GET /v1/events/{event_id}: the server-to-server API.
 
-Order of checks, each with its own status: API key (401), body size (413), JSON (415),
-envelope shape (400), then every event on its own — a batch with invalid events still accepts
-the valid ones, and the 202 tells which was which by index (DESIGN.md "Public interface").
-Reading the body into events is sources/api.py's; this module answers over HTTP.
+Order of checks, each with its own status: API key (401), body size (413), JSON and the
+envelope shape (400, naming the body), then every event on its own — its fields, then whether
+any configured destination would ever take it (trackside/admission.py). A batch with
+rejected events still accepts the others, and the 202 tells which was which by index; a batch
+in which every event was rejected answers 422 with the same body (DESIGN.md "Public
+interface"). Reading the body into events is sources/api.py's; this module answers over HTTP.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class EventsAPI:
         try:
             parsed = read_events(body, self.runtime.settings.max_event_bytes)
         except EnvelopeError as exc:
-            raise ApiError(415 if exc.not_json else 400, exc.message, exc.errors) from None
+            raise ApiError(400, exc.message, exc.errors) from None
         # The shop's CRM name on CRM events, errors named by their index in this request.
         complete_crm_events(parsed, shop.settings.crm_name, prefix="events")
         results: list[AcceptResult | None] = [None] * (len(parsed.events) + len(parsed.rejected))
@@ -74,9 +76,14 @@ class EventsAPI:
         except Exception:
             # Logged with its traceback by the committer; nothing was stored.
             raise ApiError(503, headers={"Retry-After": "5"}) from None
+        refused = 0
         for index, result in zip(parsed.positions, accepted, strict=True):
-            result.index = index
+            if result.status == "rejected":  # no destination would ever take it
+                refused += 1
+            result.move_to(index)
             results[index] = result
+        if refused:
+            metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(refused)
 
         counts = {"queued": 0, "duplicate": 0, "rejected": 0}
         out = []
@@ -84,7 +91,9 @@ class EventsAPI:
             assert answer is not None
             counts[answer.status] += 1
             out.append(answer.as_dict())
-        return JSONResponse({**counts, "results": out}, status_code=202)
+        # Nothing stored: 422 says so at once, with the same body (every reason by index).
+        status = 422 if counts["rejected"] == len(out) else 202
+        return JSONResponse({**counts, "results": out}, status_code=status)
 
     async def get_event(self, request: Request) -> Response:
         shop = require_api_key(request, self.runtime)
@@ -98,3 +107,4 @@ class EventsAPI:
         # quoted in a message might; the redactor masks any configured secret value.
         text = json.dumps(event_lookup(event_id, views), ensure_ascii=False)
         return Response(self.runtime.redactor(text) or "", media_type="application/json")
+

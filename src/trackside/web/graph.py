@@ -119,6 +119,13 @@ class GraphEndpoint:
         if isinstance(events, graph_source.Refused):
             metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(events.events)
             return events.error
+        # Like Meta, one event refuses the whole request: one no configured destination would
+        # ever take (trackside/admission.py) is found before anything is stored.
+        screened = shop.pipeline.prepare(events, SOURCE)
+        refused = next((r for r in screened.results if r.status == "rejected"), None)
+        if refused is not None:
+            metrics.EVENTS_REJECTED.labels(shop.name, SOURCE).inc(len(events))
+            return graph_source.undeliverable(refused.errors[0])
         try:
             await self.committer.accept(events, SOURCE, pipeline=shop.pipeline)
         except Exception:  # the store failed (logged by the committer): retrying may work

@@ -156,13 +156,21 @@ def build_openapi() -> dict[str, Any]:
         "/v1/events": {"post": {
             "summary": "Accept up to 1,000 events",
             "description": "202 once the valid events are committed; invalid events (over a "
-                           "limit, wrong types: see docs/api.md \"Limits\") are reported by "
-                           "index with the field and the reason, and not stored.",
+                           "limit, wrong types: see docs/api.md \"Limits\") and events no "
+                           "configured destination would ever take (docs/api.md \"What is "
+                           "refused at accept time\") are reported by index with the field "
+                           "and the reason, and not stored; an event some destinations would "
+                           "refuse is queued with a warning per destination. 422 when every "
+                           "event was rejected (same body).",
             "security": bearer,
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref(EventsRequest)}}},
             "responses": {"202": _json(EventsAccepted, "Per-event results"),
-                          **_errors(400, 401, 413, 415, 431, 503)},
+                          "422": _json(EventsAccepted, "Every event was rejected: nothing "
+                                                       "was stored (per-event reasons)"),
+                          "400": _json(ErrorBody, "The body is not JSON, or not "
+                                                  "{\"events\": [1..1000 items]}"),
+                          **_errors(401, 413, 431, 503)},
         }},
         "/v1/events/{event_id}": {"get": {
             "summary": "An event's timeline and outcome per destination",

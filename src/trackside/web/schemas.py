@@ -37,12 +37,21 @@ class EventResult(BaseModel):
     status: Literal["queued", "duplicate", "rejected"]
     event_id: str | None = Field(default=None, description="Absent for rejected events.")
     event_name: str | None = None
-    errors: list[FieldError] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    errors: list[FieldError] = Field(
+        default_factory=list,
+        description="Why a rejected event was not stored: a field's problem, or "
+                    "`<destination>: would be refused: <reason>` from each configured "
+                    "destination when none would ever take it.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Fields dropped during normalization, and `<destination>: would be "
+                    "refused: <reason>` for each destination that will not send this "
+                    "queued event.")
 
 
 class EventsAccepted(BaseModel):
-    """202: queued and duplicate events are committed; rejected ones were not stored."""
+    """202: queued and duplicate events are committed; rejected ones were not stored (422:
+    every event was rejected, nothing was stored)."""
 
     queued: int
     duplicate: int
@@ -123,7 +132,8 @@ class WebhookAnswer(BaseModel):
     delivery_id: str | None = Field(default=None, description="The delivery's key.")
     reason: str | None = Field(default=None, description="Why an ignored delivery sent no "
                                "event (unknown_topic, not_a_purchase, unpaid, malformed, stale, "
-                               "nothing_to_refund); for a duplicate, its first answer's.")
+                               "undeliverable, nothing_to_refund); for a duplicate, its "
+                               "first answer's.")
     detail: str | None = Field(default=None, description="The order, status or field at fault.")
     outcome: str | None = Field(default=None, description="A duplicate's first outcome.")
     results: list[EventResult] = Field(default_factory=list)

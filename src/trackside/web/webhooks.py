@@ -153,8 +153,17 @@ class WebhookEndpoint:
                     f"{e.field}: {e.reason}" for r in parsed.rejected for e in r.errors[:3]))
             else:
                 results = await self._accept(parsed.events, shop)
-        outcome = "converted" if results else "ignored"
-        reason = "" if results else str(conversion.reason or Unconverted.MALFORMED)
+                for index, result in zip(parsed.positions, results, strict=True):
+                    result.move_to(index)
+                refused = [r for r in results if r.status == "rejected"]
+                if refused:
+                    metrics.EVENTS_REJECTED.labels(shop.name, source.name).inc(len(refused))
+                if len(refused) == len(results):
+                    conversion = Conversion.ignored(Unconverted.UNDELIVERABLE, "; ".join(
+                        f"{e.field}: {e.reason}" for r in refused for e in r.errors[:3]))
+        converted = any(r.status != "rejected" for r in results)
+        outcome = "converted" if converted else "ignored"
+        reason = "" if converted else str(conversion.reason or Unconverted.MALFORMED)
         record = WebhookDelivery(source=source.name, delivery_id=delivery.delivery_id,
                                  topic=delivery.topic or "(none)", outcome=outcome,
                                  reason=reason, detail=storable(conversion.detail[:500]),

@@ -34,6 +34,31 @@ __all__ = ["MetaDestination"]
 
 _PHYSICAL_STORE = "physical_store"
 
+#: Payload keys (the first one after ``data[i].``) → the canonical event's field.
+_CANONICAL = {"user_data": "user", "event_source_url": "event_source_url",
+              "event_time": "event_time", "action_source": "action_source",
+              "custom_data": "custom_data"}
+#: custom_data keys trackside fills from the order (payload.py).
+_ORDER_KEYS = frozenset({"value", "currency", "contents", "content_ids", "content_type",
+                         "num_items", "order_id"})
+#: Rule 33 (a Purchase without value or currency) blames custom_data as a whole.
+_ORDER_RULES = frozenset({33})
+
+
+def canonical_field(blame: str | None, rule: int) -> str | None:
+    """The canonical event field a rule blames (``data[0].user_data.em`` → ``user``,
+    ``data[0].custom_data.value`` → ``order``), None when it blames the event as a whole."""
+    if rule in _ORDER_RULES:
+        return "order"
+    if not blame or "." not in blame:
+        return None
+    parts = blame.split(".")[1:]
+    field = _CANONICAL.get(parts[0])
+    if field == "custom_data" and len(parts) > 1 and parts[1] in _ORDER_KEYS:
+        return "order"
+    return field
+
+
 class MetaDestination:
     """Meta CAPI for one pixel: ``MetaDestination(settings)``."""
 
@@ -102,7 +127,8 @@ class MetaDestination:
         # One refused event refuses the whole batch (§0.1): find it now, alone.
         error = meta_rules.check_event(prepared.payload, self.rules, now, warnings=prepared.notes)
         if error is not None:
-            return Skip(outcome="dead", reason=self._scrub(error.describe()))
+            return Skip(outcome="dead", reason=self._scrub(error.describe()),
+                        field=canonical_field(error.blame, error.rule))
         return prepared
 
     def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:

@@ -125,8 +125,18 @@ class OfflineImport:
             elif result.status == "duplicate":
                 self.summary.duplicate += 1
             else:
-                self.summary.refuse([LineError(line, e.field, e.reason) for e in result.errors]
+                self.summary.refuse([LineError(line, _within_event(e.field), e.reason)
+                                     for e in result.errors]
                                     or [LineError(line, "line", "rejected")])
+
+
+def _within_event(field: str) -> str:
+    """``events[3].event_time`` (the event's place in its batch) → ``event_time``: a line's
+    errors are named by the line, the batch means nothing to whoever reads them."""
+    if field.startswith("events["):
+        _, _, rest = field.partition(".")
+        return rest or "line"
+    return field
 
 
 def import_file(chunks: Iterable[bytes], job: OfflineImport, pipeline: Pipeline,
@@ -140,8 +150,8 @@ def import_file(chunks: Iterable[bytes], job: OfflineImport, pipeline: Pipeline,
         if batch is None:
             return
         if job.summary.dry_run:
-            prepared = pipeline.prepare(batch.events, SOURCE)
-            job.summary.queued += len(prepared.records)
+            # Every check but the store's (rejections included, line by line).
+            job.count(batch, pipeline.prepare(batch.events, SOURCE).results)
         else:
             job.count(batch, pipeline.accept(batch.events, SOURCE))
         if progress is not None:

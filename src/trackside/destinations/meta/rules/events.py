@@ -67,7 +67,10 @@ _WHITESPACE = re.compile(r"\s")
 def _absolute_url(value: Any) -> bool:
     if not isinstance(value, str) or _WHITESPACE.search(value):
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[::1/": an unclosed IPv6 bracket is no URL either
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
