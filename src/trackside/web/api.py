@@ -12,7 +12,7 @@ import asyncio
 import json
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from trackside import metrics
 from trackside.crm import complete_crm_events
@@ -22,6 +22,7 @@ from trackside.sources.api import SOURCE, EnvelopeError, read_events
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import ApiError, unauthorized
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, bearer_token, read_body
+from trackside.web.responses import FastJSONResponse
 from trackside.web.views import event_lookup
 
 
@@ -84,7 +85,7 @@ class EventsAPI:
             assert answer is not None
             counts[answer.status] += 1
             out.append(answer.as_dict())
-        return JSONResponse({**counts, "results": out}, status_code=202)
+        return FastJSONResponse({**counts, "results": out}, status_code=202)
 
     async def get_event(self, request: Request) -> Response:
         shop = require_api_key(request, self.runtime)
