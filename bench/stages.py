@@ -261,9 +261,34 @@ def api_stages(runtime: Runtime, app: Any, loop: asyncio.AbstractEventLoop, per_
 
     rows.append(("results + response encoding", median_us(answer, rounds)))
     rows += logging_metrics_rows(requests, n, rounds)
+    rows.append(framework_row(loop, "/v1/events", API_HEADERS, requests, per_request, rounds))
     rows += whole_request_rows(app, loop, "/v1/events", API_HEADERS,
                                lambda: api_body(per_request), requests, per_request, rounds)
     return rows
+
+
+def framework_row(loop: asyncio.AbstractEventLoop, path: str, headers: list[tuple[bytes, bytes]],
+                  requests: int, events_per_request: int, rounds: int) -> tuple[str, float]:
+    """What a request costs before any endpoint work: Starlette, its routing and error
+    middleware and trackside's RequestContext, to a route that reads the body and answers."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from trackside.web.middleware import RequestContext
+
+    async def endpoint(request: Request) -> Response:
+        await request.body()
+        return Response(b"{}", status_code=202, media_type="application/json")
+
+    bare = Starlette(routes=[Route(path, endpoint, methods=["POST"])],
+                     middleware=[Middleware(RequestContext)])
+    body = b"{}"
+    rows = whole_request_rows(bare, loop, path, headers, lambda: body, requests,
+                              events_per_request, rounds)
+    return ("framework (Starlette + middleware, empty endpoint), wall", rows[1][1])
 
 
 def logging_metrics_rows(requests: int, n: int, rounds: int) -> list[tuple[str, float]]:
@@ -326,6 +351,7 @@ def collect_stages(runtime: Runtime, app: Any, loop: asyncio.AbstractEventLoop, 
         json_response({"status": "queued", "event_id": f"e{i}"}, status_code=202)
         for i in range(n)] and n, rounds)))
     rows += logging_metrics_rows(n, n, rounds)
+    rows.append(framework_row(loop, "/collect", COLLECT_HEADERS, total, 1, rounds))
     rows += whole_request_rows(app, loop, "/collect", COLLECT_HEADERS, beacon_body, total, 1,
                                rounds)
     return rows
