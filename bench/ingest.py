@@ -310,6 +310,12 @@ runtime = Runtime.from_settings(load_settings())
 app = create_app(runtime, run_worker=False)
 if not any(getattr(route, "path", None) == "/collect" for route in app.routes):
     app.router.routes[0:0] = collect_routes(runtime)
+try:  # what `trackside serve` does before serving (absent before issue 17)
+    from trackside.web.serving import tune_gc
+except ImportError:
+    pass
+else:
+    tune_gc()
 """
 
 COLLECT_LUA = r"""

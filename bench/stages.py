@@ -372,6 +372,12 @@ def main() -> None:
             "TRACKSIDE_TRUSTED_PROXIES": "127.0.0.1"})
         runtime = Runtime.from_settings(settings)
         app = create_app(runtime, run_worker=False)
+        try:  # as `trackside serve` does before serving (absent before issue 17)
+            from trackside.web.serving import tune_gc
+        except ImportError:
+            pass
+        else:
+            tune_gc()
         try:
             if args.profile:
                 profile(args.profile, app, loop, args.events)

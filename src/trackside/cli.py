@@ -217,6 +217,7 @@ def serve(
                               options=serving.ServeOptions(not no_worker, log_level),
                               http=HeaderLimitedProtocol)
         return
+    serving.tune_gc()
     # proxy_headers=False: uvicorn would otherwise take the client address from
     # X-Forwarded-For of any local peer, bypassing TRACKSIDE_TRUSTED_PROXIES.
     # HeaderLimitedProtocol: httptools alone buffers request headers without any bound.
