@@ -34,7 +34,6 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import BEACON, COLLECT_ORIGIN, EVENT
-from starlette.responses import JSONResponse as json_response
 
 from trackside import metrics
 from trackside.config import load_settings
@@ -50,6 +49,11 @@ from trackside.sources.batch import parse_batch
 from trackside.sources.browser import BeaconMapping, read_beacon
 from trackside.web import browser
 from trackside.web.app import create_app
+
+try:  # the ingest endpoints' response class (web/responses.py, issue 17)
+    from trackside.web.responses import FastJSONResponse as json_response
+except ImportError:  # the code before it: Starlette's own
+    from starlette.responses import JSONResponse as json_response
 
 API_KEY = "bench-stages-key-0123456789"
 CONCURRENCY = 32
