@@ -111,6 +111,16 @@ class Result:
     #: The server process's CPU time (user + system, every thread) per answered request: on a
     #: machine shared with other work the rates swing with the load, this much less.
     cpu_us: float = float("nan")
+    #: The server's resident memory right after the measurement (MB).
+    rss_mb: float = float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process now, MB (/proc/<pid>/status VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -151,7 +161,8 @@ def _wrk(name: str, script: str, url: str, wrk_args: list[str], duration: int,
     # Only answered events count: a 503 carried none into the store.
     answered = rps * (requests - refused) / requests if requests else 0.0
     cpu = (cpu_seconds(pid) - cpu_before) * 1e6 / requests if pid and requests else float("nan")
-    return Result(name, rps, answered * events, p50, p99, refused, requests, cpu)
+    return Result(name, rps, answered * events, p50, p99, refused, requests, cpu,
+                  rss_mb(pid) if pid else float("nan"))
 
 
 def run_wrk(name: str, url: str, path: str, events: int, duration: int, connections: int,
@@ -163,7 +174,7 @@ def run_wrk(name: str, url: str, path: str, events: int, duration: int, connecti
 
 
 def run_paced(name: str, url: str, path: str, target_rps: float, duration: int,
-              connections: int) -> Result:
+              connections: int, pid: int | None = None) -> Result:
     """``run_wrk`` at about ``target_rps``: wrk's per-connection delay() is calibrated with
     short probes, because the achieved rate also depends on the server's latency."""
     pause = max(1.0, connections / target_rps * 1000)
@@ -172,7 +183,7 @@ def run_paced(name: str, url: str, path: str, target_rps: float, duration: int,
         if abs(probe.requests_s - target_rps) < 0.05 * target_rps:
             break
         pause = max(1.0, pause * probe.requests_s / target_rps)
-    return run_wrk(name, url, path, 1, duration, connections, pause_ms=round(pause))
+    return run_wrk(name, url, path, 1, duration, connections, pause_ms=round(pause), pid=pid)
 
 
 def free_port() -> int:
@@ -255,7 +266,7 @@ def main() -> None:
                               args.batch, duration, conns, pid=server.pid)
             results.append(batched)
             results.append(run_paced("trackside 1 event/request, half rate", url, "/v1/events",
-                                     single.requests_s / 2, duration, conns))
+                                     single.requests_s / 2, duration, conns, pid=server.pid))
         finally:
             stop(server)
         stored = sqlite3.connect(database).execute("SELECT COUNT(*) FROM events").fetchone()[0]
@@ -272,10 +283,10 @@ def main() -> None:
     print(f"\nwrk -t1 -c{conns} -d{duration}s, {os.cpu_count()} CPUs, "
           f"Python {sys.version.split()[0]}")
     print(f"{'measurement':42} {'req/s':>9} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'non-2xx':>8} {'CPU µs/req':>10}")
+          f"{'non-2xx':>8} {'CPU µs/req':>10} {'RSS MB':>7}")
     for r in results:
         print(f"{r.name:42} {r.requests_s:9.0f} {r.events_s:10.0f} {r.p50_ms:8.2f} "
-              f"{r.p99_ms:8.2f} {r.non_2xx:8d} {r.cpu_us:10.0f}")
+              f"{r.p99_ms:8.2f} {r.non_2xx:8d} {r.cpu_us:10.0f} {r.rss_mb:7.0f}")
     base = bare_max.requests_s
     single_ratio = single.requests_s / base
     print(f"\nsingle-event requests / bare requests: {single_ratio:.2f} (target ≥ 0.25)")
