@@ -237,7 +237,7 @@ def api_stages(runtime: Runtime, app: Any, loop: asyncio.AbstractEventLoop, per_
         lambda: [complete_crm_events(p, None, prefix="events") for p in parsed] and n, rounds)))
     events = [e for p in parsed for e in p.events]
     rows += normalization_rows(events, rounds)
-    rows.append(("event record (event id, rule 29, NormalizedEvent)", median_us(
+    rows.append(("Pipeline.normalize (normalize_user + event id, rule 29, record)", median_us(
         lambda: [runtime.pipeline.normalize(e, "api", 1.0) for e in events] and n, rounds)))
     normalized = [runtime.pipeline.normalize(e, "api", 1.0) for e in events]
     rows.append(("consent + plan", median_us(
