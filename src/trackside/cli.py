@@ -194,14 +194,25 @@ def serve(
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     no_migrate: NoMigrate = False,
+    workers: Annotated[int, typer.Option(
+        help="Server processes sharing the port, each with its own store connections and, "
+             "unless --no-worker, its own delivery worker. Above 1 needs PostgreSQL.",
+        min=1)] = 1,
 ) -> None:
     """Run the HTTP service and, unless --no-worker, the delivery worker."""
     import uvicorn
 
+    from trackside.web import serving
     from trackside.web.app import create_app
     from trackside.web.protocol import HeaderLimitedProtocol
 
-    runtime = _runtime(_shops(strict=True), migrate=not no_migrate)
+    shops = _shops(strict=True)
+    try:
+        serving.check_workers(workers, next(iter(shops)).settings.database_url)
+    except serving.WorkersUnsupported as exc:
+        err.print(f"configuration error: {safe(exc)}", style="red")
+        raise typer.Exit(2) from None
+    runtime = _runtime(shops, migrate=not no_migrate)
     logs.configure(runtime.redactor, log_level)
     _log_store_in_use(runtime)
     try:
@@ -210,6 +221,15 @@ def serve(
         runtime.close()
         err.print(f"configuration error: {safe(exc)}", style="red")
         raise typer.Exit(2) from None
+    if workers > 1:
+        # The parent migrated and checked the configuration; each process builds its own
+        # runtime (trackside/web/serving.py).
+        runtime.close()
+        serving.run_processes(workers=workers, host=host, port=port,
+                              options=serving.ServeOptions(not no_worker, log_level),
+                              http=HeaderLimitedProtocol)
+        return
+    serving.tune_gc()
     # proxy_headers=False: uvicorn would otherwise take the client address from
     # X-Forwarded-For of any local peer, bypassing TRACKSIDE_TRUSTED_PROXIES.
     # HeaderLimitedProtocol: httptools alone buffers request headers without any bound.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 import time
 
@@ -38,14 +39,22 @@ LOG_FIELDS = (
 
 
 class JSONFormatter(logging.Formatter):
+    def __init__(self, process_id: bool = False) -> None:
+        super().__init__()
+        #: Write the process id (``pid``): several server processes share one log
+        #: (`serve --workers N`).
+        self.process_id = process_id
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if self.process_id:
+            entry["pid"] = os.getpid()
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
@@ -58,9 +67,10 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(redactor: Redactor, level: str = "INFO", stream: object = None) -> None:
+def configure(redactor: Redactor, level: str = "INFO", stream: object = None, *,
+              process_id: bool = False) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(JSONFormatter())
+    handler.setFormatter(JSONFormatter(process_id))
     handler.addFilter(RedactingFilter(redactor, LOG_FIELDS))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -14,7 +14,7 @@ import asyncio
 import json
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from trackside import metrics
 from trackside.crm import complete_crm_events
@@ -24,6 +24,7 @@ from trackside.sources.api import SOURCE, EnvelopeError, read_events
 from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import ApiError, unauthorized
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, bearer_token, read_body
+from trackside.web.responses import FastJSONResponse
 from trackside.web.views import event_lookup
 
 
@@ -93,7 +94,7 @@ class EventsAPI:
             out.append(answer.as_dict())
         # Nothing stored: 422 says so at once, with the same body (every reason by index).
         status = 422 if counts["rejected"] == len(out) else 202
-        return JSONResponse({**counts, "results": out}, status_code=status)
+        return FastJSONResponse({**counts, "results": out}, status_code=status)
 
     async def get_event(self, request: Request) -> Response:
         shop = require_api_key(request, self.runtime)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from trackside.config import ConfigError
@@ -27,6 +27,7 @@ from trackside.web.committer import Committer, CommitterClosed
 from trackside.web.errors import error_response
 from trackside.web.refusals import RefusedOrigins
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
+from trackside.web.responses import FastJSONResponse
 from trackside.web.tag import ShopTags
 
 log = logging.getLogger("trackside.collect")
@@ -152,8 +153,8 @@ class CollectEndpoint:
             log.error("Beacon not stored: %s.", type(exc).__name__)
             return error_response(503, headers={**cors, "Retry-After": "5"})
         result = results[0]
-        response = JSONResponse({"status": result.status, "event_id": result.event_id},
-                                status_code=202, headers=cors)
+        response = FastJSONResponse({"status": result.status, "event_id": result.event_id},
+                                    status_code=202, headers=cors)
         secure = (origin or "").startswith("https://") or request.url.scheme == "https"
         for name, value, wanted in (("_fbp", cookies.fbp, cookies.set_fbp),
                                     ("_fbc", cookies.fbc, cookies.set_fbc)):
