@@ -12,6 +12,7 @@ its own, so a bug here shows up as a validation message in the tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -98,7 +99,14 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 
 
 def is_valid_name(name: object, max_chars: int = MAX_NAME_CHARS) -> bool:
-    return isinstance(name, str) and len(name) <= max_chars and bool(_NAME.fullmatch(name))
+    return isinstance(name, str) and _is_valid_str_name(name, max_chars)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_valid_str_name(name: str, max_chars: int) -> bool:
+    # Memoized: the same few parameter names (value, currency, items…) are checked on every
+    # event at accept time (trackside/admission.py) and again at send time.
+    return len(name) <= max_chars and bool(_NAME.fullmatch(name))
 
 
 def is_reserved_event_name(name: str) -> bool:
