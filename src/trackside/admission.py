@@ -1,8 +1,9 @@
 """Accept-time admission: would any configured destination ever take this event?
 
-Every destination's own rules decide (``prepare``: the event-age window, Meta's request
-validator, GA4's limits, the webhook's size), asked once per event and destination when the
-event is accepted, at the time of its first attempt. Then:
+Every destination's own rules decide (the event-age window, Meta's request validator, GA4's
+limits, the webhook's size), asked once per event and destination when the event is accepted,
+at the time of its first attempt: through its ``admission_check`` when it has one (the verdict
+of its ``prepare`` without what only sending needs), else its ``prepare``. Then:
 
 - no destination could ever take it (each one refuses it finally, or has no counterpart for
   it): it is **rejected** by index, with each destination's reason, and never stored;
