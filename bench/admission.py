@@ -8,8 +8,10 @@ same valid purchases (bench/ingest.py's event, unique ids) go through two pipeli
 MemoryStore, interleaved, ``--repeats`` times each; the pipeline without admission is built
 with ``admitting=[]`` (what accept did before issue 18). Two configurations: the dry run
 (a new install) and Meta + GA4 with placeholder credentials (nothing is sent: prepare does no
-I/O). Prints the median µs per event of each side and the ratio. Results go in
-docs/benchmarks.md ("Accept-time admission").
+I/O). Prints the median µs per event of each side and the ratio; then, per destination, the
+median µs of its whole ``prepare`` (issue 18's admission, ``admission.prepared``) and of the
+accept-time verdict (``admission.checked``: its ``admission_check``) over the same normalized
+events, interleaved. Results go in docs/benchmarks.md ("Accept-time admission").
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import statistics
 import time
 from typing import Any
 
+from trackside.admission import Judge, checked, prepared
 from trackside.config import Settings
+from trackside.destinations import Destination
 from trackside.destinations.registry import configured_destinations
+from trackside.events import NormalizedEvent
 from trackside.pipeline import Pipeline
 from trackside.testing import MemoryStore
 
@@ -64,7 +69,27 @@ def run(name: str, settings: Settings, events: list[dict[str, Any]], repeats: in
     b, a = statistics.median(before), statistics.median(after)
     print(f"{name:<14} destinations={','.join(names):<10} without admission {b:7.1f} µs/event"
           f"   with {a:7.1f} µs/event   ratio {a / b:.2f}   (+{a - b:.1f} µs)")
+    normalized = [record.event for record in without.prepare(events, "api").records]
+    for destination in destinations:
+        whole, cheap = [], []
+        for _ in range(repeats):
+            whole.append(verdict_cost(prepared, destination, normalized))
+            cheap.append(verdict_cost(checked, destination, normalized))
+        w, c = statistics.median(whole), statistics.median(cheap)
+        print(f"{'':<14} {destination.name:<6} whole prepare {w:6.1f} µs/event"
+              f"   admission_check {c:6.1f} µs/event   ratio {c / w:.2f}")
     store.close()
+
+
+def verdict_cost(judge: Judge, destination: Destination,
+                 events: list[NormalizedEvent]) -> float:
+    """µs per event of one destination's accept-time verdict (each must take the event)."""
+    now = time.time()
+    started = time.perf_counter()
+    verdicts = [judge(destination, event, now) for event in events]
+    elapsed = time.perf_counter() - started
+    assert not any(verdicts), verdicts[:3]
+    return elapsed / len(events) * 1e6
 
 
 def main() -> None:

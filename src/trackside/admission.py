@@ -1,8 +1,9 @@
 """Accept-time admission: would any configured destination ever take this event?
 
-Every destination's own rules decide (``prepare``: the event-age window, Meta's request
-validator, GA4's limits, the webhook's size), asked once per event and destination when the
-event is accepted, at the time of its first attempt. Then:
+Every destination's own rules decide (the event-age window, Meta's request validator, GA4's
+limits, the webhook's size), asked once per event and destination when the event is accepted,
+at the time of its first attempt: through its ``admission_check`` when it has one (the verdict
+of its ``prepare`` without what only sending needs), else its ``prepare``. Then:
 
 - no destination could ever take it (each one refuses it finally, or has no counterpart for
   it): it is **rejected** by index, with each destination's reason, and never stored;
@@ -23,7 +24,7 @@ What is *not* a refusal (docs/api.md "What is refused at accept time"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from trackside.consent import BROWSER_SOURCES
@@ -59,8 +60,31 @@ def curable_fields(event: NormalizedEvent, source: str, deferred: bool) -> froze
     return frozenset()
 
 
+#: One destination's verdict on an event at a time: the Skip it would record, None if it
+#: would send it.
+Judge = Callable[[Destination, NormalizedEvent, float], Skip | None]
+
+
+def checked(destination: Destination, event: NormalizedEvent, at: float) -> Skip | None:
+    """The destination's cheap ``admission_check`` when it has one (the same verdict as its
+    ``prepare``, without building what only sending needs), else its ``prepare``."""
+    check = getattr(destination, "admission_check", None)
+    if check is not None:
+        verdict: Skip | None = check(event, at)
+        return verdict
+    return prepared(destination, event, at)
+
+
+def prepared(destination: Destination, event: NormalizedEvent, at: float) -> Skip | None:
+    """The verdict of the destination's whole ``prepare`` (the reference: see
+    :func:`reference_verdicts`), with a placeholder outbox id: prepare() changes nothing."""
+    result = destination.prepare(0, event, at)
+    return result if isinstance(result, Skip) else None
+
+
 def admit(event: NormalizedEvent, source: str, plans: Sequence[OutboxPlan],
-          destinations: Sequence[Destination], now: float, prefix: str) -> Admission:
+          destinations: Sequence[Destination], now: float, prefix: str,
+          judge: Judge = checked) -> Admission:
     """Ask every planned destination whether it would take ``event`` (see the module doc).
 
     ``prefix`` names the event in the request (``events[3]``) for the errors' fields."""
@@ -79,17 +103,17 @@ def admit(event: NormalizedEvent, source: str, plans: Sequence[OutboxPlan],
             # Suppressed for consent: a recorded outcome, never a rejection; what the
             # destination would refuse anyway is still worth a warning.
             kept = True
-            skip = destination.prepare(0, event, now)
-            if isinstance(skip, Skip) and skip.outcome in _REFUSING:
+            skip = judge(destination, event, now)
+            if skip is not None and skip.outcome in _REFUSING:
                 admission.warnings.append(
                     f"{destination.name}: would be refused: {skip.reason}")
             continue
         # Judged when it would first be sent (a purchase held for its beacon: at the end of
-        # the join window), with a placeholder outbox id: prepare() changes nothing.
+        # the join window).
         at = max(now, plan.next_attempt_at or now)
         deferred = at > now
-        result = destination.prepare(0, event, at)
-        if not isinstance(result, Skip):
+        result = judge(destination, event, at)
+        if result is None:
             kept = True
             continue
         if result.outcome == Outcome.NOT_APPLICABLE:
@@ -115,3 +139,11 @@ def admit(event: NormalizedEvent, source: str, plans: Sequence[OutboxPlan],
         admission.warnings.extend(f"{label}: would be refused: {skip.reason}"
                                   for label, skip in final)
     return admission
+
+
+def reference_verdicts(event: NormalizedEvent, source: str, plans: Sequence[OutboxPlan],
+                       destinations: Sequence[Destination], now: float,
+                       prefix: str) -> Admission:
+    """:func:`admit` judged by every destination's whole ``prepare`` (issue 18's admission):
+    the reference the cheap checks must agree with (tests/unit/test_admission_equivalence.py)."""
+    return admit(event, source, plans, destinations, now, prefix, judge=prepared)

@@ -136,7 +136,10 @@ class Destination(Protocol):
     # ``build_probe = None`` says the vendor offers no such proof; and ``transport`` (an
     # ``httpx.AsyncBaseTransport``) that the worker mounts on a client of this destination's
     # own, as the dry run does to answer offline; ``window_of(event) -> (max_age_s,
-    # age_limit)`` when the window depends on the event (read through :func:`window`).
+    # age_limit)`` when the window depends on the event (read through :func:`window`);
+    # ``admission_check(event, now) -> Skip | None``: ``prepare``'s verdict (None for a
+    # Prepared) without building what only sending needs, used at accept time
+    # (trackside/admission.py); it must agree with ``prepare`` on every event.
 
 
 def window(destination: Destination, event: NormalizedEvent) -> tuple[int, str]:

@@ -112,6 +112,32 @@ class GA4Destination:
         return event_name if event_name in self.event_names.values() else None
 
     def prepare(self, outbox_id: int, event: NormalizedEvent, now: float) -> Prepared | Skip:
+        notes: list[str] = []
+        built = self._payload(event, now, notes)
+        if isinstance(built, Skip):
+            return built
+        refused = self._refusal(built, now)
+        if refused is not None:
+            return refused
+        return Prepared(outbox_id=outbox_id, event=event, payload=built,
+                        group_key=built["client_id"], notes=notes)
+
+    def admission_check(self, event: NormalizedEvent, now: float) -> Skip | None:
+        """``prepare``'s verdict without the Prepared (trackside/admission.py): the same
+        payload, judged by the same limits; None when GA4 would take it."""
+        built = self._payload(event, now, [])
+        return built if isinstance(built, Skip) else self._refusal(built, now)
+
+    @staticmethod
+    def _refusal(payload: dict[str, Any], now: float) -> Skip | None:
+        problems = ga4_rules.request_problems(_body([payload]), now)
+        if problems:
+            return Skip("dead", "GA4 limits (spec §1.4): " + "; ".join(problems))
+        return None
+
+    def _payload(self, event: NormalizedEvent, now: float,
+                 notes: list[str]) -> dict[str, Any] | Skip:
+        """The event's Measurement Protocol payload, or why it is not sent at all."""
         name = self.ga4_name(event.event_name)
         if name is None:
             return Skip(
@@ -126,7 +152,6 @@ class GA4Destination:
         if expired is not None:
             return expired
 
-        notes: list[str] = []
         client_id = client_id_from_cookie(event.ga_client_id)
         if client_id is None:
             if self._own.ga4_without_client_id == "skip":
@@ -158,13 +183,7 @@ class GA4Destination:
         if consent_fields:
             payload["consent"] = consent_fields
         payload["event"] = ga4_event
-
-        problems = ga4_rules.request_problems(_body([payload]), now)
-        if problems:
-            return Skip("dead", "GA4 limits (spec §1.4): " + "; ".join(problems))
-        return Prepared(
-            outbox_id=outbox_id, event=event, payload=payload, group_key=client_id, notes=notes
-        )
+        return payload
 
     def _user_id(self, event: NormalizedEvent) -> str | None:
         # user_id only from a non-personal id (the hashed external id), never an email.

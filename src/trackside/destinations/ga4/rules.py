@@ -12,10 +12,11 @@ its own, so a bug here shows up as a validation message in the tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -98,11 +99,24 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 
 
 def is_valid_name(name: object, max_chars: int = MAX_NAME_CHARS) -> bool:
-    return isinstance(name, str) and len(name) <= max_chars and bool(_NAME.fullmatch(name))
+    return isinstance(name, str) and _is_valid_str_name(name, max_chars)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_valid_str_name(name: str, max_chars: int) -> bool:
+    # Memoized: the same few parameter names (value, currency, items…) are checked on every
+    # event at accept time (trackside/admission.py) and again at send time.
+    return len(name) <= max_chars and bool(_NAME.fullmatch(name))
 
 
 def is_reserved_event_name(name: str) -> bool:
     return name in RESERVED_EVENT_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
+    # A dict first: isinstance against the Mapping ABC is the slow path, and trackside's own
+    # bodies are dicts (the same verdict either way).
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _is_number(value: object) -> bool:
@@ -145,7 +159,7 @@ def _timestamp_problems(value: object, path: str, now: float) -> list[str]:
 
 
 def _item_problems(item: object, path: str) -> list[str]:
-    if not isinstance(item, Mapping):
+    if not _is_mapping(item):
         return [f"{path}: must be an object"]
     problems: list[str] = []
     if not item.get("item_id") and not item.get("item_name"):
@@ -165,7 +179,7 @@ def _item_problems(item: object, path: str) -> list[str]:
 
 
 def _event_problems(event: object, path: str, now: float) -> list[str]:
-    if not isinstance(event, Mapping):
+    if not _is_mapping(event):
         return [f"{path}: must be an object"]
     name = event.get("name")
     problems = _name_problems(name, f"{path}.name")
@@ -174,7 +188,7 @@ def _event_problems(event: object, path: str, now: float) -> list[str]:
     if "timestamp_micros" in event:
         problems += _timestamp_problems(event["timestamp_micros"], f"{path}.timestamp_micros", now)
     params = event.get("params", {})
-    if not isinstance(params, Mapping):
+    if not _is_mapping(params):
         return [*problems, f"{path}.params: must be an object"]
     if len(params) > MAX_PARAMS:
         problems.append(f"{path}.params: {len(params)} parameters, at most {MAX_PARAMS}")
@@ -206,7 +220,7 @@ def _event_problems(event: object, path: str, now: float) -> list[str]:
 
 
 def _user_property_problems(properties: object) -> list[str]:
-    if not isinstance(properties, Mapping):
+    if not _is_mapping(properties):
         return ["user_properties: must be an object"]
     problems: list[str] = []
     if len(properties) > MAX_USER_PROPERTIES:
@@ -218,7 +232,7 @@ def _user_property_problems(properties: object) -> list[str]:
         problems += _name_problems(key, path, MAX_USER_PROPERTY_NAME_CHARS)
         if key in RESERVED_USER_PROPERTIES:
             problems.append(f"{path}: {key!r} is a reserved user property")
-        if not isinstance(entry, Mapping) or "value" not in entry:
+        if not _is_mapping(entry) or "value" not in entry:
             problems.append(f"{path}: must be an object with a value")
             continue
         problems += _value_problems(
@@ -241,7 +255,7 @@ def request_problems(body: Mapping[str, Any], now: float) -> list[str]:
         problems += _timestamp_problems(body["timestamp_micros"], "timestamp_micros", now)
     consent = body.get("consent")
     if consent is not None:
-        if not isinstance(consent, Mapping):
+        if not _is_mapping(consent):
             problems.append("consent: must be an object")
         else:
             for key, value in consent.items():

@@ -7,7 +7,9 @@ the event shape (payload.py) §2-§4, the verdicts (classify.py) §6.2/§6.3.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -57,6 +59,11 @@ def canonical_field(blame: str | None, rule: int) -> str | None:
     if field == "custom_data" and len(parts) > 1 and parts[1] in _ORDER_KEYS:
         return "order"
     return field
+
+
+def _compact_json(payload: dict[str, Any]) -> str:
+    """The payload as :meth:`Prepared.payload_json` encodes it (the same bytes are sent)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 class MetaDestination:
@@ -118,18 +125,41 @@ class MetaDestination:
         # came later), and such an event would make one request of hundreds of megabytes.
         size = prepared.payload_bytes()
         if size + 2 > self.max_request_bytes:
-            return Skip(
-                outcome="dead",
-                reason=f"the event is {size:,} bytes of JSON, more than one request to Meta may "
-                f"carry (TRACKSIDE_META_MAX_REQUEST_BYTES = {self.max_request_bytes:,}); "
-                "it was never sent",
-            )
+            return self._too_large(size)
+        refused = self._refused_by_rules(payload, now, prepared.notes)
+        return prepared if refused is None else refused
+
+    def admission_check(self, event: NormalizedEvent, now: float) -> Skip | None:
+        """``prepare``'s verdict without the Prepared (trackside/admission.py): the same
+        window, size and rules on the same payload; None when Meta would take it."""
+        expired = too_old(self, event, now)
+        if expired is not None:
+            return expired
+        payload = event_payload(event, self._meta.meta_ldu)
+        encoded = _compact_json(payload)
+        # A character is at most 4 bytes of UTF-8: most payloads fit on their length alone.
+        if 4 * len(encoded) + 2 > self.max_request_bytes:
+            size = len(encoded.encode())
+            if size + 2 > self.max_request_bytes:
+                return self._too_large(size)
+        return self._refused_by_rules(payload, now, [])
+
+    def _too_large(self, size: int) -> Skip:
+        return Skip(
+            outcome="dead",
+            reason=f"the event is {size:,} bytes of JSON, more than one request to Meta may "
+            f"carry (TRACKSIDE_META_MAX_REQUEST_BYTES = {self.max_request_bytes:,}); "
+            "it was never sent",
+        )
+
+    def _refused_by_rules(self, payload: dict[str, Any], now: float,
+                          notes: list[str]) -> Skip | None:
         # One refused event refuses the whole batch (§0.1): find it now, alone.
-        error = meta_rules.check_event(prepared.payload, self.rules, now, warnings=prepared.notes)
+        error = meta_rules.check_event(payload, self.rules, now, warnings=notes)
         if error is not None:
             return Skip(outcome="dead", reason=self._scrub(error.describe()),
                         field=canonical_field(error.blame, error.rule))
-        return prepared
+        return None
 
     def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
         """≤ 1,000 events (§1.4) and ≤ TRACKSIDE_META_MAX_REQUEST_BYTES of event JSON (§6.1:
