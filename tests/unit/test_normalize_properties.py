@@ -240,3 +240,49 @@ def test_fast_phone_path_agrees_on_every_example_number() -> None:
                 checked += 1
                 assert fast == _e164_digits(digits, used), (digits, used)
     assert checked > 800
+
+
+# Fast paths against the general path they shortcut (issue 17): the general path is the
+# reference, so each fast path must give exactly its answer on any input.
+latin_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x24F), max_size=30
+)
+
+
+@given(st.one_of(any_text, latin_text))
+def test_fast_unicode_name_and_city_paths_agree_with_the_category_test(text: str) -> None:
+    from trackside.identity.fields import (
+        _lower_nfc,
+        _unicode_city,
+        _unicode_keep,
+        _unicode_name,
+    )
+
+    assert _unicode_name(text) == _unicode_keep(_lower_nfc(text), "LMNZ")
+    assert _unicode_city(text) == _unicode_keep(_lower_nfc(text), "LM")
+
+
+@given(user_strategy, REGIONS)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+def test_inlined_single_string_path_agrees_with_the_list_path(
+    user: User, default_country: str | None
+) -> None:
+    # normalize_user inlines the one-short-string case; a one-element list takes the general
+    # per-value path (_hash_value), which must produce the same user_data.
+    as_lists = user.model_copy(
+        update={
+            name: [value]
+            for name, value in user.__dict__.items()
+            if isinstance(value, str) and name in _LISTABLE
+        }
+    )
+    fast = normalize_user(user, default_country=default_country, now_ms=1_795_000_000_000)
+    general = normalize_user(as_lists, default_country=default_country, now_ms=1_795_000_000_000)
+    assert fast.user_data == general.user_data
+    assert len(fast.warnings) == len(general.warnings)
+
+
+_LISTABLE = {
+    "email", "phone", "first_name", "last_name", "date_of_birth", "gender", "city", "state",
+    "zip", "country", "external_id",
+}  # fmt: skip

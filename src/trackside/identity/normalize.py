@@ -240,6 +240,22 @@ def normalize_user(
         raw = get(name)
         if raw is None:
             continue
+        if type(raw) is str and len(raw) < 64 and name != "date_of_birth":
+            # The hot path, inlined from _hashed (about ten fields of every event go here):
+            # one short plain string cannot be an already-hashed value, so normalize + hash.
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                clear = normalizer(text)
+            except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
+                warnings.append(f"user.{name}: could not be normalized, dropped")
+                continue
+            if clear is None:
+                warnings.append(f"user.{name}: {reasons[name]}, dropped")
+            else:
+                data[key] = [sha256(clear.encode("utf-8")).hexdigest()]
+            continue
         try:
             values = _hashed(raw, name, normalizer, warnings, reasons=reasons)
         except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
