@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -262,10 +263,10 @@ def test_fast_unicode_name_and_city_paths_agree_with_the_category_test(text: str
     assert _unicode_city(text) == _unicode_keep(_lower_nfc(text), "LM")
 
 
-@given(user_strategy, REGIONS)
+@given(user_strategy, REGIONS, st.booleans())
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
 def test_inlined_single_string_path_agrees_with_the_list_path(
-    user: User, default_country: str | None
+    user: User, default_country: str | None, hash_external_id: bool
 ) -> None:
     # normalize_user inlines the one-short-string case; a one-element list takes the general
     # per-value path (_hash_value), which must produce the same user_data.
@@ -276,8 +277,13 @@ def test_inlined_single_string_path_agrees_with_the_list_path(
             if isinstance(value, str) and name in _LISTABLE
         }
     )
-    fast = normalize_user(user, default_country=default_country, now_ms=1_795_000_000_000)
-    general = normalize_user(as_lists, default_country=default_country, now_ms=1_795_000_000_000)
+    options: dict[str, Any] = {
+        "default_country": default_country,
+        "hash_external_id": hash_external_id,
+        "now_ms": 1_795_000_000_000,
+    }
+    fast = normalize_user(user, **options)
+    general = normalize_user(as_lists, **options)
     assert fast.user_data == general.user_data
     assert len(fast.warnings) == len(general.warnings)
 

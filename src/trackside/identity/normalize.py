@@ -144,20 +144,11 @@ def _hashed(
     hash_values: bool = True,
     reasons: Mapping[str, str] = _REASONS,
 ) -> list[str]:
-    """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique."""
-    if type(raw) is str:
-        # The hot path (one plain string): the same steps as _hash_value, inlined, because
-        # this runs for about ten fields of every event.
-        text = raw.strip()
-        if not text:
-            return []
-        if len(text) < 64 and name != "date_of_birth":
-            clear = normalizer(text)
-            if clear is None:
-                warnings.append(f"user.{name}: {reasons[name]}, dropped")
-                return []
-            hashed = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
-            return [hashed] if hashed else []
+    """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique.
+
+    normalize_user handles one short plain string itself (the hot path); this is the general
+    path for everything else, and the reference that hot path is tested against.
+    """
     if isinstance(raw, (list, tuple)):
         out = {
             digest
@@ -240,11 +231,14 @@ def normalize_user(
         raw = get(name)
         if raw is None:
             continue
-        if type(raw) is str and len(raw) < 64 and name != "date_of_birth":
+        if type(raw) is str and len(raw) < 64:
             # The hot path, inlined from _hashed (about ten fields of every event go here):
             # one short plain string cannot be an already-hashed value, so normalize + hash.
             text = raw.strip()
             if not text:
+                continue
+            if name == "date_of_birth" and text.strip("0-/. ") == "":
+                warnings.append("user.date_of_birth: empty date placeholder, dropped")
                 continue
             try:
                 clear = normalizer(text)
@@ -264,7 +258,14 @@ def normalize_user(
         if values:
             data[key] = values
     raw = get("external_id")
-    if raw is not None:
+    if type(raw) is str and len(raw) < 64:
+        # normalize_external_id only strips; inlined like the fields above.
+        text = raw.strip()
+        if text:
+            data["external_id"] = [
+                sha256(text.encode("utf-8")).hexdigest() if hash_external_id else text
+            ]
+    elif raw is not None:
         try:
             values = _hashed(
                 raw, "external_id", normalize_external_id, warnings, hash_values=hash_external_id
