@@ -292,3 +292,12 @@ _LISTABLE = {
     "email", "phone", "first_name", "last_name", "date_of_birth", "gender", "city", "state",
     "zip", "country", "external_id",
 }  # fmt: skip
+
+
+@given(st.integers(min_value=-2_000_000_000_000, max_value=250_000_000_000_000))
+def test_utc_date_is_the_date_of_the_utc_datetime(now_ms: int) -> None:
+    from datetime import UTC, datetime
+
+    from trackside.identity.normalize import utc_date
+
+    assert utc_date(now_ms) == datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from hashlib import sha256
 from typing import Any
 
@@ -33,7 +33,7 @@ from trackside.identity.fields import (
 from trackside.identity.hashing import passthrough_hash, sha256_hex
 from trackside.identity.keys import HASHED_KEYS
 from trackside.identity.network import normalize_ip
-from trackside.identity.phone import normalize_phone
+from trackside.identity.phone import normalize_stripped_phone
 
 __all__ = ["HASHED_KEYS", "NormalizedUser", "normalize_user"]
 
@@ -74,6 +74,19 @@ class NormalizedUser:
     #: Lowercase alpha-2 in clear, for the consent policy only; None if unknown.
     country: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MS_PER_DAY = 86_400_000
+
+
+def utc_date(now_ms: int) -> date:
+    """The UTC calendar date of a Unix time in ms; POSIX days are exactly 86,400 s long.
+
+    Same answer as ``datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()``, without building
+    a datetime for every event that carries a date of birth.
+    """
+    return date.fromordinal(_EPOCH_ORDINAL + now_ms // _MS_PER_DAY)
 
 
 def _nothing(_name: str) -> None:
@@ -208,14 +221,16 @@ def normalize_user(
     today = (
         None
         if get("date_of_birth") is None
-        else datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
+        else utc_date(now_ms)
         if now_ms is not None
         else date.today()
     )
+    phone_region = region.upper() if region else None
 
     fields: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
         ("em", "email", normalize_email),
-        ("ph", "phone", lambda v: normalize_phone(v, region)),
+        # Values reach the normalizers stripped, so the phone skips normalize_phone's strip.
+        ("ph", "phone", lambda v: normalize_stripped_phone(v, phone_region)),
         ("fn", "first_name", normalize_name),
         ("ln", "last_name", normalize_name),
         ("db", "date_of_birth", lambda v: normalize_date_of_birth(v, day_first=day_first,
