@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -240,3 +241,63 @@ def test_fast_phone_path_agrees_on_every_example_number() -> None:
                 checked += 1
                 assert fast == _e164_digits(digits, used), (digits, used)
     assert checked > 800
+
+
+# Fast paths against the general path they shortcut (issue 17): the general path is the
+# reference, so each fast path must give exactly its answer on any input.
+latin_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x24F), max_size=30
+)
+
+
+@given(st.one_of(any_text, latin_text))
+def test_fast_unicode_name_and_city_paths_agree_with_the_category_test(text: str) -> None:
+    from trackside.identity.fields import (
+        _lower_nfc,
+        _unicode_city,
+        _unicode_keep,
+        _unicode_name,
+    )
+
+    assert _unicode_name(text) == _unicode_keep(_lower_nfc(text), "LMNZ")
+    assert _unicode_city(text) == _unicode_keep(_lower_nfc(text), "LM")
+
+
+@given(user_strategy, REGIONS, st.booleans())
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+def test_inlined_single_string_path_agrees_with_the_list_path(
+    user: User, default_country: str | None, hash_external_id: bool
+) -> None:
+    # normalize_user inlines the one-short-string case; a one-element list takes the general
+    # per-value path (_hash_value), which must produce the same user_data.
+    as_lists = user.model_copy(
+        update={
+            name: [value]
+            for name, value in user.__dict__.items()
+            if isinstance(value, str) and name in _LISTABLE
+        }
+    )
+    options: dict[str, Any] = {
+        "default_country": default_country,
+        "hash_external_id": hash_external_id,
+        "now_ms": 1_795_000_000_000,
+    }
+    fast = normalize_user(user, **options)
+    general = normalize_user(as_lists, **options)
+    assert fast.user_data == general.user_data
+    assert len(fast.warnings) == len(general.warnings)
+
+
+_LISTABLE = {
+    "email", "phone", "first_name", "last_name", "date_of_birth", "gender", "city", "state",
+    "zip", "country", "external_id",
+}  # fmt: skip
+
+
+@given(st.integers(min_value=-2_000_000_000_000, max_value=250_000_000_000_000))
+def test_utc_date_is_the_date_of_the_utc_datetime(now_ms: int) -> None:
+    from datetime import UTC, datetime
+
+    from trackside.identity.normalize import utc_date
+
+    assert utc_date(now_ms) == datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()

@@ -63,6 +63,28 @@ def _lower_nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text.lower())
 
 
+# Non-ASCII fast paths: after NFC + lowercase, a Latin name or city ("müller", "saint-étienne")
+# is letters plus ASCII punctuation, spaces and digits. Dropping those with str.translate and
+# checking isalpha() (letters only: a subset of category L) gives exactly what the
+# per-character category test would, so it is taken only when that check holds; the category
+# test stays the general path (tests/unit/test_normalize_properties.py checks them equal).
+_CITY_ASCII_DROP = str.maketrans("", "", _ASCII_PUNCTUATION + " 0123456789")
+
+
+def _unicode_name(value: str) -> str:
+    text = _lower_nfc(value).translate(_NAME_ASCII_DROP)
+    if text.replace(" ", "").isalpha():
+        return text
+    return _unicode_keep(text, "LMNZ")
+
+
+def _unicode_city(value: str) -> str:
+    text = _lower_nfc(value).translate(_CITY_ASCII_DROP)
+    if text.isalpha():
+        return text
+    return _unicode_keep(text, "LM")
+
+
 def normalize_name(value: str) -> str | None:
     """First or last name: NFC, lowercase, punctuation and symbols removed, accents kept.
 
@@ -70,20 +92,14 @@ def normalize_name(value: str) -> str | None:
     (spec §3.1 fn/ln: "lowercase, no punctuation; non-Latin kept, UTF-8"). Inner whitespace is
     kept as one space: Meta's rule removes punctuation, not spaces ("mary ann").
     """
-    if value.isascii():
-        text = value.lower().translate(_NAME_ASCII_DROP)
-    else:
-        text = _unicode_keep(_lower_nfc(value), "LMNZ")
+    text = value.lower().translate(_NAME_ASCII_DROP) if value.isascii() else _unicode_name(value)
     text = _WHITESPACE.sub(" ", text).strip()
     return text or None
 
 
 def normalize_city(value: str) -> str | None:
     """Lowercase letters only: no spaces, punctuation or digits (spec §3.1 ct: ``newyork``)."""
-    if value.isascii():
-        text = _NOT_ASCII_LOWER.sub("", value.lower())
-    else:
-        text = _unicode_keep(_lower_nfc(value), "LM")
+    text = _NOT_ASCII_LOWER.sub("", value.lower()) if value.isascii() else _unicode_city(value)
     return text or None
 
 

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from hashlib import sha256
 from typing import Any
 
@@ -33,7 +33,7 @@ from trackside.identity.fields import (
 from trackside.identity.hashing import passthrough_hash, sha256_hex
 from trackside.identity.keys import HASHED_KEYS
 from trackside.identity.network import normalize_ip
-from trackside.identity.phone import normalize_phone
+from trackside.identity.phone import normalize_stripped_phone
 
 __all__ = ["HASHED_KEYS", "NormalizedUser", "normalize_user"]
 
@@ -74,6 +74,19 @@ class NormalizedUser:
     #: Lowercase alpha-2 in clear, for the consent policy only; None if unknown.
     country: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MS_PER_DAY = 86_400_000
+
+
+def utc_date(now_ms: int) -> date:
+    """The UTC calendar date of a Unix time in ms; POSIX days are exactly 86,400 s long.
+
+    Same answer as ``datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()``, without building
+    a datetime for every event that carries a date of birth.
+    """
+    return date.fromordinal(_EPOCH_ORDINAL + now_ms // _MS_PER_DAY)
 
 
 def _nothing(_name: str) -> None:
@@ -144,20 +157,11 @@ def _hashed(
     hash_values: bool = True,
     reasons: Mapping[str, str] = _REASONS,
 ) -> list[str]:
-    """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique."""
-    if type(raw) is str:
-        # The hot path (one plain string): the same steps as _hash_value, inlined, because
-        # this runs for about ten fields of every event.
-        text = raw.strip()
-        if not text:
-            return []
-        if len(text) < 64 and name != "date_of_birth":
-            clear = normalizer(text)
-            if clear is None:
-                warnings.append(f"user.{name}: {reasons[name]}, dropped")
-                return []
-            hashed = sha256(clear.encode("utf-8")).hexdigest() if hash_values else clear
-            return [hashed] if hashed else []
+    """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique.
+
+    normalize_user handles one short plain string itself (the hot path); this is the general
+    path for everything else, and the reference that hot path is tested against.
+    """
     if isinstance(raw, (list, tuple)):
         out = {
             digest
@@ -217,14 +221,16 @@ def normalize_user(
     today = (
         None
         if get("date_of_birth") is None
-        else datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
+        else utc_date(now_ms)
         if now_ms is not None
         else date.today()
     )
+    phone_region = region.upper() if region else None
 
     fields: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
         ("em", "email", normalize_email),
-        ("ph", "phone", lambda v: normalize_phone(v, region)),
+        # Values reach the normalizers stripped, so the phone skips normalize_phone's strip.
+        ("ph", "phone", lambda v: normalize_stripped_phone(v, phone_region)),
         ("fn", "first_name", normalize_name),
         ("ln", "last_name", normalize_name),
         ("db", "date_of_birth", lambda v: normalize_date_of_birth(v, day_first=day_first,
@@ -240,6 +246,25 @@ def normalize_user(
         raw = get(name)
         if raw is None:
             continue
+        if type(raw) is str and len(raw) < 64:
+            # The hot path, inlined from _hashed (about ten fields of every event go here):
+            # one short plain string cannot be an already-hashed value, so normalize + hash.
+            text = raw.strip()
+            if not text:
+                continue
+            if name == "date_of_birth" and text.strip("0-/. ") == "":
+                warnings.append("user.date_of_birth: empty date placeholder, dropped")
+                continue
+            try:
+                clear = normalizer(text)
+            except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
+                warnings.append(f"user.{name}: could not be normalized, dropped")
+                continue
+            if clear is None:
+                warnings.append(f"user.{name}: {reasons[name]}, dropped")
+            else:
+                data[key] = [sha256(clear.encode("utf-8")).hexdigest()]
+            continue
         try:
             values = _hashed(raw, name, normalizer, warnings, reasons=reasons)
         except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
@@ -248,7 +273,14 @@ def normalize_user(
         if values:
             data[key] = values
     raw = get("external_id")
-    if raw is not None:
+    if type(raw) is str and len(raw) < 64:
+        # normalize_external_id only strips; inlined like the fields above.
+        text = raw.strip()
+        if text:
+            data["external_id"] = [
+                sha256(text.encode("utf-8")).hexdigest() if hash_external_id else text
+            ]
+    elif raw is not None:
         try:
             values = _hashed(
                 raw, "external_id", normalize_external_id, warnings, hash_values=hash_external_id
