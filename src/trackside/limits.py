@@ -36,7 +36,8 @@ MAX_INTEGER = 2**63 - 1
 
 _URL_FIELDS = frozenset({"event_source_url", "referrer_url"})
 _IDENTITY_CONTAINERS = frozenset({"user", "user_data"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A lone surrogate (JSON's "\ud800" escape): not valid Unicode, and no UTF-8 store takes it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 #: C0 controls, DEL, C1 controls and Unicode's line and paragraph separators: none belongs in
 #: an identifier, and each can rewrite a terminal or split a log line.
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -99,7 +100,7 @@ def _check_key(key: object, path: str, problems: list[tuple[str, str]]) -> None:
     where = _join(path, "(key)") if path else "(key)"
     if len(key) > MAX_STRING_CHARS:
         problems.append((where, f"a key is longer than {MAX_STRING_CHARS} characters"))
-    elif _SURROGATE.search(key):
+    elif LONE_SURROGATE.search(key):
         problems.append((where, "a key is not valid Unicode (lone surrogate)"))
 
 
@@ -108,7 +109,7 @@ def _check(value: Any, path: str, depth: int, max_chars: int, identity: bool,
     if isinstance(value, str):
         if len(value) > max_chars:
             problems.append((path, f"longer than {max_chars} characters"))
-        elif _SURROGATE.search(value):
+        elif LONE_SURROGATE.search(value):
             problems.append((path, "is not valid Unicode (lone surrogate)"))
         return
     if isinstance(value, bool) or value is None:

@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from trackside.config import Settings
 from trackside.identity.cookies import is_valid_fbclid, parse_fbc, parse_fbp
+from trackside.limits import LONE_SURROGATE
 
 __all__ = [
     "Conversion",
@@ -147,17 +148,13 @@ def verify_base64_hmac(body: bytes, signature: str | None,
 
 def is_text(value: str) -> bool:
     """Whether ``value`` can be stored: JSON's ``\\ud800`` escape decodes to a lone surrogate,
-    which no UTF-8 store (SQLite, PostgreSQL) takes."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    which no UTF-8 store (SQLite, PostgreSQL) takes (the edge limits' own check)."""
+    return LONE_SURROGATE.search(value) is None
 
 
 def storable(value: str) -> str:
     """``value`` with any lone surrogate replaced (U+FFFD), for a record's free text."""
-    return value if is_text(value) else value.encode("utf-8", "replace").decode("utf-8")
+    return LONE_SURROGATE.sub("\ufffd", value)
 
 
 def body_digest(body: bytes) -> str:
