@@ -4,16 +4,15 @@ the console's integration test and its Chromium test."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.fakes.fixtures import drain_in_thread
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer
 from trackside.runtime import Runtime
@@ -51,13 +50,7 @@ class ConsoleShop:
         assert response.status_code == 202, response.text
 
     def drain(self) -> None:
-        async def run() -> None:
-            async with self.runtime.worker() as worker:
-                await worker.drain(timeout_s=20)
-
-        # Playwright's sync API may own this thread's loop: deliver from another thread.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, run()).result()
+        drain_in_thread(self.runtime)
 
     def history(self) -> None:
         """R-1..R-3 delivered (R-2 with the canary e-mail), R-4 refused ad cookies, R-5 left

@@ -6,16 +6,17 @@ one fresh context (cookies, storage) per test.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fakes.fixtures import fake_graph  # noqa: F401  (fixture)
+from tests.fakes.fixtures import (
+    drain_in_thread,
+    fake_graph,  # noqa: F401  (fixture)
+)
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer
 from tests.waiting import wait_until  # noqa: F401  (the e2e tests import it from here)
@@ -59,13 +60,7 @@ class Shop:
         self.url = server.url
 
     def drain(self) -> None:
-        async def run() -> None:
-            async with self.runtime.worker() as worker:
-                await worker.drain(timeout_s=20)
-
-        # Playwright's sync API owns this thread's event loop: deliver from another thread.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, run()).result()
+        drain_in_thread(self.runtime)
 
     def stored(self, event_id: str) -> list[Any]:
         return self.runtime.store.event_view(event_id)

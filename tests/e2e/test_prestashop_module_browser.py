@@ -13,7 +13,6 @@ gateway (real runtime, SQLite, TRACKSIDE_CONSENT_MODE=eea) delivers to the fake 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -21,7 +20,6 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import wait_until
+from tests.fakes.fixtures import drain_in_thread
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer, free_port
 from trackside.runtime import Runtime
@@ -82,13 +81,7 @@ class Gateway:
     url: str
 
     def drain(self) -> None:
-        async def run() -> None:
-            async with self.runtime.worker() as worker:
-                await worker.drain(timeout_s=20)
-
-        # Playwright's sync API owns this thread's event loop: deliver from another thread.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, run()).result()
+        drain_in_thread(self.runtime)
 
 
 @dataclass

@@ -14,12 +14,10 @@ token). A third origin (another port) that belongs to no shop is refused.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
 from tests.e2e.conftest import wait_until
+from tests.fakes.fixtures import drain_in_thread
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.server import ThreadedServer, free_port
 from trackside.runtime import Runtime
@@ -146,13 +145,7 @@ consent_mode = "required"
 
 
 def drain(runtime: Runtime) -> int:
-    async def run() -> int:
-        async with runtime.worker() as worker:
-            return await worker.drain(timeout_s=30)
-
-    # Playwright's sync API owns this thread's event loop: deliver from another thread.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+    return drain_in_thread(runtime, timeout_s=30)
 
 
 def server_copy(shop: str) -> dict[str, Any]:

@@ -11,8 +11,10 @@ module in a conftest's ``pytest_plugins``. The yielded object is the
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,14 @@ def graph_runtime(fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[RuntimeF
     finally:
         for runtime in made:
             runtime.close()
+
+
+def drain_in_thread(runtime: Runtime, timeout_s: float = 20) -> int:
+    """Deliver ``runtime``'s due events to the end, from a thread of its own: Playwright's sync
+    API owns the calling thread's event loop, so ``asyncio.run`` cannot run there."""
+    async def run() -> int:
+        async with runtime.worker() as worker:
+            return await worker.drain(timeout_s=timeout_s)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
