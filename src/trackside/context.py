@@ -4,8 +4,12 @@ The store backend knows the order, the browser knows the shopper's cookies, IP a
 (DESIGN.md "Joining browser context"). Both paths share the event id, so the second copy to
 arrive fills what the first lacked. It never overwrites: the first value wins, because a
 later copy (anyone can post to /collect) must not rewrite an order's identity. Consent is the
-exception to "first wins": it combines to the most restrictive choice per signal
-(:func:`most_restrictive_consent`), so no copy can upgrade a shopper's denial.
+exception to "first wins": two copies of one event state the shopper's choice at the same
+moment, so they combine to the most restrictive choice per signal
+(:func:`most_restrictive_consent`) and no copy can upgrade a denial. Choices made at different
+moments (the beacons of a cart or customer, trackside.join) are another matter: the newest
+stated choice per signal counts (:func:`newest_consent`), since consent is given and withdrawn
+at any time.
 """
 
 from __future__ import annotations
@@ -41,10 +45,34 @@ def most_restrictive_consent(*choices: Consent | None) -> Consent | None:
     return Consent.model_validate(combined)
 
 
+def newest_consent(*choices: Consent | None) -> Consent | None:
+    """Per signal: the first stated value of ``choices`` (given newest first).
+
+    A shopper may grant and withdraw consent at any time, so their latest choice counts, both
+    ways: a grant today overrides a refusal of months ago, and a withdrawal overrides every
+    earlier grant. A choice that leaves a signal unstated says nothing about it, so an older
+    statement of that signal still holds.
+    """
+    known = [c for c in choices if c is not None]
+    if not known:
+        return None
+    combined: dict[str, str] = {}
+    for signal in CONSENT_SIGNALS:
+        for choice in known:
+            value = getattr(choice, signal)
+            if value is not None:
+                combined[signal] = value
+                break
+    return Consent.model_validate(combined)
+
+
 def merge_context(
     stored: NormalizedEvent, incoming: NormalizedEvent
 ) -> tuple[NormalizedEvent, list[str]]:
-    """The stored event with what ``incoming`` adds, and the names of what it added."""
+    """The stored event with what ``incoming`` adds, and the names of what it added.
+
+    Both are copies of one event (or an event and what its browser says about the shopper
+    now): their consent combines to the most restrictive choice per signal."""
     user_data = dict(stored.user_data)
     added: list[str] = []
     for key in JOINABLE_KEYS:  # user_data keys a later copy may add

@@ -11,10 +11,12 @@ shopper. Three joins bring them together:
    before its outbox is planned, so consent and the join window see it. A browser event only
    carries such an id when the page also sent the store's token for it (sources/browser.py
    drops the id otherwise, with a note): customer ids are guessable, the token is not.
-3. Consent captured in the browser travels with whichever join brought it, and combines with
-   the event's own and every other context's to the most restrictive choice per signal
-   (``context.most_restrictive_consent``): a join only ever adds what the event lacks and
-   never upgrades a denial.
+3. Consent captured in the browser travels with whichever join brought it. Two copies of the
+   same event (join 1, and the event's own consent against what join 2 brings) combine to
+   the most restrictive choice per signal (``context.most_restrictive_consent``): they speak
+   for the same moment. The beacons of a cart or customer (join 2) speak for different
+   moments: per signal, the newest stated choice among them counts
+   (:func:`browser_consent`), since a shopper may grant or withdraw consent at any time.
 
 Browser Purchase policy: anyone can post to /collect, so a browser Purchase is sent on its own
 word only when signed by the store (``TRACKSIDE_SIGNING_KEY``) or when the owner trusts the
@@ -39,8 +41,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from trackside.consent import BROWSER_SOURCES
-from trackside.context import insert_or_merge, merge_context, most_restrictive_consent
-from trackside.events import NormalizedEvent
+from trackside.context import insert_or_merge, merge_context, newest_consent
+from trackside.events import Consent, NormalizedEvent
 from trackside.identity.keys import BROWSER_KEYS
 from trackside.outcomes import Outcome
 from trackside.quality import has_sufficient_customer_information
@@ -251,8 +253,7 @@ def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> 
     customer's newest) say about the shopper.
 
     Identifiers: the first row's value wins, so a later click's fbc replaces an older one.
-    Consent: the most restrictive of all rows per signal, so a denial on any page of the cart
-    or customer is never upgraded by a grant on another (nor by a forged beacon's).
+    Consent: the newest stated choice per signal (:func:`browser_consent`).
     """
     user: dict[str, Any] = {}
     picked: dict[str, Any] = {}
@@ -263,7 +264,7 @@ def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> 
         for name in ("ga_client_id", "ga_session_id", "event_source_url"):
             if picked.get(name) is None and getattr(row, name) is not None:
                 picked[name] = getattr(row, name)
-    consent = most_restrictive_consent(*(row.consent for row in rows))
+    consent = browser_consent(rows)
     return NormalizedEvent(
         event_name=event.event_name, event_id=event.event_id, event_time=event.event_time,
         action_source="website", user_data=user, source=BROWSER_SOURCE, consent=consent,
@@ -271,3 +272,21 @@ def browser_context(event: NormalizedEvent, rows: Sequence[NormalizedEvent]) -> 
         # merge_context clears the server event's flag only if the context itself suffices.
         flags=[] if has_sufficient_customer_information(user) else ["no_customer_information"],
     )
+
+
+def browser_consent(rows: Sequence[NormalizedEvent]) -> Consent | None:
+    """Per signal, the newest choice the shopper stated on the pages of ``rows``.
+
+    Newest by ``event_time``: a beacon cannot state its own time (sources/browser.py sets none,
+    so it is the gateway's clock at receipt), and the cart's and the customer's rows may
+    interleave in time, so their order in ``rows`` (cart first) is not the order they were
+    made in. Rows of the same second keep their order in ``rows`` (the store's newest-first
+    per key, the cart's first).
+
+    "Newest wins" cannot be used to upgrade someone's refusal: a row is found only by a cart
+    or customer id, and a beacon keeps such an id only with the store's join token for it
+    (sources/browser.py ``_join_keys``), rendered in the shopper's own pages; a forged beacon
+    naming a guessed customer id is stored without it and never joins.
+    """
+    newest_first = sorted(rows, key=lambda row: row.event_time, reverse=True)
+    return newest_consent(*(row.consent for row in newest_first))

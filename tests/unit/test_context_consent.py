@@ -1,4 +1,4 @@
-"""Consent from several contexts combines to the most restrictive choice, per signal."""
+"""Copies of one event combine their consent to the most restrictive choice, per signal."""
 
 from __future__ import annotations
 
