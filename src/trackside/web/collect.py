@@ -1,8 +1,10 @@
 """POST /collect: the browser tag's beacon over HTTP; sources/browser.py maps it to an event.
 
 Order of checks, cheapest first: Origin (403), rate per client (429), body size (413), media
-type (415), beacon shape (400). The answer (202) comes only after the event is committed, and
-carries the first-party ``_fbp``/``_fbc`` cookies (spec/integrations.md §6, meta-capi.md §3.2).
+type (415), beacon shape (400), then whether any configured destination would ever take the
+event (422, nothing stored: trackside/admission.py, as ``POST /v1/events`` answers a batch of
+rejected events). The answer (202) comes only after the event is committed, and carries the
+first-party ``_fbp``/``_fbc`` cookies (spec/integrations.md §6, meta-capi.md §3.2).
 The beacon names cookies and page data the tag read; the IP and user agent come from the
 request itself, never from the body.
 """
@@ -19,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from trackside.config import ConfigError
+from trackside.events import FieldError
 from trackside.join import BROWSER_SOURCE
 from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.browser import BeaconMapping, BeaconRefused, read_beacon
@@ -153,8 +156,18 @@ class CollectEndpoint:
             log.error("Beacon not stored: %s.", type(exc).__name__)
             return error_response(503, headers={**cors, "Retry-After": "5"})
         result = results[0]
-        response = FastJSONResponse({"status": result.status, "event_id": result.event_id},
-                                    status_code=202, headers=cors)
+        response: Response
+        if result.status == "rejected":
+            # sendBeacon ignores the answer, but fetch callers (the tag's first beacon of a
+            # page, the shop's own scripts) read it: a 202 would say it was taken. The cookies
+            # are still set: they name the browser, not this event, and the page's other
+            # beacons wait for them.
+            response = error_response(422, "No configured destination would take this event; "
+                                      "nothing was stored",
+                                      [_beacon_error(e) for e in result.errors], headers=cors)
+        else:
+            response = FastJSONResponse({"status": result.status, "event_id": result.event_id},
+                                        status_code=202, headers=cors)
         secure = (origin or "").startswith("https://") or request.url.scheme == "https"
         for name, value, wanted in (("_fbp", cookies.fbp, cookies.set_fbp),
                                     ("_fbc", cookies.fbc, cookies.set_fbc)):
@@ -164,6 +177,17 @@ class CollectEndpoint:
                                     domain=beacons.shop.settings.cookie_domain, secure=secure,
                                     httponly=False, samesite="lax")
         return response
+
+
+#: Admission names the canonical event's fields; the page wrote them as the beacon's.
+_BEACON_FIELDS = {"custom_data": "params", "order": "params", "event_source_url": "url",
+                  "referrer_url": "referrer"}
+
+
+def _beacon_error(error: FieldError) -> FieldError:
+    """``events[0].custom_data`` → ``params``; the event as a whole → ``beacon``."""
+    field = error.field.partition(".")[2]
+    return FieldError(field=_BEACON_FIELDS.get(field, field) or "beacon", reason=error.reason)
 
 
 def collect_routes(runtime: Runtime, *, rate_per_s: float = RATE_PER_S,

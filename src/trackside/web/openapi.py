@@ -44,6 +44,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
                404: "Not found (a webhook: no shop here has the platform's secret)",
                413: "Body over TRACKSIDE_MAX_BODY_BYTES (/collect: 64 KB)",
                415: "The body is not JSON (/collect: nor text/plain)",
+               422: "No configured destination would ever take the event; nothing stored",
                429: "Too many events from this client address; see Retry-After",
                431: "Request line and headers over 64 KB (answered before routing)",
                503: "The store is unavailable; retry"}
@@ -258,7 +259,7 @@ def build_openapi() -> dict[str, Any]:
                 "text/plain": {"schema": {"type": "string",
                                           "description": "A Beacon object as JSON text"}}}},
             "responses": {"202": _json(CollectAccepted, "Committed"),
-                          **_errors(400, 403, 413, 415, 429, 431, 503)},
+                          **_errors(400, 403, 413, 415, 422, 429, 431, 503)},
         }},
         **_webhook_paths(),
         "/t.js": {"get": {
