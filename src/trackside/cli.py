@@ -492,16 +492,32 @@ def events_drop(
         raise typer.Exit(1)
 
 
+#: The stored rows' moments (unix seconds), shown as GET /v1/events/{id} shows them.
+_ROW_TIMES = ("next_attempt_at", "lease_expires_at", "finished_at", "at")
+
+
+def _iso_times(row: Any) -> dict[str, Any]:
+    values = dataclasses.asdict(row)
+    for name in _ROW_TIMES:
+        if name in values:
+            values[name] = iso_utc(values[name])
+    return values
+
+
 def _view_dict(view: EventView) -> dict[str, Any]:
+    """As the API's lookup (web/views.py) writes times: ISO 8601 UTC, milliseconds, and the
+    event's own time in seconds; the payload under ``sent`` stays as the destination got it."""
+    event = view.event.model_dump(mode="json", exclude_defaults=True)
+    event["event_time"] = iso_utc(view.event.event_time, "seconds")
     return {
         "event_name": view.event_name,
         "event_id": view.event_id,
         "source": view.source,
-        "accepted_at": view.accepted_at,
-        "event": view.event.model_dump(exclude_defaults=True),
-        "destinations": [dataclasses.asdict(row) for row in view.outbox],
-        "attempts": [dataclasses.asdict(row) for row in view.attempts],
-        "notes": [dataclasses.asdict(row) for row in view.notes],
+        "accepted_at": iso_utc(view.accepted_at),
+        "event": event,
+        "destinations": [_iso_times(row) for row in view.outbox],
+        "attempts": [_iso_times(row) for row in view.attempts],
+        "notes": [_iso_times(row) for row in view.notes],
     }
 
 
