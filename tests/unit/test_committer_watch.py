@@ -135,3 +135,37 @@ async def test_a_disconnecting_client_does_not_cancel_the_shared_commit(
     assert result.status == "queued"
     await committer.aclose()
     assert _stored(store, "stayer") and _stored(store, "leaver")
+
+
+def test_a_committer_used_on_a_second_loop_still_bounds_the_wait(
+    store: StallingStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(committer_module, "HUNG_STORE_S", 0.3)
+    committer = Committer(Pipeline(load_settings(environ={}), store, ["meta"]))
+
+    async def quick() -> None:
+        [result] = await committer.accept(_events("first-loop"), "browser")
+        assert result.status == "queued"
+        # This loop ends now, before its watchdog timer fires.
+
+    async def behind_a_hung_call() -> BaseException | None:
+        store.stall.set()
+        started = asyncio.ensure_future(committer.accept(_events("started"), "browser"))
+        while not store.entered.is_set():
+            await asyncio.sleep(0.01)
+        try:
+            await asyncio.wait_for(committer.accept(_events("queued"), "browser"), 5.0)
+        except StoreLocked as exc:
+            return exc
+        except TimeoutError:
+            return None
+        finally:
+            store.stall.clear()
+            store.release.set()
+            await started
+        return None
+
+    asyncio.run(quick())
+    assert isinstance(asyncio.run(behind_a_hung_call()), StoreLocked)
+    asyncio.run(committer.aclose())
+    assert _stored(store, "started") and not _stored(store, "queued")

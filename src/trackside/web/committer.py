@@ -112,6 +112,7 @@ class Committer:
         self._flusher: asyncio.Task[None] | None = None
         #: The timer of the next look for stuck jobs (None: no job queued, no timer).
         self._watchdog: asyncio.TimerHandle | None = None
+        self._watching: asyncio.AbstractEventLoop | None = None
         self._closed = False
         # One writer: groups are committed in order, and never two at once from here.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackside-writer")
@@ -138,8 +139,11 @@ class Committer:
         self._pending.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_loop(), name="trackside-committer")
-        if self._watchdog is None:
+        if self._watchdog is None or self._watching is not loop:
+            # A timer left armed on a loop that has since closed (a test client's) never
+            # fires: this loop needs its own.
             self._watchdog = loop.call_later(_STUCK_POLL_S, self._watch)
+            self._watching = loop
         # shield: a client that disconnects must not cancel a commit others share.
         return await asyncio.shield(job.future)
 
