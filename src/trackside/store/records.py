@@ -187,8 +187,9 @@ class StoredEvent:
     """An event already in the store, as a unit of work read it.
 
     ``event`` may be given as the stored body (JSON text) and is then parsed on first use:
-    several callers only want ``ref`` (a note on the stored copy), and parsing the body is
-    most of a lookup's cost (about 15 µs of the 18 of a browser event's note, bench/stages.py).
+    several callers only want ``ref`` (a note on the stored copy) or ``source`` and
+    ``statuses``, and parsing the body is most of a lookup's cost (about 10 µs per browser
+    event with a note: docs/benchmarks.md "The store insert path and the committer").
     """
 
     __slots__ = ("_event", "accepted_at", "ref", "shop", "source", "statuses")
