@@ -116,8 +116,9 @@ class PostgresUnit:
             return None
         statuses = [r["status"] for r in self._conn.execute(
             "SELECT status FROM outbox WHERE event_pk = %s ORDER BY id", (row["pk"],))]
-        return StoredEvent(row["pk"], NormalizedEvent.model_validate_json(row["body"]),
-                           row["source"], row["accepted_at"], statuses, shop)
+        # The body is parsed only if the caller reads the event (StoredEvent.event).
+        return StoredEvent(row["pk"], row["body"], row["source"], row["accepted_at"],
+                           statuses, shop)
 
     def browser_events_by_key(
         self, key: Literal["cart_id", "customer_id"], value: str, since: float, limit: int = 10,

@@ -183,19 +183,54 @@ class ReplayResult:
     refused: list[tuple[str, str]]  # (event_id, reason)
 
 
-@dataclass
 class StoredEvent:
-    """An event already in the store, as a unit of work read it."""
+    """An event already in the store, as a unit of work read it.
 
-    #: The store's own key of the event, valid for the unit of work's store.
-    ref: int
-    event: NormalizedEvent
-    #: The source that stored it (the events row's, which a confirmation changes).
-    source: str
-    accepted_at: float
-    #: The statuses of its outbox rows.
-    statuses: list[str]
-    shop: str = DEFAULT_SHOP
+    ``event`` may be given as the stored body (JSON text) and is then parsed on first use:
+    several callers only want ``ref`` (a note on the stored copy) or ``source`` and
+    ``statuses``, and parsing the body is most of a lookup's cost (about 10 µs per browser
+    event with a note: docs/benchmarks.md "The store insert path and the committer").
+    """
+
+    __slots__ = ("_event", "accepted_at", "ref", "shop", "source", "statuses")
+
+    def __init__(self, ref: int, event: NormalizedEvent | str | bytes, source: str,
+                 accepted_at: float, statuses: list[str], shop: str = DEFAULT_SHOP) -> None:
+        #: The store's own key of the event, valid for the unit of work's store.
+        self.ref = ref
+        self._event = event
+        #: The source that stored it (the events row's, which a confirmation changes).
+        self.source = source
+        self.accepted_at = accepted_at
+        #: The statuses of its outbox rows.
+        self.statuses = statuses
+        self.shop = shop
+
+    @property
+    def event(self) -> NormalizedEvent:
+        event = self._event
+        if not isinstance(event, NormalizedEvent):
+            event = self._event = NormalizedEvent.model_validate_json(event)
+        return event
+
+    @event.setter
+    def event(self, value: NormalizedEvent) -> None:
+        self._event = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.ref, self.event, self.source, self.accepted_at, self.statuses, self.shop)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredEvent):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (f"StoredEvent(ref={self.ref!r}, event={self.event!r}, source={self.source!r},"
+                f" accepted_at={self.accepted_at!r}, statuses={self.statuses!r},"
+                f" shop={self.shop!r})")
 
 
 @dataclass

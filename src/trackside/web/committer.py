@@ -55,7 +55,7 @@ STORE_WAIT_S = 1.5
 #: A store call that neither commits nor gives up on a lock for this long is hung (a stalled
 #: disk): the requests queued behind it are answered 503.
 HUNG_STORE_S = 10.0
-#: How often a queued request looks whether the writer is stuck.
+#: How often the committer looks whether the writer is stuck while requests are queued.
 _STUCK_POLL_S = 0.1
 
 
@@ -110,6 +110,9 @@ class Committer:
         #: time.monotonic() of the last store call that gave up on a lock (0: never).
         self._locked_at = 0.0
         self._flusher: asyncio.Task[None] | None = None
+        #: The timer of the next look for stuck jobs (None: no job queued, no timer).
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watching: asyncio.AbstractEventLoop | None = None
         self._closed = False
         # One writer: groups are committed in order, and never two at once from here.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackside-writer")
@@ -136,17 +139,31 @@ class Committer:
         self._pending.append(job)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_loop(), name="trackside-committer")
-        while True:
-            # shield: a client that disconnects must not cancel a commit others share.
-            try:
-                return await asyncio.wait_for(asyncio.shield(job.future), _STUCK_POLL_S)
-            except TimeoutError:
-                if job.started or not self._stuck(job):
-                    continue  # busy, not stuck; a started job hears its own outcome
-                if job in self._pending:
-                    self._pending.remove(job)
-                raise StoreLocked(f"the store completed no write for {self.store_wait_s:.1f}s; "
-                                  "nothing of this request was stored") from None
+        if self._watchdog is None or self._watching is not loop:
+            # A timer left armed on a loop that has since closed (a test client's) never
+            # fires: this loop needs its own.
+            self._watchdog = loop.call_later(_STUCK_POLL_S, self._watch)
+            self._watching = loop
+        # shield: a client that disconnects must not cancel a commit others share.
+        return await asyncio.shield(job.future)
+
+    def _watch(self) -> None:
+        """Withdraw and fail (StoreLocked) every queued job whose group has not started while
+        the store is stuck; runs every ``_STUCK_POLL_S`` while jobs are queued.
+
+        One timer for all waiting requests rather than a ``wait_for`` per request: that cost a
+        timer, a task and a wake-up per request and per poll. A started job is not here (its
+        group was taken from the queue): it hears its own outcome from the writer.
+        """
+        self._watchdog = None
+        for job in list(self._pending):
+            if not job.future.done() and self._stuck(job):
+                self._pending.remove(job)
+                _fail(job.future, StoreLocked(
+                    f"the store completed no write for {self.store_wait_s:.1f}s; nothing of "
+                    "this request was stored"))
+        if self._pending:
+            self._watchdog = asyncio.get_running_loop().call_later(_STUCK_POLL_S, self._watch)
 
     def _stuck(self, job: _Job) -> bool:
         if self._locked_at >= job.queued_at:  # an attempt gave up on a lock since it queued
@@ -163,6 +180,9 @@ class Committer:
             await asyncio.wait({self._flusher})
         if self._pending:  # queued after the last flush ended
             await self._flush_loop()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self._writer.shutdown(wait=True)
 
     # -- the flush -----------------------------------------------------------------------------
