@@ -130,22 +130,28 @@ def _user_data_bytes(event: NormalizedEvent, rules: RulesConfig) -> int:
         if type(key) is not str:
             return -1
         if key in _HASHED or key == "external_id":  # rules 23, 24
+            hashed = key != "external_id"
             if type(raw) is str:
-                values: list[object] = [raw] if raw else []
+                if not raw:
+                    continue  # payload._one_or_list leaves the key out
+                if hashed and not pattern.fullmatch(raw):
+                    return -1
+                size += _PER_CHAR * len(raw) + 3
             elif type(raw) is list:
-                values = [v for v in raw if v not in (None, "")]
+                kept = 0
+                for value in raw:
+                    if value is None or value == "":
+                        continue  # dropped by payload._one_or_list
+                    if type(value) is not str or (hashed and not pattern.fullmatch(value)):
+                        return -1
+                    kept += 1
+                    size += _PER_CHAR * len(value) + 3
+                if not kept:
+                    continue
             elif raw is None:
                 continue
             else:
                 return -1
-            if not values:
-                continue  # payload._one_or_list leaves the key out
-            for value in values:
-                if type(value) is not str:
-                    return -1
-                if key != "external_id" and not pattern.fullmatch(value):
-                    return -1
-                size += _PER_CHAR * len(value) + 3
         elif key in _TEXT_KEYS or key in ("client_ip_address", "fbc", "fbp"):
             if raw is None or raw == "" or raw == []:
                 continue  # left out of the payload
