@@ -11,8 +11,8 @@ with ``admitting=[]`` (what accept did before issue 18). Three configurations: t
 prepare does no I/O). Prints the median µs per event of each side and the ratio; then, per
 destination, the median µs of its whole ``prepare`` (issue 18's admission,
 ``admission.prepared``) and of the accept-time verdict (``admission.checked``: its
-``admission_check``) over the same normalized events, interleaved. Times are the process's CPU time (the machine is shared). Results go in
-docs/benchmarks.md ("Accept-time admission").
+``admission_check``) over the same normalized events, interleaved. Times are the process's
+CPU time (the machine is shared). Results go in docs/benchmarks.md ("Accept-time admission").
 """
 
 from __future__ import annotations
