@@ -77,7 +77,7 @@ def events(draw: st.DrawFn) -> NormalizedEvent:
     )
 
 
-@settings(max_examples=1500, deadline=None,
+@settings(max_examples=1000, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(event=events(), destination=st.sampled_from(DESTINATIONS),
        at=st.sampled_from([NOW, NOW + 3600]))
@@ -104,7 +104,7 @@ ODD = st.sampled_from([None, "", " ", 0, -1, True, 1.5, math.nan, "x" * 101, "\u
                        "GRANTED", "purchase", "page_view", "_x", 10**15, 10**16, 2**70])
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(path=st.sampled_from([
     ("client_id",), ("user_id",), ("consent",), ("consent", "ad_user_data"),
     ("consent", "ad_storage"), ("event",), ("event", "name"), ("event", "timestamp_micros"),

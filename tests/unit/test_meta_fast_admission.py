@@ -142,7 +142,7 @@ def verdict(result: Prepared | Any) -> Any:
     return None if isinstance(result, Prepared) else result
 
 
-@settings(max_examples=1500, deadline=None,
+@settings(max_examples=1000, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(event=events(), destination=st.sampled_from(DESTINATIONS),
        at=st.sampled_from([NOW, NOW + 3600]))
