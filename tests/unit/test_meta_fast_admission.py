@@ -213,6 +213,17 @@ def test_the_expiry_margin_is_the_windows_not_the_fast_paths() -> None:
     assert skip == verdict(destination.prepare(0, event, NOW))
 
 
+def test_huge_amounts_are_measured() -> None:
+    """1e300 goes out as a 301-digit integer (payload._number): beyond the size bound's
+    24 characters a number, so such orders go the general way, which measures them."""
+    destination = meta(None)
+    event = normalized(GOOD)
+    assert event.order is not None
+    huge = event.model_copy(update={"order": event.order.model_copy(update={"value": 1e300})})
+    assert not surely_accepted(huge, destination.rules, NOW, destination.max_request_bytes)
+    assert destination.admission_check(huge, NOW) is None
+
+
 def test_a_payload_near_the_budget_is_measured_not_guessed() -> None:
     """30 kB of custom_data fits 64 KiB, but not the 8-times bound: the general path measures
     it and takes it."""

@@ -178,6 +178,12 @@ def _user_data_bytes(event: NormalizedEvent, rules: RulesConfig) -> int:
     return size
 
 
+def _plain_number(value: object) -> bool:
+    """A finite float below 10^15: payload._number writes 1e300 as a 301-digit integer, which
+    the size bound does not count (at most 24 characters a number); rule 31 refuses NaN."""
+    return type(value) is float and math.isfinite(value) and abs(value) < 1e15
+
+
 def _order_bytes(event: NormalizedEvent) -> int:
     """An upper bound of the order's custom_data in JSON bytes when rules 31-34 surely pass
     on it, else -1; mirrors payload._custom_data."""
@@ -187,7 +193,7 @@ def _order_bytes(event: NormalizedEvent) -> int:
         # judged by the rules, see _RULED_CUSTOM).
         return -1 if event.event_name == "Purchase" else 0
     value, currency = order.value, order.currency
-    if value is not None and (type(value) is not float or not math.isfinite(value)):
+    if value is not None and not _plain_number(value):
         return -1  # rule 31 (payload._number keeps NaN and infinities)
     if currency and (type(currency) is not str or currency.upper() not in CURRENCIES):
         return -1  # rule 32
@@ -198,7 +204,7 @@ def _order_bytes(event: NormalizedEvent) -> int:
         quantity, price = item.quantity, item.price
         if type(item.id) is not str or type(quantity) is not int or not 0 <= quantity < 10**15:
             return -1
-        if price is not None and (type(price) is not float or not math.isfinite(price)):
+        if price is not None and not _plain_number(price):
             return -1
         size += 2 * _text_bytes(item.id) + _ITEM_BYTES
     return size
