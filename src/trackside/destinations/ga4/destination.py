@@ -28,6 +28,7 @@ from trackside.destinations import (
     too_old,
 )
 from trackside.destinations.ga4 import rules as ga4_rules
+from trackside.destinations.ga4.fast import surely_valid
 from trackside.destinations.ga4.ids import (
     client_id_from_cookie,
     session_id_from_cookie,
@@ -126,7 +127,11 @@ class GA4Destination:
         """``prepare``'s verdict without the Prepared (trackside/admission.py): the same
         payload, judged by the same limits; None when GA4 would take it."""
         built = self._payload(event, now, [])
-        return built if isinstance(built, Skip) else self._refusal(built, now)
+        if isinstance(built, Skip):
+            return built
+        # The payload's own shape spares most of the general check (fast.py); what it cannot
+        # vouch for is judged by the limits themselves.
+        return None if surely_valid(built, now) else self._refusal(built, now)
 
     @staticmethod
     def _refusal(payload: dict[str, Any], now: float) -> Skip | None:

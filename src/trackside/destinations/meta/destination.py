@@ -26,6 +26,7 @@ from trackside.destinations import (
 )
 from trackside.destinations.meta import rules as meta_rules
 from trackside.destinations.meta.classify import classify_response
+from trackside.destinations.meta.fast import surely_accepted
 from trackside.destinations.meta.payload import event_payload
 from trackside.destinations.meta.rules import RulesConfig
 from trackside.destinations.meta.settings import MetaSettings
@@ -131,10 +132,19 @@ class MetaDestination:
 
     def admission_check(self, event: NormalizedEvent, now: float) -> Skip | None:
         """``prepare``'s verdict without the Prepared (trackside/admission.py): the same
-        window, size and rules on the same payload; None when Meta would take it."""
+        window, then the same size and rules on the same payload; None when Meta would take it.
+
+        Most events are judged on the canonical event alone (fast.py: no payload, no JSON);
+        what that cannot vouch for, refusals included, goes the general way below."""
         expired = too_old(self, event, now)
         if expired is not None:
             return expired
+        if surely_accepted(event, self.rules, now, self.max_request_bytes):
+            return None
+        return self._general_check(event, now)
+
+    def _general_check(self, event: NormalizedEvent, now: float) -> Skip | None:
+        """``admission_check`` past the window on the built payload (the fallback)."""
         payload = event_payload(event, self._meta.meta_ldu)
         encoded = _compact_json(payload)
         # A character is at most 4 bytes of UTF-8: most payloads fit on their length alone.
