@@ -158,7 +158,10 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
     if digits.startswith("+"):
         body = digits[1:]
         if not body or body[0] == "0" or len(body) <= _MIN_NSN:
-            return UNSURE
+            # After a "+", parse() raises for these (TOO_SHORT_AFTER_IDD, or
+            # INVALID_COUNTRY_CODE: no calling code starts with 0). They are common: a national
+            # number that is invalid in its region is retried as "+" + digits ("+0612…").
+            return None
         for size in (1, 2, 3):
             country_code = int(body[:size])
             regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
