@@ -301,3 +301,90 @@ def test_utc_date_is_the_date_of_the_utc_datetime(now_ms: int) -> None:
     from trackside.identity.normalize import utc_date
 
     assert utc_date(now_ms) == datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
+
+
+# Phone fast paths of the third pass (issue 17).
+phone_text = st.one_of(
+    phone_like,
+    st.text(alphabet="+0123456789 ()./-\u00a0x٣", max_size=20),
+    any_text,
+)
+
+
+@given(phone_text)
+def test_translate_digits_agree_with_the_separator_patterns(text: str) -> None:
+    from trackside.identity.phone import _SEPARATORS, _SIMPLE, _digits_only
+
+    expected = _SEPARATORS.sub("", text) if _SIMPLE.fullmatch(text) else None
+    assert _digits_only(text) == expected
+
+
+def _mutated_examples() -> st.SearchStrategy[tuple[str, str | None]]:
+    """Example numbers with digits changed, added or removed: near-valid numbers of a region,
+    national or international, where random digit strings are almost never valid."""
+
+    def mutate(case: tuple[str, str, str, str], draw: st.DrawFn) -> tuple[str, str | None]:
+        region, national, _international, e164 = case
+        international = draw(st.booleans())
+        digits = "+" + e164 if international else re.sub(r"[^0-9]", "", national)
+        tail = draw(st.text(alphabet="0123456789", max_size=3))
+        cut = draw(st.integers(min_value=0, max_value=3))
+        digits = digits[: len(digits) - cut] + tail
+        return digits, (None if international else region.upper())
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> tuple[str, str | None]:
+        return mutate(draw(st.sampled_from(EXAMPLES)), draw)
+
+    return strategy()
+
+
+@given(_mutated_examples())
+@settings(max_examples=600)
+def test_fast_phone_path_agrees_with_the_library_near_valid_numbers(
+    case: tuple[str, str | None],
+) -> None:
+    from trackside.identity.phone import _e164_digits
+    from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
+    digits, region = case
+    fast = fast_e164_digits(digits, region)
+    if fast is not UNSURE:
+        assert fast == _e164_digits(digits, region), (digits, region)
+
+
+@given(_mutated_examples())
+@settings(max_examples=300)
+def test_combined_validity_pattern_agrees_with_the_separate_tests(
+    case: tuple[str, str | None],
+) -> None:
+    from trackside.identity.phone_fast import _region
+
+    digits, region = case
+    nsn = digits.lstrip("+")
+    for code in [region] if region else ["FR", "GB", "US", "DE", "IT", "JE", "CA"]:
+        info = _region(code)
+        assert info is not None
+        for candidate in (nsn, nsn[1:], nsn[2:], nsn[3:]):
+            assert info.valid(candidate) == info.valid_reference(candidate), (code, candidate)
+
+
+@given(st.from_regex(r"\A\+(0[0-9]{0,16}|[1-9][0-9]?)?\Z"))
+def test_plus_then_zero_or_too_short_is_invalid_like_the_library(digits: str) -> None:
+    from trackside.identity.phone import _e164_digits
+    from trackside.identity.phone_fast import fast_e164_digits
+
+    assert fast_e164_digits(digits, None) is None
+    assert _e164_digits(digits, None) is None
+
+
+def test_ordinary_phone_numbers_take_the_fast_path() -> None:
+    from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
+    cases = [("0612345678", "FR"), ("+33612345678", None), ("6505550123", "US"),
+             ("+16505550123", None), ("07911123456", "GB"), ("+447911123456", None),
+             ("01711234567", "DE"), ("+491711234567", None), ("3451234567", "IT"),
+             ("612345678", "ES"), ("0470123456", "BE"), ("0612345678", "NL"),
+             ("+0612345678", None), ("+33612", None)]  # fmt: skip
+    for digits, region in cases:
+        assert fast_e164_digits(digits, region) is not UNSURE, (digits, region)

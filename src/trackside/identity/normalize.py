@@ -13,8 +13,8 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import date
+from functools import partial
 from hashlib import sha256
 from typing import Any
 

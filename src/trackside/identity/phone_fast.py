@@ -22,8 +22,10 @@ __all__ = ["UNSURE", "fast_e164_digits"]
 UNSURE = object()
 
 _MIN_NSN, _MAX_NSN = 2, 17  # phonenumberutil._MIN_LENGTH_FOR_NSN / _MAX_LENGTH_FOR_NSN
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-          "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
+# Validity is "any type matches", so the order only changes speed: the common types first
+# (the library tests premium rate first because it also wants to name the type).
+_TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
+          "personal_number", "pager", "uan", "voicemail")  # fmt: skip
 
 _Desc = tuple[frozenset[int] | None, re.Pattern[str]]
 
@@ -44,6 +46,7 @@ class _Region:
 
     __slots__ = (
         "by_length",
+        "calling_code",
         "general",
         "intl",
         "leading",
@@ -53,6 +56,7 @@ class _Region:
         "metadata",
         "min_length",
         "prefix",
+        "sole",
         "transform",
         "types",
     )  # fmt: skip
@@ -76,19 +80,42 @@ class _Region:
         self.min_length = general.possible_length[0]
         self.max_length = general.possible_length[-1]
         self.by_length: dict[int, re.Pattern[str] | None] = {}
+        code = metadata.country_code
+        self.calling_code = (code, str(code)) if code else None
+        # The only region of its calling code (FR, DE…; not GB, US): the region of a number
+        # with that code needs no leading-digits choice.
+        self.sole = bool(code) and COUNTRY_CODE_TO_REGION_CODE.get(code or 0, ()) == (region,)
 
     def type_pattern(self, length: int) -> re.Pattern[str] | None:
         """One alternation of every number-type pattern that allows this length."""
+        parts = [p.pattern for lengths, p in self.types if lengths is None or length in lengths]
+        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+    def valid_pattern(self, length: int) -> re.Pattern[str] | None:
+        """The general pattern and the type alternation for this length as one pattern.
+
+        A lookahead holds the general test, so one fullmatch answers both; None when no
+        number of this length can be valid.
+        """
         try:
             return self.by_length[length]
         except KeyError:
-            parts = [p.pattern for lengths, p in self.types if lengths is None or length in lengths]
-            compiled = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+            compiled = None
+            general = self.general
+            if general is not None and (general[0] is None or length in general[0]):
+                types = self.type_pattern(length)
+                if types is not None:
+                    compiled = re.compile(f"(?=(?:{general[1].pattern})\\Z)(?:{types.pattern})")
             self.by_length[length] = compiled
             return compiled
 
     def valid(self, nsn: str) -> bool:
         """phonenumbers._number_type_helper(nsn, metadata) != UNKNOWN."""
+        pattern = self.valid_pattern(len(nsn))
+        return pattern is not None and pattern.fullmatch(nsn) is not None
+
+    def valid_reference(self, nsn: str) -> bool:
+        """valid() as separate tests, the library's steps; the reference valid() is tested on."""
         general = self.general
         if general is None:
             return False
@@ -181,13 +208,13 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
         info = _region(region)
         if info is None:
             return UNSURE
-        calling_code = info.metadata.country_code
+        calling_code = info.calling_code
         if calling_code is None:
             return UNSURE
-        country_code = calling_code
+        country_code = calling_code[0]
         # The library treats a leading IDD ("011" in the US) or the region's own calling code
         # specially; those rare inputs go to it.
-        if digits.startswith(str(country_code)):
+        if digits.startswith(calling_code[1]):
             return UNSURE
         if info.intl is not None and info.intl.match(digits):
             return UNSURE
@@ -204,4 +231,5 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
     # zeros only when there is more than one digit; a number that is all zeros collapses.
     if nsn.startswith("0") and nsn.strip("0") == "":
         return UNSURE
-    return f"{country_code}{nsn}" if _is_valid(country_code, nsn) else None
+    valid = info.valid(nsn) if info.sole else _is_valid(country_code, nsn)
+    return f"{country_code}{nsn}" if valid else None
