@@ -388,3 +388,32 @@ def test_ordinary_phone_numbers_take_the_fast_path() -> None:
              ("+0612345678", None), ("+33612", None)]  # fmt: skip
     for digits, region in cases:
         assert fast_e164_digits(digits, region) is not UNSURE, (digits, region)
+
+
+fixed_width_dates = st.one_of(
+    st.from_regex(r"\A[0-9]{8}\Z"),
+    st.from_regex(r"\A[0-9]{4}[-/.][0-9]{2}[-/.][0-9]{2}\Z"),
+    st.from_regex(r"\A[0-9]{2}[-/.][0-9]{2}[-/.][0-9]{4}\Z"),
+    st.text(alphabet="0123456789-/. T٣", min_size=8, max_size=10),
+    date_like,
+    any_text,
+)
+
+
+@given(fixed_width_dates, st.booleans(), st.dates(min_value=date(1900, 1, 1)))
+@settings(max_examples=500)
+def test_fixed_width_dates_agree_with_the_patterns(text: str, day_first: bool, today: date) -> None:
+    from trackside.identity.fields import _NOT_FIXED_WIDTH, _date_of_birth_text, _fixed_width_date
+
+    fast = _fixed_width_date(text, day_first, today)
+    if fast != _NOT_FIXED_WIDTH:
+        assert fast == _date_of_birth_text(text, day_first, today)
+
+
+def test_ordinary_dates_take_the_fixed_width_path() -> None:
+    from trackside.identity.fields import _NOT_FIXED_WIDTH, _fixed_width_date
+
+    for text in ("1990-01-31", "31/01/1990", "01/31/1990", "19900131", "1990/01/31",
+                 "31.01.1990", "2031-01-01", "1990-02-30"):  # fmt: skip
+        assert _fixed_width_date(text, True, TODAY) != _NOT_FIXED_WIDTH, text
+    assert _fixed_width_date("1990-1-31", True, TODAY) == _NOT_FIXED_WIDTH

@@ -180,6 +180,46 @@ def normalize_date_of_birth(
     if isinstance(value, date):
         return _valid_date(value.year, value.month, value.day, today)
     text = value.strip()
+    fast = _fixed_width_date(text, day_first, today)
+    if fast != _NOT_FIXED_WIDTH:
+        return fast
+    return _date_of_birth_text(text, day_first, today)
+
+
+_NOT_FIXED_WIDTH = ""  # never a normalized date, which is eight digits or None
+_DATE_SEPARATORS = frozenset("-/.")
+
+
+def _fixed_width_date(text: str, day_first: bool, today: date) -> str | None:
+    """The three common shapes (``YYYYMMDD``, ``YYYY-MM-DD``, ``DD/MM/YYYY``) by slicing.
+
+    Same answer as the patterns in _date_of_birth_text, which stay the general path;
+    ``_NOT_FIXED_WIDTH`` for any other text.
+    """
+    length = len(text)
+    if not text.isascii():  # isdigit() also takes other scripts' digits; [0-9] does not
+        return _NOT_FIXED_WIDTH
+    if length == 8:
+        if text.isdigit():
+            return _valid_date(int(text[:4]), int(text[4:6]), int(text[6:]), today)
+        return _NOT_FIXED_WIDTH
+    if length != 10:
+        return _NOT_FIXED_WIDTH
+    if text[4] in _DATE_SEPARATORS and text[7] in _DATE_SEPARATORS:
+        year, month, day = text[:4], text[5:7], text[8:]
+        if year.isdigit() and month.isdigit() and day.isdigit():
+            return _valid_date(int(year), int(month), int(day), today)
+    elif text[2] in _DATE_SEPARATORS and text[5] in _DATE_SEPARATORS:
+        first, second, year = text[:2], text[3:5], text[6:]
+        if first.isdigit() and second.isdigit() and year.isdigit():
+            a, b, y = int(first), int(second), int(year)
+            d, m = (a, b) if day_first else (b, a)
+            return _valid_date(y, m, d, today) or _valid_date(y, d, m, today)
+    return _NOT_FIXED_WIDTH
+
+
+def _date_of_birth_text(text: str, day_first: bool, today: date) -> str | None:
+    """normalize_date_of_birth for stripped text, by pattern: the general path."""
     match = _DOB_COMPACT.fullmatch(text) or _DOB_YMD.fullmatch(text)
     if match:
         return _valid_date(int(match[1]), int(match[2]), int(match[3]), today)
