@@ -390,7 +390,29 @@ def test_ordinary_phone_numbers_take_the_fast_path() -> None:
         assert fast_e164_digits(digits, region) is not UNSURE, (digits, region)
 
 
+def _shapes(born: date) -> list[str]:
+    y, m, d = f"{born.year:04d}", f"{born.month:02d}", f"{born.day:02d}"
+    return [y + m + d, f"{y}-{m}-{d}", f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}.{m}.{y}"]
+
+
+# Real dates in every shape, and their neighbours that are not dates (Feb 29 of any year,
+# day 31 or 32 of any month, month 13).
+near_dates = st.builds(
+    lambda born, shape, day, month: _shapes(born)[shape]
+    .replace(f"{born.day:02d}", day, 1)
+    .replace(f"{born.month:02d}", month, 1),
+    st.dates(min_value=date(1890, 1, 1), max_value=date(2100, 12, 31)),
+    st.integers(min_value=0, max_value=4),
+    st.sampled_from(["28", "29", "30", "31", "32", "00"]),
+    st.sampled_from(["01", "02", "04", "12", "13", "00"]),
+) | st.dates(min_value=date(1890, 1, 1), max_value=date(2100, 12, 31)).flatmap(
+    lambda born: st.sampled_from(_shapes(born))
+) | st.dates(min_value=date(2025, 10, 1), max_value=date(2027, 2, 1)).flatmap(
+    lambda born: st.sampled_from(_shapes(born))  # around TODAY: the "not in the future" test
+)
+
 fixed_width_dates = st.one_of(
+    near_dates,
     st.from_regex(r"\A[0-9]{8}\Z"),
     st.from_regex(r"\A[0-9]{4}[-/.][0-9]{2}[-/.][0-9]{2}\Z"),
     st.from_regex(r"\A[0-9]{2}[-/.][0-9]{2}[-/.][0-9]{4}\Z"),
@@ -400,8 +422,8 @@ fixed_width_dates = st.one_of(
 )
 
 
-@given(fixed_width_dates, st.booleans(), st.dates(min_value=date(1900, 1, 1)))
-@settings(max_examples=500)
+@given(fixed_width_dates, st.booleans(), st.dates(min_value=date(1900, 1, 1)) | st.just(TODAY))
+@settings(max_examples=1000)
 def test_fixed_width_dates_agree_with_the_patterns(text: str, day_first: bool, today: date) -> None:
     from trackside.identity.fields import _NOT_FIXED_WIDTH, _date_of_birth_text, _fixed_width_date
 

@@ -201,21 +201,40 @@ def _fixed_width_date(text: str, day_first: bool, today: date) -> str | None:
         return _NOT_FIXED_WIDTH
     if length == 8:
         if text.isdigit():
-            return _valid_date(int(text[:4]), int(text[4:6]), int(text[6:]), today)
+            return _valid_digits(text[:4], text[4:6], text[6:], today)
         return _NOT_FIXED_WIDTH
     if length != 10:
         return _NOT_FIXED_WIDTH
     if text[4] in _DATE_SEPARATORS and text[7] in _DATE_SEPARATORS:
         year, month, day = text[:4], text[5:7], text[8:]
         if year.isdigit() and month.isdigit() and day.isdigit():
-            return _valid_date(int(year), int(month), int(day), today)
+            return _valid_digits(year, month, day, today)
     elif text[2] in _DATE_SEPARATORS and text[5] in _DATE_SEPARATORS:
         first, second, year = text[:2], text[3:5], text[6:]
         if first.isdigit() and second.isdigit() and year.isdigit():
-            a, b, y = int(first), int(second), int(year)
-            d, m = (a, b) if day_first else (b, a)
-            return _valid_date(y, m, d, today) or _valid_date(y, d, m, today)
+            if not day_first:
+                first, second = second, first
+            return _valid_digits(year, second, first, today) or _valid_digits(
+                year, first, second, today
+            )
     return _NOT_FIXED_WIDTH
+
+
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _valid_digits(year: str, month: str, day: str, today: date) -> str | None:
+    """_valid_date for 4, 2 and 2 ASCII digits, without building a date or formatting one."""
+    y, m, d = int(year), int(month), int(day)
+    if y < 1900 or y > today.year or not 1 <= m <= 12 or d < 1:
+        return None
+    if d > _DAYS_IN_MONTH[m] and not (
+        m == 2 and d == 29 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    ):
+        return None
+    if y == today.year and (m > today.month or (m == today.month and d > today.day)):
+        return None
+    return year + month + day
 
 
 def _date_of_birth_text(text: str, day_first: bool, today: date) -> str | None:
