@@ -439,3 +439,11 @@ def test_ordinary_dates_take_the_fixed_width_path() -> None:
                  "31.01.1990", "2031-01-01", "1990-02-30"):  # fmt: skip
         assert _fixed_width_date(text, True, TODAY) != _NOT_FIXED_WIDTH, text
     assert _fixed_width_date("1990-1-31", True, TODAY) == _NOT_FIXED_WIDTH
+
+
+@given(st.one_of(any_text, latin_text, st.text(alphabet="ab \t\u00a0\u2003.-'é", max_size=12)))
+def test_one_word_name_shortcut_agrees_with_the_whitespace_collapse(text: str) -> None:
+    from trackside.identity.fields import _NAME_ASCII_DROP, _WHITESPACE, _unicode_name
+
+    kept = text.lower().translate(_NAME_ASCII_DROP) if text.isascii() else _unicode_name(text)
+    assert normalize_name(text) == (_WHITESPACE.sub(" ", kept).strip() or None)

@@ -93,6 +93,8 @@ def normalize_name(value: str) -> str | None:
     kept as one space: Meta's rule removes punctuation, not spaces ("mary ann").
     """
     text = value.lower().translate(_NAME_ASCII_DROP) if value.isascii() else _unicode_name(value)
+    if text.isalpha():  # one word: no whitespace to collapse or strip (the usual name)
+        return text
     text = _WHITESPACE.sub(" ", text).strip()
     return text or None
 

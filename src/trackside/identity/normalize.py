@@ -354,7 +354,8 @@ def _clear_keys(
     if fbc_text is not None and fbc is None:
         # spec §13 rule 26: a malformed fbc rejects the whole batch with 2804001.
         warnings.append("user.fbc: not a valid _fbc value (fb.<n>.<ms>.<fbclid>), dropped")
-    fbclid = _clear_text(get, "fbclid", warnings)
+    # fbclid, lead_id, subscription_id, fb_login_id: rarely set, so the call is skipped first.
+    fbclid = _clear_text(get, "fbclid", warnings) if get("fbclid") is not None else None
     if fbclid is not None:
         if not cookies.is_valid_fbclid(fbclid):
             warnings.append("user.fbclid: not a valid fbclid (letters, digits, - and _), dropped")
@@ -373,7 +374,7 @@ def _clear_keys(
         else:
             data["fbp"] = fbp
 
-    lead_id = _clear_text(get, "lead_id", warnings)
+    lead_id = _clear_text(get, "lead_id", warnings) if get("lead_id") is not None else None
     if lead_id is not None:
         if _LEAD_ID.fullmatch(lead_id):
             data["lead_id"] = lead_id
@@ -381,10 +382,12 @@ def _clear_keys(
             warnings.append("user.lead_id: not a Lead Ads id (15-17 digits), dropped")
 
     # spec §3.1: never hashed. subscription_id is free text; fb_login_id an app-scoped number.
-    subscription_id = _clear_text(get, "subscription_id", warnings)
+    subscription_id = None
+    if get("subscription_id") is not None:
+        subscription_id = _clear_text(get, "subscription_id", warnings)
     if subscription_id is not None:
         data["subscription_id"] = subscription_id
-    login_id = _clear_text(get, "fb_login_id", warnings)
+    login_id = _clear_text(get, "fb_login_id", warnings) if get("fb_login_id") is not None else None
     if login_id is not None:
         if login_id.isdigit():
             data["fb_login_id"] = login_id
