@@ -188,7 +188,7 @@ def _clear_country(raw: Any) -> str | None:
 # The hashed fields, built once: (Meta key, User field, normalizer, kind). Three normalizers
 # need per-event context (the phone's region, the date's order and today, the zip's country);
 # normalize_user passes it by kind instead of building three closures for every event.
-_PLAIN, _PHONE, _DOB, _ZIP = 0, 1, 2, 3
+_PLAIN, _PHONE, _DOB, _ZIP, _COUNTRY = 0, 1, 2, 3, 4
 _HASHED_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
     ("em", "email", normalize_email, _PLAIN),
     ("ph", "phone", normalize_stripped_phone, _PHONE),
@@ -199,7 +199,7 @@ _HASHED_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
     ("ct", "city", normalize_city, _PLAIN),
     ("st", "state", normalize_state, _PLAIN),
     ("zp", "zip", normalize_zip, _ZIP),
-    ("country", "country", normalize_country, _PLAIN),
+    ("country", "country", normalize_country, _COUNTRY),
 )  # fmt: skip
 
 
@@ -235,8 +235,10 @@ def normalize_user(
         get = _nothing
 
     country = None
+    country_read = False
     try:
         country = _clear_country(get("country"))
+        country_read = True
     except Exception:  # noqa: BLE001 - never raise on odd content (model_construct)
         pass
     region = country or (default_country.lower() if default_country else None)
@@ -266,8 +268,11 @@ def normalize_user(
                     if today is None:
                         today = _today(now_ms)
                     clear = normalizer(text, day_first=day_first, today=today)
-                else:
+                elif kind == _ZIP:
                     clear = normalizer(text, country)
+                else:
+                    # _clear_country already normalized this very string (it strips too).
+                    clear = country if country_read else normalizer(text)
             except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
                 warnings.append(f"user.{name}: could not be normalized, dropped")
                 continue
