@@ -118,7 +118,8 @@ class _Region:
 
     def valid(self, nsn: str) -> bool:
         """phonenumbers._number_type_helper(nsn, metadata) != UNKNOWN."""
-        pattern = self.valid_pattern(len(nsn))
+        length = len(nsn)
+        pattern = self.by_length[length] if length in self.by_length else self.valid_pattern(length)
         return pattern is not None and pattern.fullmatch(nsn) is not None
 
     def valid_reference(self, nsn: str) -> bool:
@@ -165,6 +166,11 @@ class _Region:
         return stripped
 
 
+# "33" → (33, ("FR",)): the library's int(number[:size]) lookup without the int().
+_CALLING_CODES = {str(code): (code, regions)
+                  for code, regions in COUNTRY_CODE_TO_REGION_CODE.items() if regions}  # fmt: skip
+
+
 @cache
 def _region(region: str) -> _Region | None:
     if PhoneMetadata.metadata_for_region(region, None) is None:
@@ -204,9 +210,9 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
             # number that is invalid in its region is retried as "+" + digits ("+0612…").
             return None
         for size in (1, 2, 3):
-            country_code = int(body[:size])
-            regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
-            if regions:
+            found = _CALLING_CODES.get(body[:size])
+            if found is not None:
+                country_code, regions = found
                 break
         else:
             return UNSURE
