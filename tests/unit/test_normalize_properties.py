@@ -447,3 +447,25 @@ def test_one_word_name_shortcut_agrees_with_the_whitespace_collapse(text: str) -
 
     kept = text.lower().translate(_NAME_ASCII_DROP) if text.isascii() else _unicode_name(text)
     assert normalize_name(text) == (_WHITESPACE.sub(" ", kept).strip() or None)
+
+
+ascii_words = st.one_of(
+    st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=14),
+    st.from_regex(r"\A[A-Za-z0-9]{1,10}\Z"),
+    st.from_regex(r"\A[0-9]{5}(-?[0-9]{4})?\Z"),
+)
+
+
+@given(ascii_words, st.sampled_from([None, "us", "fr", "gb"]))
+def test_one_ascii_word_shortcuts_agree_with_the_patterns(text: str, country: str | None) -> None:
+    from trackside.identity.fields import _NOT_ASCII_ALNUM, _NOT_ASCII_LOWER, _US_ZIP, _ZIP_PLUS_4
+    from trackside.identity.geo import _NOT_ASCII_LETTER, lookup_key, state_code
+
+    assert lookup_key(text) == _NOT_ASCII_LETTER.sub("", text.lower())
+    assert normalize_city(text) == (_NOT_ASCII_LOWER.sub("", text.lower()) or None)
+    if state_code(lookup_key(text)) is None:
+        assert normalize_state(text) == (_NOT_ASCII_ALNUM.sub("", text.lower()) or None)
+    stripped = text.strip()
+    match = (_US_ZIP if country == "us" else _ZIP_PLUS_4).fullmatch(stripped)
+    expected = match.group(1) if match else (_NOT_ASCII_ALNUM.sub("", stripped.lower()) or None)
+    assert normalize_zip(text, country) == expected

@@ -101,7 +101,11 @@ def normalize_name(value: str) -> str | None:
 
 def normalize_city(value: str) -> str | None:
     """Lowercase letters only: no spaces, punctuation or digits (spec §3.1 ct: ``newyork``)."""
-    text = _NOT_ASCII_LOWER.sub("", value.lower()) if value.isascii() else _unicode_city(value)
+    if value.isascii():
+        # One ASCII word ("Paris") has nothing to drop; the pattern is for the rest.
+        text = value.lower() if value.isalpha() else _NOT_ASCII_LOWER.sub("", value.lower())
+    else:
+        text = _unicode_city(value)
     return text or None
 
 
@@ -116,7 +120,7 @@ def normalize_state(value: str) -> str | None:
     if code is not None:
         return code
     if value.isascii():
-        text = _NOT_ASCII_ALNUM.sub("", value.lower())
+        text = value.lower() if value.isalnum() else _NOT_ASCII_ALNUM.sub("", value.lower())
     else:
         text = _unicode_keep(_lower_nfc(value), "LMN")
     return text or None
@@ -129,6 +133,9 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
     (``94035-1234``). UK postcodes keep the whole code (``m11ae``).
     """
     text = value.strip()
+    if country != "us" and text.isascii() and text.isalnum():
+        # Letters and digits only ("75001", "m11ae"): no ZIP+4 dash, nothing to drop.
+        return text.lower()
     if country == "us":
         match = _US_ZIP.fullmatch(text)
         if match:
