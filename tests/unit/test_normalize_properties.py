@@ -301,3 +301,171 @@ def test_utc_date_is_the_date_of_the_utc_datetime(now_ms: int) -> None:
     from trackside.identity.normalize import utc_date
 
     assert utc_date(now_ms) == datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
+
+
+# Phone fast paths of the third pass (issue 17).
+phone_text = st.one_of(
+    phone_like,
+    st.text(alphabet="+0123456789 ()./-\u00a0x٣", max_size=20),
+    any_text,
+)
+
+
+@given(phone_text)
+def test_translate_digits_agree_with_the_separator_patterns(text: str) -> None:
+    from trackside.identity.phone import _SEPARATORS, _SIMPLE, _digits_only
+
+    expected = _SEPARATORS.sub("", text) if _SIMPLE.fullmatch(text) else None
+    assert _digits_only(text) == expected
+
+
+def _mutated_examples() -> st.SearchStrategy[tuple[str, str | None]]:
+    """Example numbers with digits changed, added or removed: near-valid numbers of a region,
+    national or international, where random digit strings are almost never valid."""
+
+    def mutate(case: tuple[str, str, str, str], draw: st.DrawFn) -> tuple[str, str | None]:
+        region, national, _international, e164 = case
+        international = draw(st.booleans())
+        digits = "+" + e164 if international else re.sub(r"[^0-9]", "", national)
+        tail = draw(st.text(alphabet="0123456789", max_size=3))
+        cut = draw(st.integers(min_value=0, max_value=3))
+        digits = digits[: len(digits) - cut] + tail
+        return digits, (None if international else region.upper())
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> tuple[str, str | None]:
+        return mutate(draw(st.sampled_from(EXAMPLES)), draw)
+
+    return strategy()
+
+
+@given(_mutated_examples())
+@settings(max_examples=600)
+def test_fast_phone_path_agrees_with_the_library_near_valid_numbers(
+    case: tuple[str, str | None],
+) -> None:
+    from trackside.identity.phone import _e164_digits
+    from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
+    digits, region = case
+    fast = fast_e164_digits(digits, region)
+    if fast is not UNSURE:
+        assert fast == _e164_digits(digits, region), (digits, region)
+
+
+@given(_mutated_examples())
+@settings(max_examples=300)
+def test_combined_validity_pattern_agrees_with_the_separate_tests(
+    case: tuple[str, str | None],
+) -> None:
+    from trackside.identity.phone_fast import _region
+
+    digits, region = case
+    nsn = digits.lstrip("+")
+    for code in [region] if region else ["FR", "GB", "US", "DE", "IT", "JE", "CA"]:
+        info = _region(code)
+        assert info is not None
+        for candidate in (nsn, nsn[1:], nsn[2:], nsn[3:]):
+            assert info.valid(candidate) == info.valid_reference(candidate), (code, candidate)
+
+
+@given(st.from_regex(r"\A\+(0[0-9]{0,16}|[1-9][0-9]?)?\Z"))
+def test_plus_then_zero_or_too_short_is_invalid_like_the_library(digits: str) -> None:
+    from trackside.identity.phone import _e164_digits
+    from trackside.identity.phone_fast import fast_e164_digits
+
+    assert fast_e164_digits(digits, None) is None
+    assert _e164_digits(digits, None) is None
+
+
+def test_ordinary_phone_numbers_take_the_fast_path() -> None:
+    from trackside.identity.phone_fast import UNSURE, fast_e164_digits
+
+    cases = [("0612345678", "FR"), ("+33612345678", None), ("6505550123", "US"),
+             ("+16505550123", None), ("07911123456", "GB"), ("+447911123456", None),
+             ("01711234567", "DE"), ("+491711234567", None), ("3451234567", "IT"),
+             ("612345678", "ES"), ("0470123456", "BE"), ("0612345678", "NL"),
+             ("+0612345678", None), ("+33612", None)]  # fmt: skip
+    for digits, region in cases:
+        assert fast_e164_digits(digits, region) is not UNSURE, (digits, region)
+
+
+def _shapes(born: date) -> list[str]:
+    y, m, d = f"{born.year:04d}", f"{born.month:02d}", f"{born.day:02d}"
+    return [y + m + d, f"{y}-{m}-{d}", f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}.{m}.{y}"]
+
+
+# Real dates in every shape, and their neighbours that are not dates (Feb 29 of any year,
+# day 31 or 32 of any month, month 13).
+near_dates = st.builds(
+    lambda born, shape, day, month: _shapes(born)[shape]
+    .replace(f"{born.day:02d}", day, 1)
+    .replace(f"{born.month:02d}", month, 1),
+    st.dates(min_value=date(1890, 1, 1), max_value=date(2100, 12, 31)),
+    st.integers(min_value=0, max_value=4),
+    st.sampled_from(["28", "29", "30", "31", "32", "00"]),
+    st.sampled_from(["01", "02", "04", "12", "13", "00"]),
+) | st.dates(min_value=date(1890, 1, 1), max_value=date(2100, 12, 31)).flatmap(
+    lambda born: st.sampled_from(_shapes(born))
+) | st.dates(min_value=date(2025, 10, 1), max_value=date(2027, 2, 1)).flatmap(
+    lambda born: st.sampled_from(_shapes(born))  # around TODAY: the "not in the future" test
+)
+
+fixed_width_dates = st.one_of(
+    near_dates,
+    st.from_regex(r"\A[0-9]{8}\Z"),
+    st.from_regex(r"\A[0-9]{4}[-/.][0-9]{2}[-/.][0-9]{2}\Z"),
+    st.from_regex(r"\A[0-9]{2}[-/.][0-9]{2}[-/.][0-9]{4}\Z"),
+    st.text(alphabet="0123456789-/. T٣", min_size=8, max_size=10),
+    date_like,
+    any_text,
+)
+
+
+@given(fixed_width_dates, st.booleans(), st.dates(min_value=date(1900, 1, 1)) | st.just(TODAY))
+@settings(max_examples=1000)
+def test_fixed_width_dates_agree_with_the_patterns(text: str, day_first: bool, today: date) -> None:
+    from trackside.identity.fields import _NOT_FIXED_WIDTH, _date_of_birth_text, _fixed_width_date
+
+    fast = _fixed_width_date(text, day_first, today)
+    if fast != _NOT_FIXED_WIDTH:
+        assert fast == _date_of_birth_text(text, day_first, today)
+
+
+def test_ordinary_dates_take_the_fixed_width_path() -> None:
+    from trackside.identity.fields import _NOT_FIXED_WIDTH, _fixed_width_date
+
+    for text in ("1990-01-31", "31/01/1990", "01/31/1990", "19900131", "1990/01/31",
+                 "31.01.1990", "2031-01-01", "1990-02-30"):  # fmt: skip
+        assert _fixed_width_date(text, True, TODAY) != _NOT_FIXED_WIDTH, text
+    assert _fixed_width_date("1990-1-31", True, TODAY) == _NOT_FIXED_WIDTH
+
+
+@given(st.one_of(any_text, latin_text, st.text(alphabet="ab \t\u00a0\u2003.-'é", max_size=12)))
+def test_one_word_name_shortcut_agrees_with_the_whitespace_collapse(text: str) -> None:
+    from trackside.identity.fields import _NAME_ASCII_DROP, _WHITESPACE, _unicode_name
+
+    kept = text.lower().translate(_NAME_ASCII_DROP) if text.isascii() else _unicode_name(text)
+    assert normalize_name(text) == (_WHITESPACE.sub(" ", kept).strip() or None)
+
+
+ascii_words = st.one_of(
+    st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=14),
+    st.from_regex(r"\A[A-Za-z0-9]{1,10}\Z"),
+    st.from_regex(r"\A[0-9]{5}(-?[0-9]{4})?\Z"),
+)
+
+
+@given(ascii_words, st.sampled_from([None, "us", "fr", "gb"]))
+def test_one_ascii_word_shortcuts_agree_with_the_patterns(text: str, country: str | None) -> None:
+    from trackside.identity.fields import _NOT_ASCII_ALNUM, _NOT_ASCII_LOWER, _US_ZIP, _ZIP_PLUS_4
+    from trackside.identity.geo import _NOT_ASCII_LETTER, lookup_key, state_code
+
+    assert lookup_key(text) == _NOT_ASCII_LETTER.sub("", text.lower())
+    assert normalize_city(text) == (_NOT_ASCII_LOWER.sub("", text.lower()) or None)
+    if state_code(lookup_key(text)) is None:
+        assert normalize_state(text) == (_NOT_ASCII_ALNUM.sub("", text.lower()) or None)
+    stripped = text.strip()
+    match = (_US_ZIP if country == "us" else _ZIP_PLUS_4).fullmatch(stripped)
+    expected = match.group(1) if match else (_NOT_ASCII_ALNUM.sub("", stripped.lower()) or None)
+    assert normalize_zip(text, country) == expected

@@ -93,13 +93,19 @@ def normalize_name(value: str) -> str | None:
     kept as one space: Meta's rule removes punctuation, not spaces ("mary ann").
     """
     text = value.lower().translate(_NAME_ASCII_DROP) if value.isascii() else _unicode_name(value)
+    if text.isalpha():  # one word: no whitespace to collapse or strip (the usual name)
+        return text
     text = _WHITESPACE.sub(" ", text).strip()
     return text or None
 
 
 def normalize_city(value: str) -> str | None:
     """Lowercase letters only: no spaces, punctuation or digits (spec §3.1 ct: ``newyork``)."""
-    text = _NOT_ASCII_LOWER.sub("", value.lower()) if value.isascii() else _unicode_city(value)
+    if value.isascii():
+        # One ASCII word ("Paris") has nothing to drop; the pattern is for the rest.
+        text = value.lower() if value.isalpha() else _NOT_ASCII_LOWER.sub("", value.lower())
+    else:
+        text = _unicode_city(value)
     return text or None
 
 
@@ -114,7 +120,7 @@ def normalize_state(value: str) -> str | None:
     if code is not None:
         return code
     if value.isascii():
-        text = _NOT_ASCII_ALNUM.sub("", value.lower())
+        text = value.lower() if value.isalnum() else _NOT_ASCII_ALNUM.sub("", value.lower())
     else:
         text = _unicode_keep(_lower_nfc(value), "LMN")
     return text or None
@@ -127,6 +133,9 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
     (``94035-1234``). UK postcodes keep the whole code (``m11ae``).
     """
     text = value.strip()
+    if country != "us" and text.isascii() and text.isalnum():
+        # Letters and digits only ("75001", "m11ae"): no ZIP+4 dash, nothing to drop.
+        return text.lower()
     if country == "us":
         match = _US_ZIP.fullmatch(text)
         if match:
@@ -180,6 +189,65 @@ def normalize_date_of_birth(
     if isinstance(value, date):
         return _valid_date(value.year, value.month, value.day, today)
     text = value.strip()
+    fast = _fixed_width_date(text, day_first, today)
+    if fast != _NOT_FIXED_WIDTH:
+        return fast
+    return _date_of_birth_text(text, day_first, today)
+
+
+_NOT_FIXED_WIDTH = ""  # never a normalized date, which is eight digits or None
+_DATE_SEPARATORS = frozenset("-/.")
+
+
+def _fixed_width_date(text: str, day_first: bool, today: date) -> str | None:
+    """The three common shapes (``YYYYMMDD``, ``YYYY-MM-DD``, ``DD/MM/YYYY``) by slicing.
+
+    Same answer as the patterns in _date_of_birth_text, which stay the general path;
+    ``_NOT_FIXED_WIDTH`` for any other text.
+    """
+    length = len(text)
+    if not text.isascii():  # isdigit() also takes other scripts' digits; [0-9] does not
+        return _NOT_FIXED_WIDTH
+    if length == 8:
+        if text.isdigit():
+            return _valid_digits(text[:4], text[4:6], text[6:], today)
+        return _NOT_FIXED_WIDTH
+    if length != 10:
+        return _NOT_FIXED_WIDTH
+    if text[4] in _DATE_SEPARATORS and text[7] in _DATE_SEPARATORS:
+        year, month, day = text[:4], text[5:7], text[8:]
+        if year.isdigit() and month.isdigit() and day.isdigit():
+            return _valid_digits(year, month, day, today)
+    elif text[2] in _DATE_SEPARATORS and text[5] in _DATE_SEPARATORS:
+        first, second, year = text[:2], text[3:5], text[6:]
+        if first.isdigit() and second.isdigit() and year.isdigit():
+            if not day_first:
+                first, second = second, first
+            return _valid_digits(year, second, first, today) or _valid_digits(
+                year, first, second, today
+            )
+    return _NOT_FIXED_WIDTH
+
+
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _valid_digits(year: str, month: str, day: str, today: date) -> str | None:
+    """_valid_date for 4, 2 and 2 ASCII digits, without building a date or formatting one."""
+    y, m, d = int(year), int(month), int(day)
+    if y < 1900 or y > today.year or not 1 <= m <= 12 or d < 1:
+        return None
+    if d > _DAYS_IN_MONTH[m] and not (
+        m == 2 and d == 29 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    ):
+        return None
+    if y == today.year and (m > today.month or (m == today.month and d > today.day)):
+        return None
+    return year + month + day
+
+
+def _date_of_birth_text(text: str, day_first: bool, today: date) -> str | None:
+    """normalize_date_of_birth for stripped text, by pattern: the general path."""
     match = _DOB_COMPACT.fullmatch(text) or _DOB_YMD.fullmatch(text)
     if match:
         return _valid_date(int(match[1]), int(match[2]), int(match[3]), today)

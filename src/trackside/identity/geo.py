@@ -123,6 +123,8 @@ def lookup_key(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
+    elif text.isalpha():  # ASCII letters only ("CA", "Texas", "female"): nothing to drop
+        return text.lower()
     return _NOT_ASCII_LETTER.sub("", text.lower())
 
 

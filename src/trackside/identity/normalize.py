@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from hashlib import sha256
 from typing import Any
 
@@ -184,6 +185,28 @@ def _clear_country(raw: Any) -> str | None:
     return None
 
 
+# The hashed fields, built once: (Meta key, User field, normalizer, kind). Three normalizers
+# need per-event context (the phone's region, the date's order and today, the zip's country);
+# normalize_user passes it by kind instead of building three closures for every event.
+_PLAIN, _PHONE, _DOB, _ZIP, _COUNTRY = 0, 1, 2, 3, 4
+_HASHED_FIELDS: tuple[tuple[str, str, Callable[..., str | None], int], ...] = (
+    ("em", "email", normalize_email, _PLAIN),
+    ("ph", "phone", normalize_stripped_phone, _PHONE),
+    ("fn", "first_name", normalize_name, _PLAIN),
+    ("ln", "last_name", normalize_name, _PLAIN),
+    ("db", "date_of_birth", normalize_date_of_birth, _DOB),
+    ("ge", "gender", normalize_gender, _PLAIN),
+    ("ct", "city", normalize_city, _PLAIN),
+    ("st", "state", normalize_state, _PLAIN),
+    ("zp", "zip", normalize_zip, _ZIP),
+    ("country", "country", normalize_country, _COUNTRY),
+)  # fmt: skip
+
+
+def _today(now_ms: int | None) -> date:
+    return utc_date(now_ms) if now_ms is not None else date.today()
+
+
 def normalize_user(
     user: Any,
     *,
@@ -212,37 +235,17 @@ def normalize_user(
         get = _nothing
 
     country = None
+    country_read = False
     try:
         country = _clear_country(get("country"))
+        country_read = True
     except Exception:  # noqa: BLE001 - never raise on odd content (model_construct)
         pass
     region = country or (default_country.lower() if default_country else None)
-    # Only a date of birth needs today's date (few events carry one).
-    today = (
-        None
-        if get("date_of_birth") is None
-        else utc_date(now_ms)
-        if now_ms is not None
-        else date.today()
-    )
     phone_region = region.upper() if region else None
-
-    fields: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
-        ("em", "email", normalize_email),
-        # Values reach the normalizers stripped, so the phone skips normalize_phone's strip.
-        ("ph", "phone", lambda v: normalize_stripped_phone(v, phone_region)),
-        ("fn", "first_name", normalize_name),
-        ("ln", "last_name", normalize_name),
-        ("db", "date_of_birth", lambda v: normalize_date_of_birth(v, day_first=day_first,
-                                                                   today=today)),
-        ("ge", "gender", normalize_gender),
-        ("ct", "city", normalize_city),
-        ("st", "state", normalize_state),
-        ("zp", "zip", lambda v: normalize_zip(v, country)),
-        ("country", "country", normalize_country),
-    )  # fmt: skip
+    today: date | None = None  # only a date of birth needs it (few events carry one)
     reasons = _REASONS if region else _REASONS_WITHOUT_REGION
-    for key, name, normalizer in fields:
+    for key, name, normalizer, kind in _HASHED_FIELDS:
         raw = get(name)
         if raw is None:
             continue
@@ -252,21 +255,44 @@ def normalize_user(
             text = raw.strip()
             if not text:
                 continue
-            if name == "date_of_birth" and text.strip("0-/. ") == "":
-                warnings.append("user.date_of_birth: empty date placeholder, dropped")
-                continue
             try:
-                clear = normalizer(text)
+                if kind == _PLAIN:
+                    clear = normalizer(text)
+                elif kind == _PHONE:
+                    # Values reach it stripped, so the phone skips normalize_phone's strip.
+                    clear = normalizer(text, phone_region)
+                elif kind == _DOB:
+                    if text.strip("0-/. ") == "":
+                        warnings.append("user.date_of_birth: empty date placeholder, dropped")
+                        continue
+                    if today is None:
+                        today = _today(now_ms)
+                    clear = normalizer(text, day_first=day_first, today=today)
+                elif kind == _ZIP:
+                    clear = normalizer(text, country)
+                else:
+                    # _clear_country already normalized this very string (it strips too).
+                    clear = country if country_read else normalizer(text)
             except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
                 warnings.append(f"user.{name}: could not be normalized, dropped")
                 continue
             if clear is None:
                 warnings.append(f"user.{name}: {reasons[name]}, dropped")
             else:
-                data[key] = [sha256(clear.encode("utf-8")).hexdigest()]
+                data[key] = [sha256(clear.encode()).hexdigest()]
             continue
+        if kind == _PHONE:
+            normalize: Callable[[Any], str | None] = partial(normalizer, region=phone_region)
+        elif kind == _DOB:
+            if today is None:
+                today = _today(now_ms)
+            normalize = partial(normalizer, day_first=day_first, today=today)
+        elif kind == _ZIP:
+            normalize = partial(normalizer, country=country)
+        else:
+            normalize = normalizer
         try:
-            values = _hashed(raw, name, normalizer, warnings, reasons=reasons)
+            values = _hashed(raw, name, normalize, warnings, reasons=reasons)
         except Exception:  # noqa: BLE001 - a bug must cost one field, not the event
             warnings.append(f"user.{name}: could not be normalized, dropped")
             continue
@@ -277,9 +303,7 @@ def normalize_user(
         # normalize_external_id only strips; inlined like the fields above.
         text = raw.strip()
         if text:
-            data["external_id"] = [
-                sha256(text.encode("utf-8")).hexdigest() if hash_external_id else text
-            ]
+            data["external_id"] = [sha256(text.encode()).hexdigest() if hash_external_id else text]
     elif raw is not None:
         try:
             values = _hashed(
@@ -293,7 +317,8 @@ def normalize_user(
 
     _clear_keys(get, data, warnings, now_ms)
     result = NormalizedUser(user_data=data, country=country, warnings=warnings)
-    _ga_ids(get, result)
+    if get("ga_client_id") is not None or get("ga_session_id") is not None:
+        _ga_ids(get, result)
     return result
 
 
@@ -301,6 +326,8 @@ def _clear_text(get: Callable[[str], Any], name: str, warnings: list[str]) -> st
     value = get(name)
     if value is None:
         return None
+    if type(value) is str:  # the usual case, without _text's checks
+        return value.strip() or None
     return _text(value, f"user.{name}", warnings)
 
 
@@ -332,7 +359,8 @@ def _clear_keys(
     if fbc_text is not None and fbc is None:
         # spec §13 rule 26: a malformed fbc rejects the whole batch with 2804001.
         warnings.append("user.fbc: not a valid _fbc value (fb.<n>.<ms>.<fbclid>), dropped")
-    fbclid = _clear_text(get, "fbclid", warnings)
+    # fbclid, lead_id, subscription_id, fb_login_id: rarely set, so the call is skipped first.
+    fbclid = _clear_text(get, "fbclid", warnings) if get("fbclid") is not None else None
     if fbclid is not None:
         if not cookies.is_valid_fbclid(fbclid):
             warnings.append("user.fbclid: not a valid fbclid (letters, digits, - and _), dropped")
@@ -351,7 +379,7 @@ def _clear_keys(
         else:
             data["fbp"] = fbp
 
-    lead_id = _clear_text(get, "lead_id", warnings)
+    lead_id = _clear_text(get, "lead_id", warnings) if get("lead_id") is not None else None
     if lead_id is not None:
         if _LEAD_ID.fullmatch(lead_id):
             data["lead_id"] = lead_id
@@ -359,10 +387,12 @@ def _clear_keys(
             warnings.append("user.lead_id: not a Lead Ads id (15-17 digits), dropped")
 
     # spec §3.1: never hashed. subscription_id is free text; fb_login_id an app-scoped number.
-    subscription_id = _clear_text(get, "subscription_id", warnings)
+    subscription_id = None
+    if get("subscription_id") is not None:
+        subscription_id = _clear_text(get, "subscription_id", warnings)
     if subscription_id is not None:
         data["subscription_id"] = subscription_id
-    login_id = _clear_text(get, "fb_login_id", warnings)
+    login_id = _clear_text(get, "fb_login_id", warnings) if get("fb_login_id") is not None else None
     if login_id is not None:
         if login_id.isdigit():
             data["fb_login_id"] = login_id

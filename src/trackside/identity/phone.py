@@ -22,6 +22,9 @@ __all__ = ["normalize_phone", "normalize_stripped_phone"]
 # (letters, extensions) goes through the library's full parser.
 _SIMPLE = re.compile(r"[+]?[0-9 ()./\-\u00a0]+")
 _SEPARATORS = re.compile(r"[ ()./\-\u00a0]+")
+# The same separators for str.translate, about twice as fast as the two patterns above on a
+# typical number; _digits_only checks it gives exactly what they give.
+_DROP_SEPARATORS = str.maketrans("", "", " ()./-\u00a0")
 
 
 @lru_cache(maxsize=512)
@@ -67,12 +70,27 @@ def normalize_phone(value: str, region: str | None = None) -> str | None:
     return _normalize_phone(value.strip(), region.upper() if region else None)
 
 
+def _digits_only(text: str) -> str | None:
+    """``_SEPARATORS.sub("", text)`` when ``_SIMPLE.fullmatch(text)``, else None."""
+    if text[:1] == "+":
+        body = text[1:].translate(_DROP_SEPARATORS)
+        plus = "+"
+    else:
+        body = text.translate(_DROP_SEPARATORS)
+        plus = ""
+    if body.isdigit() and body.isascii():  # isdigit() alone takes other scripts' digits
+        return plus + body
+    if body or len(text) == len(plus):
+        return None  # something that is neither a digit nor a separator; or "" or "+"
+    return plus  # nothing but separators: _SIMPLE matches them too
+
+
 @lru_cache(maxsize=8192)
 def _normalize_phone(text: str, region: str | None) -> str | None:
     if not text:
         return None
-    if _SIMPLE.fullmatch(text):
-        digits = _SEPARATORS.sub("", text)
+    digits = _digits_only(text)
+    if digits is not None:
         if digits.startswith("+"):
             return _e164_digits_fast(digits, None)
         if digits.startswith("00"):

@@ -22,8 +22,10 @@ __all__ = ["UNSURE", "fast_e164_digits"]
 UNSURE = object()
 
 _MIN_NSN, _MAX_NSN = 2, 17  # phonenumberutil._MIN_LENGTH_FOR_NSN / _MAX_LENGTH_FOR_NSN
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-          "uan", "voicemail", "fixed_line", "mobile")  # fmt: skip
+# Validity is "any type matches", so the order only changes speed: the common types first
+# (the library tests premium rate first because it also wants to name the type).
+_TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
+          "personal_number", "pager", "uan", "voicemail")  # fmt: skip
 
 _Desc = tuple[frozenset[int] | None, re.Pattern[str]]
 
@@ -44,8 +46,10 @@ class _Region:
 
     __slots__ = (
         "by_length",
+        "calling_code",
         "general",
         "intl",
+        "intl_literal",
         "leading",
         "lengths",
         "local_lengths",
@@ -53,6 +57,8 @@ class _Region:
         "metadata",
         "min_length",
         "prefix",
+        "prefix_literal",
+        "sole",
         "transform",
         "types",
     )  # fmt: skip
@@ -71,24 +77,53 @@ class _Region:
         self.transform = metadata.national_prefix_transform_rule or None
         self.intl = re.compile(metadata.international_prefix) if metadata.international_prefix \
             else None  # fmt: skip
+        # Most prefixes are plain digits ("0", "00", "011"): startswith() then does the
+        # pattern's work at a fraction of a regex call.
+        self.prefix_literal = prefix if prefix and prefix.isdigit() and prefix.isascii() else None
+        intl = metadata.international_prefix
+        self.intl_literal = intl if intl and intl.isdigit() and intl.isascii() else None
         self.lengths = frozenset(general.possible_length)
         self.local_lengths = frozenset(general.possible_length_local_only or ())
         self.min_length = general.possible_length[0]
         self.max_length = general.possible_length[-1]
         self.by_length: dict[int, re.Pattern[str] | None] = {}
+        code = metadata.country_code
+        self.calling_code = (code, str(code)) if code else None
+        # The only region of its calling code (FR, DE…; not GB, US): the region of a number
+        # with that code needs no leading-digits choice.
+        self.sole = bool(code) and COUNTRY_CODE_TO_REGION_CODE.get(code or 0, ()) == (region,)
 
     def type_pattern(self, length: int) -> re.Pattern[str] | None:
         """One alternation of every number-type pattern that allows this length."""
+        parts = [p.pattern for lengths, p in self.types if lengths is None or length in lengths]
+        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+
+    def valid_pattern(self, length: int) -> re.Pattern[str] | None:
+        """The general pattern and the type alternation for this length as one pattern.
+
+        A lookahead holds the general test, so one fullmatch answers both; None when no
+        number of this length can be valid.
+        """
         try:
             return self.by_length[length]
         except KeyError:
-            parts = [p.pattern for lengths, p in self.types if lengths is None or length in lengths]
-            compiled = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+            compiled = None
+            general = self.general
+            if general is not None and (general[0] is None or length in general[0]):
+                types = self.type_pattern(length)
+                if types is not None:
+                    compiled = re.compile(f"(?=(?:{general[1].pattern})\\Z)(?:{types.pattern})")
             self.by_length[length] = compiled
             return compiled
 
     def valid(self, nsn: str) -> bool:
         """phonenumbers._number_type_helper(nsn, metadata) != UNKNOWN."""
+        length = len(nsn)
+        pattern = self.by_length[length] if length in self.by_length else self.valid_pattern(length)
+        return pattern is not None and pattern.fullmatch(nsn) is not None
+
+    def valid_reference(self, nsn: str) -> bool:
+        """valid() as separate tests, the library's steps; the reference valid() is tested on."""
         general = self.general
         if general is None:
             return False
@@ -105,14 +140,21 @@ class _Region:
         """phonenumbers' national prefix stripping + the length test parse() applies after."""
         if self.prefix is None or not number:
             return number
-        match = self.prefix.match(number)
-        if match is None:
-            return number
-        if self.transform is not None and match.groups() and match.groups()[-1] is not None:
-            return UNSURE  # digit-rewriting rules (AR, MX…): leave them to the library
+        literal = self.prefix_literal
+        if literal is not None:
+            if not number.startswith(literal):
+                return number
+            end = len(literal)  # a literal has no groups, so no transform applies
+        else:
+            match = self.prefix.match(number)
+            if match is None:
+                return number
+            if self.transform is not None and match.groups() and match.groups()[-1] is not None:
+                return UNSURE  # digit-rewriting rules (AR, MX…): leave them to the library
+            end = match.end()
         general = self.general[1] if self.general else None
         viable = general is not None and general.fullmatch(number) is not None
-        stripped = number[match.end() :]
+        stripped = number[end:]
         if viable and (general is None or general.fullmatch(stripped) is None):
             return number
         # parse() keeps the stripped form only if its length is possible (or too long).
@@ -122,6 +164,11 @@ class _Region:
         if length <= self.max_length and length not in self.lengths:
             return number
         return stripped
+
+
+# "33" → (33, ("FR",)): the library's int(number[:size]) lookup without the int().
+_CALLING_CODES = {str(code): (code, regions)
+                  for code, regions in COUNTRY_CODE_TO_REGION_CODE.items() if regions}  # fmt: skip
 
 
 @cache
@@ -158,11 +205,14 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
     if digits.startswith("+"):
         body = digits[1:]
         if not body or body[0] == "0" or len(body) <= _MIN_NSN:
-            return UNSURE
+            # After a "+", parse() raises for these (TOO_SHORT_AFTER_IDD, or
+            # INVALID_COUNTRY_CODE: no calling code starts with 0). They are common: a national
+            # number that is invalid in its region is retried as "+" + digits ("+0612…").
+            return None
         for size in (1, 2, 3):
-            country_code = int(body[:size])
-            regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
-            if regions:
+            found = _CALLING_CODES.get(body[:size])
+            if found is not None:
+                country_code, regions = found
                 break
         else:
             return UNSURE
@@ -178,15 +228,18 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
         info = _region(region)
         if info is None:
             return UNSURE
-        calling_code = info.metadata.country_code
+        calling_code = info.calling_code
         if calling_code is None:
             return UNSURE
-        country_code = calling_code
+        country_code = calling_code[0]
         # The library treats a leading IDD ("011" in the US) or the region's own calling code
         # specially; those rare inputs go to it.
-        if digits.startswith(str(country_code)):
+        if digits.startswith(calling_code[1]):
             return UNSURE
-        if info.intl is not None and info.intl.match(digits):
+        if info.intl_literal is not None:
+            if digits.startswith(info.intl_literal):
+                return UNSURE
+        elif info.intl is not None and info.intl.match(digits):
             return UNSURE
         nsn = digits
     if len(nsn) < _MIN_NSN:
@@ -201,4 +254,5 @@ def fast_e164_digits(digits: str, region: str | None) -> str | object | None:
     # zeros only when there is more than one digit; a number that is all zeros collapses.
     if nsn.startswith("0") and nsn.strip("0") == "":
         return UNSURE
-    return f"{country_code}{nsn}" if _is_valid(country_code, nsn) else None
+    valid = info.valid(nsn) if info.sole else _is_valid(country_code, nsn)
+    return f"{country_code}{nsn}" if valid else None
