@@ -24,6 +24,7 @@ from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.browser import BeaconMapping, BeaconRefused, read_beacon
 from trackside.web import browser
 from trackside.web.committer import Committer, CommitterClosed
+from trackside.web.cookie_header import set_cookie
 from trackside.web.errors import error_response
 from trackside.web.refusals import RefusedOrigins
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
@@ -160,9 +161,8 @@ class CollectEndpoint:
                                     ("_fbc", cookies.fbc, cookies.set_fbc)):
             if wanted and value:
                 # Not HttpOnly: the Meta Pixel reads these (spec/integrations.md §6.3).
-                response.set_cookie(name, value, max_age=browser.COOKIE_MAX_AGE_S, path="/",
-                                    domain=beacons.shop.settings.cookie_domain, secure=secure,
-                                    httponly=False, samesite="lax")
+                set_cookie(response, name, value, max_age=browser.COOKIE_MAX_AGE_S,
+                           domain=beacons.shop.settings.cookie_domain, secure=secure)
         return response
 
 
