@@ -68,3 +68,16 @@ async def test_a_disconnect_before_the_end_is_an_incomplete_body() -> None:
                         {"type": "http.disconnect"}])
     with pytest.raises(BodyIncomplete):
         await read_body(request, 100)
+
+
+async def test_a_body_read_before_is_read_as_starlette_reads_it() -> None:
+    request = _request(_messages([b'{"a":', b"1}"]))
+    assert await request.body() == b'{"a":1}'
+    assert await read_body(request, 100) == b'{"a":1}'
+    with pytest.raises(BodyTooLarge):
+        await read_body(request, 3)
+    streamed = _request(_messages([b"xy"]))
+    async for _ in streamed.stream():
+        pass
+    with pytest.raises(RuntimeError, match="consumed"):
+        await read_body(streamed, 100)
