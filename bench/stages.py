@@ -327,7 +327,7 @@ def collect_stages(runtime: Runtime, app: Any, loop: asyncio.AbstractEventLoop, 
         lambda: [read_beacon(b) for b in bodies] and n, rounds)))
     beacons = [read_beacon(b) for b in bodies]
     rows.append(("cookies decided", median_us(lambda: [
-        browser.decide_cookies(b.cookies, b.click_id(), 1_700_000_000_000, 1, True)
+        browser.decide_by_hand(b.cookies, b.click_id(), 1_700_000_000_000, 1, True)
         for b in beacons] and n, rounds)))
 
     def mapped() -> list[Any]:

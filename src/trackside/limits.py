@@ -159,37 +159,67 @@ def _keeps_limits(raw: dict[str, Any], max_event_bytes: int) -> bool:
         return False
     if size * 2 > max_event_bytes:
         return False
+    # A string has no more characters than its JSON has bytes: in an event no bigger than the
+    # shortest string limit, no string or key can be over one, and the walk skips measuring.
+    unbounded = size > MAX_URL_CHARS
     for key, value in raw.items():
-        if len(key) > MAX_STRING_CHARS or not _fast_ok(
-                value, 1, MAX_URL_CHARS if key in _URL_FIELDS else MAX_STRING_CHARS,
-                key in _IDENTITY_CONTAINERS):
+        kind = type(value)
+        if kind is str:
+            if unbounded and len(value) > (MAX_URL_CHARS if key in _URL_FIELDS
+                                            else MAX_STRING_CHARS):
+                return False
+        elif kind is dict or kind is list:
+            if not _fast_ok(value, 1, MAX_URL_CHARS if key in _URL_FIELDS else MAX_STRING_CHARS,
+                            key in _IDENTITY_CONTAINERS, unbounded):
+                return False
+        elif not _scalar_ok(value, kind):
+            return False
+        if unbounded and len(key) > MAX_STRING_CHARS:
             return False
     return True
 
 
-def _fast_ok(value: Any, depth: int, max_chars: int, identity: bool) -> bool:
-    kind = type(value)
-    if kind is str:
-        return len(value) <= max_chars
+def _scalar_ok(value: Any, kind: type) -> bool:
     if kind is bool or value is None:
         return True
     if kind is float:
         return math.isfinite(value)
     if kind is int:
         return bool(-MAX_INTEGER <= value <= MAX_INTEGER)
-    if kind is dict:
-        if depth >= MAX_DEPTH:
-            return False
+    return False  # subclasses, tuples, other types: the general walk knows what they mean
+
+
+def _fast_ok(value: dict[Any, Any] | list[Any], depth: int, max_chars: int, identity: bool,
+             unbounded: bool) -> bool:
+    """A container's values, scalars checked in the loop: a call per value was most of the
+    walk's time."""
+    if depth >= MAX_DEPTH:
+        return False
+    if type(value) is dict:
         child_identity = identity and depth == 1
         for key, item in value.items():
-            if len(key) > MAX_STRING_CHARS or not _fast_ok(item, depth + 1, max_chars,
-                                                            child_identity):
+            kind = type(item)
+            if kind is str:
+                if unbounded and len(item) > max_chars:
+                    return False
+            elif kind is dict or kind is list:
+                if not _fast_ok(item, depth + 1, max_chars, child_identity, unbounded):
+                    return False
+            elif not _scalar_ok(item, kind):
+                return False
+            if unbounded and len(key) > MAX_STRING_CHARS:
                 return False
         return True
-    if kind is list:
-        if depth >= MAX_DEPTH:
+    if len(value) > (MAX_IDENTITY_VALUES if identity and depth == 2 else MAX_LIST_ITEMS):
+        return False
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            if unbounded and len(item) > max_chars:
+                return False
+        elif kind is dict or kind is list:
+            if not _fast_ok(item, depth + 1, max_chars, False, unbounded):
+                return False
+        elif not _scalar_ok(item, kind):
             return False
-        if len(value) > (MAX_IDENTITY_VALUES if identity and depth == 2 else MAX_LIST_ITEMS):
-            return False
-        return all(_fast_ok(item, depth + 1, max_chars, False) for item in value)
-    return False  # subclasses, tuples, other types: the general walk knows what they mean
+    return True

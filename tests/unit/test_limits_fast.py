@@ -92,3 +92,22 @@ def test_a_body_near_the_size_limit_is_measured_exactly() -> None:
     exact = len(json.dumps(raw, separators=(",", ":")))
     assert limits.check_event(raw, exact) == []
     assert limits.check_event(raw, exact - 1)[0][0] == "(event)"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["event_source_url", "referrer_url", "event_name", "custom_data",
+                        "user", "order"]),
+       st.integers(limits.MAX_URL_CHARS - 40, limits.MAX_URL_CHARS + 40),
+       st.sampled_from(["x", "é", "\u2028", "\x00", '"']), st.booleans())
+def test_strings_around_the_shortest_limit_are_measured(key: str, length: int, char: str,
+                                                        as_key: bool) -> None:
+    """An event no bigger than the URL limit skips measuring strings; one a byte bigger
+    must not, whether the long string is a value, a nested value or a key."""
+    text = char * length
+    value: Any = text if key.endswith(("_url", "_name")) else (
+        {text: 1} if as_key else {"k": [text]})
+    raw = {key: value, "event_id": "e1"}
+    general = limits.event_problems(raw)
+    if limits._keeps_limits(raw, limits.DEFAULT_MAX_EVENT_BYTES):
+        assert general == []
+    assert limits.check_event(raw) == general

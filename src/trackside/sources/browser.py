@@ -96,13 +96,15 @@ class BeaconMapping:
         self.max_event_bytes = settings.max_event_bytes
 
     def event(self, beacon: Beacon, cookies: Mapping[str, str], *, fbp: str | None,
-              fbc: str | None, ip: str | None,
-              user_agent: str | None) -> tuple[Event, BrowserFacts] | list[FieldError]:
+              fbc: str | None, ip: str | None, user_agent: str | None,
+              consent: dict[str, str] | None = None,
+              ) -> tuple[Event, BrowserFacts] | list[FieldError]:
         """The canonical event and the facts the join needs, or the beacon's fields that
         refuse it.
 
         ``cookies`` are the request's and the beacon's; ``fbp``/``fbc`` the values the event
-        carries (web/browser.py decides them with the cookies the response sets).
+        carries (web/browser.py decides them with the cookies the response sets);
+        ``consent`` the beacon's ``consent_signals()`` when the caller already has them.
         """
         params = beacon.params
         purchase = beacon.type == "purchase"
@@ -124,7 +126,8 @@ class BeaconMapping:
         if session:
             user["ga_session_id"] = session
         join_keys, notes = self._join_keys(params)
-        consent = beacon.consent_signals()
+        if consent is None:
+            consent = beacon.consent_signals()
         raw: dict[str, Any] = {
             "event_name": name,
             "event_id": None if purchase else beacon.event_id,
@@ -175,7 +178,9 @@ class BeaconMapping:
     def _ga_session(self, cookies: Mapping[str, str]) -> str | None:
         if self.ga_session_cookie:
             return cookies.get(self.ga_session_cookie)
-        return next((v for k, v in sorted(cookies.items()) if k.startswith("_ga_")), None)
+        # The first by name, as sorting them all would find it.
+        names = [name for name in cookies if name.startswith("_ga_")]
+        return cookies[min(names)] if names else None
 
 
 def _fbclid_of(url: str | None) -> str | None:

@@ -27,6 +27,7 @@ from trackside.runtime import Runtime, ShopRuntime
 from trackside.sources.browser import BeaconMapping, BeaconRefused, read_beacon
 from trackside.web import browser
 from trackside.web.committer import Committer, CommitterClosed
+from trackside.web.cookie_header import set_cookie
 from trackside.web.errors import error_response
 from trackside.web.refusals import RefusedOrigins
 from trackside.web.requests import BodyIncomplete, BodyTooLarge, read_body
@@ -67,9 +68,8 @@ class CollectEndpoint:
         self.refusals = RefusedOrigins()
         self._own_committer: Committer | None = None
 
-    def _shop(self, request: Request) -> _ShopBeacons | None:
-        shop = self.runtime.shops.by_origin(request.headers.get("origin"),
-                                            request.headers.get("host"))
+    def _shop(self, origin: str | None, host: str | None) -> _ShopBeacons | None:
+        shop = self.runtime.shops.by_origin(origin, host)
         return None if shop is None else self.shops[shop.name]
 
     def _committer(self, request: Request) -> Committer:
@@ -96,7 +96,7 @@ class CollectEndpoint:
 
     async def preflight(self, request: Request) -> Response:
         origin = request.headers.get("origin")
-        if self._shop(request) is None:
+        if self._shop(origin, request.headers.get("host")) is None:
             return self._refused(origin)
         headers = self._cors(origin)
         headers.update({"Access-Control-Allow-Methods": "POST",
@@ -105,19 +105,20 @@ class CollectEndpoint:
         return Response(status_code=204, headers=headers)
 
     async def post(self, request: Request) -> Response:
-        origin = request.headers.get("origin")
-        beacons = self._shop(request)
+        headers = request.headers
+        origin, host = headers.get("origin"), headers.get("host")
+        beacons = self._shop(origin, host)
         if beacons is None:
             return self._refused(origin)
         cors = self._cors(origin)
         peer = request.client.host if request.client else None
-        ip = browser.client_ip(peer, request.headers.get("x-forwarded-for"), self.trusted)
+        ip = browser.client_ip(peer, headers.get("x-forwarded-for"), self.trusted)
         wait = self.limiter.check(browser.rate_key(ip or "unknown"))
         if wait is not None:
             retry = str(max(1, math.ceil(wait)))
             return error_response(429, f"Too many events from this address; retry in {retry} s",
                                   headers={**cors, "Retry-After": retry})
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in _MEDIA_TYPES:
             return error_response(415, "Send the beacon as application/json or text/plain",
                                   headers=cors)
@@ -140,10 +141,11 @@ class CollectEndpoint:
         # The builder's subdomainIndex is the eTLD+1 of the domain the cookie is set on.
         cookies = browser.first_party_cookies(
             known, beacon.click_id(), builder=settings.fb_cookie_builder,
-            host=settings.cookie_domain or request.headers.get("host"), index=beacons.index,
+            host=settings.cookie_domain or host, index=beacons.index,
             now_ms=int(time.time() * 1000), may_store=may_store)
         mapped = beacons.mapping.event(beacon, known, fbp=cookies.fbp, fbc=cookies.fbc,
-                                    ip=ip, user_agent=request.headers.get("user-agent"))
+                                       ip=ip, user_agent=headers.get("user-agent"),
+                                       consent=consent)
         if isinstance(mapped, list):
             return error_response(400, "The event is not valid", mapped, headers=cors)
         event, facts = mapped
@@ -168,14 +170,14 @@ class CollectEndpoint:
         else:
             response = FastJSONResponse({"status": result.status, "event_id": result.event_id},
                                         status_code=202, headers=cors)
-        secure = (origin or "").startswith("https://") or request.url.scheme == "https"
+        # The scope's scheme is what request.url would say, without building the URL.
+        secure = (origin or "").startswith("https://") or request.scope.get("scheme") == "https"
         for name, value, wanted in (("_fbp", cookies.fbp, cookies.set_fbp),
                                     ("_fbc", cookies.fbc, cookies.set_fbc)):
             if wanted and value:
                 # Not HttpOnly: the Meta Pixel reads these (spec/integrations.md §6.3).
-                response.set_cookie(name, value, max_age=browser.COOKIE_MAX_AGE_S, path="/",
-                                    domain=beacons.shop.settings.cookie_domain, secure=secure,
-                                    httponly=False, samesite="lax")
+                set_cookie(response, name, value, max_age=browser.COOKIE_MAX_AGE_S,
+                           domain=beacons.shop.settings.cookie_domain, secure=secure)
         return response
 
 

@@ -9,10 +9,11 @@ nothing a client sends is echoed into the logs.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
+from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trackside import metrics
@@ -33,7 +34,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope) or uuid.uuid4().hex
+        rid = _incoming_id(scope) or new_request_id()
         token = request_id.set(rid)
         t0 = time.perf_counter()
         status = 500  # until the app answers
@@ -59,12 +60,33 @@ class RequestContext:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            metrics.HTTP_REQUESTS.labels(template, str(status)).inc()
+            _request_counter(template, status).inc()
             if log.isEnabledFor(logging.INFO):
                 elapsed_ms = (time.perf_counter() - t0) * 1000
                 log.info("%s %s %d %.1fms", scope["method"], template, status, elapsed_ms,
                          extra={"status": status})
             request_id.reset(token)
+
+
+def new_request_id() -> str:
+    """32 random hex digits, as ``uuid4().hex`` reads, at a fifth of its cost: nothing
+    parses the id as a UUID, and building one was a fifth of the middleware's time."""
+    return os.urandom(16).hex()
+
+
+#: (route template, status) → its counter child. prometheus_client's ``labels()`` takes a
+#: lock and checks its arguments on every call, three times the ``inc()`` itself; the keys are
+#: bounded (the app's route templates, "unmatched", HTTP status codes) and nothing removes a
+#: child of HTTP_REQUESTS, so the child it returned once stays the one /metrics reads.
+_COUNTERS: dict[tuple[str, int], Counter] = {}
+
+
+def _request_counter(template: str, status: int) -> Counter:
+    counter = _COUNTERS.get((template, status))
+    if counter is None:
+        counter = _COUNTERS[(template, status)] = metrics.HTTP_REQUESTS.labels(
+            template, str(status))
+    return counter
 
 
 def _incoming_id(scope: Scope) -> str | None:
