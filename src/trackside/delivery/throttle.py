@@ -21,7 +21,7 @@ log = logging.getLogger("trackside.delivery")  # one logger for the whole worker
 BACKOFF_BASE_S = 2.0  # first retry within seconds (full jitter on 2 s)
 BACKOFF_CAP_S = 3600.0
 #: Throttle pauses without a hint from the vendor: 5 s, doubling per throttle in a row, up to
-#: 15 minutes; a success starts again at 5 s (spec §6.2 "long backoff" only when it persists).
+#: 15 minutes; a success starts again at 5 s (a long backoff only when the throttling persists).
 THROTTLE_FIRST_S = 5.0
 THROTTLE_CAP_S = 900.0
 #: Failed requests in a row (outside an isolation) that open a destination's circuit.
@@ -97,8 +97,8 @@ class ThrottleMixin(WorkerBase):
         name = destination.name
         self.throttles_in_a_row[name] = self.throttles_in_a_row.get(name, 0) + 1
         in_a_row = self.throttles_in_a_row[name]
-        # The vendor's own estimate wins over ours (spec §6.2: honour
-        # estimated_time_to_regain_access).
+        # The vendor's own estimate wins over ours (Meta's estimated_time_to_regain_access:
+        # https://developers.facebook.com/docs/marketing-api/overview/rate-limiting).
         pause = result.retry_after_s or throttle_pause(in_a_row)
         until = now + pause
         log.warning("%s throttles us (code %s, %d in a row): pausing %.0f s, until %s",

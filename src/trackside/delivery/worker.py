@@ -39,14 +39,15 @@ from trackside.store import AttemptRecord, Claimed, Finished, Store, StoreError
 
 log = logging.getLogger("trackside.delivery")  # one logger for the whole worker
 
-CLAIM_LIMIT = 1000  # rows per claim; Meta takes 1,000 events per request (spec §6.1)
+CLAIM_LIMIT = 1000  # rows per claim; Meta takes 1,000 events per request
 #: A killed worker's rows are due again this long after its last heartbeat; the heartbeat
 #: (every lease/3) keeps a slow send's rows from being sent twice meanwhile.
 #: How long a lane waits before claiming again when the store did not answer.
 STORE_RETRY_S = 2.0
 LEASE_S = 30.0
-#: Requests in flight per destination: Meta answers in ~0.6 s (spec §6.1), so one request at
-#: a time would cap a destination at ~1,600 events/s whatever our CPU does.
+#: Requests in flight per destination: Meta answers in ~0.6 s (most answers take under 600 ms,
+#: Meta's Conversions API support page), so one request at a time would cap a destination at
+#: ~1,600 events/s whatever our CPU does.
 CONCURRENCY = 4
 
 
@@ -337,8 +338,9 @@ class Worker(IsolationMixin, ThrottleMixin):
             return
         if verdict is Verdict.REJECTED:
             if len(group) > 1:
-                # One invalid event rejects the whole request (spec §0.1, §6.2): bisect so
-                # every valid event is delivered and only the bad ones are dead-lettered.
+                # One invalid event rejects the whole request: bisect so every valid event is
+                # delivered and only the bad ones are dead-lettered. Meta:
+                # https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api
                 await self._step(batch, destination, group, record, now,
                                  "splitting to find the refused event")
                 await self._split(destination, group, batch)

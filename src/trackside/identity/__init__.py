@@ -1,4 +1,4 @@
-"""Identity: per-field normalization, hashing, cookies and event ids (spec/meta-capi.md §3)."""
+"""Identity: per-field normalization, hashing, cookies and event ids (Meta's ``user_data``)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
 """Meta ``_fbp``/``_fbc`` and Google ``_ga``/``_ga_<stream>`` cookie values.
 
-Formats: spec/meta-capi.md §3.2 (fbc/fbp, appendix), §13 rules 26-27 (what Graph accepts, else
-2804001 "Click ID Incorrectly Formatted"), spec/integrations.md §1.3 (GA client and session ids)
-and §6. Values are never case-changed: "ClickID value is case sensitive" (spec §3.2).
+fbc/fbp formats and the appendix:
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
+(a malformed fbc gets 2804001 "Click ID Incorrectly Formatted"; rules 26-27 of trackside's
+Meta validator, destinations/meta/rules/events.py). Values are never case-changed: Meta says
+"ClickID value is case sensitive". Google does not document the ``_ga`` formats (and
+discourages parsing them); they are described below.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ __all__ = [
 # Explicit ASCII classes everywhere: Python's \d also matches e.g. Arabic-Indic digits, which
 # Graph would reject.
 _APPENDIX = r"(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?"
-# spec/meta-capi.md §13 rule 26; the fbclid is base64url-like (letters, digits, '-', '_'),
-# spec §3.2: validators allowing only [A-Za-z0-9] broke on real values.
+# Rule 26 (meta/rules/events.py); the fbclid is base64url-like (letters, digits, '-', '_'):
+# validators allowing only [A-Za-z0-9] broke on real values.
 _FBC = re.compile(r"fb\.[0-9]+\.[0-9]{10,13}\.([A-Za-z0-9_-]+)" + _APPENDIX)
-# spec/meta-capi.md §13 rule 27: the random part is digits.
+# Rule 27 (meta/rules/events.py): the random part is digits.
 _FBP = re.compile(r"fb\.[0-9]+\.[0-9]{10,13}\.[0-9]+" + _APPENDIX)
 _FBCLID = re.compile(r"[A-Za-z0-9_-]+")
-# spec/integrations.md §1.3: GA1.<domain depth>.<random>.<first seen>; "strip the first two
-# fields, do not assume the random part's length". Depth may carry a path depth ("1-2").
+# GA1.<domain depth>.<random>.<first seen>: strip the first two fields, do not assume the
+# random part's length. Depth may carry a path depth ("1-2").
 _GA_COOKIE = re.compile(r"GA[0-9]+\.[0-9]+(?:-[0-9]+)?\.([0-9]+\.[0-9]+)")
 _GS1 = re.compile(r"GS1\.[0-9]+(?:-[0-9]+)?\.([0-9]+)(?:\..*)?", re.DOTALL)
 _GS2_PREFIX = re.compile(r"GS2\.[0-9]+(?:-[0-9]+)?\.")
@@ -57,9 +60,9 @@ def is_valid_fbclid(fbclid: str) -> bool:
 
 
 def build_fbc(fbclid: str, now_ms: int, subdomain_index: int = 1) -> str:
-    """``fb.<subdomain_index>.<now_ms>.<fbclid>``; index 1 when made server-side (spec §3.2).
+    """``fb.<subdomain_index>.<now_ms>.<fbclid>``; Meta says index 1 when made server-side.
 
-    The fbclid is used verbatim (never lower-cased or decoded again, spec/integrations.md §6).
+    The fbclid is used verbatim: it is case-sensitive, never lower-cased or decoded again.
     """
     if not _FBCLID.fullmatch(fbclid):
         raise ValueError("fbclid must be letters, digits, '-' or '_'")
@@ -92,7 +95,7 @@ def ga_session_id(cookie: str) -> str | None:
 
     GS1: ``GS1.1.<session_id>.<session_number>....`` (3rd field). GS2 (since ~May 2025):
     ``GS2.1.s1747132561$o1$g0$t...``, ``$``-separated tokens in no guaranteed order; the
-    session id is the token that starts with ``s`` (spec/integrations.md §1.3).
+    session id is the token that starts with ``s``.
     """
     if not isinstance(cookie, str):
         return None

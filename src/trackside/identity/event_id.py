@@ -1,8 +1,9 @@
-"""Event ids: one per business fact, shared by the pixel, CAPI and GA4 (DESIGN.md "Event ids").
+"""Event ids: one per business fact, shared by the pixel, CAPI and GA4.
 
-Meta deduplicates on (event_name, event_id) within 48 h (spec/meta-capi.md §5 rule 1); an id
-invented independently on each side is the main cause of double-counted purchases (§11
-problem 1). So ids come from business keys wherever one exists.
+Meta deduplicates on (event_name, event_id) within 48 h
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/deduplicate-pixel-and-server-events).
+An id invented independently on each side is the main cause of double-counted purchases, so
+ids come from business keys wherever one exists.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def purchase_event_id(reference: str, prefix: str = "") -> str:
     """The order's checkout reference, with the shop prefix: ``prefix + reference``.
 
     The browser tag computes the same value on the confirmation page, so pixel ``eventID``,
-    CAPI ``event_id`` and GA4 ``transaction_id`` are identical (DESIGN.md).
+    CAPI ``event_id`` and GA4 ``transaction_id`` are identical (docs/browser-tag.md, ``purchase``).
     """
     return f"{prefix}{reference}"
 

@@ -1,9 +1,10 @@
 """One normalizer per customer-information field: clear value in, normalized clear value out.
 
-Each returns the string Meta wants hashed (spec/meta-capi.md §3.1), or None when the value
-cannot be normalized. None of them raise on any ``str``; ``normalize_user`` turns a None into a
-warning that names the field. Deliberate departures from Meta's SDK are listed in
-tests/unit/test_normalize_oracle.py.
+Each returns the string Meta wants hashed
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters),
+or None when the value cannot be normalized. None of them raise on any ``str``;
+``normalize_user`` turns a None into a warning that names the field. Deliberate departures
+from Meta's SDK are listed in tests/unit/test_normalize_oracle.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = [
     "normalize_zip",
 ]
 
-# One "@", no whitespace, a dot in the domain: what Meta's SDK checks (.+@.+\..+, §9.2) made
+# One "@", no whitespace, a dot in the domain: what Meta's SDK checks (.+@.+\..+) made
 # stricter so that "a@b@c.d" or "john smith@x.com" are refused rather than hashed.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.][^@\s]*\.[^@\s.]+")
 # ASCII fast paths: most names and cities are plain ASCII, where str.translate beats a per-
@@ -46,7 +47,7 @@ _ZIP_PLUS_4 = re.compile(r"([0-9]{5})-[0-9]{4}")
 
 
 def normalize_email(value: str) -> str | None:
-    """Trimmed, lowercased address; None if it is not shaped like an address (spec §3.1 em)."""
+    """Trimmed, lowercased address (Meta's ``em``); None if it is not shaped like an address."""
     text = value.strip().lower()
     return text if _EMAIL.fullmatch(text) else None
 
@@ -59,7 +60,7 @@ def _unicode_keep(text: str, keep: str) -> str:
 
 def _lower_nfc(text: str) -> str:
     # lower() first: it can decompose (İ → i + U+0307); NFC afterwards recomposes, so Meta's
-    # "valéry" example hashes the same whether the input was composed or not (spec §3.1).
+    # "valéry" example hashes the same whether the input was composed or not.
     return unicodedata.normalize("NFC", text.lower())
 
 
@@ -89,7 +90,7 @@ def normalize_name(value: str) -> str | None:
     """First or last name: NFC, lowercase, punctuation and symbols removed, accents kept.
 
     ``O'Brien`` → ``obrien``, ``Jean-Luc`` → ``jeanluc``, ``Valéry`` → ``valéry``, ``정`` kept
-    (spec §3.1 fn/ln: "lowercase, no punctuation; non-Latin kept, UTF-8"). Inner whitespace is
+    (Meta's fn/ln: lowercase, no punctuation; non-Latin kept, UTF-8). Inner whitespace is
     kept as one space: Meta's rule removes punctuation, not spaces ("mary ann").
     """
     text = value.lower().translate(_NAME_ASCII_DROP) if value.isascii() else _unicode_name(value)
@@ -100,7 +101,7 @@ def normalize_name(value: str) -> str | None:
 
 
 def normalize_city(value: str) -> str | None:
-    """Lowercase letters only: no spaces, punctuation or digits (spec §3.1 ct: ``newyork``)."""
+    """Lowercase letters only: no spaces, punctuation or digits (Meta's ct: ``newyork``)."""
     if value.isascii():
         # One ASCII word ("Paris") has nothing to drop; the pattern is for the rest.
         text = value.lower() if value.isalpha() else _NOT_ASCII_LOWER.sub("", value.lower())
@@ -112,8 +113,8 @@ def normalize_city(value: str) -> str | None:
 def normalize_state(value: str) -> str | None:
     """US state / Canadian province → 2-letter code; else lowercase, no punctuation or spaces.
 
-    spec §3.1 st: "US: 2-letter ANSI/FIPS code lowercase; elsewhere lowercase, no
-    punctuation/specials/spaces". Full names are mapped (``California`` → ``ca``,
+    Meta's st: US, the 2-letter ANSI/FIPS code lowercase; elsewhere lowercase, no
+    punctuation, special characters or spaces. Full names are mapped (``California`` → ``ca``,
     ``Québec`` → ``qc``); two-letter input is taken as a code.
     """
     code = state_code(lookup_key(value))
@@ -127,7 +128,7 @@ def normalize_state(value: str) -> str | None:
 
 
 def normalize_zip(value: str, country: str | None = None) -> str | None:
-    """Lowercase, no spaces or dashes; US ZIP+4 → its first 5 digits (spec §3.1 zp).
+    """Lowercase, no spaces or dashes; US ZIP+4 → its first 5 digits (Meta's zp).
 
     US rule applies when the country is ``us`` or the shape is unmistakably ZIP+4
     (``94035-1234``). UK postcodes keep the whole code (``m11ae``).
@@ -157,12 +158,12 @@ def normalize_country(value: str) -> str | None:
 
 
 def normalize_gender(value: str) -> str | None:
-    """``f`` or ``m`` (spec §3.1 ge) from words and titles (``Mme``, ``Herr``, ``female``…)."""
+    """``f`` or ``m`` (Meta's ge) from words and titles (``Mme``, ``Herr``, ``female``…)."""
     return gender_code(value.strip())
 
 
 def _valid_date(year: int, month: int, day: int, today: date) -> str | None:
-    # spec §3.1 db: year 1900..current year; and it must be a real date not in the future.
+    # Meta's db: year 1900..current year; and it must be a real date not in the future.
     if year < 1900 or year > today.year:
         return None
     try:

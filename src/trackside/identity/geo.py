@@ -1,10 +1,12 @@
 """Country, state/province and gender lookup tables.
 
-spec/meta-capi.md §3.1: ``country`` is the lowercase ISO 3166-1 alpha-2 code ("United States"
-→ ``us``); ``st`` is the 2-letter ANSI/FIPS code for the US. Meta's SDK rejects country names
-(§9.2); we map them. Country names come from pycountry (ISO 3166 data plus its gettext
-translations), so every country's English, French, German, Spanish, Italian, Dutch,
-Portuguese and Polish names resolve without a hand-kept list.
+Meta wants ``country`` as the lowercase ISO 3166-1 alpha-2 code ("United States" → ``us``)
+and ``st`` as the 2-letter ANSI/FIPS code for the US:
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters.
+Meta's SDK (facebook-business 26.0.3) rejects country names; we map them. Country names come
+from pycountry (ISO 3166 data plus its gettext translations), so every country's English,
+French, German, Spanish, Italian, Dutch, Portuguese and Polish names resolve without a
+hand-kept list.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ _EXTRA_COUNTRIES = {
     "taiwan": "tw",
 }
 
-# ANSI/FIPS codes (spec §3.1 "US: 2-letter ANSI/FIPS code"), Canada Post province codes.
+# US: Meta asks for the 2-letter ANSI/FIPS code; Canada: Canada Post province codes.
 _US_STATES = {
     "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
     "colorado": "co", "connecticut": "ct", "delaware": "de", "districtofcolumbia": "dc",
@@ -98,7 +100,7 @@ _CA_PROVINCES = {
     "yukon": "yt",
 }  # fmt: skip
 
-# spec §3.1 `ge`: single lowercase initial f or m. Titles and words from the languages our
+# Meta's `ge` is a single lowercase initial, f or m. Titles and words from the languages our
 # shops use (PrestaShop stores a title such as "Mme"/"M." rather than a gender).
 _GENDERS = {
     **dict.fromkeys(

@@ -1,9 +1,10 @@
 """SHA-256 hashing of normalized customer information.
 
-spec/meta-capi.md §3.1: every contact key is the SHA-256 hex digest of the UTF-8 bytes of the
-normalized value; Meta's examples are lowercase hex. A value that already is 64 hex characters
-is taken as hashed (what Meta's own SDKs do, §9.2 step 2) so that a source which hashes on its
-side is never hashed twice (spec §11 problem 6).
+Every contact key is the SHA-256 hex digest of the UTF-8 bytes of the normalized value; Meta's
+examples are lowercase hex
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters).
+A value that already is 64 hex characters is taken as hashed (what Meta's own SDKs do, e.g.
+facebook-business 26.0.3) so that a source which hashes on its side is never hashed twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ __all__ = ["HASHED_WITH_APPENDIX", "is_sha256_hex", "passthrough_hash", "sha256_
 
 # re.ASCII and explicit ranges: str.isdigit()/\d would accept non-ASCII digits.
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
-#: A hash carrying Meta's Parameter Builder appendix (spec/meta-capi.md §0 fact 9, §13 rule 23).
+#: A hash carrying Meta's Parameter Builder appendix ``.<2 or 8 chars>``
+#: (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library).
 HASHED_WITH_APPENDIX = re.compile(r"([0-9a-fA-F]{64})(\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})")
 
 
@@ -32,10 +34,9 @@ def is_sha256_hex(text: str) -> bool:
 def passthrough_hash(text: str) -> str | None:
     """An already-hashed value in its canonical form, or None if ``text`` is not a hash.
 
-    Plain 64 hex → lowercased (Meta's strict validators want lowercase, spec §13 rule 23).
-    ``<64 hex>.<appendix>`` → hex part lowercased, appendix kept verbatim: the appendix is
-    case-sensitive base64url and must reach Meta unchanged (spec §3.1 "Send such values
-    unchanged").
+    Plain 64 hex → lowercased (Meta's examples are lowercase; rule 23 in
+    destinations/meta/rules/events.py). ``<64 hex>.<appendix>`` → hex part lowercased, appendix
+    kept verbatim: the appendix is case-sensitive base64url and must reach Meta unchanged.
     """
     length = len(text)
     if length == 64:

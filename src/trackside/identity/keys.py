@@ -1,4 +1,6 @@
-"""Every set of customer-data key names, once (spec/meta-capi.md §3.1).
+"""Every set of customer-data key names, once.
+
+Meta's key table: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters
 
 Keys are Meta's ``user_data`` names, which trackside's NormalizedEvent also uses. Other
 modules import these sets instead of writing their own lists, so adding a key is one edit.
@@ -6,7 +8,7 @@ modules import these sets instead of writing their own lists, so adding a key is
 
 from __future__ import annotations
 
-#: Keys Meta requires hashed (SHA-256 of the normalized value), spec §3.1 table.
+#: Keys Meta requires hashed (SHA-256 of the normalized value).
 META_HASHED_KEYS: tuple[str, ...] = (
     "em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country",
 )  # fmt: skip
@@ -23,8 +25,8 @@ BROWSER_KEYS: frozenset[str] = frozenset(
     {"client_ip_address", "client_user_agent", "fbp", "fbc"}
 )
 
-#: What the retention purge clears from stored events and delivered payloads (DESIGN.md: only
-#: IP, user agent and browser ids are stored in clear), in a stable order.
+#: What the retention purge clears from stored events and delivered payloads (only IP, user
+#: agent and browser ids are stored in clear, docs/consent-and-privacy.md), in a stable order.
 PURGED_KEYS: tuple[str, ...] = ("client_ip_address", "client_user_agent", "fbp", "fbc")
 
 #: user_data keys a later copy of an event may add to the stored one (joining).
@@ -33,7 +35,7 @@ JOINABLE_KEYS: tuple[str, ...] = (
     "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id",
 )  # fmt: skip
 
-#: Every user_data key Meta counts as customer information (spec §3.1 table).
+#: Every user_data key Meta counts as customer information.
 CUSTOMER_INFORMATION_KEYS: frozenset[str] = frozenset(
     {
         *META_HASHED_KEYS, "external_id",
@@ -43,13 +45,15 @@ CUSTOMER_INFORMATION_KEYS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-#: Every key §3.1 lists, the hashed-name variants (f5first, dobd, …) included; Meta's
+#: Every key Meta's table lists, the SDK's hashed-name variants (f5first, dobd, …) included; Meta's
 #: ``user_data`` accepts nothing else.
 META_USER_DATA_KEYS: frozenset[str] = frozenset(
     {*CUSTOMER_INFORMATION_KEYS, "f5first", "f5last", "fi", "dobd", "dobm", "doby"}
 )
 
-#: Rule 29 (spec §3.1 "baseline matching rule" since v13.0, §13 rule 29): customer
+#: Meta's "baseline matching rule" since v13.0
+#: (https://developers.facebook.com/documentation/ads-commerce/conversions-api/best-practices),
+#: rule 29 in destinations/meta/rules/events.py, subcode 2804050: customer
 #: information made only of one of these sets (or a subset) is too broad to match anyone.
 TOO_BROAD_SETS: tuple[frozenset[str], ...] = (
     frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),

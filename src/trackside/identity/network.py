@@ -1,8 +1,10 @@
-"""Client IP addresses for ``client_ip_address`` (spec/meta-capi.md §3.1, §13 rule 25).
+"""Client IP addresses for ``client_ip_address``.
 
-Meta wants a valid IPv4 or IPv6 address in clear: no port, no brackets, no spaces, never
-hashed. A port glued to the address is a recurring cause of rejected or useless IPs (spec §11
-problem 7), so it is removed here rather than sent.
+Meta wants a valid IPv4 or IPv6 address in clear: no spaces, never hashed
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters).
+Rule 25 of trackside's Meta validator (destinations/meta/rules/events.py) also refuses a port or
+brackets. A port glued to the address is a recurring cause of rejected or useless IPs, so it
+is removed here rather than sent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import lru_cache
 
 __all__ = ["normalize_ip"]
 
-# Parameter Builder appendix after an IP (spec §3.1: "IP 168.212.226.204.ABcDEFGh").
+# Parameter Builder appendix after an IP (Meta's example: "168.212.226.204.ABcDEFGh").
 _APPENDIX = re.compile(r"(.+)\.([A-Za-z0-9_-]{8})", re.DOTALL)
 _BRACKETED = re.compile(r"\[([^\]]+)\](?::[0-9]{1,5})?")
 _IPV4_PORT = re.compile(r"([0-9.]+):[0-9]{1,5}")

@@ -1,8 +1,10 @@
 """``normalize_user``: a raw ``trackside.events.User`` → Meta ``user_data`` + GA ids.
 
-Every contact key is normalized per spec/meta-capi.md §3.1 (see ``fields.py``) and SHA-256
-hashed (``hashing.py``); IP, user agent, fbc, fbp and lead_id stay in clear and are validated so
-that one bad value never makes Meta reject a whole batch (spec §0 fact 1, §13 rules 25-27).
+Every contact key is normalized the way Meta asks (see ``fields.py``) and SHA-256 hashed
+(``hashing.py``); IP, user agent, fbc, fbp and lead_id stay in clear and are validated so that
+one bad value never makes Meta reject a whole batch (one invalid event rejects the whole
+request: https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api;
+rules 25-27 of trackside's Meta validator, destinations/meta/rules/events.py).
 A value that cannot be used is dropped with a warning naming the field and the reason — never
 the value, which is personal data. Nothing here raises on any ``User`` content.
 """
@@ -39,7 +41,9 @@ from trackside.identity.phone import normalize_stripped_phone
 __all__ = ["HASHED_KEYS", "NormalizedUser", "normalize_user"]
 
 
-_LEAD_ID = re.compile(r"[0-9]{15,17}")  # spec §8 / §13 rule 18: 15-17 digits, else 2804036
+# A Lead Ads id is 15-17 digits, else Meta refuses the event with subcode 2804036
+# (https://developers.facebook.com/documentation/ads-commerce/conversions-api/conversion-leads-integration/payload-specification).
+_LEAD_ID = re.compile(r"[0-9]{15,17}")
 _GA_CLIENT_ID = re.compile(r"[0-9]+\.[0-9]+")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -132,8 +136,8 @@ def _hash_value(
         text = _text(value, _label(name, index), warnings)  # type: ignore[assignment]
         if text is None:
             return None
-    # spec §3.1: a value already hashed (64 hex, or with a Parameter Builder appendix) is
-    # passed through, never hashed twice (spec §11 problem 6).
+    # A value already hashed (64 hex, or with a Parameter Builder appendix) is passed through:
+    # hashing it twice is a common cause of keys that never match.
     if len(text) >= 64:
         already = passthrough_hash(text)
         if already is not None:
@@ -158,7 +162,7 @@ def _hashed(
     hash_values: bool = True,
     reasons: Mapping[str, str] = _REASONS,
 ) -> list[str]:
-    """A field that may be one value or a list (spec §3.1 "string or list") → sorted, unique.
+    """A field that may be one value or a list (Meta takes either) → sorted, unique.
 
     normalize_user handles one short plain string itself (the hot path); this is the general
     path for everything else, and the reference that hot path is tested against.
@@ -348,7 +352,7 @@ def _clear_keys(
         else:
             data["client_ip_address"] = address
             if not public:
-                # Often the proxy's address instead of the shopper's (spec §11 problem 7).
+                # Often the proxy's address instead of the shopper's.
                 warnings.append("user.ip: not a public address (a proxy's?), sent anyway")
     agent = _clear_text(get, "user_agent", warnings)
     if agent is not None:
@@ -357,7 +361,8 @@ def _clear_keys(
     fbc_text = _clear_text(get, "fbc", warnings)
     fbc = cookies.parse_fbc(fbc_text) if fbc_text is not None else None
     if fbc_text is not None and fbc is None:
-        # spec §13 rule 26: a malformed fbc rejects the whole batch with 2804001.
+        # A malformed fbc rejects the whole batch with 2804001 (rule 26 in
+        # destinations/meta/rules/events.py).
         warnings.append("user.fbc: not a valid _fbc value (fb.<n>.<ms>.<fbclid>), dropped")
     # fbclid, lead_id, subscription_id, fb_login_id: rarely set, so the call is skipped first.
     fbclid = _clear_text(get, "fbclid", warnings) if get("fbclid") is not None else None
@@ -366,7 +371,8 @@ def _clear_keys(
             warnings.append("user.fbclid: not a valid fbclid (letters, digits, - and _), dropped")
         elif fbc is None or cookies.fbclid_of(fbc) != fbclid:
             # No cookie yet, or a newer click than the cookie's: Meta says a different fbclid
-            # replaces the _fbc value (spec/meta-capi.md §3.2).
+            # replaces the _fbc value:
+            # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
             ms = now_ms if now_ms is not None else int(time.time() * 1000)
             fbc = cookies.build_fbc(fbclid, ms)
     if fbc is not None:
@@ -386,7 +392,7 @@ def _clear_keys(
         else:
             warnings.append("user.lead_id: not a Lead Ads id (15-17 digits), dropped")
 
-    # spec §3.1: never hashed. subscription_id is free text; fb_login_id an app-scoped number.
+    # Meta: never hashed. subscription_id is free text; fb_login_id an app-scoped number.
     subscription_id = None
     if get("subscription_id") is not None:
         subscription_id = _clear_text(get, "subscription_id", warnings)

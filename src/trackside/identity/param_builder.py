@@ -4,8 +4,7 @@ Meta's ``capi-param-builder-python`` builds and reads the two cookies the way Me
 including the fifth "appendix" segment that tells Meta how the value was made (new, modified or
 unchanged, by which library and version):
 https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library
-and https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
-(spec/meta-capi.md §3.2 and §10).
+and https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc.
 
 The library checks little, so what goes in and what comes out passes trackside's own rules
 (cookies.py): a cookie that is not a well-formed ``_fbp``/``_fbc``, an fbclid with characters
@@ -109,8 +108,8 @@ def decide_by_hand(existing: Mapping[str, str], fbclid: str | None, now_ms: int,
     """trackside's own rule: four-part values, ``index`` from TRACKSIDE_COOKIE_DOMAIN.
 
     _fbp only when missing; _fbc when the URL carries an fbclid that differs from the
-    cookie's (spec/meta-capi.md §3.2: rewrite only then, keeping the creation time otherwise).
-    Nothing is written without ad_storage consent (spec/integrations.md §6.3).
+    cookie's (Meta's fbp-and-fbc page: rewrite only then, keeping the creation time otherwise).
+    Nothing is written without ad_storage consent (docs/browser-tag.md, "Cookies it sets").
     """
     fbp = parse_fbp(existing.get("_fbp"))
     fbc = parse_fbc(existing.get("_fbc"))
@@ -158,7 +157,7 @@ def decide_with_meta(existing: Mapping[str, str], fbclid: str | None, host: str 
     """
     cookies = _checked_cookies(existing)
     click = _checked_fbclid(fbclid)
-    fallback_index = 1  # Meta: 1 for a value made server-side without a cookie (§3.2)
+    fallback_index = 1  # Meta: 1 for a value made server-side without a cookie
     if not may_store:
         return decide_by_hand(cookies, click, now_ms, fallback_index, may_store=False)
     if not host or not _HOST.fullmatch(host):

@@ -1,9 +1,10 @@
-"""Phone numbers → E.164 digits without ``+`` (spec/meta-capi.md §3.1 ``ph``).
+"""Phone numbers → E.164 digits without ``+`` (Meta's ``ph``).
 
-Meta: "remove symbols, letters and leading zeros; must include country code". A national
-number ("06 12 34 56 78") only becomes that with its country, which Meta's SDK never adds
-(§9.2) — the most common cause of phone keys that never match (§11 problem 13). We use
-Google's libphonenumber port (``phonenumbers``) for the country rules and validation.
+Meta: "remove symbols, letters and leading zeros; must include country code"
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters).
+A national number ("06 12 34 56 78") only becomes that with its country, which Meta's SDK
+(facebook-business 26.0.3) never adds — the most common cause of phone keys that never match.
+We use Google's libphonenumber port (``phonenumbers``) for the country rules and validation.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Dry run: what trackside would send to Meta, checked by Meta's rules, sent nowhere.
 
 Active when no Meta credentials are configured, so a new install shows, event by event, the
-payload Meta would receive and whether Meta would take it (spec/meta-capi.md §13), before the
-owner pastes a token. It is the Meta destination built with placeholder credentials, with a
+payload Meta would receive and whether Meta would take it (destinations/meta/rules/), before
+the owner pastes a token. It is the Meta destination built with placeholder credentials, with a
 :class:`~trackside.destinations.dryrun.transport.DryRunTransport` as its client's transport:
 the worker sends and classifies its requests like Meta's, and they never leave the process.
 The payload and the request are byte for byte what Meta would get — only the pixel id and

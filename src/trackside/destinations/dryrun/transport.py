@@ -3,8 +3,8 @@
 Mounted on the dry run's client (httpx ``MockTransport`` style): the worker sends the dry
 run's requests like any other and classifies the answers with Meta's classifier, so it has no
 dry-run special case. Each answer carries, besides Meta's shape, a ``dry_run`` object with the
-rule's full description and the warnings (Meta's rules, spec/meta-capi.md §13), which the dry
-run shows as the attempt's message.
+rule's full description and the warnings (Meta's rules, destinations/meta/rules/), which the
+dry run shows as the attempt's message.
 """
 
 from __future__ import annotations

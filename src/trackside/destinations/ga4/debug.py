@@ -1,4 +1,7 @@
-"""``doctor``'s GA4 check: one sample purchase validated by ``/debug/mp/collect`` (§1.5)."""
+"""``doctor``'s GA4 check: one sample purchase validated by ``/debug/mp/collect``.
+
+Google's validation server: https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events
+"""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def _sample_event(now: float) -> NormalizedEvent:
 
 
 def debug_validate(settings: Settings, client: httpx.Client) -> list[dict[str, Any]] | str:
-    """Send one sample purchase to ``{ga4_url}/debug/mp/collect`` (§1.5).
+    """Send one sample purchase to ``{ga4_url}/debug/mp/collect``.
 
     Returns GA4's validation messages (an empty list means the payload is valid), or a
     plain-words explanation when GA4 cannot be asked. Nothing is recorded in reports: the debug

@@ -1,10 +1,11 @@
 """GA4 Measurement Protocol destination: payload building and response classification.
 
-spec/integrations.md §1. GA4 never reports a bad payload (production ``/mp/collect`` answers 2xx
-to anything, §0.1), so every event is checked against the §1.4 limits by ``ga4_rules`` in
-``prepare`` and dead-lettered locally with the reason when it breaks one.
+Google's reference: https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference
+GA4 never reports a bad payload (production ``/mp/collect`` answers 2xx to anything), so every
+event is checked against GA4's limits by ``ga4_rules`` in ``prepare`` and dead-lettered locally
+with the reason when it breaks one.
 
-The API secret has to travel in GA4's query string (§1.1). It is unwrapped only in
+The API secret has to travel in GA4's query string. It is unwrapped only in
 ``build_request``; the request's repr, httpx's own "HTTP Request" log line and every
 classification message show it masked.
 """
@@ -56,8 +57,9 @@ GA4_EVENT_NAMES: Mapping[str, str] = {
 
 UNATTRIBUTED_NOTE = "ga4: unattributed, synthesized client_id"
 
-# §1.2: realtime and session reports need engagement_time_msec with session_id. 1 ms counts the
-# event as engaged without inventing engagement time the shopper did not spend.
+# Realtime and session reports need engagement_time_msec with session_id (Google's reference
+# page). 1 ms counts the event as engaged without inventing engagement time the shopper did
+# not spend.
 _ENGAGEMENT_TIME_MSEC = 1
 #: Labels that only describe (shown in reports), truncated rather than losing the whole event.
 _LABEL_ITEM_FIELDS = ("item_name", "item_category")
@@ -73,7 +75,7 @@ def _first_hash(user_data: Mapping[str, Any], key: str) -> str | None:
 
 class GA4Destination:
     """No probe (``build_probe`` is None): production ``/mp/collect`` answers 2xx even to a
-    wrong api_secret (§1.1), so nothing GA4 answers can prove the credentials right."""
+    wrong api_secret, so nothing GA4 answers can prove the credentials right."""
 
     name = "ga4"
     display_name = "GA4"
@@ -137,7 +139,7 @@ class GA4Destination:
     def _refusal(payload: dict[str, Any], now: float) -> Skip | None:
         problems = ga4_rules.request_problems(_body([payload]), now)
         if problems:
-            return Skip("dead", "GA4 limits (spec §1.4): " + "; ".join(problems))
+            return Skip("dead", "GA4 limits: " + "; ".join(problems))
         return None
 
     def _payload(self, event: NormalizedEvent, now: float,
@@ -151,7 +153,7 @@ class GA4Destination:
             )
         consent = event.consent
         if consent is not None and consent.analytics_storage == "denied":
-            # §2.1: in MP analytics_storage is enforced by not sending at all.
+            # MP has no analytics_storage field: that consent is enforced by not sending at all.
             return Skip("suppressed", "analytics_storage consent denied: not sent to GA4")
         expired = too_old(self, event, now)
         if expired is not None:
@@ -210,7 +212,7 @@ class GA4Destination:
         order = event.order
         if order is not None:
             if order.value is not None:
-                # §1.7: a refund's value is the refunded amount, positive.
+                # A refund's value is the refunded amount, positive.
                 params["value"] = abs(order.value) if name == "refund" else order.value
             if order.currency is not None:
                 params["currency"] = order.currency
@@ -227,7 +229,7 @@ class GA4Destination:
 
     def _transaction_id(self, name: str, event: NormalizedEvent) -> str | None:
         if name == "purchase":
-            # DESIGN.md "Event ids": pixel eventID, CAPI event_id and GA4 transaction_id are one.
+            # Pixel eventID, CAPI event_id and GA4 transaction_id are one (identity/event_id.py).
             return event.event_id
         # A refund names the purchase it reverses: the Purchase's event id, which is the order
         # reference with the shop prefix; the Refund's own id is "Refund:<that id>".
@@ -263,7 +265,7 @@ class GA4Destination:
     # -- batches and requests ----------------------------------------------------------------
 
     def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
-        """≤ 25 events, one client id, one set of request-level fields, body < 130 kB (§1.4)."""
+        """≤ 25 events, one client id, one set of request-level fields, body < 130 kB."""
         out: list[list[Prepared]] = []
         for group in chunk(prepared, len(prepared) or 1):
             # user_id and consent are request-level: events that differ in them cannot share
@@ -345,7 +347,7 @@ class GA4Destination:
 
 
 def _consent_fields(event: NormalizedEvent) -> dict[str, str]:
-    # §1.2/§2.1: MP declares only ad_user_data and ad_personalization, upper-case.
+    # MP's consent field declares only ad_user_data and ad_personalization, upper-case.
     consent = event.consent
     if consent is None:
         return {}

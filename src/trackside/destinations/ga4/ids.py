@@ -1,5 +1,5 @@
-"""GA's browser ids: the client id from ``_ga``, the session id from ``_ga_<stream>`` (§1.3),
-and a stable synthetic client id for events no browser carried."""
+"""GA's browser ids: the client id from ``_ga``, the session id from ``_ga_<stream>``, and a
+stable synthetic client id for events no browser carried."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def client_id_from_cookie(value: str | None) -> str | None:
     """GA client id from a ``_ga`` cookie (``GA1.1.<rand>.<ts>``) or an already-parsed id.
 
     The pipeline normally stores the parsed id already (identity/normalize.py); this accepts
-    both so an event stored with the raw cookie still keeps its attribution (§1.3).
+    both so an event stored with the raw cookie still keeps its attribution.
     """
     if not value:
         return None
@@ -29,7 +29,7 @@ def client_id_from_cookie(value: str | None) -> str | None:
 
 
 def session_id_from_cookie(value: str | None) -> str | None:
-    """GA session id from a ``_ga_<stream>`` cookie (GS1 or GS2 format, §1.3) or a bare id."""
+    """GA session id from a ``_ga_<stream>`` cookie (GS1 or GS2 format) or a bare id."""
     if not value:
         return None
     text = value.strip()
@@ -40,7 +40,7 @@ def synthesize_client_id(seed: str) -> str:
     """A stable, GA-shaped client id (``<digits>.<digits>``) for an event without ``_ga``.
 
     Derived from the hashed external id when there is one, so the same customer keeps one
-    synthetic GA user across events instead of a new orphan user per event (§1.3).
+    synthetic GA user across events instead of a new orphan user (no attribution) per event.
     """
     digest = hashlib.sha256(b"trackside-ga4-client-id:" + seed.encode()).digest()
     random_part = int.from_bytes(digest[:4], "big") % 2_000_000_000 + 100_000_000

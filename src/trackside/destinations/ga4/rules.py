@@ -1,9 +1,12 @@
 """Local validation of GA4 Measurement Protocol limits, run before anything is sent.
 
 Production ``/mp/collect`` answers 2xx even for payloads it then throws away
-(spec/integrations.md §0.1, §1.1), so a payload that breaks a limit must be caught here and
-dead-lettered with the reason instead of being sent blind. The limits are those of
-spec/integrations.md §1.4, plus the field rules of §1.2 and §1.7.
+(https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference), so a
+payload that breaks a limit must be caught here and dead-lettered with the reason instead of
+being sent blind. The limits are Google's
+(https://developers.google.com/analytics/devguides/collection/protocol/ga4/sending-events),
+plus the field rules of the reference page above and of the ecommerce events
+(https://developers.google.com/analytics/devguides/collection/ga4/reference/events).
 
 ``request_problems`` returns plain-words reasons, each naming the field path, and an empty list
 for a valid request body. The fake GA4 server (tests/fakes/ga4.py) implements the same rules on
@@ -29,7 +32,7 @@ __all__ = [
     "request_problems",
 ]
 
-# spec/integrations.md §1.4
+# https://developers.google.com/analytics/devguides/collection/protocol/ga4/sending-events
 MAX_EVENTS = 25
 MAX_PARAMS = 25
 MAX_USER_PROPERTIES = 25
@@ -40,14 +43,14 @@ MAX_USER_PROPERTY_VALUE_CHARS = 36
 MAX_ITEM_CUSTOM_PARAMS = 10
 #: "POST body < 130 kB": read strictly as 130 000 bytes.
 MAX_BODY_BYTES = 130_000
-# spec/integrations.md §1.2: events can be backdated up to 72 hours.
+# Google's sending-events guide: events can be backdated up to 72 hours.
 MAX_TIMESTAMP_AGE_S = 72 * 3600
 #: Clock skew tolerated for timestamps slightly in the future.
 MAX_TIMESTAMP_SKEW_S = 60
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
-# spec/integrations.md §1.4 (support.google.com/analytics/answer/13316687).
+# https://support.google.com/analytics/answer/13316687
 RESERVED_EVENT_NAMES = frozenset(
     {
         "ad_activeview", "ad_click", "ad_exposure", "ad_impression", "ad_query", "ad_reward",
@@ -69,7 +72,8 @@ RESERVED_USER_PROPERTIES = frozenset(
      "first_open_after_install"}
 )  # fmt: skip
 
-#: Item parameters GA4 defines (§1.7); any other item key counts as a custom item parameter.
+#: Item parameters GA4 defines (ecommerce events reference); any other item key counts as a
+#: custom item parameter.
 STANDARD_ITEM_PARAMS = frozenset(
     {
         "item_id", "item_name", "affiliation", "coupon", "discount", "index", "item_brand",
@@ -78,10 +82,11 @@ STANDARD_ITEM_PARAMS = frozenset(
         "price", "quantity", "promotion_id", "promotion_name", "creative_name", "creative_slot",
     }
 )  # fmt: skip
-#: Parameters that must be JSON numbers, never strings (§1.7 "Send numbers as JSON numbers").
+#: Parameters that must be JSON numbers, never strings.
 NUMERIC_PARAMS = frozenset({"value", "tax", "shipping", "engagement_time_msec"})
 NUMERIC_ITEM_PARAMS = frozenset({"price", "quantity", "discount", "index"})
-#: Events whose transaction_id GA4 de-duplicates on; empty ids collapse together (§0.3, §1.8).
+#: Events whose transaction_id GA4 de-duplicates on; empty ids collapse together
+#: (https://support.google.com/analytics/answer/12313109).
 TRANSACTION_EVENTS = frozenset({"purchase", "refund"})
 
 _REQUEST_KEYS = frozenset(
@@ -147,7 +152,7 @@ def _value_problems(value: object, path: str, max_chars: int = MAX_PARAM_VALUE_C
 
 def _timestamp_problems(value: object, path: str, now: float) -> list[str]:
     # Unix microseconds are 16 digits for any date between 2001 and 2286; 13 digits is the
-    # classic milliseconds bug (§1.2).
+    # classic milliseconds bug.
     if not isinstance(value, int) or isinstance(value, bool) or len(str(value)) != 16:
         return [f"{path}: must be Unix time in microseconds (16 digits)"]
     age_s = now - value / 1_000_000

@@ -1,5 +1,8 @@
-"""GA4's API secret travels in the query string (§1.1): masked in request reprs, in httpx's
-own request log line and in every message trackside writes."""
+"""GA4's API secret travels in the query string: masked in request reprs, in httpx's own
+request log line and in every message trackside writes.
+
+https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ class GA4Request(httpx.Request):
 class _RedactApiSecret(logging.Filter):
     """Masks ``api_secret=…`` in httpx's INFO line "HTTP Request: POST <url> …".
 
-    httpx logs every request's full URL; GA4 needs the secret in that URL (§1.1), so without
+    httpx logs every request's full URL; GA4 needs the secret in that URL, so without
     this filter ``logging.basicConfig(level=INFO)`` would write the secret to the log.
     """
 

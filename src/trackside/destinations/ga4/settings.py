@@ -15,7 +15,7 @@ __all__ = ["GA4Settings"]
 class GA4Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # GA4 Measurement Protocol (spec/integrations.md §1)
+    # GA4 Measurement Protocol (https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference)
     ga4_measurement_id: str | None = None
     ga4_api_secret: SecretStr | None = None
     ga4_url: str = "https://www.google-analytics.com"

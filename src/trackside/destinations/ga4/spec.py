@@ -33,8 +33,8 @@ def doctor_online(settings: Settings, client: httpx.Client) -> list[DoctorLine]:
 
 
 def _debug_check(settings: Settings, client: httpx.Client) -> DoctorLine:
-    """A sample purchase through /debug/mp/collect (spec/integrations.md §1.5,
-    https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events).
+    """A sample purchase through /debug/mp/collect
+    (https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events).
     Asked for (--online) and not answered is a failure: doctor cannot say GA4 works."""
     result = debug_validate(settings, client)
     if isinstance(result, str):
