@@ -1,4 +1,10 @@
-"""Meta's answers to verdicts, by numeric code only (spec/meta-capi.md §6.2/§6.3)."""
+"""Meta's answers to verdicts, by numeric code only.
+
+Meta: "Error handling should be done using only the Error Codes. The Description string is
+subject to change" (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+Throttling codes and usage headers:
+https://developers.facebook.com/docs/marketing-api/overview/rate-limiting
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from trackside.retry_after import parse_retry_after
 
 __all__ = ["classify_response"]
 
-# §6.2: the retry class of each code, by number only (the text is localized, §0.7).
+# The retry class of each code, by number only: Meta localizes error_user_* (French seen).
 _RETRY_CODES = frozenset({1, 2, 341, 5000})
 _THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 #: 2635 (deprecated version), 2500 (unknown path) and 104 (no token) are configuration too.
@@ -106,10 +112,10 @@ def _body_kind(response: httpx.Response) -> str:
 def classify_response(
     response: httpx.Response | None, error: Exception | None, batch_size: int
 ) -> Classification:
-    """§6.2/§6.3, by numeric code only: Meta localizes its text (§0.7, rule 38)."""
+    """One verdict, by numeric code only: Meta localizes its text (French seen, rule 38)."""
     if response is None:
         # Network error or timeout: Meta may or may not have the batch; the same event ids
-        # make a resend safe (§6.3).
+        # make a resend safe: Meta dedups on event_name + event_id.
         what = type(error).__name__ if error is not None else "no response"
         return Classification(
             Verdict.RETRY,
@@ -183,13 +189,13 @@ def classify_response(
     if code in _RETRY_CODES:
         return verdict(Verdict.RETRY)
     if code in _THROTTLE_CODES:
-        # Without a hint from Meta the worker picks the pause (escalating, §6.2 "long backoff").
+        # Without a hint from Meta the worker picks the pause (escalating: a long backoff).
         return verdict(Verdict.THROTTLED, _regain_seconds(err, response.headers))
     if code in _DISABLED_CODES or (code == 100 and subcode == 33):
         return verdict(Verdict.DISABLED)
     if err.get("is_transient") is True or status >= 500:
         return verdict(Verdict.RETRY)
-    if code == 100:  # every other 100: the content (2804xxx and friends) — §6.3 "do not retry"
+    if code == 100:  # every other 100: the content (2804xxx and friends), a resend fails too
         return verdict(Verdict.REJECTED)
     # An unmapped code: retrying until the event ages out beats dead-lettering on a guess.
     return verdict(Verdict.RETRY)

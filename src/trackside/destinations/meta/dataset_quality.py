@@ -5,16 +5,17 @@ periodic job in trackside/reports/dataset_quality.py sends it).
 name, Meta's Event Match Quality (``event_match_quality.composite_score`` and the coverage of
 each match key), the event coverage, the dedup key feedback, the data freshness and the
 "additional conversions reported" (``acr``)
-(https://developers.facebook.com/docs/marketing-api/conversions-api/dataset-quality-api,
-spec/meta-capi.md §7 and spec/integrations.md). The access token travels in the
-``Authorization`` header, never in the URL (URLs are logged by proxies and by httpx).
+(https://developers.facebook.com/docs/marketing-api/conversions-api/dataset-quality-api).
+The access token travels in the ``Authorization`` header, never in the URL (URLs are logged
+by proxies and by httpx).
 
 Meta's field table spells the dedup field ``dedup_key_feedback`` while its answers (and one
 public project's "(#100) Tried accessing nonexisting field (dedup_key_feedback)") use
 ``dedupe_key_feedback``: :data:`FIELD_LISTS` asks with one spelling, then the other, then
 without the fields a version may not know (``acr`` was added on 2025-05-28), each time Meta
-refuses the fields with code 100. Errors are told apart by their numeric code only (spec §6.2);
-Meta's message is kept for the operator, never parsed.
+refuses the fields with code 100. Errors are told apart by their numeric code only, as Meta
+asks (https://developers.facebook.com/docs/graph-api/guides/error-handling); Meta's message is
+kept for the operator, never parsed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ FIELD_LISTS: tuple[str, ...] = (
 FIELD_REFUSED_CODE = 100
 #: 100 with this subcode is an unknown dataset (or one the token cannot see), not a field.
 UNKNOWN_DATASET_SUBCODE = 2044055
-#: Codes that mean the token may not read the dataset (spec §6.2: 10 and 200-299).
+#: Codes that mean the token may not read the dataset (Graph's permission errors: 10, 200-299).
 PERMISSION_CODES = frozenset({10, *range(200, 300)})
 
 

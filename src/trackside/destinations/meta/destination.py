@@ -1,8 +1,9 @@
 """Meta Conversions API destination for one pixel: prepare, batch, request, probe.
 
-No I/O here (DESIGN.md "Components"): the worker asks for a prepared payload per event, a
-request per batch, and a verdict per response. The request shape follows spec/meta-capi.md §1,
-the event shape (payload.py) §2-§4, the verdicts (classify.py) §6.2/§6.3.
+No I/O here (docs/architecture.md, "How to add a destination"): the worker asks for a prepared
+payload per event, a request per batch, and a verdict per response. The request follows
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api, the
+event (payload.py) Meta's parameter pages, the verdicts (classify.py) Meta's error codes.
 """
 
 from __future__ import annotations
@@ -72,14 +73,15 @@ class MetaDestination:
 
     name = "meta"
     display_name = "Meta"
-    max_batch_size = 1000  # §1.4
-    max_event_age_s = 7 * 86400  # §2.2
-    #: An event this close to Meta's 7-day limit would be refused in flight (§2.2, 2804003)
+    max_batch_size = 1000  # Meta: up to 1,000 events per request
+    max_event_age_s = 7 * 86400  # Meta: event_time up to 7 days before sending
+    #: An event this close to Meta's 7-day limit would be refused in flight (100/2804003)
     #: and take its whole batch down with it: give up on it before it is batched.
     expiry_margin_s = 60
     age_limit = "Meta refuses events older than 7 days (100/2804003)"
     #: "For offline and physical store events with physical_store as action_source, you
-    #: should upload transactions within 62 days of the conversion" (spec §2.2,
+    #: should upload transactions within 62 days of the conversion" (Meta's server event
+    #: parameters page,
     #: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event).
     physical_store_max_event_age_s = 62 * 86400
     physical_store_age_limit = "Meta takes physical_store events up to 62 days old"
@@ -90,8 +92,9 @@ class MetaDestination:
             raise ValueError("Meta needs TRACKSIDE_META_PIXEL_ID and TRACKSIDE_META_ACCESS_TOKEN")
         self._meta = own
         self._redact = Redactor(settings.secret_values())
-        # compat by default: local checks mirror what Graph v26.0 really accepts (§12.1), so a
-        # server Purchase without a browser user agent is still sent.
+        # compat by default: local checks mirror what Graph v26.0 really accepts (a website
+        # event without client_user_agent, which the docs call required), so a server Purchase
+        # without a browser user agent is still sent.
         self.rules = rules or RulesConfig(mode="compat", versions=(own.meta_api_version,),
                                           allow_physical_store_62d=True)
         self.max_request_bytes = own.meta_max_request_bytes
@@ -117,8 +120,8 @@ class MetaDestination:
             return expired
         payload = event_payload(event, self._meta.meta_ldu)
         # "If any event_time in data is greater than 7 days in the past, we return an error for
-        # the entire request" (spec §2.2): a physical_store event may be 62 days old, so it
-        # never shares a request with website (or any other) events.
+        # the entire request" (server-event page, above): a physical_store event may be 62
+        # days old, so it never shares a request with website (or any other) events.
         prepared = Prepared(outbox_id=outbox_id, event=event, payload=payload,
                             group_key=_PHYSICAL_STORE if event.action_source == _PHYSICAL_STORE
                             else "")
@@ -164,7 +167,8 @@ class MetaDestination:
 
     def _refused_by_rules(self, payload: dict[str, Any], now: float,
                           notes: list[str]) -> Skip | None:
-        # One refused event refuses the whole batch (§0.1): find it now, alone.
+        # "If any event you send in a batch is invalid, we reject the entire batch" (Meta's
+        # using-the-api page): find it now, alone.
         error = meta_rules.check_event(payload, self.rules, now, warnings=notes)
         if error is not None:
             return Skip(outcome="dead", reason=self._scrub(error.describe()),
@@ -172,15 +176,16 @@ class MetaDestination:
         return None
 
     def batches(self, prepared: Sequence[Prepared]) -> list[list[Prepared]]:
-        """≤ 1,000 events (§1.4) and ≤ TRACKSIDE_META_MAX_REQUEST_BYTES of event JSON (§6.1:
-        Meta documents no byte limit, so the budget is ours); physical_store events in
+        """≤ 1,000 events (Meta's limit) and ≤ TRACKSIDE_META_MAX_REQUEST_BYTES of event JSON
+        (Meta documents no byte limit, so the budget is ours); physical_store events in
         requests of their own (their group key, set in prepare)."""
         return chunk_by_bytes(prepared, self.max_batch_size, self.max_request_bytes)
 
     # -- per batch ------------------------------------------------------------------------------
 
     def request_params(self, batch: Sequence[Prepared]) -> dict[str, str]:
-        """The form fields of the call (§1.4). Holds the token: never log it."""
+        """The form fields of the call (Meta's request parameters). Holds the token: never
+        log it."""
         token = self._meta.meta_access_token
         assert token is not None  # checked in __init__
         params = {
@@ -194,9 +199,9 @@ class MetaDestination:
         return params
 
     def build_request(self, batch: Sequence[Prepared]) -> httpx.Request:
-        # multipart/form-data, Meta's own curl example (spec §1.3): unlike form-urlencoding,
-        # it needs no percent-encoding of a 1,000-event JSON array, which cost more CPU than
-        # everything else the worker does per batch.
+        # multipart/form-data, the curl example on Meta's using-the-api page: unlike
+        # form-urlencoding, it needs no percent-encoding of a 1,000-event JSON array, which
+        # cost more CPU than everything else the worker does per batch.
         fields = {name: (None, value) for name, value in self.request_params(batch).items()}
         return httpx.Request(
             "POST",
@@ -213,9 +218,10 @@ class MetaDestination:
     # -- probe ----------------------------------------------------------------------------------
 
     def build_probe(self) -> httpx.Request:
-        """A read of the pixel node (``GET /{version}/{pixel_id}?fields=id``, spec §8 reads the
-        same node): it proves token and pixel without creating a conversion. The token goes in
-        the Authorization header (§1.2), never in the URL: URLs end up in access logs."""
+        """A read of the pixel node (``GET /{version}/{pixel_id}?fields=id``; Meta's offline
+        events page reads the same node for ``is_consolidated_container``): it proves token and
+        pixel without creating a conversion. The token goes in the Authorization header (Bearer,
+        observed working on Graph v26.0), never in the URL: URLs end up in access logs."""
         token = self._meta.meta_access_token
         assert token is not None  # checked in __init__
         return httpx.Request(

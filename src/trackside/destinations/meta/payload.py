@@ -1,4 +1,9 @@
-"""The CAPI event dict for one stored event (spec/meta-capi.md §2-§4)."""
+"""The CAPI event dict for one stored event.
+
+Its shape follows Meta's parameter pages (server-event, customer-information-parameters and
+custom-data under
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from trackside.events import NormalizedEvent
 
 __all__ = ["event_payload"]
 
-#: Keys ``custom_data`` may not override: trackside fills them from the order (§4).
+#: Keys ``custom_data`` may not override: trackside fills them from the order.
 _STANDARD_CUSTOM_KEYS = (
     "value",
     "currency",
@@ -23,7 +28,8 @@ _STANDARD_CUSTOM_KEYS = (
 _CLEAR_USER_KEYS = frozenset(meta_rules.USER_DATA_KEYS) - set(meta_rules.HASHED_KEYS)
 
 def _one_or_list(values: Any) -> Any:
-    """Hashed keys go as a list, or as a plain string when there is one value (§3.1)."""
+    """Hashed keys go as a list, or as a plain string when there is one value (Meta takes
+    both)."""
     if isinstance(values, list):
         values = [v for v in values if v not in (None, "")]
         if len(values) == 1:
@@ -39,7 +45,7 @@ def _user_data(event: NormalizedEvent) -> dict[str, Any]:
             value = _one_or_list(raw)
         elif key in _CLEAR_USER_KEYS:
             value = raw if raw not in (None, "", []) else None
-            # Meta types these as integers (§3.1); the store keeps text.
+            # Meta types these as integers; the store keeps text.
             if key in ("lead_id", "fb_login_id") and isinstance(value, str) and value.isdigit():
                 value = int(value)
         else:
@@ -84,7 +90,7 @@ def _custom_data(event: NormalizedEvent) -> dict[str, Any]:
 
 
 def event_payload(event: NormalizedEvent, ldu: str = "off") -> dict[str, Any]:
-    """The CAPI event dict for one stored event (§2-§4), Limited Data Use per ``ldu``."""
+    """The CAPI event dict for one stored event, Limited Data Use per ``ldu``."""
     payload: dict[str, Any] = {
         "event_name": event.event_name,
         "event_time": event.event_time,
@@ -97,7 +103,7 @@ def event_payload(event: NormalizedEvent, ldu: str = "off") -> dict[str, Any]:
         payload["referrer_url"] = event.referrer_url
     if event.opt_out:
         payload["opt_out"] = True
-    # §2.1 / rule 20: "geo" lets Meta geolocate (0/0); "always-california" pins USA/CA.
+    # Rule 20: "geo" lets Meta geolocate (0/0); "always-california" pins USA (1) / CA (1000).
     if ldu == "geo":
         payload["data_processing_options"] = ["LDU"]
         payload["data_processing_options_country"] = 0

@@ -19,7 +19,8 @@ __all__ = ["MetaSettings"]
 class MetaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Meta Conversions API (spec/meta-capi.md §1)
+    # Meta Conversions API:
+    # https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api
     meta_pixel_id: str | None = None
     meta_access_token: SecretStr | None = None
     meta_test_event_code: str | None = None
@@ -27,7 +28,7 @@ class MetaSettings(BaseModel):
     meta_graph_url: str = "https://graph.facebook.com"
     meta_ldu: Literal["off", "geo", "always-california"] = "off"
     #: One request to Meta never carries more bytes of event JSON than this (and never more
-    #: than 1,000 events, spec/meta-capi.md §1.4).
+    #: than 1,000 events, Meta's limit per request).
     meta_max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
 
     @field_validator("meta_pixel_id", "meta_access_token", "meta_test_event_code", mode="before")

@@ -42,7 +42,7 @@ SPEC = DestinationSpec(
     create=_create,
     not_applicable=frozenset({"Refund"}),
     personal_keys=frozenset(USER_DATA_KEYS),
-    # What Meta needs in clear (spec/meta-capi.md §0.4) and the purge removes.
+    # What Meta wants in clear (never hashed: IP, user agent, fbc, fbp) and the purge removes.
     purged_paths=frozenset(f"user_data.{key}" for key in PURGED_KEYS),
     settings_model=MetaSettings,
     doctor=doctor,

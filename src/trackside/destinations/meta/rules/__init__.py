@@ -1,13 +1,18 @@
-"""Meta Conversions API request validator: spec/meta-capi.md §13, pure (no I/O).
+"""Meta Conversions API request validator, pure (no I/O).
 
 One module answers "would Meta accept this request, and if not, exactly what would it say?".
 The Graph-compatible endpoint (web/graph.py) answers HTTP with it, the dry run's transport
 (dryrun/transport.py) answers the worker's requests with it, and the Meta destination runs the
 event-level rules on each event before it is batched so that one bad event never gets a whole
-batch refused (§0.1).
+batch refused ("If any event you send in a batch is invalid, we reject the entire batch":
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api).
 
-Every refusal is one :class:`MetaError` for the WHOLE request (§13 conventions): the first rule
-that fails wins, in the order Graph itself checks (transport, auth, body, then events in order).
+Every refusal is one :class:`MetaError` for the WHOLE request: the first rule that fails wins,
+in the order Graph itself checks (transport, auth, body, then events in order). The rules are
+numbered (``MetaError.rule``; "rule N" in comments and test names, each at its check): 1-9 and
+35 in request.py, 10-34 in events.py. The strict fake Graph API numbers its own, independent
+checks the same way (tests/fakes/meta_checks.py 1-9, meta_event_checks.py 10-34, graph_api.py
+35-38: the success body, dedup, fault injection and French error text).
 Rules marked "assumed" are behaviour Meta does not document; :class:`RulesConfig.mode` switches
 them between ``strict`` (refuse) and ``compat`` (what Graph v26.0 was observed to accept).
 """

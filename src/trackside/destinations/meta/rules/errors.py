@@ -1,6 +1,8 @@
 """Meta-shaped errors: one MetaError for a whole request, with Meta's codes and texts.
 
-spec/meta-capi.md §1.5, §6.2, §13.
+The envelope and its fields are Graph's, and Meta asks that errors be told apart by code
+only (https://developers.facebook.com/docs/graph-api/guides/error-handling); the codes,
+subcodes and texts are the ones Meta documents or was recorded answering.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from trackside.destinations.meta.rules.facts import GRAPH_DOCS
 
 @dataclass(frozen=True)
 class MetaError:
-    """One Graph API error response, exactly as Meta shapes it (§1.5)."""
+    """One Graph API error response, exactly as Meta shapes it."""
 
     http_status: int
     code: int
@@ -24,11 +26,12 @@ class MetaError:
     subcode: int | None = None
     title: str | None = None
     user_msg: str | None = None
-    #: (title, user_msg) in French: Meta localizes only these two fields (§0.7, rule 38).
+    #: (title, user_msg) in French: Meta localizes only these two fields (seen on v26.0).
     title_fr: str | None = None
     user_msg_fr: str | None = None
     is_transient: bool = False
-    #: The §13 rule that produced it, for test names and dry-run reports; never sent.
+    #: The rule (numbered as in rules/__init__.py) that produced it, for test names and
+    #: dry-run reports; never sent.
     rule: int = 0
     #: Field path in the request, e.g. ``data[2].user_data.em`` (error_data.blame_field_specs).
     blame: str | None = None
@@ -65,7 +68,7 @@ def invalid_parameter(
     blame: str | None = None,
     fr: tuple[str, str] | None = None,
 ) -> MetaError:
-    """The §13 default envelope: HTTP 400, code 100, "Invalid parameter"."""
+    """The envelope of a refused event: HTTP 400, code 100, "Invalid parameter"."""
     return MetaError(
         http_status=400,
         code=100,
@@ -122,7 +125,7 @@ def missing_token() -> MetaError:  # rule 3 (assumed, standard Graph)
     )
 
 
-def invalid_token() -> MetaError:  # rule 3 [Obs]
+def invalid_token() -> MetaError:  # rule 3, as Graph was recorded answering
     return MetaError(
         http_status=401,
         code=190,
@@ -131,7 +134,7 @@ def invalid_token() -> MetaError:  # rule 3 [Obs]
     )
 
 
-def expired_token() -> MetaError:  # rule 3, subcode 463 [Doc]
+def expired_token() -> MetaError:  # rule 3, subcode 463 (documented)
     return MetaError(
         http_status=401,
         code=190,
@@ -150,7 +153,8 @@ def invalid_appsecret_proof() -> MetaError:  # rule 4 (assumed wording)
     )
 
 
-def unknown_object(object_id: str) -> MetaError:  # rule 5 [Doc; rudder-transformer fixture]
+# Rule 5: documented, and recorded in rudderlabs/rudder-transformer's facebook_pixel fixture.
+def unknown_object(object_id: str) -> MetaError:
     return MetaError(
         http_status=400,
         code=100,

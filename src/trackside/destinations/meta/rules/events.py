@@ -1,4 +1,4 @@
-"""Event-level rules (spec §13 rules 10-34): what Meta checks in each event of a batch."""
+"""Event-level rules (rules 10-34): what Meta checks in each event of a batch."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def _absolute_url(value: Any) -> bool:
 
 
 def _valid_ip(value: str) -> bool:
-    # A Parameter Builder appendix may follow the address (§3.1): 1.2.3.4.ABcDEFGh.
+    # A Parameter Builder appendix may follow the address (Meta's parameter-builder-library
+    # page): 1.2.3.4.ABcDEFGh.
     return _plain_ip(value) or _plain_ip(_IP_APPENDIX.sub("", value))
 
 
@@ -181,7 +182,7 @@ def _check_event_time(
         value = raw
     elif isinstance(raw, str) and raw.strip().lstrip("-").isascii() \
             and raw.strip().lstrip("-").isdigit():
-        value = int(raw.strip())  # Meta's GTM tag sends numeric strings (§2.1)
+        value = int(raw.strip())  # Meta's GTM tag sends numeric strings
     if value is None or value < 0 or value > MILLISECONDS_THRESHOLD:
         return invalid_parameter(
             None,
@@ -193,7 +194,7 @@ def _check_event_time(
     max_age = MAX_AGE_S
     if config.allow_physical_store_62d and event.get("action_source") == "physical_store":
         max_age = PHYSICAL_STORE_MAX_AGE_S
-    if value < now - max_age:  # rule 12 [Doc/Obs]
+    if value < now - max_age:  # rule 12: documented, and the answer as recorded
         return invalid_parameter(
             2804003,
             "Event Timestamp Too Old",
@@ -238,7 +239,7 @@ def _check_source_requirements(
                 blame=f"{at}.event_source_url",
             )
         if not user_data.get("client_user_agent"):
-            # [Doc] says required; Graph v26.0 was observed accepting it without [Obs].
+            # Meta's docs say required; Graph v26.0 was observed accepting it without.
             if config.require_user_agent:
                 return invalid_parameter(
                     None,
@@ -362,7 +363,7 @@ def _check_event_fields(event: Mapping[str, Any], at: str) -> MetaError | None:
 
 
 def _check_ldu(event: Mapping[str, Any], user_data: Mapping[str, Any], at: str) -> MetaError | None:
-    """Rule 20: Limited Data Use (§2.1)."""
+    """Rule 20: Limited Data Use (data_processing_options and its country and state)."""
     options = event.get("data_processing_options")
     if options is None:
         return None
@@ -472,7 +473,7 @@ def _check_user_data(
                 blame=f"{at}.user_data.client_ip_address",
             )
 
-    fbc = user_data.get("fbc")  # rule 26 [Obs]
+    fbc = user_data.get("fbc")  # rule 26, as Graph was recorded answering
     if fbc is not None:
         if not isinstance(fbc, str) or not _FBC.fullmatch(fbc):
             return invalid_parameter(

@@ -1,6 +1,8 @@
 """Meta's facts the rules check against: limits, key sets, enums, patterns.
 
-spec/meta-capi.md §1-§4, §13.
+From Meta's pages: using-the-api (limits) and parameters/server-event, customer-information-
+parameters, custom-data (fields), under
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from trackside.identity.keys import TOO_BROAD_SETS as TOO_BROAD_SETS
 
 Mode = Literal["strict", "compat"]
 
-MAX_EVENTS = 1000  # §1.4, rule 7
-MAX_AGE_S = 7 * 86400  # §2.2, rule 12
-PHYSICAL_STORE_MAX_AGE_S = 62 * 86400  # §2.2, behind a flag
+MAX_EVENTS = 1000  # Meta: up to 1,000 events per request (rule 7)
+MAX_AGE_S = 7 * 86400  # older event_time: 100/2804003 (rule 12)
+PHYSICAL_STORE_MAX_AGE_S = 62 * 86400  # Meta's physical_store guidance, behind a flag
 MILLISECONDS_THRESHOLD = 10**11  # rule 11: a bigger event_time is milliseconds
 
 ACTION_SOURCES = frozenset(
@@ -32,10 +34,10 @@ ACTION_SOURCES = frozenset(
     }
 )
 
-# The key sets live in identity/keys.py, once for all of trackside (§3.1 table, rule 29).
+# The key sets live in identity/keys.py, once for all of trackside (rule 29).
 HASHED_KEYS = META_HASHED_KEYS
 USER_DATA_KEYS = META_USER_DATA_KEYS
-#: §2.1 field table; rule 21 (strict) refuses anything else at event level.
+#: Meta's server event fields; rule 21 (strict) refuses anything else at event level.
 EVENT_KEYS = frozenset(
     {
         "event_name",
@@ -71,7 +73,9 @@ CUSTOMER_SEGMENTS = frozenset(
         "customer_in_loyalty_program",
     }
 )
-LDU_STATES = frozenset({0, *range(1000, 1014)})  # §2.1, DPO page values
+#: 0 geolocates, 1000-1013 are US states: Meta's data processing options page (the server event
+#: page lists only 0 and 1000).
+LDU_STATES = frozenset({0, *range(1000, 1014)})
 STRING_PARAMS = (
     "test_event_code",
     "partner_agent",
@@ -94,7 +98,8 @@ CURRENCIES = frozenset(
     XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
 )
 
-# Appendix the Parameter Builder adds (§0.9, §3.2): 2-char legacy or 8-char base64url.
+# Appendix Meta's Parameter Builder adds: 2-char legacy or 8-char base64url, see
+# https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library
 _APPENDIX = r"(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?"
 _HASH_STRICT = re.compile(r"[a-f0-9]{64}" + _APPENDIX)
 _HASH_COMPAT = re.compile(r"[a-fA-F0-9]{64}" + _APPENDIX)

@@ -29,10 +29,11 @@ class RulesConfig:
     versions: tuple[str, ...] = ("v24.0", "v25.0", "v26.0")
     #: Rule 13 (assumed): how far in the future event_time may be.
     max_future_skew_s: int = 600
-    #: Rule 12: accept physical_store events up to 62 days old (§2.2 ambiguity).
+    #: Rule 12: accept physical_store events up to 62 days old (Meta says they "should" be
+    #: uploaded within 62 days, and does not say whether that overrides the 7-day refusal).
     allow_physical_store_62d: bool = False
     #: Rule 15: refuse website events without client_user_agent. Off by default even in
-    #: strict mode: the docs say required, but Graph v26.0 was observed accepting them [Obs],
+    #: strict mode: the docs say required, but Graph v26.0 was observed accepting them,
     #: and a store-side Purchase whose browser was never seen has no user agent to send.
     require_user_agent: bool = False
 

@@ -1,4 +1,4 @@
-"""Request-level rules (spec §13 rules 1-9, 35): body decoding, transport, auth, payload."""
+"""Request-level rules (rules 1-9, 35): body decoding, transport, auth, payload."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ from trackside.destinations.meta.rules.model import (
 
 
 def decode_body(body: bytes, content_type: str) -> dict[str, Any]:
-    """Body parameters from form-urlencoded, multipart/form-data or JSON (§1.3)."""
+    """Body parameters from form-urlencoded, multipart/form-data or JSON (each is used by
+    Meta's own docs, SDK or GTM tag)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if not body.strip():
         return {}
@@ -89,7 +90,8 @@ def parse_request(
     headers: Mapping[str, str],
     body: bytes,
 ) -> GraphRequest | MetaError:
-    """Merge query and body parameters and find the token (§1.2: query, form, JSON, Bearer)."""
+    """Merge query and body parameters and find the token: query or form field (documented),
+    JSON field or ``Authorization: Bearer`` (observed working on Graph)."""
     content_type = headers.get("content-type", "")
     try:
         body_params = decode_body(body, content_type) if method.upper() == "POST" else {}
@@ -125,7 +127,8 @@ def check_transport(request: GraphRequest, config: RulesConfig) -> MetaError | N
     if request.method != "POST":
         return unsupported_method(request.method)
     version = request.version
-    # Unversioned calls are invalid against Marketing API endpoints (§1.1).
+    # Unversioned calls are invalid against Marketing API endpoints:
+    # https://developers.facebook.com/docs/marketing-api/overview/versioning
     if version is None or not _VERSION.fullmatch(version):
         return deprecated_version()
     if version not in config.versions:
