@@ -2,5 +2,5 @@
 
 __version__ = "0.1.0"
 
-#: Sent to Meta as ``partner_agent`` (spec/meta-capi.md §1.4: < 23 chars, ≥ 2 letters).
+#: Sent to Meta as ``partner_agent`` (Meta's guidance: < 23 characters, ≥ 2 letters).
 PARTNER_AGENT = f"trackside-{__version__}"

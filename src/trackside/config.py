@@ -180,13 +180,13 @@ class Settings(BaseModel):
     signing_key: SecretStr | None = None
     trust_browser_purchases: bool = False
 
-    # Consent and privacy (spec/integrations.md §2)
+    # Consent and privacy (docs/consent-and-privacy.md)
     consent_mode: Literal["eea", "required", "off"] = "eea"
     server_event_consent: Literal["deny", "grant"] = "deny"
     retention_days: int = Field(default=30, ge=1)
     meta_opt_out: Literal["suppress", "send"] = "suppress"
 
-    # PrestaShop connector (spec/integrations.md §3)
+    # PrestaShop connector (docs/prestashop.md)
     prestashop_db_url: SecretStr | None = None
     prestashop_db_prefix: str = "ps_"
     prestashop_url: str | None = None

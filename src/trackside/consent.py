@@ -1,11 +1,13 @@
 """Consent on the server path: one policy, decided per event and destination.
 
-Peers gate consent in the browser only (spec/peers.md §13.4); trackside also gates events no
-browser ever saw (store orders, webhooks, CSV). The policy runs twice with the same inputs:
-in ``accept()``, and again just before sending, because browser consent may join a waiting
-server event in between (DESIGN.md "Joining browser context").
+Other tools gate consent in the browser only (PrestaShop's ps_facebook) or not at all (Meta's
+server-side GTM tag); trackside also gates events no browser ever saw (store orders, webhooks,
+CSV). The policy runs twice with the same inputs: in ``accept()``, and again just before
+sending, because browser consent may join a waiting server event in between
+(docs/consent-and-privacy.md "Events no browser saw").
 
-``TRACKSIDE_CONSENT_MODE`` (spec/integrations.md §2):
+``TRACKSIDE_CONSENT_MODE`` (docs/consent-and-privacy.md; the four signals are Google Consent
+Mode v2's, https://support.google.com/analytics/answer/13802165):
 - ``eea``: for customers in the EEA, the UK or Switzerland, ad destinations need
   ``ad_storage`` and ``ad_user_data`` granted and GA4 needs ``analytics_storage`` granted.
   Elsewhere consent is assumed unless the event says denied.

@@ -1,11 +1,11 @@
 """Joining context: what a later copy of an event may add to the stored one.
 
 The store backend knows the order, the browser knows the shopper's cookies, IP and consent
-(DESIGN.md "Joining browser context"). Both paths share the event id, so the second copy to
-arrive fills what the first lacked. It never overwrites: the first value wins, because a
-later copy (anyone can post to /collect) must not rewrite an order's identity. Consent is the
-exception to "first wins": two copies of one event state the shopper's choice at the same
-moment, so they combine to the most restrictive choice per signal
+(docs/browser-tag.md "Browser purchases: signed, trusted or held"). Both paths share the event
+id, so the second copy to arrive fills what the first lacked. It never overwrites: the first
+value wins, because a later copy (anyone can post to /collect) must not rewrite an order's
+identity. Consent is the exception to "first wins": two copies of one event state the
+shopper's choice at the same moment, so they combine to the most restrictive choice per signal
 (:func:`most_restrictive_consent`) and no copy can upgrade a denial. Choices made at different
 moments (the beacons of a cart or customer, trackside.join) are another matter: the newest
 stated choice per signal counts (:func:`newest_consent`), since consent is given and withdrawn

@@ -5,7 +5,7 @@ event (page view, add to cart, purchase): seen by the pixel, received by the gat
 Meta, counted once, read from the store (web/demo/story.py), with toggles to block the pixel
 and to refuse cookies, and the console's teardown numbers. The shop's "backend" sends the
 Purchase when the order is placed (as a PrestaShop module would), the confirmation page sends
-it again from the browser: one id, one Purchase at Meta (DESIGN.md "Event ids"). The stand-in
+it again from the browser: one id (the order's reference), one Purchase at Meta. The stand-in
 pixel (pixel.js) posts what it receives to /demo/pixel, as the real one posts to Meta. Pages
 live in web/demo/.
 """

@@ -2,7 +2,7 @@
 
 Two shapes are accepted at the edge and end up in one model:
 
-- trackside's own (``user``, ``order``, ``consent``; see DESIGN.md "Public interface"), and
+- trackside's own (``user``, ``order``, ``consent``; see docs/api.md "POST /v1/events"), and
 - Meta's native CAPI shape (``user_data`` with ``em``, ``ph``…, raw or already hashed, and
   ``custom_data``), so an existing CAPI integration can post what it already builds.
 
@@ -47,10 +47,13 @@ ActionSource = Literal[
 ]
 ConsentValue = Literal["granted", "denied"]
 
-#: Values that may be one string or a list of strings (spec/meta-capi.md §3.1).
+#: Values that may be one string or a list of strings, as Meta takes every hashed key and
+#: external_id: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters
 StrOrList = str | list[str]
 
-#: Meta's lead id (leadgen_id): 15 to 17 digits (spec/meta-capi.md §8, rule 18).
+#: Meta's lead id (leadgen_id): 15 to 17 digits, else 2804036 (rule 18 in
+#: destinations/meta/rules/events.py);
+#: https://developers.facebook.com/documentation/ads-commerce/conversions-api/conversion-leads-integration/payload-specification
 LEAD_ID = re.compile(r"[0-9]{15,17}")
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -294,7 +297,8 @@ class Event(_Model):
     opt_out: bool = False
     cart_id: str | None = None
     customer_id: str | None = None
-    #: Meta's Limited Data Use, per event (spec §2.1, rule 20); overrides TRACKSIDE_META_LDU.
+    #: Meta's Limited Data Use, per event; overrides TRACKSIDE_META_LDU.
+    #: https://developers.facebook.com/docs/marketing-apis/data-processing-options
     data_processing_options: list[Literal["LDU"]] | None = None
     data_processing_options_country: Literal[0, 1] | None = None
     data_processing_options_state: int | None = Field(default=None, ge=0, le=1013)
@@ -500,5 +504,6 @@ class NormalizedEvent(BaseModel):
     #: beacon said it, possibly joined to a server event).
     consent_source: str | None = None
     warnings: list[str] = Field(default_factory=list)
-    #: Machine-readable markers, e.g. ``no_customer_information`` (spec rule 29).
+    #: Machine-readable markers, e.g. ``no_customer_information`` (Meta's 2804050: rule 29 in
+    #: destinations/meta/rules/events.py).
     flags: list[str] = Field(default_factory=list)

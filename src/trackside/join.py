@@ -1,7 +1,7 @@
 """Browser context joins and the browser Purchase policy, around the store insert of accept().
 
-DESIGN.md "Joining browser context": the store backend knows the order, the browser knows the
-shopper. Three joins bring them together:
+The store backend knows the order, the browser knows the shopper (docs/browser-tag.md
+"Joining browser context to server events"). Three joins bring them together:
 
 1. Same event id (the confirmation page's beacon and the store's Purchase): the store's
    duplicate merge (``context.merge_context``) when the server copy came first; when the

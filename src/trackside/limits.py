@@ -3,8 +3,7 @@
 Every source hands raw events to ``events.parse_event`` (directly or through
 ``Pipeline.accept``), which calls :func:`check_event` first. An event over a limit is rejected
 with the field path and the limit (``custom_data.note: longer than 4096 characters``); nothing is
-truncated, and the other events of its batch are judged on their own (DESIGN.md "Hostile input
-and faults").
+truncated, and the other events of its batch are judged on their own (docs/api.md "Limits").
 
 The walk runs on the client's own shape (``user_data.em``, ``custom_data.contents``), so the
 paths name what the client sent. It stops at ``MAX_DEPTH``, so it never recurses further.

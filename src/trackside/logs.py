@@ -1,7 +1,8 @@
 """Structured logs: one JSON object per line, a request id when there is one, secrets masked.
 
 httpx logs every request URL at INFO; GA4's API secret travels in its query string
-(spec/integrations.md §1.1), so httpx and httpcore are held at WARNING.
+(``api_secret=``), so httpx and httpcore are held at WARNING. GA4's request:
+https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ class Pipeline:
         )
         flags: list[str] = []
         if not has_sufficient_customer_information(user.user_data):
-            # spec/meta-capi.md §13 rule 29: Meta would refuse it with 2804050.
+            # Meta would refuse it with 2804050 (rule 29 in destinations/meta/rules/events.py).
             flags.append("no_customer_information")
         ad_personalization_denied = (
             event.consent is not None and event.consent.ad_personalization == "denied"
@@ -116,7 +116,8 @@ class Pipeline:
             action_source=event.action_source,
             event_source_url=event.event_source_url,
             referrer_url=event.referrer_url,
-            # Meta's opt_out: attribution only, no optimisation (spec §2.1).
+            # Meta's opt_out: attribution only, no optimisation:
+            # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event
             opt_out=event.opt_out or ad_personalization_denied,
             data_processing_options=(
                 list(event.data_processing_options)
@@ -161,7 +162,7 @@ class Pipeline:
 
     def _first_attempt(self, event: NormalizedEvent, source: str, now: float) -> float:
         # A server Purchase waits for the confirmation page's browser context (same event
-        # id) for the join window, unless it already carries it (DESIGN.md "Joining"). A
+        # id) for the join window, unless it already carries it (docs/browser-tag.md). A
         # sale made away from the website (a till, a phone call) has no browser to wait for.
         if (
             source not in BROWSER_SOURCES
@@ -232,7 +233,7 @@ class Pipeline:
         several shops and sources in one); durable when that transaction commits."""
         if batch.records:
             # Browser context joins and the browser Purchase policy (trackside/join.py,
-            # DESIGN.md "Joining browser context").
+            # docs/browser-tag.md).
             inserted = join.insert(self.joins, unit, batch.records, batch.source, batch.now)
             for position, result in zip(batch.positions, inserted, strict=True):
                 batch.results[position].status = result.status

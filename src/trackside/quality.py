@@ -3,13 +3,15 @@
 Two different things live here:
 
 - ``has_sufficient_customer_information`` is a hard rule: Meta rejects an event whose keys are
-  empty or a subset of one of four "too broad" sets, subcode 2804050 (spec/meta-capi.md §3.1
-  "Baseline matching rule", §13 rule 29). One such event fails the whole batch, so the
-  pipeline must catch it before sending.
+  empty or a subset of one of four "too broad" sets, subcode 2804050 (Meta's "baseline
+  matching rule"; rule 29 in destinations/meta/rules/events.py). One such event fails the
+  whole batch, so the pipeline must catch it before sending.
 - ``match_keys_report`` is an *estimate* on a 0-10 scale in the spirit of Meta's Event Match
-  Quality. Meta publishes no weights (spec §7); ours only encode Meta's qualitative guidance
-  (em, IP, fn/ln, ph are "high quality"; fbc/fbp/external_id + IP + UA are the levers). It is
-  for the dashboard's "what to improve" hints, never compared with Meta's own score.
+  Quality. Meta publishes no weights; ours only encode Meta's qualitative guidance (em, IP,
+  fn/ln, ph are "high quality"; fbc/fbp/external_id + IP + UA are the levers). It is for the
+  dashboard's "what to improve" hints, never compared with Meta's own score.
+
+Meta's rule and guidance: https://developers.facebook.com/documentation/ads-commerce/conversions-api/best-practices
 """
 
 from __future__ import annotations
@@ -50,11 +52,12 @@ _WEIGHTS: dict[str, float] = {
     "db": 0.25,
     "ge": 0.15,
 }
-#: Keys that identify one Meta account on their own (spec §7 CRM priority: lead id = click
-#: id = hashed email). Any of them lifts the estimate to at least this floor.
+#: Keys that identify one Meta account on their own (Meta's CRM payload specification ranks
+#: lead id = click id = hashed email highest). Any of them lifts the estimate to at least this
+#: floor.
 _DIRECT_IDS = {"lead_id": 6.0, "fb_login_id": 6.0, "page_scoped_user_id": 6.0, "ig_sid": 6.0}
 
-#: What the report suggests adding, in order of usefulness (spec §7 "Practical levers").
+#: What the report suggests adding, in order of usefulness (Meta's best practices, above).
 _RECOMMENDED = (
     "em", "ph", "client_ip_address", "client_user_agent", "fbc", "fbp", "external_id",
     "fn", "ln", "ct", "zp", "country",
@@ -86,7 +89,7 @@ def customer_information_keys(user_data: dict[str, Any]) -> set[str]:
 
 
 def has_sufficient_customer_information(user_data: dict[str, Any]) -> bool:
-    """False when Meta would reject the event with 2804050 (spec §13 rule 29)."""
+    """False when Meta would reject the event with 2804050 (the baseline matching rule above)."""
     keys = customer_information_keys(user_data)
     if not keys:
         return False
@@ -119,7 +122,7 @@ def estimate_score(keys: Iterable[str]) -> float:
 
 
 def match_keys_report(user_data: dict[str, Any]) -> dict[str, Any]:
-    """Keys present and missing, plus a 0-10 *estimate* (Meta publishes no weights, spec §7).
+    """Keys present and missing, plus a 0-10 *estimate* (Meta publishes no weights).
 
     Returns ``{"present": [...], "missing": [...], "score": float, "sufficient": bool,
     "estimate": True, "note": str}``; ``missing`` lists the recommended keys not sent, most

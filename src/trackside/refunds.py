@@ -1,9 +1,10 @@
-"""Refunds: a GA4 ``refund`` for an order, tied to its Purchase (spec/integrations.md §1.7).
+"""Refunds: a GA4 ``refund`` for an order, tied to its Purchase.
 
 Meta has no refund event (the pipeline records "not applicable" for it). The refund reuses
 what the stored Purchase knows: its event id as GA4 ``transaction_id``, its currency and value
 (a full refund when no value is given), the browser's client id (so GA4 credits the same
-user) and the consent the shopper gave.
+user) and the consent the shopper gave. GA4's ``refund``:
+https://developers.google.com/analytics/devguides/collection/ga4/reference/events
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The retention purge: what is cleared from stored events, and when (DESIGN.md "Retention").
+"""The retention purge: what is cleared from stored events, and when (docs/consent-and-privacy.md).
 
 After ``TRACKSIDE_RETENTION_DAYS`` an event keeps only hashed data: its IP address, user agent
 and browser identifiers (fbp, fbc, GA client and session ids) are cleared, in the stored event
@@ -17,8 +17,8 @@ from trackside.identity.keys import PURGED_KEYS
 from trackside.outcomes import OPEN, Outcome
 from trackside.store import Store
 
-#: user_data keys the purge clears by default (DESIGN.md: only IP, user agent and browser
-#: ids are stored in clear).
+#: user_data keys the purge clears by default (docs/consent-and-privacy.md: only IP, user agent
+#: and browser ids are stored in clear).
 PURGED_USER_KEYS = PURGED_KEYS
 #: Top-level keys of a sent payload the purge clears by default (GA4: the browser's client id).
 PURGED_PAYLOAD_KEYS = ("client_id",)

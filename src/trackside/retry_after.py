@@ -1,4 +1,7 @@
-"""One reading of HTTP ``Retry-After`` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date."""
+"""One reading of HTTP ``Retry-After``: delay-seconds or an HTTP-date.
+
+https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+"""
 
 from __future__ import annotations
 

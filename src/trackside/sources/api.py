@@ -2,7 +2,7 @@
 
 The envelope is refused as a whole (not JSON, or not the shape); inside it every event is
 checked on its own, so a batch with invalid events still yields the valid ones
-(DESIGN.md "Public interface"). The HTTP answers are web/api.py's.
+(docs/api.md "POST /v1/events"). The HTTP answers are web/api.py's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from trackside.events import FieldError, validation_errors
 from trackside.sources.batch import ParsedBatch, parse_batch
 
 SOURCE = "api"
-MAX_EVENTS_PER_REQUEST = 1000  # DESIGN.md "Public interface"; Meta's own cap (spec §6.1)
+MAX_EVENTS_PER_REQUEST = 1000  # docs/api.md; also Meta's cap per request
 
 
 class EventsEnvelope(BaseModel):

@@ -3,7 +3,7 @@
 What t.js posts names the page, the cookies the tag read and the order; the IP and the user
 agent come from the request (web/collect.py passes them), never from the body. A Purchase's
 event id is the server's rule applied to the order reference, never the browser's word
-(DESIGN.md "Event ids"). A cart or customer id is kept only with the store's join token
+(docs/browser-tag.md "Page API"). A cart or customer id is kept only with the store's join token
 (sources/signing.py): a stored id would be found by the store's later events (trackside.join),
 and anyone can claim a guessable customer id.
 """

@@ -2,17 +2,17 @@
 
 Anyone can post to /collect, so a browser may only name Meta's standard events or the custom
 events the owner declared in ``TRACKSIDE_BROWSER_CUSTOM_EVENTS``. Names are matched without
-regard to case and sent with the canonical spelling: Meta's names are case-sensitive
-(spec/meta-capi.md §2.4), so ``purchase`` would otherwise reach Meta as a custom event beside
-the real ``Purchase`` rules, and ``addtocart`` would never count as an ``AddToCart``.
+regard to case and sent with the canonical spelling: Meta's names are case-sensitive, so
+``purchase`` would otherwise reach Meta as a custom event beside the real ``Purchase`` rules,
+and ``addtocart`` would never count as an ``AddToCart``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-#: Meta's standard events (https://developers.facebook.com/docs/meta-pixel/reference, as
-#: spec/meta-capi.md §2.4 lists them) plus PageView. t.js keeps the same list for the pixel.
+#: Meta's standard events (https://developers.facebook.com/docs/meta-pixel/reference) plus
+#: PageView, which the Conversions API takes too. t.js keeps the same list for the pixel.
 META_STANDARD_EVENTS = (
     "AddPaymentInfo", "AddToCart", "AddToWishlist", "CompleteRegistration", "Contact",
     "CustomizeProduct", "Donate", "FindLocation", "InitiateCheckout", "Lead", "PageView",

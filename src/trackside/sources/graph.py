@@ -1,9 +1,10 @@
 """The Graph-compatible body (a Conversions API call) → canonical events, or Meta's refusal.
 
-The same body encodings as Meta (spec/meta-capi.md §1.3), checked with Meta's rules in compat
-mode (§13 rules 6-34) and then with trackside's model; like Meta, one invalid event refuses
-the whole request and nothing is stored (§0.1). Authentication, the pixel check and the HTTP
-answers are web/graph.py's.
+The same body encodings as Meta (form, multipart or JSON; ``data`` an array or a JSON string,
+its events objects or JSON strings), checked with Meta's rules in compat mode (rules 6-34 of
+destinations/meta/rules/) and then with trackside's model; like Meta, one invalid event refuses
+the whole request and nothing is stored. Authentication, the pixel check and the HTTP answers
+are web/graph.py's. Meta's edge: https://developers.facebook.com/docs/marketing-api/reference/ads-pixel/events/
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def undeliverable(error: FieldError) -> MetaError:
 
 
 def _not_accepted(field: str, reason: str) -> MetaError:
-    # Meta's §13 default envelope, blaming the field like error_data.blame_field_specs.
+    # Meta's usual envelope (code 100), blaming the field like error_data.blame_field_specs.
     return meta_rules.invalid_parameter(
         None, "Invalid Event Parameter", f"{field} {reason} (trackside cannot accept this event).",
         rule=0, blame=field,

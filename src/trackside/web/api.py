@@ -4,8 +4,8 @@ Order of checks, each with its own status: API key (401), body size (413), JSON 
 envelope shape (400, naming the body), then every event on its own — its fields, then whether
 any configured destination would ever take it (trackside/admission.py). A batch with
 rejected events still accepts the others, and the 202 tells which was which by index; a batch
-in which every event was rejected answers 422 with the same body (DESIGN.md "Public
-interface"). Reading the body into events is sources/api.py's; this module answers over HTTP.
+in which every event was rejected answers 422 with the same body (docs/api.md, "POST /v1/events").
+Reading the body into events is sources/api.py's; this module answers over HTTP.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from trackside.identity.param_builder import CookieDecision, decide_by_hand, dec
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: _fbp and _fbc live 90 days, as Meta's parameter builder sets them (spec/integrations.md §6.1).
+#: _fbp and _fbc live 90 days, as Meta says and its parameter builder sets them:
+#: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
 COOKIE_MAX_AGE_S = 90 * 24 * 3600
 
 
@@ -27,7 +28,8 @@ class OriginPolicy:
 
     With no origins configured only same-origin pages may post: the Origin's host[:port] must
     equal the request's Host (the gateway served under the shop's own origin, which is also
-    what keeps its cookies first-party, spec/integrations.md §6.2).
+    what keeps its cookies first-party: Safari caps cookies set from another IP range to 7
+    days).
     """
 
     def __init__(self, allowed: Iterable[str]) -> None:
@@ -163,7 +165,9 @@ class RateLimiter:
 
 def subdomain_index(cookie_domain: str | None) -> int:
     """Meta's subdomainIndex: 'com' 0, 'shop.com' 1, 'www.shop.com' 2; 1 when the cookie is
-    host-only, as Meta says for server-made values (spec/meta-capi.md §3.2)."""
+    host-only, as Meta says for server-made values:
+    https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
+    """
     if not cookie_domain:
         return 1
     return max(0, len(cookie_domain.strip(".").split(".")) - 1)

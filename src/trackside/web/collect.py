@@ -4,7 +4,7 @@ Order of checks, cheapest first: Origin (403), rate per client (429), body size 
 type (415), beacon shape (400), then whether any configured destination would ever take the
 event (422, nothing stored: trackside/admission.py, as ``POST /v1/events`` answers a batch of
 rejected events). The answer (202) comes only after the event is committed, and carries the
-first-party ``_fbp``/``_fbc`` cookies (spec/integrations.md §6, meta-capi.md §3.2).
+first-party ``_fbp``/``_fbc`` cookies (docs/browser-tag.md "Cookies it sets").
 The beacon names cookies and page data the tag read; the IP and user agent come from the
 request itself, never from the body.
 """
@@ -175,7 +175,7 @@ class CollectEndpoint:
         for name, value, wanted in (("_fbp", cookies.fbp, cookies.set_fbp),
                                     ("_fbc", cookies.fbc, cookies.set_fbc)):
             if wanted and value:
-                # Not HttpOnly: the Meta Pixel reads these (spec/integrations.md §6.3).
+                # Not HttpOnly: the Meta Pixel reads these.
                 set_cookie(response, name, value, max_age=browser.COOKIE_MAX_AGE_S,
                            domain=beacons.shop.settings.cookie_domain, secure=secure)
         return response

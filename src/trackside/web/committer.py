@@ -1,7 +1,7 @@
 """Group commit: the events of concurrent requests are accepted in one store transaction.
 
 Every accepted event costs one durable commit (``synchronous=FULL``: an fsync) before its 202
-(DESIGN.md "accepted only after it is in the store"). One commit per request would cap the
+(docs/api.md: 202 once every valid event is committed). One commit per request would cap the
 service at the disk's fsync rate, so request handlers queue their parsed events here and one
 flush, run on the event loop right after the handlers that are ready have run, accepts the lot
 (once per source) and then resolves each request's future. A request still answers only after

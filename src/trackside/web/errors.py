@@ -88,7 +88,8 @@ def error_response(
 
 
 def unauthorized(message: str | None = None) -> ApiError:
-    # RFC 6750 §3: a 401 for a bearer-protected resource names the scheme.
+    # A 401 for a bearer-protected resource names the scheme:
+    # https://www.rfc-editor.org/rfc/rfc6750#section-3
     return ApiError(401, message, headers={"WWW-Authenticate": 'Bearer realm="trackside"'})
 
 

@@ -2,15 +2,16 @@
 
 An application that already sends Conversions API calls (Meta's SDK, a GTM server tag, curl)
 changes its base URL and its token — a trackside API key — and keeps working: the same body
-encodings (spec/meta-capi.md §1.3), the same token places (§1.2), the same answers (§1.5) and
-the same error envelope and codes (§13 rules 1-9). Behind it the events gain durability, dedup
-and fan-out to every configured destination, through the one ``Pipeline.accept`` as source
-``graph-api``.
+encodings (form, multipart, JSON), the same token places (query, form, JSON body, Bearer
+header), the same answers and the same error envelope and codes (rules 1-9 of
+destinations/meta/rules/request.py). Behind it the events gain durability, dedup and fan-out
+to every configured destination, through the one ``Pipeline.accept`` as source ``graph-api``.
 
 Decisions where Meta has no counterpart:
 
 - Any well-formed version (``v16.0``…``v26.0``) is accepted: trackside forwards with its own
-  ``TRACKSIDE_META_API_VERSION``, and Meta's GTM tag still hard-codes v16.0 (§1.1).
+  ``TRACKSIDE_META_API_VERSION``, and Meta's GTM server tag still hard-codes v16.0
+  (facebookincubator/ConversionsAPI-Tag-for-GoogleTagManager, template.tpl).
 - ``{pixel_id}`` picks the shop (trackside/shops.py): the shop whose ``meta_pixel_id`` it is,
   and the key must be one of that shop's (another shop's key is Meta's 190, invalid token; an
   unknown pixel is 100/33). A shop with no pixel configured (dry run, GA4 only) accepts any
@@ -19,7 +20,7 @@ Decisions where Meta has no counterpart:
   accepted and not forwarded: the proof is tied to Meta's app secret, which the client keeps,
   and the test code used is trackside's ``TRACKSIDE_META_TEST_EVENT_CODE``.
 - Events are checked with Meta's rules (compat mode) and then trackside's model; like Meta,
-  one invalid event refuses the whole request and nothing is stored (§0.1). Reading the body
+  one invalid event refuses the whole request and nothing is stored. Reading the body
   into events is sources/graph.py's; this module does the HTTP and the authentication.
 """
 

@@ -2,8 +2,8 @@
 
 A plain ASGI middleware (Starlette's BaseHTTPMiddleware costs a task per request). The log
 line names the route *template* (``/v1/events/{event_id}``), never the raw path or the query
-string: a Graph client may put its access token in the query (spec/meta-capi.md §1.2), and
-nothing a client sends is echoed into the logs.
+string: a Graph client may put its access token in the query (Meta documents
+``access_token`` as a query parameter), and nothing a client sends is echoed into the logs.
 """
 
 from __future__ import annotations

@@ -68,8 +68,9 @@ _GRAPH_PARAMETERS = [
 
 
 def _graph_other_methods() -> dict[str, Any]:
-    # Graph answers other methods on this edge with a 400, code 100 (spec §13 rule 1), not
-    # with a 405; the document says so, so that clients and schemathesis expect it.
+    # Graph answers other methods on this edge with a 400, code 100 (rule 1 in
+    # destinations/meta/rules/errors.py), not with a 405; the document says so, so that clients
+    # and schemathesis expect it.
     operation = {"summary": "Refused as Graph refuses it: only POST is supported",
                  "parameters": _GRAPH_PARAMETERS,
                  "responses": _graph_errors(400)}

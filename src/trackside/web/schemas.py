@@ -140,7 +140,7 @@ class WebhookAnswer(BaseModel):
 
 
 class GraphSuccess(BaseModel):
-    """Meta's answer to an accepted request (spec/meta-capi.md §1.5)."""
+    """Meta's answer to an accepted request."""
 
     events_received: int
     messages: list[str]
@@ -160,7 +160,7 @@ class GraphErrorDetail(BaseModel):
 
 
 class GraphError(BaseModel):
-    """Meta's error envelope (spec/meta-capi.md §1.5); classify by code/subcode only."""
+    """Meta's error envelope; classify by code/subcode only."""
 
     error: GraphErrorDetail
 

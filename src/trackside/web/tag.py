@@ -3,7 +3,7 @@
 The file is rendered once per process (the prefix is configuration, not per request), so its
 ETag is a content hash: ``/t.js`` is revalidated every few minutes (a deploy or a prefix change
 reaches pages quickly), while ``/t.js?v=<etag>`` is immutable and cached for a year.
-Nothing secret goes in: the signing key and tokens never leave the server (DESIGN.md).
+Nothing secret goes in: the signing key and tokens never leave the server (docs/browser-tag.md).
 """
 
 from __future__ import annotations

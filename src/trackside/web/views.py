@@ -1,10 +1,10 @@
 """GET /v1/events/{event_id}: a stored event as the API shows it, personal data hashed only.
 
 The store keeps contact keys hashed already, but IP address, user agent, click and browser ids
-stay in clear because Meta needs them so (spec/meta-capi.md §0.4), and the payload recorded as
-"sent" carries them too. The API is read by shop staff and scripts, so every value under a
-personal-data key is shown as its SHA-256 hex: still comparable ("same IP as the pixel saw?"),
-never readable.
+stay in clear because Meta wants them unhashed, and the payload recorded as "sent" carries them
+too. The API is read by shop staff and scripts, so every value under a personal-data key is
+shown as its SHA-256 hex: still comparable ("same IP as the pixel saw?"), never readable.
+Meta's keys: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters
 """
 
 from __future__ import annotations

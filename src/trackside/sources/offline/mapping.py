@@ -85,7 +85,8 @@ def row_event(line: int, fields: Sequence[str], columns: Columns,
     if not any(values.get(field) for field in ("email", "phone", "external_id")) and not (
         values.get("first_name") and values.get("last_name")
     ):
-        # Meta refuses an event without customer information (spec/meta-capi.md §13 rule 29).
+        # Meta refuses an event without customer information (2804050: rule 29 in
+        # destinations/meta/rules/events.py).
         refuse("email", "the sale names no customer: fill email, phone, external_id, or "
                         "first_name and last_name")
     if errors:
@@ -105,8 +106,9 @@ def row_event(line: int, fields: Sequence[str], columns: Columns,
     parsed = parse_event(raw, max_event_bytes=max_event_bytes)
     if isinstance(parsed, Event):
         if parsed.event_time > time.time() + FUTURE_SKEW_S:
-            # A till's clock or a date typed by hand: Meta refuses future event times, and one
-            # such event would fail the whole request it is sent in (spec/meta-capi.md §2.2).
+            # A till's clock or a date typed by hand: future event times are refused (rule 13
+            # in destinations/meta/rules/events.py, assumed: Meta documents no bound), and one
+            # such event would fail the whole request it is sent in.
             return [LineError(line, columns.name_of("event_time"), "is in the future")]
         return parsed
     # receipt_id feeds both the event id and the order reference: one error, said once.

@@ -1,9 +1,10 @@
 """Reading a PrestaShop shop straight from its MySQL/MariaDB database (read-only).
 
 Table names are ``{prefix}{table}`` with the prefix from ``TRACKSIDE_PRESTASHOP_DB_PREFIX``
-(spec/integrations.md §3.1: never hard-code ``ps_``). The session is put in READ ONLY mode and
-in autocommit, so every poll sees the newest committed rows (a long REPEATABLE READ snapshot
-would hide new orders forever) and no statement can ever write to the shop.
+(never hard-code ``ps_``: each shop sets its own ``database_prefix``). The session is put in
+READ ONLY mode and in autocommit, so every poll sees the newest committed rows (a long
+REPEATABLE READ snapshot would hide new orders forever) and no statement can ever write to the
+shop.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from trackside.sources.prestashop.records import (
 DSN_KEY = "TRACKSIDE_PRESTASHOP_DB_URL"
 PREFIX_KEY = "TRACKSIDE_PRESTASHOP_DB_PREFIX"
 
-#: Table → columns the connector reads (spec §3.2). Checked at start so schema drift or a
+#: Table → columns the connector reads. Checked at start so schema drift or a
 #: missing GRANT is reported by name instead of failing in the middle of a sync.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "orders": ("id_order", "reference", "id_cart", "id_customer", "id_currency",

@@ -1,8 +1,9 @@
 """PrestaShop orders → canonical events (Purchase per checkout reference, Refund per reversal).
 
-DESIGN.md "Event ids": one Purchase per checkout ``reference``; its id is the reference with the
+One Purchase per checkout ``reference`` (docs/prestashop.md); its id is the reference with the
 shop prefix, the same id the confirmation-page tag computes, so pixel, CAPI and GA4 collapse.
-Orders that share a reference (a split checkout, spec §0.5) are summed into that one Purchase.
+Orders that share a reference (a split checkout: PrestaShop's PaymentModule makes one reference
+per cart and one order per carrier or warehouse) are summed into that one Purchase.
 Nothing here raises on shop data: what is unusable is left out and named in ``warnings``.
 """
 
@@ -19,7 +20,7 @@ from trackside.identity.event_id import order_event_id, purchase_event_id
 from trackside.sources.prestashop.records import Address, HistoryRow, Order, OrderLine
 
 SOURCE = "prestashop"
-#: gender.type → the value trackside's normalizer reads (spec §3.2: map via type, not id).
+#: gender.type → the value trackside's normalizer reads (by type: the ids are the shop's rows).
 _GENDER = {0: "m", 1: "f"}
 
 
@@ -70,7 +71,7 @@ def _item(line: OrderLine, tax_included: bool) -> dict[str, Any]:
 
 
 def _e164(raw: str | None, country: str | None) -> str | None:
-    """A national-format number in the address's own country → E.164 (spec §3.2 mapping)."""
+    """A national-format number in the address's own country → E.164."""
     if not raw or not raw.strip():
         return None
     text = raw.strip()
@@ -183,8 +184,9 @@ def refund(order: Order, group: list[Order], change: HistoryRow, from_state: str
            ctx: MapContext, now: float) -> Mapped:
     """A paid order moved to a state PrestaShop no longer counts (cancelled, refunded, error).
 
-    Id ``Refund:{prefix}{reference}`` (DESIGN.md); when the reference is a split checkout each
-    order can be reversed on its own, so the order id is added to keep both refunds.
+    Id ``Refund:{prefix}{reference}`` (docs/prestashop.md); when the reference is a split
+    checkout each order can be reversed on its own, so the order id is added to keep both
+    refunds.
     """
     event_id = order_event_id("Refund", order.reference, ctx.prefix)
     partial = len(group) > 1
@@ -200,7 +202,7 @@ def refund(order: Order, group: list[Order], change: HistoryRow, from_state: str
     else:
         warnings.append(f"order {order.id}: unknown currency id {order.id_currency}")
     if partial:
-        # spec §1.7: a partial refund lists the refunded items; a full one omits them.
+        # GA4: a partial refund lists the refunded items; a full one omits them.
         body["items"] = [_item(line, ctx.tax_included) for line in order.lines]
     raw: dict[str, Any] = {
         "event_name": "Refund",

@@ -1,8 +1,8 @@
 """What the PrestaShop connector reads, independent of how (database or webservice).
 
 Both readers (``db.py``, ``ws.py``) return these records, so the mapping
-to events and the sync loop (``sync.py``) are written once. Field meanings follow
-spec/integrations.md §3.1-§3.2.
+to events and the sync loop (``sync.py``) are written once. Field meanings follow PrestaShop's
+own schema (install-dev/data/db_structure.sql in PrestaShop/PrestaShop).
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ class Customer:
     lastname: str | None = None
     #: ``YYYY-MM-DD``; PrestaShop's "no birthday" ``0000-00-00`` is None here.
     birthday: str | None = None
-    #: ``gender.type``: 0 man, 1 woman, 2 neutral/other (spec §3.1: map via type, not id).
+    #: ``gender.type``: 0 man, 1 woman, 2 neutral/other (the ids are the shop's rows; the type
+    #: is what they mean).
     gender_type: int | None = None
     is_guest: bool = False
 

@@ -1,11 +1,11 @@
 """The PrestaShop connector: poll order state changes, accept Purchases and Refunds.
 
-The polling key is ``order_history.id_order_history`` (spec/integrations.md §3.1: every state
-change writes one row), not ``orders.date_upd``, which has second resolution and shop-local
-time. The cursor lives in the store and moves only after ``pipeline.accept`` has committed the
-batch, so a crash re-reads at most one batch (harmless: same event ids → ``duplicate``) and
-never skips one. Auto-increment ids can commit out of order (two concurrent checkouts), so ids
-skipped inside a batch are remembered as gaps and looked up again for ``GAP_TTL_S``.
+The polling key is ``order_history.id_order_history`` (PrestaShop writes one row per state
+change), not ``orders.date_upd``, which has second resolution and shop-local time. The cursor
+lives in the store and moves only after ``pipeline.accept`` has committed the batch, so a crash
+re-reads at most one batch (harmless: same event ids → ``duplicate``) and never skips one.
+Auto-increment ids can commit out of order (two concurrent checkouts), so ids skipped inside a
+batch are remembered as gaps and looked up again for ``GAP_TTL_S``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Reading a PrestaShop shop through its webservice (spec/integrations.md §3.4).
+"""Reading a PrestaShop shop through its webservice.
 
 ``GET {shop}/api/{resource}?output_format=JSON``, HTTP Basic with the key as user name and an
 empty password (never ``?ws_key=``, which lands in access logs). Lists come back as
 ``{"orders": [...]}``, and as a bare ``[]`` when nothing matches. Errors come back as
 ``{"errors": [{"code": 26, "message": "..."}]}``; the codes used below are PrestaShop's own
 (classes/webservice/WebserviceRequest.php): 16-21 the key, 22 webservice disabled, 25 method
-and 26 resource not allowed for this key.
+and 26 resource not allowed for this key. The webservice's authentication:
+https://devdocs.prestashop-project.org/8/webservice/tutorials/testing-access
 """
 
 from __future__ import annotations

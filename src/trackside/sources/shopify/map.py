@@ -1,6 +1,6 @@
 """Shopify orders and refunds → raw canonical events (dicts for parse_batch).
 
-Ids (DESIGN.md "Event ids"): a Purchase is ``{prefix}{order id}``, the id the Customer Events
+Ids (docs/sources.md "Shopify"): a Purchase is ``{prefix}{order id}``, the id the Customer Events
 pixel computes from ``checkout.order.id`` on the thank-you page, so pixel, CAPI and GA4
 collapse. A refund is ``Refund:{prefix}{order id}-{refund id}`` (an order may be refunded in
 parts, each once); a cancellation's remainder is ``Refund:{prefix}{order id}-cancelled``. Each
@@ -97,8 +97,8 @@ def _landing_url(order: Order, shop_domain: str | None) -> str | None:
 
 def _action_source(order: Order, user: dict[str, Any], url: str | None) -> str:
     # Point of sale is a shop counter; an order a browser placed is a website event (Meta
-    # wants its URL and user agent, spec/meta-capi.md rule 13); the rest (draft orders, the
-    # admin, other apps) were entered by the shop's own systems.
+    # wants its URL and user agent); the rest (draft orders, the admin, other apps) were
+    # entered by the shop's own systems. Website events: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event
     if order.source_name == "pos":
         return "physical_store"
     if url and user.get("user_agent"):
@@ -184,7 +184,7 @@ def refund(refund: Refund, ctx: MapContext) -> dict[str, Any] | None:
     body: dict[str, Any] = {"reference": str(refund.order_id), "value": as_float(amount),
                             "currency": currency}
     if items:
-        body["items"] = items  # spec §1.7: a partial refund lists the refunded items
+        body["items"] = items  # GA4: a partial refund lists the refunded items
     return {
         "event_name": "Refund",
         "event_id": order_event_id("Refund", f"{refund.order_id}-{refund.id}", ctx.prefix),

@@ -1,6 +1,6 @@
 """WooCommerce orders → raw canonical events (dicts for parse_batch).
 
-Ids (DESIGN.md "Event ids"): a Purchase is ``{prefix}{order id}``, the id the thank-you page
+Ids (docs/sources.md "WooCommerce"): a Purchase is ``{prefix}{order id}``, the id the thank-you page
 snippet sends as ``reference`` (docs/sources.md), so pixel, CAPI and GA4 collapse; WooCommerce
 sends ``order.updated`` for every change of a paid order and the id keeps it one Purchase. A
 refund is ``Refund:{prefix}{order id}-{refund id}`` (each of the order's ``refunds`` once); an

@@ -1,6 +1,5 @@
 /* trackside browser tag (docs/browser-tag.md). No dependencies, never throws. Each event
- * has one id for the Meta Pixel call and the /collect beacon: Meta dedups the pair
- * (spec/meta-capi.md §5). */
+ * has one id for the Meta Pixel call and the /collect beacon: Meta dedups the pair. */
 (function (w, d) {
   "use strict";
   // Filled by the gateway when it serves this file (web/tag.py).
@@ -54,7 +53,7 @@
     try { return decodeURIComponent(m[1].replace(/\+/g, " ")); } catch (e) { return m[1]; }
   }
 
-  // Consent Mode state from gtag's internal store (spec/integrations.md §2.1), when the page
+  // Consent Mode v2 state from gtag's internal store, when the page
   // runs gtag; an explicit trackside('consent', …) call wins over it.
   function googleConsent() {
     var out = {};
@@ -89,7 +88,7 @@
   }
 
   // The server's purchase_event_id: prefix + reference, trimmed as the server trims it
-  // (DESIGN.md "Event ids").
+  // (docs/browser-tag.md "Page API").
   function purchaseId(reference) {
     return PREFIX + String(reference).trim();
   }
