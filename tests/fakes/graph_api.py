@@ -105,7 +105,7 @@ class Fault:
 
     @classmethod
     def invalid_token(cls) -> Fault:
-        """190, HTTP 401 (rule 3 [Obs])."""
+        """190, HTTP 401 (rule 3, as observed from Graph)."""
         return cls("invalid_token", status=401, error=errors.token_unparseable())
 
     @classmethod

@@ -127,11 +127,11 @@ def token_required() -> GraphError:  # rule 3 (standard Graph, assumed)
     return GraphError(400, 104, "An access token is required to request this resource.")
 
 
-def token_unparseable() -> GraphError:  # rule 3, recorded with HTTP 401 [Obs]
+def token_unparseable() -> GraphError:  # rule 3, observed with HTTP 401
     return GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
 
 
-def token_expired() -> GraphError:  # rule 3, subcode 463 [Doc]
+def token_expired() -> GraphError:  # rule 3, subcode 463 (Graph error-handling page)
     return GraphError(401, 190, "Error validating access token: Session has expired.", subcode=463)
 
 
