@@ -316,6 +316,8 @@ class EventCheck:
         return check() if check else None
 
     def website(self) -> GraphError | None:
+        """Rule 15: website events need event_source_url and client_user_agent (server-event
+        page); Graph v26.0 was seen taking them without the user agent, hence the switch."""
         if not _web_url(self.event.get("event_source_url")):
             return self.refuse(
                 None,
@@ -336,6 +338,7 @@ class EventCheck:
         return None
 
     def business_messaging(self) -> GraphError | None:
+        """Rule 16 (https://developers.facebook.com/documentation/ads-commerce/conversions-api/business-messaging)."""
         channel = self.event.get("messaging_channel")
         # Title observed by https://dev.to/lamas51/sending-telegram-bot-conversions-to-meta-dont-
         # reach-for-businessmessaging-1ecj
@@ -394,6 +397,8 @@ class EventCheck:
         return None
 
     def crm(self) -> GraphError | None:
+        """Rule 18: CRM events name their CRM and a 15-17 digit lead id
+        (https://developers.facebook.com/documentation/ads-commerce/conversions-api/conversion-leads-integration)."""
         custom = self.event.get("custom_data")
         if not isinstance(custom, dict) or custom.get("event_source") != "crm":
             return None
@@ -497,6 +502,8 @@ class EventCheck:
             )
         ip = user.get("client_ip_address")
         if ip is not None:
+            # Rule 25: an IPv4 or IPv6 address that "must never be hashed" (customer information
+            # parameters page); the refusal's wording is assumed.
             if isinstance(ip, str) and _BARE_SHA256.fullmatch(ip):
                 return self.refuse(
                     None,
