@@ -1,6 +1,6 @@
 """The appendix Meta's Parameter Builder adds to _fbp/_fbc, computed from Meta's description
-(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library,
-spec/meta-capi.md §3.2): six bytes, base64url without padding: format 1, language (2 = Python),
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library):
+six bytes, base64url without padding: format 1, language (2 = Python),
 change type, then the library's major, minor and patch version."""
 
 from __future__ import annotations

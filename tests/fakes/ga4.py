@@ -1,15 +1,20 @@
 """A fake GA4 Measurement Protocol server (Starlette, real HTTP via tests/fakes/server.py).
 
 - ``POST /mp/collect`` records the request and its events and answers 204, like production GA4
-  which answers 2xx to anything (spec/integrations.md §0.1). It also runs every validation rule
-  and keeps what ``/debug/mp/collect`` would have said in ``.violations``, so a test can assert
-  that every payload trackside sent was valid.
-- ``POST /debug/mp/collect`` answers ``{"validationMessages": [...]}`` (§1.5).
+  which answers 2xx to anything
+  (https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference). It
+  also runs every validation rule and keeps what ``/debug/mp/collect`` would have said in
+  ``.violations``, so a test can assert that every payload trackside sent was valid.
+- ``POST /debug/mp/collect`` answers ``{"validationMessages": [...]}``
+  (https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events).
 - A wrong or missing ``measurement_id``/``api_secret`` is still answered 2xx (GA4 does the
   same) but recorded in ``.auth_problems``.
 
-The rules (§1.2, §1.4, §1.7) are written here on purpose without importing trackside's own
-validator (``trackside.destinations.ga4.rules``): a bug there must show up as a message here.
+The rules (body fields and limits from
+https://developers.google.com/analytics/devguides/collection/protocol/ga4/sending-events,
+ecommerce parameters from https://developers.google.com/analytics/devguides/collection/ga4/reference/events)
+are written here on purpose without importing trackside's own validator
+(``trackside.destinations.ga4.rules``): a bug there must show up as a message here.
 """
 
 from __future__ import annotations

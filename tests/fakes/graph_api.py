@@ -1,9 +1,9 @@
-"""A strict fake Meta Graph API for ``POST /{version}/{pixel_id}/events`` (spec/meta-capi.md §13).
+"""A strict fake Meta Graph API for ``POST /{version}/{pixel_id}/events`` (validator rules 1-38).
 
 Real HTTP (served by tests/fakes/server.py): trackside, httpx or Meta's own SDK talk to it as
-they would talk to graph.facebook.com. The request rules are the fake's own, written from the
-spec in :mod:`tests.fakes.meta_checks` and :mod:`tests.fakes.meta_event_checks` (errors in
-:mod:`tests.fakes.meta_errors`); nothing here imports trackside's Meta rules, so a bug there
+they would talk to graph.facebook.com. The request rules are the fake's own, written from Meta's
+pages in :mod:`tests.fakes.meta_checks` (rules 1-9) and :mod:`tests.fakes.meta_event_checks`
+(10-34; errors in :mod:`tests.fakes.meta_errors`); nothing here imports trackside's Meta rules, so a bug there
 fails a test instead of agreeing with itself. This module adds what only a server has: a
 registry of tokens and pixels (rules 3-5), the version set (rule 2), Meta's 48-hour dedup
 (rule 36), recorded requests and events (rule 35), fault injection (rule 37) and French
@@ -40,7 +40,9 @@ from tests.fakes.meta_checks import Call, FakeRules, Grant
 from tests.fakes.meta_errors import GraphError
 from trackside.config import Settings
 
-DEDUP_WINDOW_S = 48 * 3600  # §5.1
+# Rule 36: the same event_name and event_id to the same pixel within 48 hours is deduplicated
+# (https://developers.facebook.com/documentation/ads-commerce/conversions-api/deduplicate-pixel-and-server-events).
+DEDUP_WINDOW_S = 48 * 3600
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -103,7 +105,7 @@ class Fault:
 
     @classmethod
     def invalid_token(cls) -> Fault:
-        """190, HTTP 401 (rule 3 [Obs])."""
+        """190, HTTP 401 (rule 3, as observed from Graph)."""
         return cls("invalid_token", status=401, error=errors.token_unparseable())
 
     @classmethod
@@ -172,7 +174,7 @@ class ReceivedEvent:
     payload: dict[str, Any]
     test_event_code: str | None
     received_at: float
-    #: A later copy of (pixel, event_name, event_id) within 48 h: Meta would drop it (§5).
+    #: A later copy of (pixel, event_name, event_id) within 48 h: Meta would drop it (rule 36).
     deduplicated: bool = False
 
     def __getitem__(self, key: str) -> Any:
@@ -395,7 +397,8 @@ class FakeGraphAPI:
         return self._success(len(verdict.events), record)
 
     def _success(self, events_received: int, record: ReceivedRequest) -> Response:
-        """Rule 35 (§1.5): no per-event status, ``messages`` always observed empty."""
+        """Rule 35: no per-event status, ``messages`` always observed empty (success body of the edge
+        reference, https://developers.facebook.com/docs/marketing-api/reference/ads-pixel/events/)."""
         answer = {"events_received": events_received, "messages": [], "fbtrace_id": fbtrace_id()}
         record.status, record.body = 200, answer
         return JSONResponse(answer)
@@ -404,7 +407,7 @@ class FakeGraphAPI:
 
     def _poisoned(self, data: Any) -> list[tuple[str, Fault]]:
         """(event id, fault) for each poisoned id in ``data``, read with this fake's own
-        decoding: a JSON array (or its text) of objects or of JSON-encoded objects (§1.3)."""
+        decoding: a JSON array (or its text) of objects or of JSON-encoded objects (rule 6)."""
         with self._lock:
             if not self._poison:
                 return []

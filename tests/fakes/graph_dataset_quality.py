@@ -1,6 +1,6 @@
 """The fake Graph API's ``GET /{version}/dataset_quality`` (Meta's Dataset Quality API,
-https://developers.facebook.com/docs/marketing-api/conversions-api/dataset-quality-api;
-spec/integrations.md, spec/meta-capi.md §7), with the fake's own checks, written from the docs:
+https://developers.facebook.com/docs/marketing-api/conversions-api/dataset-quality-api),
+with the fake's own checks, written from the docs:
 
 - the token: ``Authorization: Bearer`` or ``access_token`` (Graph takes both; the location is
   recorded so a test can prove trackside never puts it in the URL), known to the fake's token

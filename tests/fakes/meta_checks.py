@@ -1,19 +1,21 @@
-"""What the fake Graph API checks in ``POST /{version}/{pixel}/events``, from the spec's facts.
+"""What the fake Graph API checks in ``POST /{version}/{pixel}/events``, from Meta's own pages.
 
-Every rule here is read from spec/meta-capi.md (§1 request shape and encodings, §6 limits, §13
-rules 1-9; the event rules 10-34 are in :mod:`tests.fakes.meta_event_checks`) and written for
-this fake alone: it imports nothing from ``trackside``. trackside's own validator
+Rules 1-9 here (request shape, encodings, limits; the event rules 10-34 are in
+:mod:`tests.fakes.meta_event_checks`) are read from Meta's CAPI guide
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api) and
+the edge reference (https://developers.facebook.com/docs/marketing-api/reference/ads-pixel/events/),
+and written for this fake alone: it imports nothing from ``trackside``. trackside's own validator
 (``trackside.destinations.meta.rules``) is what the tests exercise; if the two agreed by
 construction, a bug in it could never fail a test. ``tests/integration/test_fake_is_independent
-.py`` holds both against the spec's expected answers.
+.py`` holds both against one table of the answers Meta documents or was seen to give.
 
 The checks run in the order Graph reports them: transport (:func:`check_route`), the token
 (:func:`check_grant`), then the body (:func:`check_body`): ``data`` and the request parameters,
 then each event in order (:class:`~tests.fakes.meta_event_checks.EventCheck`). The first
-failure refuses the whole request (§0.1).
+failure refuses the whole request, as Graph does.
 
-Rules the spec marks "assumed" follow :class:`FakeRules.mode`: ``strict`` refuses, ``compat``
-accepts what Graph v26.0 was observed to accept.
+Rules marked "assumed" (behaviour Meta does not document) follow :class:`FakeRules.mode`:
+``strict`` refuses, ``compat`` accepts what Graph v26.0 was observed to accept.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from tests.fakes import meta_errors as errors
 from tests.fakes.meta_errors import GraphError
 from tests.fakes.meta_event_checks import EventCheck
 
-MAX_EVENTS_PER_REQUEST = 1000  # §1.4, rule 7
+MAX_EVENTS_PER_REQUEST = 1000  # rule 7: "up to 1,000 events" per request (using-the-api)
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,16 @@ class FakeRules:
     either one to :class:`~tests.fakes.graph_api.FakeGraphAPI` (see :meth:`adopt`)."""
 
     mode: str = "strict"
-    #: Rule 2: the versions Graph serves (default v24.0-v26.0, §1.1).
+    #: Rule 2: the versions Graph serves (default v24.0-v26.0,
+    #: https://developers.facebook.com/docs/graph-api/changelog).
     versions: tuple[str, ...] = ("v24.0", "v25.0", "v26.0")
     #: Rule 13 (assumed): how far in the future event_time may be.
     max_future_skew_s: int = 600
-    #: Rule 12: physical_store events up to 62 days old (§2.2 leaves it open).
+    #: Rule 12: physical_store events up to 62 days old (Meta's server-event page leaves open
+    #: whether its 62-day guidance overrides the 7-day refusal).
     allow_physical_store_62d: bool = False
     #: Rule 15: refuse website events without client_user_agent. The docs say required, but
-    #: Graph v26.0 was observed accepting them (§12.1), so it is a switch of its own.
+    #: Graph v26.0 was observed accepting them, so it is a switch of its own.
     require_user_agent: bool = False
 
     @property
@@ -111,11 +115,12 @@ def version_order(version: str) -> tuple[int, int]:
 
 
 def appsecret_proof(app_secret: str, token: str) -> str:
-    """Rule 4: hex HMAC-SHA256 keyed by the app secret over the token (§1.2)."""
+    """Rule 4: hex HMAC-SHA256 keyed by the app secret over the token, as Meta's SDK computes it
+    (facebook-business ``facebook_business/session.py``)."""
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-# -- reading the request (§1.2, §1.3) -----------------------------------------------------------
+# -- reading the request: token places and body encodings ---------------------------------------
 
 
 class _Unreadable(Exception):
@@ -189,7 +194,7 @@ def read_call(
     body: bytes,
 ) -> Call | GraphError:
     """The token may sit in the query, a form field, a JSON field or ``Authorization: Bearer``
-    (§1.2: all four were seen working); ``headers`` have lower-case names."""
+    (rule 3: all four were seen working on Graph); ``headers`` have lower-case names."""
     fields: dict[str, Any] = {}
     if method.upper() == "POST":
         try:
@@ -256,8 +261,9 @@ def check_grant(call: Call, tokens: Mapping[str, Grant]) -> GraphError | None:
 
 
 def decode_events(raw: Any) -> list[dict[str, Any]] | GraphError:
-    """Rule 6 (§1.3): ``data`` is a JSON array or its text, of objects or of JSON-encoded
-    objects (the Python SDK json-dumps each event, then the list)."""
+    """Rule 6: ``data`` is a JSON array or its text, of objects or of JSON-encoded objects (the
+    edge reference types it ``list<JSON-encoded string>``; the Python SDK json-dumps each event,
+    then the list)."""
     if raw is None:
         return errors.parameter_error("The parameter data is required")
     if isinstance(raw, str):
@@ -307,7 +313,8 @@ def _check_request_params(params: Mapping[str, Any], warnings: list[str]) -> Gra
         if value is not None and not isinstance(value, shape):
             return errors.parameter_error(f"Param {name} has the wrong type.", blame=name)
     agent = params.get("partner_agent")
-    # Guidance only: "fewer than 23 characters with at least two letters" (§1.4).
+    # Guidance only: "fewer than 23 characters with at least two letters" (Meta's end-to-end
+    # implementation guide).
     if isinstance(agent, str) and (len(agent) >= 23 or sum(map(str.isalpha, agent)) < 2):
         warnings.append("partner_agent should be under 23 characters with two letters or more")
     return None
@@ -329,8 +336,9 @@ def check_body(call: Call, rules: FakeRules, now: float) -> Verdict:
         return verdict
     verdict.error = _check_request_params(call.params, verdict.warnings)
     # "If any event_time in data is greater than 7 days in the past, we return an error for
-    # the entire request" (§2.2, https://developers.facebook.com/documentation/ads-commerce/
-    # conversions-api/parameters/server-event): the 62 days of physical_store uploads are
+    # the entire request"
+    # (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event):
+    # the 62 days of physical_store uploads are
     # taken only in a request of physical_store events alone; beside a website (or any other)
     # event, an event older than 7 days fails the whole request.
     offline_only = all(event.get("action_source") == "physical_store" for event in events)

@@ -1,6 +1,6 @@
-"""Graph API error bodies as the fake Graph API sends them (spec/meta-capi.md §1.5, §6.2, §13).
+"""Graph API error bodies as the fake Graph API sends them (its rules 1-38, error codes).
 
-Written from the spec alone: this module imports nothing from trackside, so a mistake in
+Written from Meta's pages alone: this module imports nothing from trackside, so a mistake in
 trackside's own Meta rules cannot leak into the answers the tests compare against.
 
 Shape (https://developers.facebook.com/docs/graph-api/guides/error-handling)::
@@ -24,7 +24,8 @@ GRAPH_DOCS_HINT = (
 
 @dataclass(frozen=True)
 class GraphError:
-    """One refusal of a whole request: Graph never answers per event (§0.1)."""
+    """One refusal of a whole request: Graph never answers per event ("If any event you send in a
+    batch is invalid, we reject the entire batch")."""
 
     http_status: int
     code: int
@@ -106,7 +107,8 @@ def method_not_supported(method: str) -> GraphError:
 
 def version_deprecated() -> GraphError:
     # Rule 2: code 2635 from the Marketing API reference pages; also the answer to an
-    # unversioned call ("Unversioned calls are invalid against Marketing API endpoints", §1.1).
+    # unversioned call ("Unversioned calls are invalid against Marketing API endpoints",
+    # https://developers.facebook.com/docs/marketing-api/overview/versioning).
     return GraphError(
         400,
         2635,
@@ -125,11 +127,11 @@ def token_required() -> GraphError:  # rule 3 (standard Graph, assumed)
     return GraphError(400, 104, "An access token is required to request this resource.")
 
 
-def token_unparseable() -> GraphError:  # rule 3, recorded with HTTP 401 [Obs]
+def token_unparseable() -> GraphError:  # rule 3, observed with HTTP 401
     return GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
 
 
-def token_expired() -> GraphError:  # rule 3, subcode 463 [Doc]
+def token_expired() -> GraphError:  # rule 3, subcode 463 (Graph error-handling page)
     return GraphError(401, 190, "Error validating access token: Session has expired.", subcode=463)
 
 
@@ -161,7 +163,7 @@ def invalid_event(
     blame: str,
     french: tuple[str, str] | None = None,
 ) -> GraphError:
-    """§13's default envelope: HTTP 400, code 100, "Invalid parameter", with user text."""
+    """The rules' default envelope: HTTP 400, code 100, "Invalid parameter", with user text."""
     title_fr, user_msg_fr = french or (
         "Paramètre non valide",
         f"Un paramètre de l’événement n’est pas valide : {blame}.",
@@ -181,7 +183,9 @@ def invalid_event(
 
 # -- what fault injection answers (rule 37) -----------------------------------------------------
 
-#: code → (message, subcode), from the §6.2 catalogue.
+#: code → (message, subcode), from Meta's error codes
+#: (https://developers.facebook.com/docs/graph-api/guides/error-handling) and rate limits
+#: (https://developers.facebook.com/docs/marketing-api/overview/rate-limiting).
 FAULT_CATALOGUE: dict[int, tuple[str, int | None]] = {
     1: ("An unknown error occurred", 99),
     2: ("An unexpected error has occurred. Please retry your request later.", None),

@@ -1,9 +1,14 @@
-"""Rules 10-34 of spec/meta-capi.md §13: what the fake Graph API checks in each event.
+"""Rules 10-34 of the strict fake Graph API: what it checks in each event.
 
-The fake's own reading of §2 (server event parameters), §3 (``user_data``) and §4
-(``custom_data``); it imports nothing from trackside. :func:`tests.fakes.meta_checks.check_body`
-runs :class:`EventCheck` on each event of ``data`` in order, and the first failure refuses the
-whole request (§0.1).
+The numbering runs on from meta_checks.py (rules 1-9, the request) to graph_api.py (35-38, the
+answers). Each rule is the fake's own reading of Meta's pages on server event parameters
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event),
+``user_data`` (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters)
+and ``custom_data`` (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/custom-data);
+it imports nothing from trackside. :func:`tests.fakes.meta_checks.check_body` runs
+:class:`EventCheck` on each event of ``data`` in order, and the first failure refuses the whole
+request, as Meta does: one invalid event rejects the whole batch
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api).
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ from tests.fakes.meta_errors import GraphError
 if TYPE_CHECKING:
     from tests.fakes.meta_checks import FakeRules
 
-SEVEN_DAYS_S = 7 * 24 * 3600  # §2.2: older → 2804003 for the whole request
-SIXTY_TWO_DAYS_S = 62 * 24 * 3600  # §2.2 physical_store guidance, behind a flag
+# Rule 12: "If any event_time in data is greater than 7 days in the past, we return an error for
+# the entire request" (100 / 2804003); physical_store events "should" be uploaded within 62 days,
+# which the fake allows behind a flag (server-event page, event_time).
+SEVEN_DAYS_S = 7 * 24 * 3600
+SIXTY_TWO_DAYS_S = 62 * 24 * 3600
 #: Rule 11 (assumed): seconds since 1970 stay below this for three thousand years; a bigger
 #: event_time was sent in milliseconds.
 LARGEST_SECONDS = 10**11
 
-ACTION_SOURCES = frozenset(  # §2.3, case-sensitive (assumed)
+ACTION_SOURCES = frozenset(  # rule 14: the server-event page's values, case-sensitive (assumed)
     "email website app phone_call chat physical_store system_generated business_messaging "
     "other".split()
 )
-#: §2.1's field table; anything else is refused in strict mode (rule 21, assumed).
+#: The server-event page's field table; anything else is refused in strict mode (rule 21, assumed).
 EVENT_FIELDS = frozenset(
     "event_name event_time user_data custom_data event_source_url opt_out event_id "
     "action_source data_processing_options data_processing_options_country "
@@ -44,15 +52,15 @@ CUSTOMER_SEGMENTATION = frozenset(
     for kind in ("new", "existing")
     for scope in ("business", "business_line", "product_area", "medium")
 ) | {"customer_in_loyalty_program"}
-#: §3.1: contact keys that must arrive as SHA-256 hex.
+#: Rule 23: contact keys that must arrive as SHA-256 hex (customer information parameters page).
 MUST_BE_HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country")
-#: §3.1's whole key table: what rule 29 counts as customer information.
+#: That page's whole key table: what rule 29 counts as customer information.
 CUSTOMER_INFORMATION = frozenset(MUST_BE_HASHED) | frozenset(
     "external_id client_ip_address client_user_agent fbc fbp subscription_id fb_login_id "
     "lead_id anon_id madid page_id page_scoped_user_id ctwa_clid ig_account_id ig_sid "
     "whatsapp_business_account_id f5first f5last fi dobd dobm doby".split()
 )
-#: §3.1 "baseline matching rule (since v13.0)": only one of these sets, or part of one, is
+#: Rule 29, Meta's "baseline matching rule" (since v13.0): only one of these sets, or part of one, is
 #: too broad to match anybody (https://developers.facebook.com/documentation/ads-commerce/
 #: conversions-api/best-practices).
 TOO_BROAD = (
@@ -61,21 +69,23 @@ TOO_BROAD = (
     frozenset({"fn", "ge"}),
     frozenset({"ln", "ge"}),
 )
-#: Rule 20: 0 = geolocate, 1000-1013 = US states (the data-processing-options page's list).
+#: Rule 20: 0 = geolocate, 1000-1013 = US states
+#: (https://developers.facebook.com/docs/marketing-apis/data-processing-options).
 LDU_STATE_CODES = frozenset({0, *range(1000, 1014)})
-#: Rule 32 (assumed check): any code of ISO 4217, case-insensitive (§4: Meta's own example
-#: sends "usd").
+#: Rule 32 (assumed check): any code of ISO 4217, case-insensitive: Meta's own curl example sends
+#: "usd" (custom-data page).
 ISO_4217 = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
-#: The Parameter Builder's appendix (§0.9, §3.2): an 8-character base64url suffix, or the
+#: The Parameter Builder's appendix: an 8-character base64url suffix, or the
 #: 2-character legacy one (https://developers.facebook.com/documentation/ads-commerce/
 #: conversions-api/parameter-builder-library).
 _SUFFIX = r"(\.([A-Za-z0-9_-]{2}|[A-Za-z0-9_-]{8}))?"
 _SHA256_LOWER = re.compile(rf"[0-9a-f]{{64}}{_SUFFIX}")
 _SHA256_ANY_CASE = re.compile(rf"[0-9a-fA-F]{{64}}{_SUFFIX}")
 _BARE_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-#: fb.{subdomain index}.{creation time, s or ms}.{fbclid: case-kept base64url} (§3.2; fbclids
-#: carry - and _, https://github.com/Setono/meta-conversions-api-php-sdk/pull/13).
+#: Rule 26: fb.{subdomain index}.{creation time, s or ms}.{fbclid: case-kept base64url}
+#: (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc);
+#: real fbclids carry - and _ (https://github.com/Setono/meta-conversions-api-php-sdk/pull/13).
 _FBC_SHAPE = re.compile(rf"fb\.\d+\.\d{{10,13}}\.[A-Za-z0-9_-]+{_SUFFIX}")
 _FBP_SHAPE = re.compile(rf"fb\.\d+\.\d{{10,13}}\.\d+{_SUFFIX}")  # assumed (rule 27)
 _IP_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{8}$")
@@ -91,7 +101,7 @@ def _integer_like(value: Any) -> bool:
 
 
 def _finite_number(value: Any) -> bool:
-    """A number or a numeric string (§4: Meta's fbc-page example sends "142.52")."""
+    """A number or a numeric string (rule 31: Meta's fbp-and-fbc page example sends "142.52")."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return False
     try:
@@ -102,7 +112,7 @@ def _finite_number(value: Any) -> bool:
 
 
 def _strings(value: Any, numbers_too: bool = False) -> bool:
-    """A string, or a non-empty list of strings (§0.5)."""
+    """A string, or a non-empty list of strings, as every hashed key and external_id accept."""
     values = value if isinstance(value, list) else [value]
     accepted = (str, int) if numbers_too else (str,)
     return bool(values) and all(
@@ -200,7 +210,7 @@ class EventCheck:
 
     def time(self) -> GraphError | None:
         raw = self.event.get("event_time")
-        # Meta's GTM tag sends a numeric string (§2.1), so digits in a string count too.
+        # Meta's GTM server tag sends a numeric string, so digits in a string count too.
         seconds = int(raw) if _integer_like(raw) else None
         if seconds is None or not 0 <= seconds <= LARGEST_SECONDS:
             return self.refuse(
@@ -215,7 +225,8 @@ class EventCheck:
         ) == "physical_store":
             oldest = SIXTY_TWO_DAYS_S
         if seconds < self.now - oldest:
-            # Rule 12: the recorded answer (rudder-transformer's facebook_pixel fixture, §1.5).
+            # Rule 12: the answer recorded in rudderlabs/rudder-transformer's fixture
+            # test/integrations/destinations/facebook_pixel/network.ts.
             return self.refuse(
                 2804003,
                 "Event Timestamp Too Old",
@@ -305,6 +316,8 @@ class EventCheck:
         return check() if check else None
 
     def website(self) -> GraphError | None:
+        """Rule 15: website events need event_source_url and client_user_agent (server-event
+        page); Graph v26.0 was seen taking them without the user agent, hence the switch."""
         if not _web_url(self.event.get("event_source_url")):
             return self.refuse(
                 None,
@@ -325,6 +338,7 @@ class EventCheck:
         return None
 
     def business_messaging(self) -> GraphError | None:
+        """Rule 16 (https://developers.facebook.com/documentation/ads-commerce/conversions-api/business-messaging)."""
         channel = self.event.get("messaging_channel")
         # Title observed by https://dev.to/lamas51/sending-telegram-bot-conversions-to-meta-dont-
         # reach-for-businessmessaging-1ecj
@@ -366,7 +380,8 @@ class EventCheck:
         app_data = self.event.get("app_data")
         app_data = app_data if isinstance(app_data, dict) else {}
         extinfo = app_data.get("extinfo")
-        # §2.1: 16 positional values, the first a2 (Android) or i2 (iOS).
+        # Rule 17 (server-event page, app_data): 16 positional values, the first a2 (Android)
+        # or i2 (iOS).
         if not (isinstance(extinfo, list) and len(extinfo) == 16 and extinfo[0] in ("a2", "i2")):
             return self.refuse(
                 None,
@@ -382,6 +397,8 @@ class EventCheck:
         return None
 
     def crm(self) -> GraphError | None:
+        """Rule 18: CRM events name their CRM and a 15-17 digit lead id
+        (https://developers.facebook.com/documentation/ads-commerce/conversions-api/conversion-leads-integration)."""
         custom = self.event.get("custom_data")
         if not isinstance(custom, dict) or custom.get("event_source") != "crm":
             return None
@@ -417,7 +434,7 @@ class EventCheck:
                 'data_processing_options must be [] or ["LDU"].',
                 ".data_processing_options",
             )
-        if not options:  # [] says "explicitly not LDU" (§2.1)
+        if not options:  # [] says "explicitly not LDU" (data-processing-options page)
             return None
         country = self.event.get("data_processing_options_country")
         state = self.event.get("data_processing_options_state")
@@ -485,6 +502,8 @@ class EventCheck:
             )
         ip = user.get("client_ip_address")
         if ip is not None:
+            # Rule 25: an IPv4 or IPv6 address that "must never be hashed" (customer information
+            # parameters page); the refusal's wording is assumed.
             if isinstance(ip, str) and _BARE_SHA256.fullmatch(ip):
                 return self.refuse(
                     None,
@@ -584,7 +603,7 @@ class EventCheck:
         if self.event.get("event_name") == "Purchase" and (
             custom.get("value") in (None, "") or not currency
         ):
-            # Reported, subcode unverified: 2804019 is the spec's labelled placeholder (rule 33).
+            # Reported by users, subcode unverified: 2804019 is a labelled placeholder (rule 33).
             return self.refuse(
                 2804019,
                 "Missing Value Or Currency",
@@ -623,7 +642,7 @@ class EventCheck:
                         None, "Invalid Contents", "each content needs a string id.", where
                     )
                 for key in ("quantity", "item_price"):
-                    # Numbers proper here: §13 says "numeric", unlike value's numeric strings.
+                    # Numbers proper here (rule 34 says numeric), unlike value's numeric strings.
                     value = item.get(key)
                     if key in item and (isinstance(value, str) or not _finite_number(value)):
                         return self.refuse(

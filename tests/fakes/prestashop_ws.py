@@ -1,11 +1,13 @@
-"""A fake PrestaShop webservice (spec/integrations.md §3.4) over a ``Shop`` of test rows.
+"""A fake PrestaShop webservice over a ``Shop`` of test rows.
 
 Speaks what the connector uses, the way PrestaShop does: ``GET /api/{resource}`` with
 ``output_format=JSON``, HTTP Basic (key as user name, empty password), ``display=full`` or
 ``[f1,f2]``, ``filter[field]=[a|b]`` (any of) and ``[a,b]`` (inclusive interval), ``date=1`` to
 filter on dates, ``sort=[field_ASC|DESC]``, ``limit=n`` or ``offset,n``. Lists answer
 ``{"orders": [...]}`` (a bare ``[]`` when empty), ids as numbers and other fields as strings;
-errors answer ``{"errors": [{"code", "message"}]}`` with PrestaShop's codes.
+errors answer ``{"errors": [{"code", "message"}]}`` with PrestaShop's codes
+(https://devdocs.prestashop-project.org/9/webservice/cheat-sheet,
+https://devdocs.prestashop-project.org/8/webservice/tutorials/testing-access).
 """
 
 from __future__ import annotations

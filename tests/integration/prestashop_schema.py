@@ -1,8 +1,9 @@
 """PrestaShop tables the connector reads, and an in-memory shop to fill them (and the fake WS).
 
-Columns and types follow PrestaShop's install-dev/data/db_structure.sql (spec/integrations.md
-§3.1), restricted to what the connector reads plus the keys around them; ``PREFIX_`` becomes the
-prefix under test. Order states and their flags are PrestaShop's install data
+Columns and types follow PrestaShop's install-dev/data/db_structure.sql
+(https://github.com/PrestaShop/PrestaShop/blob/develop/install-dev/data/db_structure.sql),
+restricted to what the connector reads plus the keys around them; ``PREFIX_`` becomes the prefix
+under test. Order states and their flags are PrestaShop's install data
 (install-dev/data/xml/order_state.xml), ids in install order.
 """
 
@@ -247,7 +248,7 @@ def minutes_ago(now: float, minutes: float) -> float:
 
 
 class Fixtures:
-    """The orders of the spec'd scenarios, in one shop."""
+    """The orders of the connector's test scenarios, in one shop."""
 
     def __init__(self, shop: Shop, now: float) -> None:
         self.shop = shop

@@ -1,7 +1,9 @@
 """The worker against the strict fake Graph API: retry, throttle, bisect, pause, expiry, replay.
 
-spec/meta-capi.md §6.2 (error classes), §6.3 (retry policy), §0.1 (one bad event rejects the
-whole batch), §2.2 (7-day window).
+Meta's error codes decide retry or not (https://developers.facebook.com/docs/graph-api/guides/error-handling,
+https://developers.facebook.com/docs/marketing-api/overview/rate-limiting); one bad event rejects
+the whole batch, and events older than 7 days are refused (Meta's using-the-api and server-event
+pages).
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ def test_bad_credentials_pause_instead_of_dead_lettering(
     counts = {c.destination: c.counts for c in runtime.store.counts()}
     assert counts["meta"] == {"pending": 5}
     # The batch, then one event alone, and one probe of the pixel: refused the same way, so
-    # the credentials are wrong, not an event (spec §6.2: 190 and 100/33 are configuration).
+    # the credentials are wrong, not an event (190 and 100/33 are configuration, not events).
     assert len(fake_graph.requests) == 2 and len(fake_graph.probes) == 1
     assert fake_graph.probes[0].token_location == "bearer"
     assert fake_graph.token not in caplog.text
@@ -276,7 +278,7 @@ def test_a_dead_workers_batch_is_resent_with_the_same_ids(
     clock.advance(121)
     drain(runtime, clock)
     assert sorted(fake_graph.event_ids()) == ["R1", "R2"]
-    # Sending twice is safe: same event ids, so Meta counts each once (spec §5).
+    # Sending twice is safe: same event ids, so Meta counts each once (its 48-hour dedup).
     runtime.pipeline.accept([purchase("R1")], "browser", now=clock.now)
     assert fake_graph.deduplicated == 0
 

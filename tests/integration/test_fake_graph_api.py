@@ -1,6 +1,7 @@
-"""The strict fake Graph API over real HTTP: every body encoding of spec/meta-capi.md §1.3
-(including Meta's own ``facebook-business`` SDK), auth rules 2-5, dedup (rule 36), every fault
-mode (rule 37) and French text (rule 38), classified by MetaDestination as the worker would."""
+"""The strict fake Graph API over real HTTP: every body encoding Graph takes (form, multipart,
+JSON, events as JSON strings, as Meta's own ``facebook-business`` SDK sends), auth rules 2-5,
+dedup (rule 36), every fault mode (rule 37) and French text (rule 38), classified by
+MetaDestination as the worker would."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def send_batch(
     return response, destination.classify(response, None, len(batch))
 
 
-# -- §1.3 encodings ----------------------------------------------------------------------------
+# -- body encodings (rule 6) --------------------------------------------------------------------
 
 
 def test_trackside_request_is_accepted(fake_graph: FakeGraphAPI, client: httpx.Client) -> None:  # noqa: F811
@@ -219,7 +220,8 @@ def test_meta_sdk_posts_to_the_fake(fake_graph: FakeGraphAPI, sdk_api: Any) -> N
     assert request.token_location == "query"  # the SDK's session puts it in the URL
     assert request.content_type == "application/x-www-form-urlencoded"
     [event] = fake_graph.events
-    # The SDK's hash is Meta's documented example (§3.1): the fake and the SDK agree.
+    # The SDK's hash is Meta's documented example (customer information parameters page): the
+    # fake and the SDK agree.
     assert event["user_data"]["em"] == [
         "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"
     ]
@@ -437,7 +439,7 @@ def test_reject_any_batch_containing_an_event_id(
     response, result = send_batch(fake_graph, client, ["OK1", "POISON", "OK2"])
     assert response is not None and response.status_code == 400
     assert (result.verdict, result.code, result.subcode) == (Verdict.REJECTED, 100, 2804048)
-    assert fake_graph.events == []  # the whole batch, like Meta (§0.1)
+    assert fake_graph.events == []  # the whole batch, like Meta
     assert send_batch(fake_graph, client, ["OK1", "OK2"])[1].verdict is Verdict.DELIVERED
     assert send_batch(fake_graph, client, ["POISON"])[1].verdict is Verdict.REJECTED
     fake_graph.clear_faults()

@@ -2,9 +2,9 @@
 
 (a) No module under tests/fakes/ imports ``trackside.destinations.meta.rules`` (or the Meta
 destination), read with ``ast`` and confirmed in a fresh interpreter.
-(b) One table of requests, each with the answer spec/meta-capi.md gives (HTTP status, code,
-subcode): the fake is asked over real HTTP, trackside's validator with the same raw request,
-and each must give the spec's answer. A divergence fails one side's test, not both.
+(b) One table of requests, each with the answer Meta documents or was seen to give (HTTP
+status, code, subcode): the fake is asked over real HTTP, trackside's validator with the same
+raw request, and each must give Meta's answer. A divergence fails one side's test, not both.
 Vendor pages: https://developers.facebook.com/documentation/ads-commerce/conversions-api/
 using-the-api (1,000 events, whole-batch refusal, 7 days), .../parameters/customer-information-
 parameters (hashing), https://developers.facebook.com/docs/graph-api/guides/error-handling.
@@ -116,7 +116,7 @@ def test_loading_the_fake_loads_no_trackside_meta_module() -> None:
     assert [m for m in loaded if any(m == b or m.startswith(b + ".") for b in FORBIDDEN)] == []
 
 
-# -- (b) the same requests, the spec's answers --------------------------------------------------
+# -- (b) the same requests, Meta's answers -------------------------------------------------------
 
 
 def sha(value: str) -> str:
@@ -148,7 +148,7 @@ def with_user(**user_data: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Case:
-    """One request and the answer the spec gives for it: (HTTP status, code, subcode)."""
+    """One request and Meta's answer to it: (HTTP status, code, subcode)."""
 
     id: str
     expected: tuple[int, int | None, int | None]
@@ -197,7 +197,7 @@ class Case:
 
 TOO_OLD = 8 * 86400
 CASES = [
-    # Transport and auth, §1.2 / §13 rules 1-5.
+    # Transport and auth, rules 1-5 (tests/fakes/meta_checks.py).
     Case("good_form_token_in_form", (200, None, None)),
     Case("token_in_query_json_body", (200, None, None), token="query", encoding="json"),
     Case("token_in_json_body", (200, None, None), token="json", encoding="json"),
@@ -211,7 +211,7 @@ CASES = [
     Case("get_is_not_supported", (400, 100, None), method="GET"),
     Case("unversioned_call_2635", (400, 2635, None), path=f"/{PIXEL}/events"),
     Case("expired_version_2635", (400, 2635, None), path=f"/v16.0/{PIXEL}/events"),
-    # Body encodings and data, rules 6-7 (§1.3; 1,000 events at most, §1.4).
+    # Body encodings and data, rules 6-7 (1,000 events at most).
     Case("multipart_form_data", (200, None, None), encoding="multipart"),
     Case("multipart_without_boundary", (400, 100, None), encoding="multipart_without_boundary"),
     Case("json_body_that_is_not_json", (400, 100, None), encoding="json_that_is_not_json"),
@@ -246,7 +246,7 @@ CASES = [
          events=lambda: [event(colour="blue")], rules={"mode": "strict"}),
     Case("unknown_event_key_compat", (200, None, None),
          events=lambda: [event(colour="blue")], rules={"mode": "compat"}),
-    # user_data, rules 23-29 (§3.1).
+    # user_data, rules 23-29 (tests/fakes/meta_event_checks.py).
     Case("email_in_clear_2804016", (400, 100, 2804016),
          events=lambda: [with_user(em="a@example.com", client_user_agent="UA")]),
     Case("hash_of_63_chars_2804016", (400, 100, 2804016),
@@ -282,7 +282,7 @@ CASES = [
     Case("fbc_with_dash_underscore_and_appendix", (200, None, None),
          events=lambda: [with_user(em=sha("a"), fbc="fb.1.1554763741205.IwZXh0bgNh-uK_5w.AQICAQMC",
                                    client_user_agent="UA")]),
-    # custom_data, rules 31-34 (§4).
+    # custom_data, rules 31-34.
     Case("purchase_without_currency_2804019", (400, 100, 2804019),
          events=lambda: [event(custom_data={"value": 10})]),
     Case("not_an_iso_currency", (400, 100, None),
@@ -291,8 +291,8 @@ CASES = [
          events=lambda: [event(custom_data={"value": "142.52", "currency": "usd"})]),
 ]
 
-#: Where trackside's validator disagrees with the spec: each one names the §13 rule.
-#: Cases where production meta_rules disagreed with the spec, as strict xfails naming the rule.
+#: Where trackside's validator disagrees with Meta's answer: each one names the fake's rule,
+#: as a strict xfail.
 #: Found by this table and fixed: rule 11 and 28 ("²" taken as digits), rules 14 and 19 (a
 #: list as action_source / customer_segmentation raised TypeError).
 PRODUCTION_DIVERGES: dict[str, str] = {
@@ -322,7 +322,7 @@ def served_fake() -> Iterator[FakeGraphAPI]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_the_fake_gives_the_spec_answer(served_fake: FakeGraphAPI, case: Case) -> None:
+def test_the_fake_gives_metas_answer(served_fake: FakeGraphAPI, case: Case) -> None:
     served_fake.reset()
     served_fake.rules = FakeRules(**case.rules)
     request = case.request(served_fake.url)
@@ -366,7 +366,7 @@ def production_answer(case: Case) -> tuple[int, Any, Any]:
         for case in CASES
     ],
 )
-def test_trackside_meta_rules_give_the_spec_answer(case: Case) -> None:
+def test_trackside_meta_rules_give_metas_answer(case: Case) -> None:
     assert production_answer(case) == case.expected
 
 

@@ -1,4 +1,8 @@
-"""GA4 destination against the fake GA4 server over real HTTP on loopback (spec §1.1, §1.5)."""
+"""GA4 destination against the fake GA4 server over real HTTP on loopback.
+
+Transport: https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference;
+validation server: https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events
+"""
 
 from __future__ import annotations
 

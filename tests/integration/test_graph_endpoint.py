@@ -68,7 +68,7 @@ def assert_meta_error(response: httpx.Response, status: int, code: int,
     return error
 
 
-# -- encodings and token places (spec/meta-capi.md §1.2, §1.3) -----------------------------------
+# -- encodings and token places (the strict fake Graph API's rules 3 and 6) -----------------------
 
 
 async def test_every_encoding_and_token_place_is_accepted(graph_runtime: Runtime) -> None:
@@ -107,7 +107,7 @@ async def test_several_events_are_received_and_deduplicated(graph_runtime: Runti
     assert [row[0] for row in stored(graph_runtime)] == ["N-1", "N-2"]
 
 
-# -- Meta-shaped refusals (spec/meta-capi.md §13 rules 1-9) --------------------------------------
+# -- Meta-shaped refusals (rules 1-9 of tests/fakes/meta_checks.py) ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -188,8 +188,9 @@ async def test_one_invalid_event_refuses_the_whole_request(graph_runtime: Runtim
 
 
 async def test_senders_ldu_choice_and_clear_ids_travel_to_meta(graph_runtime: Runtime) -> None:
-    # spec §2.1 / rule 20: a sender's per-event Limited Data Use wins over TRACKSIDE_META_LDU;
-    # §3.1: subscription_id and fb_login_id are sent in clear.
+    # Rule 20 (tests/fakes/meta_event_checks.py): a sender's per-event Limited Data Use wins over
+    # TRACKSIDE_META_LDU; subscription_id and fb_login_id are never hashed (Meta's customer
+    # information parameters page).
     data = [
         meta_event("L-1", data_processing_options=["LDU"], data_processing_options_country=1,
                    data_processing_options_state=1000),
@@ -314,8 +315,8 @@ async def test_an_event_no_destination_would_take_refuses_the_request_in_metas_s
         settings_factory: SettingsFactory) -> None:
     # Issue 18: Graph takes it (just under 7 days old), but Meta's destination gives up 60 s
     # before the limit, so it would only ever expire; like Meta, the whole request is refused
-    # and nothing is stored (spec §2.2,
-    # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event).
+    # and nothing is stored
+    # (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event).
     almost_a_week = int(time.time()) - 7 * 86400 + 30
     data = [meta_event("W-ok"), meta_event("W-old", event_time=almost_a_week)]
     # Consent granted for server events: a suppressed event is an outcome, not a refusal.

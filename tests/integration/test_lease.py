@@ -2,8 +2,8 @@
 
 The lease is how long a claim lasts without a renewal (TRACKSIDE_WORKER_LEASE_S, 30 s by
 default, at least 5 s). The worker renews it every third of that while it sends, so a slow
-vendor never makes another worker send the same rows (spec/meta-capi.md §6.1: Meta recommends a
-1,500 ms timeout, but a bisect of timeouts can take many times that).
+vendor never makes another worker send the same rows (Meta recommends a 1,500 ms client
+timeout, but a bisect of timeouts can take many times that).
 """
 
 from __future__ import annotations

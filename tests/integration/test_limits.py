@@ -1,14 +1,14 @@
-"""Limits at the edge and malformed input, endpoint by endpoint (DESIGN.md "Hostile input").
+"""Limits at the edge and malformed input, endpoint by endpoint (docs/api.md, "Limits").
 
 Each case puts one limit breach or type confusion into one event beside a valid one and checks
 the status, the named field and what was stored:
 
 - ``POST /v1/events``: 202, the bad event rejected by index with its field, the good one stored;
-- the Graph-compatible endpoint: Meta's whole-request refusal (spec/meta-capi.md §13, "every
-  rejection is one HTTP response for the whole request"; https://developers.facebook.com/
-  documentation/ads-commerce/conversions-api/using-the-api: "one invalid event rejects the
-  whole request"): 400, code 100, ``is_transient`` false, blaming the field; nothing stored,
-  and the good event alone is then accepted;
+- the Graph-compatible endpoint: Meta's whole-request refusal (one invalid event rejects the
+  whole request,
+  https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api):
+  400, code 100, ``is_transient`` false, blaming the field; nothing stored, and the good event
+  alone is then accepted;
 - ``POST /collect`` (one event per beacon): 400 naming the field, nothing stored, the next
   valid beacon stored.
 
@@ -290,7 +290,7 @@ async def test_graph_refuses_with_a_permanent_meta_error_naming_the_field(
     if "trackside cannot accept" in error.get("error_user_msg", ""):  # trackside's limits and model
         assert blame == expected
         assert reason in error["error_user_msg"]
-    else:  # Meta's own rules (spec §13, checked first) refused the same field in their words
+    else:  # Meta's own rules (checked first) refused the same field in their words
         assert expected.startswith(blame.replace("data[1].user_data", "data[1].user")), blame
     assert stored_ids(gateway) == []  # Meta's rule: one invalid event refuses the request
     again = await client.post(url, json={"data": [meta("GOOD-1")]})
@@ -514,7 +514,7 @@ def test_memory_stays_flat_under_8_parallel_oversized_header_requests(
 
 
 @pytest.mark.parametrize(("path", "value"), [
-    ("event_time", "\u00b2"),  # str.isdigit says yes, int() says no (§13 rule 11)
+    ("event_time", "\u00b2"),  # str.isdigit says yes, int() says no (rule 11)
     ("action_source", ["website"]),  # unhashable where one of nine strings belongs (rule 14)
     ("customer_segmentation", ["new_customer_to_business"]),  # rule 19
     ("user_data.fb_login_id", "\u00b2"),  # rule 28

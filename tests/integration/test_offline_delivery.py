@@ -4,8 +4,8 @@ physical_store events, and never one request with website events (issue 16).
 Meta: "If any event_time in data is greater than 7 days in the past, we return an error for the
 entire request"; "for offline and physical store events with physical_store as action_source,
 you should upload transactions within 62 days of the conversion"
-(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event,
-spec/meta-capi.md §2.2). The fake's own check (tests/fakes/meta_checks.py) takes the 62 days only
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event).
+The fake's own check (tests/fakes/meta_checks.py) takes the 62 days only
 in a request of physical_store events alone.
 """
 

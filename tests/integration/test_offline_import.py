@@ -232,8 +232,8 @@ api_keys = ["beta-key-0123456789"]
 @pytest.mark.parametrize("dry_run", [False, True], ids=["import", "dry_run"])
 def test_sales_no_destination_would_take_are_listed_line_by_line(
         tmp_path: Path, dry_run: bool) -> None:
-    # Issue 18: 90 days is past Meta's 62 days for physical_store events (spec §2.2,
-    # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event):
+    # Issue 18: 90 days is past Meta's 62 days for physical_store events
+    # (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event):
     # every line is refused at accept time, each one named in the summary.
     sales = write_sales(tmp_path / "old.csv", rows=4, bad=False, age_s=90 * 86400)
     url = f"sqlite:///{tmp_path / 'store.db'}"

@@ -1,13 +1,15 @@
-"""One poisoned event never halts Meta for the others (DESIGN.md "Hostile input and faults").
+"""One poisoned event never halts Meta for the others (docs/architecture.md, "Rules the layout
+keeps": a refused batch is split until the culprit is alone).
 
 Against the strict fake Graph API over HTTP, in its poison mode ("answer X whenever the request
 contains event id E"): for each answer below, one bad event among 1,000 good ones ends with 999
 delivered, the bad one dead-lettered with the reason, and Meta not paused — also when the worker
-is stopped in the middle and a new one takes over the same store. Vendor facts: spec/meta-capi.md
-§6.2 (190, 104 and 100/33 are credentials/configuration codes; "If any event you send in a batch
-is invalid, we reject the entire batch",
-https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api) and
-§1.5 (``events_received`` is the number of events accepted).
+is stopped in the middle and a new one takes over the same store. Vendor facts: 190, 104 and
+100/33 are credentials/configuration codes
+(https://developers.facebook.com/docs/graph-api/guides/error-handling); "If any event you send
+in a batch is invalid, we reject the entire batch"
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/using-the-api);
+``events_received`` is the number of events accepted.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""PrestaShop connector, database mode, against the real MariaDB service (spec §3.1-§3.2).
+"""PrestaShop connector, database mode, against the real MariaDB service.
+
+Tables and columns are PrestaShop's own (install-dev/data/db_structure.sql, see
+tests/integration/prestashop_schema.py); the connector reads the minimal set a Purchase needs.
 
 Every test builds the PrestaShop tables under its own random prefix and drops them after, so
 tests can run in parallel with others using the same ``test`` database.
@@ -144,7 +147,8 @@ def test_purchases_refunds_and_deliveries(db: Any, tmp_path: Path, fake_graph: A
     assert sync.sync_once().state_changes == 0  # nothing new: nothing re-read
 
     # The confirmation page's beacon brings the shopper's browser context under the same id
-    # (DESIGN.md "Joining"); it joins the stored server Purchase.
+    # (docs/browser-tag.md, "Joining browser context to server events"); it joins the stored
+    # server Purchase.
     browser = [{"event_name": "Purchase", "event_id": ref, "action_source": "website",
                 "user": {"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
                          "fbp": "fb.1.1700000000000.1234567890"}}

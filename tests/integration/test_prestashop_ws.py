@@ -1,4 +1,7 @@
-"""PrestaShop connector, webservice mode, against a fake webservice on loopback (spec §3.4)."""
+"""PrestaShop connector, webservice mode, against a fake webservice on loopback.
+
+The webservice as PrestaShop documents it: https://devdocs.prestashop-project.org/9/webservice/cheat-sheet
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Throttles and storms, on the worker's clock (no real minutes slept).
 
-Throttling (spec/meta-capi.md §6.2: codes 4 / 17 / 32 / 613 / 80000-80014, "long backoff",
+Throttling (Meta's codes 4 / 17 / 32 / 613 / 80000-80014, retried after a long backoff,
 honour ``estimated_time_to_regain_access``; headers per
 https://developers.facebook.com/docs/graph-api/overview/rate-limiting/): the pause starts at 5 s,
 doubles per throttle in a row up to 15 minutes, and a success starts again at 5 s; Meta's own

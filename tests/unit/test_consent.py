@@ -1,6 +1,7 @@
 """Consent cases: country × consent state × source × mode → outcome per destination.
 
-spec/integrations.md §2; issue "Consent on the server path".
+The policy is docs/consent-and-privacy.md's; the signals are Google's Consent Mode v2
+(https://support.google.com/analytics/answer/13802165); issue "Consent on the server path".
 """
 
 from __future__ import annotations

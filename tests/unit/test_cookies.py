@@ -1,4 +1,10 @@
-"""fbp/fbc and GA cookie values (spec/meta-capi.md §3.2, §13 rules 26-27; integrations §1.3, §6)."""
+"""fbp/fbc and GA cookie values.
+
+fbp/fbc: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
+and the strict fake Graph API's rules 26-27 (tests/fakes/meta_event_checks.py). _ga / _ga_<stream>:
+https://www.bbccss.com/explanation-of-cookie-values-used-by-ga4.html and, for GS2,
+https://www.thyngster.com/google-analytics-4-cookie-format-change-from-gs1-to-gs2-explained
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ VALID_FBC = [
     "fb.2.1554763741.abc",  # seconds (10 digits) are accepted by Graph
 ]
 INVALID_FBC = [
-    "fb.1.1554763741205",  # no fbclid: the 2804001 case (spec §3.2)
+    "fb.1.1554763741205",  # no fbclid: Meta's 2804001 "Click ID Incorrectly Formatted"
     "fb.1.1554763741205.",
     "fb.1.155476374.abc",  # 9-digit time
     "fb.1.15547637412050.abc",  # 14-digit time
@@ -125,7 +131,7 @@ def test_fbclid_of(fbc: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("cookie", "expected"),
     [
-        ("GA1.1.1197596843.1673515099", "1197596843.1673515099"),  # spec/integrations.md §1.3
+        ("GA1.1.1197596843.1673515099", "1197596843.1673515099"),  # client id: the last two fields
         ("GA1.2.1197596843.1673515099", "1197596843.1673515099"),
         ("GA1.2-2.1197596843.1673515099", "1197596843.1673515099"),
         ("GA1.1.97596843.1673515099", "97596843.1673515099"),  # random part length varies
@@ -143,7 +149,7 @@ def test_ga_client_id(cookie: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("cookie", "expected"),
     [
-        # spec/integrations.md §1.3: GS2 tokens, order not guaranteed
+        # GS2: $-separated prefixed tokens, order not guaranteed
         ("GS2.1.s1747132561$o1$g0$t1747132655$j0$l0$h0", "1747132561"),
         ("GS2.1.o1$g0$s1747132561$t1747132655$j0$l0$h0", "1747132561"),
         ("GS2.1.o1$g0$t1747132655", None),

@@ -1,4 +1,8 @@
-"""Event id rules (DESIGN.md "Event ids"; spec/meta-capi.md §5)."""
+"""Event id rules: one id per business fact, the same on every path (a Purchase's is its order
+reference, other order events ``{event_name}:{reference}``, browser actions a random id), because
+Meta deduplicates the same event_name + event_id within 48 h
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/deduplicate-pixel-and-server-events).
+"""
 
 from __future__ import annotations
 

@@ -41,8 +41,9 @@ def test_refusal_names_the_setting() -> None:
     assert "TRACKSIDE_BROWSER_CUSTOM_EVENTS" in BrowserEventNames().refusal()
 
 
-def test_standard_list_matches_the_spec_and_the_tag() -> None:
-    # spec/meta-capi.md §2.4 (Meta Pixel reference) lists 17 standard events; PageView besides.
+def test_standard_list_matches_metas_reference_and_the_tag() -> None:
+    # Meta Pixel reference (https://developers.facebook.com/docs/meta-pixel/reference) lists 17
+    # standard events; PageView besides.
     assert len(META_STANDARD_EVENTS) == 18 and "PageView" in META_STANDARD_EVENTS
     tag = (resources.files("trackside.web") / "static" / "t.js").read_text(encoding="utf-8")
     match = re.search(r'var STANDARD = ((?:"[^"]*"\s*\+?\s*)+);', tag)

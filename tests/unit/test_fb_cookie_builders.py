@@ -4,7 +4,7 @@ code, on the same inputs: every difference is written down in the table below.
 Formats: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc
 (``fb.{subdomainIndex}.{creationTime}.{fbclid}``) and the appendix of
 https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library
-(spec/meta-capi.md §3.2, §10).
+(capi-param-builder-python 1.3.2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""GA4 payload building, policies, local limits and classification (spec/integrations.md §1)."""
+"""GA4 payload building, policies, local limits and classification.
+
+Limits: https://developers.google.com/analytics/devguides/collection/protocol/ga4/sending-events;
+ecommerce events: https://developers.google.com/analytics/devguides/collection/ga4/reference/events
+"""
 
 from __future__ import annotations
 
@@ -187,7 +191,7 @@ def test_refund_names_the_purchase_transaction_with_the_prefix() -> None:
     )
     ga4_event = result.payload["event"]
     assert ga4_event["name"] == "refund"
-    # §1.7: same transaction_id as the purchase; value positive.
+    # GA4 refund: same transaction_id as the purchase; value positive.
     assert ga4_event["params"]["transaction_id"] == "SHOP1-ORDERREF"
     assert ga4_event["params"]["value"] == 25.0
 
@@ -364,7 +368,7 @@ def test_consent_is_checked_before_age() -> None:
     assert result.outcome == "suppressed"
 
 
-# -- local limits (spec §1.4) -------------------------------------------------------------------
+# -- local limits (GA4's sending-events page) --------------------------------------------------
 
 
 def _valid_body() -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""SHA-256 helpers (spec/meta-capi.md §3.1 hash format)."""
+"""SHA-256 helpers: lowercase hex, as in Meta's examples.
+
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""MetaDestination: payload (spec/meta-capi.md §2-§4), request (§1), verdicts (§6.2/§6.3)."""
+"""MetaDestination: payload, request and verdicts.
+
+Payload fields: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/server-event
+(and its customer-information and custom-data pages); verdicts by Meta's error codes:
+https://developers.facebook.com/docs/graph-api/guides/error-handling
+"""
 
 from __future__ import annotations
 
@@ -105,7 +110,7 @@ def test_optional_event_fields() -> None:
     payload = event_payload(event)
     assert payload["referrer_url"] == "https://www.google.com/"
     assert payload["opt_out"] is True
-    assert "opt_out" not in event_payload(purchase())  # only sent when true (§2.1)
+    assert "opt_out" not in event_payload(purchase())  # only sent when true
     assert "data_processing_options" not in event_payload(purchase())
 
 
@@ -265,7 +270,7 @@ def test_physical_store_events_never_share_a_request_with_others() -> None:
 
 
 def form_fields(request: httpx.Request) -> dict[str, Any]:
-    """The body's fields, decoded the way Graph does (form-urlencoded or multipart, §1.3)."""
+    """The body's fields, decoded the way Graph does (form-urlencoded or multipart)."""
     request.read()  # a multipart body is a stream until read
     media = request.headers["content-type"].split(";")[0]
     assert media in ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -306,7 +311,7 @@ def test_repr_and_constructor_never_show_the_token() -> None:
     assert TOKEN not in str(excinfo.value)
 
 
-# -- classification (§6.2 table, every row) ----------------------------------------------------
+# -- classification (Meta's error codes, every row) --------------------------------------------
 
 
 def graph_error(

@@ -1,4 +1,7 @@
-"""Per-field normalization tables and normalize_user behaviour (spec/meta-capi.md §3)."""
+"""Per-field normalization tables and normalize_user behaviour.
+
+Meta's rules per key: https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def h(text: str) -> str:
     return sha256(text.encode("utf-8")).hexdigest()
 
 
-# -- Meta's documented examples (spec/meta-capi.md §3.1) -------------------------------------
+# -- Meta's documented examples (customer information parameters page) ----------------------
 
 
 @pytest.mark.parametrize(
@@ -571,7 +574,8 @@ def test_fbclid_matching_the_cookie_keeps_the_cookie() -> None:
 
 
 def test_newer_fbclid_replaces_the_cookie() -> None:
-    # spec/meta-capi.md §3.2: a different fbclid in the URL means a new click.
+    # A different fbclid in the URL means a new click: rewrite _fbc only then
+    # (https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/fbp-and-fbc).
     fbc = "fb.1.1554763741205.OldClick"
     result = normalize_user(User(fbc=fbc, fbclid="NewClick"), now_ms=NOW_MS)
     assert result.user_data["fbc"] == f"fb.1.{NOW_MS}.NewClick"

@@ -1,6 +1,8 @@
-"""trackside against Meta's own SDK normalizer (facebook-business, spec/meta-capi.md §9.2).
+"""trackside against Meta's own SDK normalizer (facebook-business 26.0.3, ``Normalize.normalize``).
 
-Table 1: inputs where Meta's documentation and the SDK agree — trackside must produce the
+Table 1: inputs where Meta's documentation (customer information parameters,
+https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameters/customer-information-parameters)
+and the SDK agree — trackside must produce the
 SDK's exact hash. Table 2: inputs where trackside deliberately differs, each with the reason;
 both sides' actual outputs are pinned so a change on either side is noticed.
 """
@@ -82,7 +84,7 @@ SDK_REFUSES = object()
 # (key, input, user's country, SDK's clear value or SDK_REFUSES, ours in clear or None, reason)
 DIFFER = [
     ("ph", "(650)555-1212", "US", "6505551212", "16505551212",
-     "spec §3.1: phone must include the country code; the SDK never adds one"),
+     "Meta: phone must include the country code; the SDK never adds one"),
     ("ph", "06 12 34 56 78", "FR", "612345678", "33612345678",
      "the SDK strips the trunk 0 but adds no country code: a number Meta cannot match"),
     ("ph", "030 12345678", "DE", "3012345678", "493012345678",
@@ -91,24 +93,24 @@ DIFFER = [
      "the SDK keeps the (0) trunk prefix after the country code"),
     ("ph", "(212) 555-0123 ext 5", "US", SDK_REFUSES, "12125550123",
      "an extension is not part of the E.164 number; the SDK raises ValueError"),
-    ("fn", "O'Brien", None, "o'brien", "obrien", "spec §3.1 fn/ln: no punctuation"),
-    ("fn", "Jean-Luc", None, "jean-luc", "jeanluc", "spec §3.1 fn/ln: no punctuation"),
+    ("fn", "O'Brien", None, "o'brien", "obrien", "Meta: fn/ln have no punctuation"),
+    ("fn", "Jean-Luc", None, "jean-luc", "jeanluc", "Meta: fn/ln have no punctuation"),
     ("ln", "Vale\u0301ry", None, "vale\u0301ry", "valéry",
      "NFC: decomposed input must hash like Meta's valéry example"),
     ("db", "1997-02-16", None, "1997-02-16", "19970216",
-     "spec §3.1 db is YYYYMMDD; the SDK hashes dates as given"),
+     "Meta: db is YYYYMMDD; the SDK hashes dates as given"),
     ("db", "31/01/1990", None, "31/01/1990", "19900131", "same, day-first date"),
-    ("ge", "female", None, "female", "f", "spec §3.1 ge is the initial f/m"),
+    ("ge", "female", None, "female", "f", "Meta: ge is the initial f/m"),
     ("ge", "Mme", None, "mme", "f", "a French title is a gender (PrestaShop stores titles)"),
     ("ct", "L'Haÿ-les-Roses", None, "l'haÿlesroses", "lhaÿlesroses",
-     "spec §3.1 ct: no punctuation; the SDK only removes digits, spaces, . - ( )"),
+     "Meta: ct has no punctuation; the SDK only removes digits, spaces, . - ( )"),
     ("st", "California", None, "california", "ca",
-     "spec §3.1 st: US states as their 2-letter code"),
-    ("zp", "940351234", "US", "940351234", "94035", "spec §3.1 zp: US, first 5 digits only"),
+     "Meta: st is a US state's 2-letter code"),
+    ("zp", "940351234", "US", "940351234", "94035", "Meta: zp in the US, first 5 digits only"),
     ("zp", "1234-567", "PT", "1234", "1234567",
-     "the SDK cuts at the first dash (right for ZIP+4 only); spec says remove dashes"),
+     "the SDK cuts at the first dash (right for ZIP+4 only); Meta says remove dashes"),
     ("country", "United States", None, SDK_REFUSES, "us",
-     "spec §3.1 example maps the name; the SDK raises TypeError on names"),
+     "Meta's example maps the name; the SDK raises TypeError on names"),
     ("country", "France", None, SDK_REFUSES, "fr", "same"),
     ("country", "USA", None, SDK_REFUSES, "us", "alpha-3 codes are mapped"),
     ("em", "a@b@c.de", None, "a@b@c.de", None,
@@ -116,7 +118,7 @@ DIFFER = [
     ("em", "d41d8cd98f00b204e9800998ecf8427e", None, "d41d8cd98f00b204e9800998ecf8427e", None,
      "the SDK passes MD5 through as 'hashed'; Meta wants SHA-256, so it is not an email"),
     ("external_id", "Cust-42", None, "Cust-42", h("Cust-42"),
-     "spec §3.1: hashing external_id is recommended; the SDK sends it in clear"),
+     "Meta: hashing external_id is recommended; the SDK sends it in clear"),
 ]  # fmt: skip
 
 
@@ -126,7 +128,7 @@ def test_deliberate_differences(
 ) -> None:
     assert reason
     if key == "external_id":
-        # The SDK's UserData only de-duplicates external ids (spec §9.2).
+        # The SDK's UserData only de-duplicates external ids: no hash, case kept.
         from facebook_business.adobjects.serverside.user_data import UserData
 
         assert UserData(external_id=value).normalize()["external_id"] == [sdk]
@@ -135,7 +137,7 @@ def test_deliberate_differences(
             Normalize.normalize(key, value, True)
     else:
         assert Normalize.normalize(key, value, False) == sdk
-        # The SDK takes 32 hex (MD5) as already hashed and returns it unchanged (§9.2 step 2).
+        # The SDK takes 32 hex (MD5) as already hashed and returns it unchanged.
         sdk_hash = sdk if len(sdk) == 32 else h(sdk)  # type: ignore[arg-type]
         assert Normalize.normalize(key, value, True) == sdk_hash
     got = ours(key, value, country)

@@ -1,4 +1,9 @@
-"""Customer-information rules (spec/meta-capi.md §3.1, §13 rule 29) and the EMQ estimate."""
+"""Customer-information rules and the EMQ estimate.
+
+Rule 29 is the strict fake Graph API's (tests/fakes/meta_event_checks.py): Meta's "baseline
+matching rule", subcode 2804050
+(https://developers.facebook.com/documentation/ads-commerce/conversions-api/best-practices).
+"""
 
 from __future__ import annotations
 

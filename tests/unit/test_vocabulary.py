@@ -105,7 +105,7 @@ def test_one_copy_of_each_key_set() -> None:
     ],
 )
 def test_rule_29_too_broad(present: set[str], broad: bool) -> None:
-    # spec/meta-capi.md §3.1 "baseline matching rule": these combinations alone are refused.
+    # Meta's "baseline matching rule" (best-practices page): these combinations alone are refused.
     assert keys.too_broad(present) is broad
     data = {key: "x" for key in present}
     assert quality.has_sufficient_customer_information(data) is not broad
