@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.references import references_outside
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 REPOSITORY_PATH = re.compile(r"(?<![\w/.-])((?:docs|tests|bench|src|\.ci)/[\w./*-]*[\w*])")
-OUTSIDE = re.compile(r"(?<![\w/.-])(DESIGN\.md|spec/[\w./-]*)")
 
 
 def broken_references(page: Path, text: str) -> list[str]:
@@ -30,7 +31,7 @@ def broken_references(page: Path, text: str) -> list[str]:
     for path in REPOSITORY_PATH.findall(text):
         if not any(ROOT.glob(path)):
             broken.append(f"path {path}")
-    broken.extend(f"outside the repository: {name}" for name in OUTSIDE.findall(text))
+    broken.extend(f"outside the repository: {name}" for name in references_outside(text))
     return broken
 
 
@@ -47,4 +48,5 @@ def test_the_check_finds_each_kind_of_broken_reference() -> None:
             " DESIGN.md \"Event ids\" and spec/meta-capi.md §5 are not.\n")
     assert broken_references(page, text) == [
         "link no-such-page.md", "link /work/shared/DESIGN.md", "path tests/no_such.py",
-        "outside the repository: DESIGN.md", "outside the repository: spec/meta-capi.md"]
+        "outside the repository: DESIGN.md", "outside the repository: spec/meta-capi.md",
+        "outside the repository: §5"]
