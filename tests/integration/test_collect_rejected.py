@@ -19,6 +19,7 @@ from tests.integration.test_collect import (
     gateway_factory,  # noqa: F401  (fixture)
     track,
 )
+from trackside import metrics
 from trackside.events import FieldError
 from trackside.web.collect import _beacon_error
 
@@ -81,3 +82,25 @@ def test_rejection_fields_are_named_as_the_beacon_has_them() -> None:
     assert named("events[0].event_source_url") == "url"
     assert named("events[0].event_time") == "event_time"
     assert named("events[0]") == "beacon"  # the event as a whole
+
+
+def _rejected_count(shop: str) -> float:
+    value = metrics.REGISTRY.get_sample_value("trackside_events_rejected_total",
+                                              {"shop": shop, "source": "browser"})
+    return value or 0.0
+
+
+def test_a_refused_beacon_is_counted_as_a_rejected_event_as_the_api_counts_its_own(
+    gateway_factory: Callable[..., Gateway]  # noqa: F811
+) -> None:
+    gateway = gateway_factory(**META)
+    [shop] = gateway.runtime.per_shop
+    before = _rejected_count(shop)
+    assert gateway.collect(refused("rej-m1", delivery_category="drone")).status_code == 422
+    assert _rejected_count(shop) == before + 1
+    # A beacon refused with a 400 naming the field counts too; a taken one does not.
+    assert gateway.collect(track(event_id="x" * 500, cookies={})).status_code == 400
+    assert gateway.collect("{not json").status_code == 400
+    assert _rejected_count(shop) == before + 3
+    assert gateway.collect(track(event_id="rej-m3", cookies={})).status_code == 202
+    assert _rejected_count(shop) == before + 3

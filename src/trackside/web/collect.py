@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from trackside import metrics
 from trackside.config import ConfigError
 from trackside.events import FieldError
 from trackside.join import BROWSER_SOURCE
@@ -131,6 +132,8 @@ class CollectEndpoint:
         try:
             beacon = read_beacon(body)
         except BeaconRefused as exc:
+            # A beacon is one event: refused, it counts as one, as the API counts its own.
+            metrics.EVENTS_REJECTED.labels(beacons.shop.name, BROWSER_SOURCE).inc()
             return error_response(400, exc.message, exc.errors, headers=cors)
 
         known = {**request.cookies, **beacon.cookies}
@@ -147,6 +150,7 @@ class CollectEndpoint:
                                        ip=ip, user_agent=headers.get("user-agent"),
                                        consent=consent)
         if isinstance(mapped, list):
+            metrics.EVENTS_REJECTED.labels(beacons.shop.name, BROWSER_SOURCE).inc()
             return error_response(400, "The event is not valid", mapped, headers=cors)
         event, facts = mapped
         try:
@@ -164,6 +168,7 @@ class CollectEndpoint:
             # page, the shop's own scripts) read it: a 202 would say it was taken. The cookies
             # are still set: they name the browser, not this event, and the page's other
             # beacons wait for them.
+            metrics.EVENTS_REJECTED.labels(beacons.shop.name, BROWSER_SOURCE).inc()
             response = error_response(422, "No configured destination would take this event; "
                                       "nothing was stored",
                                       [_beacon_error(e) for e in result.errors], headers=cors)
