@@ -8,10 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
-import typer.main
 
-from tests.unit.test_docs_scaleout import _known_variables, command_lines
-from trackside.cli import app
+from tests.docs_checks import (
+    command_line_problem,
+    command_lines,
+    heading_anchors,
+    known_variables,
+)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGE = DOCS / "going-live.md"
@@ -23,15 +26,13 @@ def _text() -> str:
 
 
 def _anchors(page: Path) -> set[str]:
-    """GitHub's heading anchors: lowercased, punctuation dropped, spaces as dashes."""
-    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.M)
-    return {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+    return heading_anchors(page.read_text(encoding="utf-8"))
 
 
 def test_every_setting_named_exists() -> None:
     named = set(re.findall(r"TRACKSIDE_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_])", _text()))
     assert {"TRACKSIDE_ALLOWED_ORIGINS", "TRACKSIDE_TRUSTED_PROXIES"} <= named
-    assert not named - _known_variables(), f"not settings: {sorted(named - _known_variables())}"
+    assert not named - known_variables(), f"not settings: {sorted(named - known_variables())}"
 
 
 def test_the_page_shows_the_commands_it_is_about() -> None:
@@ -42,14 +43,7 @@ def test_the_page_shows_the_commands_it_is_about() -> None:
 
 @pytest.mark.parametrize("line", sorted(set(command_lines(_text()))))
 def test_every_command_line_is_a_real_command_with_real_options(line: str) -> None:
-    group = typer.main.get_command(app)
-    words = line.split()[1:]
-    command = group.commands.get(words[0])  # type: ignore[attr-defined]
-    assert command is not None, f"{line}: no command {words[0]!r}"
-    options = {opt for param in command.params for opt in param.opts}
-    for word in words[1:]:
-        if word.startswith("--"):
-            assert word.split("=")[0] in options, f"{line}: {word} is not an option of it"
+    assert command_line_problem(line) is None, command_line_problem(line)
 
 
 def test_every_link_is_a_page_of_the_docs_with_its_anchor() -> None:

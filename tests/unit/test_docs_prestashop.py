@@ -6,23 +6,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.docs_checks import heading_anchors
 from trackside.config import env_name, setting_keys
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 MODULE = REPO / "integrations" / "prestashop" / "trackside"
-#: Written by issue 18's other part (the going-live page); it exists once both are merged.
-LATER_PAGES = {"going-live.md"}
 
 
 def _page() -> str:
     return (DOCS / "prestashop.md").read_text(encoding="utf-8")
-
-
-def _anchors(markdown: str) -> set[str]:
-    # GitHub's rule, as far as these pages need it: lower-case, punctuation dropped, spaces → -.
-    heads = re.findall(r"^#+ (.+)$", markdown, re.M)
-    return {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in heads}
 
 
 def test_every_setting_it_names_exists() -> None:
@@ -38,12 +31,10 @@ def test_every_link_and_anchor_resolves() -> None:
              for name in ("prestashop.md", "cli.md", "consent-and-privacy.md", "sources.md")}
     for source, text in pages.items():
         for target, anchor in re.findall(r"\]\(([a-z0-9-]+\.md)(?:#([a-z0-9-]+))?\)", text):
-            if target in LATER_PAGES:
-                continue
             path = DOCS / target
             assert path.exists(), f"{source} links to missing {target}"
             if anchor:
-                assert anchor in _anchors(path.read_text(encoding="utf-8")), \
+                assert anchor in heading_anchors(path.read_text(encoding="utf-8")), \
                     f"{source} links to {target}#{anchor}, no such heading"
     assert not re.search(r"\]\((\.\./|/work|DESIGN|spec/)", _page())  # nothing outside docs/
 
