@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ def clock() -> WorkerClock:
     return WorkerClock()
 
 
-@pytest.fixture
-def fake_graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI()
+@contextmanager
+def served_graph(**options: Any) -> Iterator[FakeGraphAPI]:
+    """A FakeGraphAPI(**options) served on a loopback port for the block, its ``url`` set."""
+    fake = FakeGraphAPI(**options)
     server = ThreadedServer(fake.app).start()
     fake.url = server.url
     try:
@@ -55,6 +57,12 @@ def fake_graph() -> Iterator[FakeGraphAPI]:
     finally:
         fake.close()  # let a held `timeout` request finish so uvicorn can stop
         server.stop()
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[FakeGraphAPI]:
+    with served_graph() as fake:
+        yield fake
 
 
 @pytest.fixture

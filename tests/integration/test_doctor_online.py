@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes.fixtures import fake_graph  # noqa: F401  (pytest fixture)
+from tests.fakes.fixtures import fake_graph, served_graph  # noqa: F401  (pytest fixture)
 from tests.fakes.ga4_fixtures import FakeGA4Handle, fake_ga4  # noqa: F401
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.prestashop_ws import FakePrestaShopWS
@@ -28,14 +28,8 @@ TEST_CODE = "TEST4242"
 
 @pytest.fixture
 def graph() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(token=CANARY_TOKEN)
-    server = ThreadedServer(fake.app).start()
-    fake.url = server.url
-    try:
+    with served_graph(token=CANARY_TOKEN) as fake:
         yield fake
-    finally:
-        fake.close()
-        server.stop()
 
 
 @pytest.fixture

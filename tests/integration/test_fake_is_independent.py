@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.fakes.fixtures import served_graph
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.meta_checks import FakeRules
-from tests.fakes.server import ThreadedServer
 from trackside.destinations.meta import rules as mr
 
 REPO = Path(__file__).resolve().parents[2]
@@ -311,14 +311,8 @@ def fake_answer(response: httpx.Response, events_sent: int) -> tuple[int, Any, A
 
 @pytest.fixture(scope="module")
 def served_fake() -> Iterator[FakeGraphAPI]:
-    fake = FakeGraphAPI(pixel_id=PIXEL, token=TOKEN, app_secret=APP_SECRET)
-    server = ThreadedServer(fake.app).start()
-    fake.url = server.url
-    try:
+    with served_graph(pixel_id=PIXEL, token=TOKEN, app_secret=APP_SECRET) as fake:
         yield fake
-    finally:
-        fake.close()
-        server.stop()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
