@@ -22,15 +22,15 @@ import math
 
 import orjson
 
-from trackside.destinations.meta.rules.events import _absolute_url, _valid_ip
+from trackside.destinations.meta.rules.events import absolute_url, valid_ip
 from trackside.destinations.meta.rules.facts import (
-    _FBC,
-    _FBP,
-    _HASH_COMPAT,
-    _HASH_STRICT,
-    _HEX64,
     CURRENCIES,
+    FBC,
+    FBP,
+    HASH_COMPAT,
+    HASH_STRICT,
     HASHED_KEYS,
+    HEX64,
     MAX_AGE_S,
     MILLISECONDS_THRESHOLD,
     PHYSICAL_STORE_MAX_AGE_S,
@@ -90,7 +90,7 @@ def surely_accepted(event: NormalizedEvent, rules: RulesConfig, now: float,
                if rules.allow_physical_store_62d and source == "physical_store" else MAX_AGE_S)
     if time < now - max_age or time > now + rules.max_future_skew_s:
         return False
-    if source == "website" and not _absolute_url(event.event_source_url):  # rule 15
+    if source == "website" and not absolute_url(event.event_source_url):  # rule 15
         return False
     if type(event.event_id) is not str:  # rule 19
         return False
@@ -123,7 +123,7 @@ def surely_accepted(event: NormalizedEvent, rules: RulesConfig, now: float,
 def _user_data_bytes(event: NormalizedEvent, rules: RulesConfig) -> int:
     """An upper bound of the payload's user_data in JSON bytes when rules 15 (the user agent)
     and 23-29 surely pass on it, else -1; mirrors payload._user_data."""
-    pattern = _HASH_STRICT if rules.strict else _HASH_COMPAT
+    pattern = HASH_STRICT if rules.strict else HASH_COMPAT
     present: set[str] = set()
     size = 0
     for key, raw in event.user_data.items():
@@ -157,11 +157,11 @@ def _user_data_bytes(event: NormalizedEvent, rules: RulesConfig) -> int:
                 continue  # left out of the payload
             if type(raw) is not str:
                 return -1
-            if key == "client_ip_address" and (_HEX64.fullmatch(raw) or not _valid_ip(raw)):
+            if key == "client_ip_address" and (HEX64.fullmatch(raw) or not valid_ip(raw)):
                 return -1  # rule 25
-            if key == "fbc" and not _FBC.fullmatch(raw):  # rule 26
+            if key == "fbc" and not FBC.fullmatch(raw):  # rule 26
                 return -1
-            if key == "fbp" and not _FBP.fullmatch(raw):  # rule 27
+            if key == "fbp" and not FBP.fullmatch(raw):  # rule 27
                 return -1
             size += _PER_CHAR * len(raw) + 3
         elif key in ("lead_id", "fb_login_id"):

@@ -14,17 +14,17 @@ from trackside.destinations.meta.rules.errors import (
     invalid_parameter,
 )
 from trackside.destinations.meta.rules.facts import (
-    _FBC,
-    _FBP,
-    _HASH_COMPAT,
-    _HASH_STRICT,
-    _HEX64,
     _IP_APPENDIX,
     ACTION_SOURCES,
     CURRENCIES,
     CUSTOMER_SEGMENTS,
     EVENT_KEYS,
+    FBC,
+    FBP,
+    HASH_COMPAT,
+    HASH_STRICT,
     HASHED_KEYS,
+    HEX64,
     LDU_STATES,
     MAX_AGE_S,
     MILLISECONDS_THRESHOLD,
@@ -64,7 +64,7 @@ def _is_digits(value: Any) -> bool:
 _WHITESPACE = re.compile(r"\s")
 
 
-def _absolute_url(value: Any) -> bool:
+def absolute_url(value: Any) -> bool:
     if not isinstance(value, str) or _WHITESPACE.search(value):
         return False
     try:
@@ -74,7 +74,7 @@ def _absolute_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _valid_ip(value: str) -> bool:
+def valid_ip(value: str) -> bool:
     # A Parameter Builder appendix may follow the address (Meta's parameter-builder-library
     # page): 1.2.3.4.ABcDEFGh.
     return _plain_ip(value) or _plain_ip(_IP_APPENDIX.sub("", value))
@@ -230,7 +230,7 @@ def _check_source_requirements(
     source = event["action_source"]
     if source == "website":  # rule 15
         url = event.get("event_source_url")
-        if not _absolute_url(url):
+        if not absolute_url(url):
             return invalid_parameter(
                 None,
                 "Missing Event Source URL",
@@ -431,7 +431,7 @@ _ABSENT = object()
 def _check_user_data(
     user_data: Mapping[str, Any], config: RulesConfig, at: str, warnings: list[str]
 ) -> MetaError | None:
-    pattern = _HASH_STRICT if config.strict else _HASH_COMPAT
+    pattern = HASH_STRICT if config.strict else HASH_COMPAT
     for key in HASHED_KEYS:  # rule 23
         value = user_data.get(key, _ABSENT)
         if value is _ABSENT:
@@ -456,7 +456,7 @@ def _check_user_data(
 
     ip = user_data.get("client_ip_address")  # rule 25
     if ip is not None:
-        if isinstance(ip, str) and _HEX64.fullmatch(ip):
+        if isinstance(ip, str) and HEX64.fullmatch(ip):
             return invalid_parameter(
                 None,
                 "Client IP Address Hashed",
@@ -464,7 +464,7 @@ def _check_user_data(
                 rule=25,
                 blame=f"{at}.user_data.client_ip_address",
             )
-        if not isinstance(ip, str) or not _valid_ip(ip):
+        if not isinstance(ip, str) or not valid_ip(ip):
             return invalid_parameter(
                 None,
                 "Invalid Client IP Address",
@@ -475,7 +475,7 @@ def _check_user_data(
 
     fbc = user_data.get("fbc")  # rule 26, as Graph was recorded answering
     if fbc is not None:
-        if not isinstance(fbc, str) or not _FBC.fullmatch(fbc):
+        if not isinstance(fbc, str) or not FBC.fullmatch(fbc):
             return invalid_parameter(
                 2804001,
                 "Click ID Incorrectly Formatted",
@@ -491,7 +491,7 @@ def _check_user_data(
             warnings.append(f"{at}: fbc creation time is not in milliseconds")
 
     fbp = user_data.get("fbp")  # rule 27 (assumed regex)
-    if fbp is not None and (not isinstance(fbp, str) or not _FBP.fullmatch(fbp)):
+    if fbp is not None and (not isinstance(fbp, str) or not FBP.fullmatch(fbp)):
         return invalid_parameter(
             None,
             "Browser ID Incorrectly Formatted",

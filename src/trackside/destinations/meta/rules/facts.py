@@ -101,11 +101,11 @@ CURRENCIES = frozenset(
 # Appendix Meta's Parameter Builder adds: 2-char legacy or 8-char base64url, see
 # https://developers.facebook.com/documentation/ads-commerce/conversions-api/parameter-builder-library
 _APPENDIX = r"(?:\.[A-Za-z0-9_-]{2}|\.[A-Za-z0-9_-]{8})?"
-_HASH_STRICT = re.compile(r"[a-f0-9]{64}" + _APPENDIX)
-_HASH_COMPAT = re.compile(r"[a-fA-F0-9]{64}" + _APPENDIX)
-_HEX64 = re.compile(r"[a-fA-F0-9]{64}")
-_FBC = re.compile(r"fb\.\d+\.\d{10,13}\.[A-Za-z0-9_\-]+" + _APPENDIX)
-_FBP = re.compile(r"fb\.\d+\.\d{10,13}\.\d+" + _APPENDIX)
+HASH_STRICT = re.compile(r"[a-f0-9]{64}" + _APPENDIX)
+HASH_COMPAT = re.compile(r"[a-fA-F0-9]{64}" + _APPENDIX)
+HEX64 = re.compile(r"[a-fA-F0-9]{64}")
+FBC = re.compile(r"fb\.\d+\.\d{10,13}\.[A-Za-z0-9_\-]+" + _APPENDIX)
+FBP = re.compile(r"fb\.\d+\.\d{10,13}\.\d+" + _APPENDIX)
 _VERSION = re.compile(r"v\d+\.\d+")
 _IP_APPENDIX = re.compile(r"\.[A-Za-z0-9_-]{8}$")
 
